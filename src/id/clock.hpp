@@ -1,0 +1,40 @@
+// Where the generator's milliseconds come from. Injected so tests, property
+// tests and fuzzers can drive simulated time (rewinds, leaps, stalls).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace katsubushi::id {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+
+  // Milliseconds since the Unix epoch, as this clock estimates them.
+  virtual std::int64_t now_unix_ms() = 0;
+
+  // Blocks until now_unix_ms() >= target. A simulated clock may simply move
+  // itself forward; a real one sleeps.
+  virtual void sleep_until_unix_ms(std::int64_t target) = 0;
+
+  // Wall clock minus this clock's estimate, so operators can see NTP steps.
+  virtual std::int64_t drift_ms() { return 0; }
+};
+
+// A wall-clock anchor taken at construction plus the monotonic time elapsed
+// since then: stepping the wall clock backwards while running changes nothing.
+class SystemClock final : public Clock {
+ public:
+  SystemClock();
+
+  std::int64_t now_unix_ms() override;
+  void sleep_until_unix_ms(std::int64_t target) override;
+  std::int64_t drift_ms() override;
+
+ private:
+  std::chrono::steady_clock::time_point anchor_steady_;
+  std::int64_t anchor_unix_us_;
+};
+
+}  // namespace katsubushi::id

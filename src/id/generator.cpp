@@ -1,0 +1,110 @@
+#include "id/generator.hpp"
+
+#include <string>
+
+namespace katsubushi::id {
+
+namespace {
+
+class GeneratorCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "katsubushi.generator"; }
+  std::string message(int ev) const override {
+    switch (static_cast<GeneratorErrc>(ev)) {
+      case GeneratorErrc::clock_behind:
+        return "clock is behind the last issued id";
+      case GeneratorErrc::before_epoch:
+        return "clock is before the id epoch";
+      case GeneratorErrc::timestamp_overflow:
+        return "clock is beyond the id timestamp range";
+    }
+    return "unknown generator error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& generator_category() noexcept {
+  static const GeneratorCategory category;
+  return category;
+}
+
+std::error_code make_error_code(GeneratorErrc e) noexcept {
+  return {static_cast<int>(e), generator_category()};
+}
+
+IdGenerator::IdGenerator(Clock& clock, std::uint32_t worker_id, GeneratorOptions options)
+    : clock_(clock), worker_id_(worker_id & kMaxWorkerId), options_(options) {}
+
+std::error_code IdGenerator::next(std::uint64_t& out) {
+  auto r = next_batch(std::span<std::uint64_t>(&out, 1));
+  return r.error;
+}
+
+IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
+  BatchResult result;
+  std::uint64_t waits_seq = 0;
+  std::uint64_t waits_clock = 0;
+  {
+    std::lock_guard lock(mu_);
+    while (result.filled < out.size()) {
+      const std::int64_t now = clock_.now_unix_ms() - kEpochUnixMs;
+      if (now < 0) {
+        result.error = GeneratorErrc::before_epoch;
+        break;
+      }
+      if (now > kMaxTimestamp) {
+        result.error = GeneratorErrc::timestamp_overflow;
+        break;
+      }
+      if (now > last_ts_) {
+        // A new millisecond: its sequence starts again at 0.
+        last_ts_ = now;
+        sequence_ = 0;
+        out[result.filled++] = encode({last_ts_, worker_id_, 0});
+      }
+      // Hand out what is left of the current millisecond. When the clock is
+      // behind last_ts_ we keep using last_ts_: it was reached before, so this
+      // borrows nothing from the future.
+      while (result.filled < out.size() && sequence_ < kMaxSequence) {
+        ++sequence_;
+        out[result.filled++] = encode({last_ts_, worker_id_, sequence_});
+      }
+      if (result.filled == out.size()) break;
+
+      // The millisecond last_ts_ is used up: wait for the next one.
+      const std::int64_t behind = last_ts_ - now;
+      if (behind >= options_.max_backward_wait_ms) {
+        result.error = GeneratorErrc::clock_behind;
+        break;
+      }
+      if (behind == 0) {
+        ++waits_seq;
+      } else {
+        ++waits_clock;
+      }
+      clock_.sleep_until_unix_ms(kEpochUnixMs + last_ts_ + 1);
+    }
+  }
+  ids_issued_.fetch_add(result.filled, std::memory_order_relaxed);
+  if (waits_seq) sequence_waits_.fetch_add(waits_seq, std::memory_order_relaxed);
+  if (waits_clock) clock_waits_.fetch_add(waits_clock, std::memory_order_relaxed);
+  if (result.error) errors_.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
+GeneratorCounters IdGenerator::counters() const noexcept {
+  return {
+      .ids_issued = ids_issued_.load(std::memory_order_relaxed),
+      .sequence_waits = sequence_waits_.load(std::memory_order_relaxed),
+      .clock_waits = clock_waits_.load(std::memory_order_relaxed),
+      .errors = errors_.load(std::memory_order_relaxed),
+  };
+}
+
+std::int64_t IdGenerator::last_timestamp_ms() const {
+  std::lock_guard lock(mu_);
+  return last_ts_;
+}
+
+}  // namespace katsubushi::id

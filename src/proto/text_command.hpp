@@ -1,0 +1,42 @@
+// One memcached text-protocol request line, parsed without copying: every
+// string_view points into the line the parser was given.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace katsubushi::proto {
+
+inline constexpr std::size_t kMaxKeyBytes = 250;  // memcached's KEY_MAX_LENGTH
+
+enum class TextCommandKind {
+  empty,       // blank line: ERROR
+  unknown,     // not a command we know: ERROR
+  bad_format,  // a known command with malformed arguments: CLIENT_ERROR
+  get,
+  gets,
+  stats,
+  version,
+  verbosity,
+  quit,
+  storage,     // set/add/replace/append/prepend/cas: the data block is swallowed
+};
+
+struct TextCommand {
+  TextCommandKind kind = TextCommandKind::empty;
+  std::vector<std::string_view> keys;  // get, gets
+  std::string_view stats_group;        // stats: "" or "settings" etc.
+  std::uint64_t data_bytes = 0;        // storage: announced block size, without "\r\n"
+  bool noreply = false;                // storage, verbosity
+};
+
+// Parses one request line (without its "\n" or "\r\n"). `out` is reset and
+// reused so a connection's steady state allocates nothing. Never throws,
+// never reads outside `line`.
+void parse_text_line(std::string_view line, TextCommand& out);
+
+// memcached's key rule: 1..250 bytes, no control bytes and no space.
+bool valid_key(std::string_view key) noexcept;
+
+}  // namespace katsubushi::proto

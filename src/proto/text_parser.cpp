@@ -1,0 +1,165 @@
+#include <array>
+#include <span>
+#include <charconv>
+
+#include "proto/text_command.hpp"
+
+namespace katsubushi::proto {
+
+namespace {
+
+// Enough tokens for any non-get command; get/gets take the rest of the line.
+constexpr std::size_t kMaxFixedTokens = 8;
+
+bool iequals(std::string_view a, std::string_view lower) noexcept {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// Splits on spaces, as memcached does; runs of spaces count as one.
+class Tokenizer {
+ public:
+  explicit Tokenizer(std::string_view s) : s_(s) {}
+  bool next(std::string_view& tok) {
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+    if (pos_ >= s_.size()) return false;
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] != ' ') ++pos_;
+    tok = s_.substr(start, pos_ - start);
+    return true;
+  }
+
+ private:
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+template <typename T>
+bool parse_uint(std::string_view s, T& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  if (!s.empty() && s.front() == '-') s.remove_prefix(1);
+  return parse_uint(s, v);
+}
+
+bool is_storage_name(std::string_view name) {
+  return iequals(name, "set") || iequals(name, "add") || iequals(name, "replace") ||
+         iequals(name, "append") || iequals(name, "prepend");
+}
+
+void parse_storage(std::string_view name, std::span<const std::string_view> args,
+                   TextCommand& out) {
+  // <key> <flags> <exptime> <bytes> [<cas>] [noreply]
+  const bool is_cas = iequals(name, "cas");
+  const std::size_t fixed = is_cas ? 5 : 4;
+  out.kind = TextCommandKind::bad_format;
+  if (args.size() != fixed && args.size() != fixed + 1) return;
+  if (args.size() == fixed + 1) {
+    if (args.back() != "noreply") return;
+    out.noreply = true;
+  }
+  std::uint32_t flags = 0;
+  std::uint64_t cas = 0;
+  if (!parse_uint(args[1], flags) || !parse_int(args[2]) ||
+      !parse_uint(args[3], out.data_bytes) || (is_cas && !parse_uint(args[4], cas))) {
+    out.noreply = false;
+    return;
+  }
+  // A bad key is still a well-framed request: swallow its block, then ERROR.
+  out.kind = TextCommandKind::storage;
+}
+
+}  // namespace
+
+bool valid_key(std::string_view key) noexcept {
+  if (key.empty() || key.size() > kMaxKeyBytes) return false;
+  for (unsigned char c : key) {
+    if (c <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+void parse_text_line(std::string_view line, TextCommand& out) {
+  out.kind = TextCommandKind::empty;
+  out.keys.clear();
+  out.stats_group = {};
+  out.data_bytes = 0;
+  out.noreply = false;
+
+  Tokenizer tokens(line);
+  std::string_view name;
+  if (!tokens.next(name)) return;
+
+  if (iequals(name, "get") || iequals(name, "gets")) {
+    out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
+    std::string_view key;
+    bool all_valid = true;
+    while (tokens.next(key)) {
+      all_valid = all_valid && valid_key(key);
+      out.keys.push_back(key);
+    }
+    if (out.keys.empty()) {
+      out.kind = TextCommandKind::unknown;  // memcached answers a bare "get" with ERROR
+    } else if (!all_valid) {
+      out.kind = TextCommandKind::bad_format;
+    }
+    return;
+  }
+
+  std::array<std::string_view, kMaxFixedTokens> args{};
+  std::size_t nargs = 0;
+  std::string_view tok;
+  bool too_many = false;
+  while (tokens.next(tok)) {
+    if (nargs == args.size()) {
+      too_many = true;
+      break;
+    }
+    args[nargs++] = tok;
+  }
+  const std::span<const std::string_view> argv(args.data(), nargs);
+
+  if (iequals(name, "stats")) {
+    if (too_many || nargs > 1) {
+      out.kind = TextCommandKind::unknown;
+    } else {
+      out.kind = TextCommandKind::stats;
+      if (nargs == 1) out.stats_group = argv[0];
+    }
+  } else if (iequals(name, "version")) {
+    out.kind = nargs == 0 ? TextCommandKind::version : TextCommandKind::unknown;
+  } else if (iequals(name, "quit")) {
+    out.kind = nargs == 0 ? TextCommandKind::quit : TextCommandKind::unknown;
+  } else if (iequals(name, "verbosity")) {
+    std::uint32_t level = 0;
+    if (nargs == 0 || too_many) {
+      out.kind = TextCommandKind::unknown;
+    } else if (nargs > 2 || !parse_uint(argv[0], level) ||
+               (nargs == 2 && argv[1] != "noreply")) {
+      out.kind = TextCommandKind::bad_format;
+    } else {
+      out.kind = TextCommandKind::verbosity;
+      out.noreply = nargs == 2;
+    }
+  } else if (is_storage_name(name) || iequals(name, "cas")) {
+    if (too_many) {
+      out.kind = TextCommandKind::bad_format;
+    } else {
+      parse_storage(name, argv, out);
+    }
+  } else {
+    out.kind = TextCommandKind::unknown;
+  }
+}
+
+}  // namespace katsubushi::proto
