@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building and testing katsubushi-cpp needs on Debian 12.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  ca-certificates g++ cmake make python3 \
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
+  libspdlog-dev libhiredis-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev \
+  clang-14 libclang-rt-14-dev llvm-14 gcovr \
+  redis-server memcached faketime procps curl >/dev/null
