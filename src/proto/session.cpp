@@ -39,6 +39,14 @@ bool looks_like_http_request_line(std::string_view line) {
          version[7] <= '9';
 }
 
+// A line still waiting for its '\n' is over the limit only once it is longer
+// than a line at the limit plus the '\r' of its "\r\n": otherwise the answer
+// would depend on where the reads happen to split the input.
+bool unterminated_line_too_long(std::string_view in, std::size_t max_line_bytes) {
+  if (!in.empty() && in.back() == '\r') in.remove_suffix(1);
+  return in.size() > max_line_bytes;
+}
+
 void append_uint(std::string& out, std::uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -57,7 +65,12 @@ std::span<char> SessionCore::prepare(std::size_t n) {
   return {in_.data() + in_end_, n};
 }
 
-void SessionCore::commit(std::size_t n) { in_end_ = std::min(in_end_ + n, in_.size()); }
+void SessionCore::commit(std::size_t n) {
+  // Input after the session decided to close is never read: dropping it keeps
+  // a peer that goes on sending from growing the buffer.
+  if (closing_) return;
+  in_end_ = std::min(in_end_ + n, in_.size());
+}
 
 void SessionCore::receive(std::string_view bytes) {
   auto space = prepare(bytes.size());
@@ -102,6 +115,12 @@ void SessionCore::close_after(std::string_view final_reply) {
 
 void SessionCore::process() {
   if (closing_) return;
+  // Drop output the shell has already sent before adding more: after partial
+  // consume_output() calls the sent prefix would otherwise grow without bound.
+  if (out_begin_ > 0) {
+    out_.erase(0, out_begin_);
+    out_begin_ = 0;
+  }
   if (protocol_ == Protocol::undecided) decide_protocol();
   switch (protocol_) {
     case Protocol::text:
@@ -128,7 +147,7 @@ void SessionCore::decide_protocol() {
   if (nl == std::string_view::npos) {
     // Not a whole line yet. Text is the only other answer a long line can
     // get, so stop waiting once it is over the limit.
-    if (in.size() > limits_.max_line_bytes) protocol_ = Protocol::text;
+    if (unterminated_line_too_long(in, limits_.max_line_bytes)) protocol_ = Protocol::text;
     return;
   }
   if (looks_like_http_request_line(in.substr(0, nl))) {
@@ -154,7 +173,7 @@ void SessionCore::process_text() {
       // Remember how far we looked so a line fed a byte at a time costs
       // linear, not quadratic, time.
       scanned_ = in.size();
-      if (in.size() > limits_.max_line_bytes) close_after(kLineTooLong);
+      if (unterminated_line_too_long(in, limits_.max_line_bytes)) close_after(kLineTooLong);
       return;
     }
     const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(hit) - in.data());

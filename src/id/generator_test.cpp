@@ -1,0 +1,280 @@
+#include "id/generator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "id/clock.hpp"
+#include "id/manual_clock.hpp"
+
+namespace katsubushi::id {
+namespace {
+
+constexpr std::int64_t kStart = kEpochUnixMs + 5'000'000;  // some ms after the epoch
+constexpr std::uint32_t kWorker = 7;
+
+std::int64_t unix_ms_of(std::uint64_t id) { return decode(id).timestamp_ms + kEpochUnixMs; }
+
+TEST(GeneratorTest, FirstIdsCarryClockWorkerAndSequence) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  ASSERT_FALSE(gen.next(a));
+  ASSERT_FALSE(gen.next(b));
+  EXPECT_EQ(decode(a), (IdParts{kStart - kEpochUnixMs, kWorker, 0}));
+  EXPECT_EQ(decode(b), (IdParts{kStart - kEpochUnixMs, kWorker, 1}));
+  EXPECT_EQ(gen.worker_id(), kWorker);
+  EXPECT_EQ(gen.counters().ids_issued, 2u);
+  EXPECT_EQ(gen.last_timestamp_ms(), kStart - kEpochUnixMs);
+
+  clock.advance(3);
+  std::uint64_t c = 0;
+  ASSERT_FALSE(gen.next(c));
+  EXPECT_EQ(decode(c), (IdParts{kStart + 3 - kEpochUnixMs, kWorker, 0}));
+}
+
+TEST(GeneratorTest, LastTimestampIsMinusOneBeforeTheFirstId) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  EXPECT_EQ(gen.last_timestamp_ms(), -1);
+}
+
+TEST(GeneratorTest, FiveThousandIdsInOneMillisecondWaitExactlyOnce) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::vector<std::uint64_t> ids(5000);
+  for (auto& id : ids) ASSERT_FALSE(gen.next(id));
+
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const IdParts p = decode(ids[i]);
+    EXPECT_EQ(p.worker_id, kWorker);
+    if (i < kSequencePerMs) {
+      ASSERT_EQ(p.timestamp_ms + kEpochUnixMs, kStart) << i;
+      ASSERT_EQ(p.sequence, i);
+    } else {
+      // The 4097th id (index 4096) is the first of the next millisecond.
+      ASSERT_EQ(p.timestamp_ms + kEpochUnixMs, kStart + 1) << i;
+      ASSERT_EQ(p.sequence, i - kSequencePerMs);
+    }
+    if (i > 0) {
+      ASSERT_LT(ids[i - 1], ids[i]);
+    }
+  }
+  EXPECT_EQ(clock.sleeps(), 1);
+  const auto c = gen.counters();
+  EXPECT_EQ(c.sequence_waits, 1u);
+  EXPECT_EQ(c.clock_waits, 0u);
+  EXPECT_EQ(c.ids_issued, 5000u);
+  EXPECT_EQ(c.errors, 0u);
+}
+
+TEST(GeneratorTest, BatchSpansMillisecondBoundaries) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t first = 0;
+  ASSERT_FALSE(gen.next(first));  // sequence 0 of kStart used
+
+  std::vector<std::uint64_t> ids(3 * kSequencePerMs);
+  const auto r = gen.next_batch(ids);
+  ASSERT_FALSE(r.error);
+  ASSERT_EQ(r.filled, ids.size());
+
+  EXPECT_LT(first, ids.front());
+  for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]);
+  // 4095 left in kStart, then 4096 in each of the next two ms, then 1.
+  EXPECT_EQ(unix_ms_of(ids[0]), kStart);
+  EXPECT_EQ(decode(ids[0]).sequence, 1u);
+  EXPECT_EQ(unix_ms_of(ids[4094]), kStart);
+  EXPECT_EQ(unix_ms_of(ids[4095]), kStart + 1);
+  EXPECT_EQ(decode(ids[4095]).sequence, 0u);
+  EXPECT_EQ(unix_ms_of(ids[4095 + 4096]), kStart + 2);
+  EXPECT_EQ(unix_ms_of(ids.back()), kStart + 3);
+  EXPECT_EQ(decode(ids.back()).sequence, 0u);
+  EXPECT_EQ(gen.counters().sequence_waits, 3u);
+  EXPECT_EQ(clock.sleeps(), 3);
+  EXPECT_EQ(gen.counters().ids_issued, 1u + ids.size());
+}
+
+TEST(GeneratorTest, EmptyBatchIssuesNothing) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  const auto r = gen.next_batch({});
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.filled, 0u);
+  EXPECT_EQ(gen.counters().ids_issued, 0u);
+}
+
+TEST(GeneratorTest, ClockRewoundWithinTheLimitKeepsIdsIncreasing) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 50});
+  std::vector<std::uint64_t> ids;
+  std::uint64_t id = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(gen.next(id));
+    ids.push_back(id);
+  }
+  clock.set(kStart - 20);  // stepped back, less than the 50 ms we may wait
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_FALSE(gen.next(id)) << i;
+    ids.push_back(id);
+  }
+  for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]) << i;
+  // The rest of kStart's sequence was used, then the generator waited for kStart + 1.
+  EXPECT_EQ(unix_ms_of(ids[kSequencePerMs - 1]), kStart);
+  EXPECT_EQ(unix_ms_of(ids[kSequencePerMs]), kStart + 1);
+  EXPECT_GE(clock.now_unix_ms(), kStart + 1);
+  const auto c = gen.counters();
+  EXPECT_EQ(c.clock_waits, 1u);
+  EXPECT_EQ(c.sequence_waits, 0u);
+  EXPECT_EQ(c.errors, 0u);
+  EXPECT_EQ(clock.sleeps(), 1);
+}
+
+TEST(GeneratorTest, ClockRewoundBeyondTheLimitRefusesAndIssuesNothingMore) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 50});
+  std::uint64_t id = 0;
+  ASSERT_FALSE(gen.next(id));
+  std::uint64_t last = id;
+
+  clock.set(kStart - 50);  // exactly the limit: refuse rather than wait
+  // What is left of kStart's sequence is still handed out; it borrows nothing.
+  for (std::uint32_t i = 1; i < kSequencePerMs; ++i) {
+    ASSERT_FALSE(gen.next(id)) << i;
+    ASSERT_LT(last, id);
+    ASSERT_EQ(unix_ms_of(id), kStart);
+    last = id;
+  }
+  const auto before = gen.counters();
+  for (int i = 0; i < 3; ++i) {
+    std::uint64_t untouched = 12345;
+    EXPECT_EQ(gen.next(untouched), GeneratorErrc::clock_behind);
+    EXPECT_EQ(untouched, 12345u);
+  }
+  std::array<std::uint64_t, 4> batch{};
+  const auto r = gen.next_batch(batch);
+  EXPECT_EQ(r.error, GeneratorErrc::clock_behind);
+  EXPECT_EQ(r.filled, 0u);
+  const auto after = gen.counters();
+  EXPECT_EQ(after.ids_issued, before.ids_issued);
+  EXPECT_EQ(after.errors, before.errors + 4);
+  EXPECT_EQ(clock.sleeps(), 0);
+
+  // Once the clock is past the last issued ms again, issuing resumes above it.
+  clock.set(kStart + 1);
+  ASSERT_FALSE(gen.next(id));
+  EXPECT_LT(last, id);
+  EXPECT_EQ(unix_ms_of(id), kStart + 1);
+}
+
+TEST(GeneratorTest, BatchStoppedByRewindKeepsItsIssuedPrefix) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 10});
+  std::uint64_t id = 0;
+  ASSERT_FALSE(gen.next(id));
+  clock.set(kStart - 1000);
+  std::vector<std::uint64_t> batch(kSequencePerMs + 10, 0);
+  const auto r = gen.next_batch(batch);
+  EXPECT_EQ(r.error, GeneratorErrc::clock_behind);
+  ASSERT_EQ(r.filled, kSequencePerMs - 1);
+  EXPECT_LT(id, batch[0]);
+  for (std::size_t i = 1; i < r.filled; ++i) ASSERT_LT(batch[i - 1], batch[i]);
+  for (std::size_t i = r.filled; i < batch.size(); ++i) ASSERT_EQ(batch[i], 0u);
+  EXPECT_EQ(gen.counters().ids_issued, kSequencePerMs);
+}
+
+TEST(GeneratorTest, BeforeEpochIsAnError) {
+  ManualClock clock(kEpochUnixMs - 1);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t id = 0;
+  EXPECT_EQ(gen.next(id), GeneratorErrc::before_epoch);
+  EXPECT_EQ(gen.counters().ids_issued, 0u);
+  EXPECT_EQ(gen.counters().errors, 1u);
+
+  clock.set(kEpochUnixMs);  // the epoch itself is fine
+  ASSERT_FALSE(gen.next(id));
+  EXPECT_EQ(decode(id), (IdParts{0, kWorker, 0}));
+}
+
+TEST(GeneratorTest, TimestampOverflowIsAnError) {
+  ManualClock clock(kEpochUnixMs + kMaxTimestamp);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t id = 0;
+  ASSERT_FALSE(gen.next(id));  // the last representable ms still works
+  EXPECT_EQ(decode(id), (IdParts{kMaxTimestamp, kWorker, 0}));
+
+  clock.advance(1);
+  std::uint64_t untouched = 99;
+  EXPECT_EQ(gen.next(untouched), GeneratorErrc::timestamp_overflow);
+  EXPECT_EQ(untouched, 99u);
+  EXPECT_EQ(gen.counters().ids_issued, 1u);
+}
+
+TEST(GeneratorTest, ErrorsHaveCategoryAndMessages) {
+  const std::error_code behind = GeneratorErrc::clock_behind;
+  EXPECT_EQ(&behind.category(), &generator_category());
+  EXPECT_STREQ(generator_category().name(), "katsubushi.generator");
+  EXPECT_EQ(behind.message(), "clock is behind the last issued id");
+  EXPECT_EQ(std::error_code(GeneratorErrc::before_epoch).message(),
+            "clock is before the id epoch");
+  EXPECT_EQ(std::error_code(GeneratorErrc::timestamp_overflow).message(),
+            "clock is beyond the id timestamp range");
+}
+
+// Several threads draining one generator: every id unique, each thread's
+// ids increasing. Real clock, so the sequence runs out and waits for real.
+void hammer(Clock& clock, int threads, int per_thread) {
+  IdGenerator gen(clock, kWorker);
+  std::vector<std::vector<std::uint64_t>> got(static_cast<std::size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&gen, &out = got[static_cast<std::size_t>(t)], per_thread, t] {
+      out.reserve(static_cast<std::size_t>(per_thread));
+      std::array<std::uint64_t, 16> batch{};
+      while (out.size() < static_cast<std::size_t>(per_thread)) {
+        // Odd threads take batches, even threads single ids: both paths share the lock.
+        if (t % 2 == 1 && out.size() + batch.size() <= static_cast<std::size_t>(per_thread)) {
+          const auto r = gen.next_batch(batch);
+          if (r.error) return;
+          out.insert(out.end(), batch.begin(), batch.begin() + static_cast<long>(r.filled));
+        } else {
+          std::uint64_t id = 0;
+          if (gen.next(id)) return;
+          out.push_back(id);
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+
+  std::vector<std::uint64_t> all;
+  for (const auto& ids : got) {
+    ASSERT_EQ(ids.size(), static_cast<std::size_t>(per_thread));
+    for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]);
+    all.insert(all.end(), ids.begin(), ids.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "duplicate id";
+  for (auto id : all) ASSERT_EQ(decode(id).worker_id, kWorker);
+  EXPECT_EQ(gen.counters().ids_issued, all.size());
+  EXPECT_EQ(gen.counters().errors, 0u);
+}
+
+TEST(GeneratorTest, ThreadsOnSystemClockNeverDuplicate) {
+  SystemClock clock;
+  hammer(clock, 4, 50'000);
+}
+
+TEST(GeneratorTest, ThreadsOnManualClockNeverDuplicate) {
+  // Time only moves when the sequence runs out, so this crosses many ms boundaries.
+  ManualClock clock(kStart);
+  hammer(clock, 3, 20'000);
+}
+
+}  // namespace
+}  // namespace katsubushi::id
