@@ -172,6 +172,9 @@ std::string env_name(std::string_view flag, bool upper) {
 
 Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) {
   Config c;
+  // A bad environment value only matters if the command line does not set
+  // the same flag: keep the error until we know.
+  std::vector<std::pair<std::string_view, std::string>> env_errors;
   for (const auto& f : flag_specs()) {
     if (f.name == "help" || f.name == "version") continue;
     for (bool upper : {true, false}) {
@@ -181,7 +184,8 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
         try {
           f.set(c, *v);
         } catch (const ConfigError& e) {
-          throw ConfigError(std::string(e.what()) + " (from environment variable " + name + ")");
+          env_errors.emplace_back(f.name, std::string(e.what()) +
+                                              " (from environment variable " + name + ")");
         }
         break;
       }
@@ -219,7 +223,9 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
       }
     }
     f->set(c, *value);
+    std::erase_if(env_errors, [&](const auto& e) { return e.first == f->name; });
   }
+  if (!env_errors.empty()) throw ConfigError(env_errors.front().second);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   return c;
 }

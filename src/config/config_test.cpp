@@ -177,6 +177,11 @@ TEST(ConfigTest, BadEnvironmentValueNamesFlagAndVariable) {
   EXPECT_NE(msg.find("WORKER_ID"), std::string::npos) << msg;
 }
 
+TEST(ConfigTest, CommandLineMendsABadEnvironmentValue) {
+  EXPECT_EQ(parse({"-worker-id=4"}, {{"WORKER_ID", "abc"}}).worker_id, 4u);
+  EXPECT_THROW(parse({"-port=1"}, {{"WORKER_ID", "abc"}}), ConfigError);
+}
+
 TEST(ConfigTest, BadValuesNameTheFlag) {
   const std::vector<Args> bad = {
       {"-worker-id=abc"},      {"-worker-id=-1"},      {"-worker-id=1024"},
