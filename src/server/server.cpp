@@ -226,7 +226,11 @@ void Server::begin_shutdown(const std::string& why) {
     asio::post(w->io, [&r = w->registry] { r.stop_all(); });
     w->guard.reset();
   }
-  asio::co_spawn(workers_[0]->io, drain(), asio::detached);
+  // Posted, not spawned here: co_spawn runs drain() inline on this thread, and
+  // with no session left it would cancel the signal wait before
+  // wait_for_signals has issued its second one, which then kept run() alive.
+  asio::post(workers_[0]->io,
+             [this] { asio::co_spawn(workers_[0]->io, drain(), asio::detached); });
 }
 
 asio::awaitable<void> Server::drain() {

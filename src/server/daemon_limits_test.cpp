@@ -1,0 +1,223 @@
+// Resource limits of the real daemon: idle timeout, -max-connections, and a
+// storm of connections that must leave no session, slot or fd behind.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "server/test_daemon.hpp"
+
+namespace katsubushi::testing {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Polls `stats` on `checker` until `done(stats)` holds or `bound` passes;
+// returns the last stats seen. Hang protection, not timing.
+template <typename Pred>
+std::map<std::string, std::string> poll_stats(LoopbackClient& checker, Pred done,
+                                              Millis bound = 10s) {
+  const auto deadline = SteadyClock::now() + bound;
+  auto stats = query_stats(checker);
+  while (!done(stats) && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(Millis(20));
+    stats = query_stats(checker);
+  }
+  return stats;
+}
+
+std::string describe(const std::map<std::string, std::string>& stats,
+                     std::initializer_list<const char*> names) {
+  std::ostringstream s;
+  for (const char* n : names) s << n << '=' << stat_value(stats, n) << ' ';
+  return s.str();
+}
+
+// Only a complete command restarts the idle timer.
+TEST(DaemonLimits, IdleTimeoutClosesIdleAndTricklingConnectionsOnly) {
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=11", "-threads=2", "-idle-timeout=1s"}))
+      << daemon.log();
+  LoopbackClient active, idle, trickler;
+  ASSERT_TRUE(active.connect_tcp("127.0.0.1", daemon.port()));
+  ASSERT_TRUE(idle.connect_tcp("127.0.0.1", daemon.port()));
+  ASSERT_TRUE(trickler.connect_tcp("127.0.0.1", daemon.port()));
+
+  constexpr Millis kTick{200};
+  // Ticks the active connection must keep working after both others closed:
+  // by then a whole idle period has passed for it too.
+  constexpr int kTicksAfterCloses = 3;
+  const auto bound = SteadyClock::now() + 20s;
+  bool idle_closed = false;
+  bool trickler_closed = false;
+  std::string idle_bytes, trickler_bytes;
+  int ticks_after = 0;
+  int active_requests = 0;
+  std::size_t trickled = 0;
+
+  while (ticks_after < kTicksAfterCloses && SteadyClock::now() < bound) {
+    std::this_thread::sleep_for(kTick);
+    auto values = request_ids(active, "get alive");
+    ASSERT_TRUE(values) << "active connection lost after " << active_requests << " requests";
+    ++active_requests;
+
+    if (!idle_closed) idle_closed = idle.recv_some(idle_bytes, Millis(0)) == RecvStatus::closed;
+    if (!trickler_closed) {
+      trickler_closed = trickler.recv_some(trickler_bytes, Millis(0)) == RecvStatus::closed;
+      // An ever-growing line that never ends: "get aaaa..."
+      if (!trickler_closed && trickler.send_all(trickled < 4 ? std::string(1, "get "[trickled])
+                                                             : std::string("a"))) {
+        ++trickled;
+      }
+    }
+    if (idle_closed && trickler_closed) ++ticks_after;
+  }
+  EXPECT_TRUE(idle_closed) << "an idle connection outlived -idle-timeout";
+  EXPECT_TRUE(trickler_closed) << "trickled bytes of an unfinished line kept a connection open";
+  EXPECT_EQ(idle_bytes, "");
+  EXPECT_EQ(trickler_bytes, "");
+  EXPECT_EQ(ticks_after, kTicksAfterCloses);
+
+  const auto stats = query_stats(active);
+  EXPECT_EQ(stat_value(stats, "idle_kicks"), 2) << describe(stats, {"idle_kicks"});
+  EXPECT_EQ(stat_value(stats, "cmd_get"), active_requests);
+}
+
+TEST(DaemonLimits, IdleTimeoutAcceptsMilliseconds) {
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=11", "-threads=1", "-idle-timeout=500ms"}))
+      << daemon.log();
+  LoopbackClient idle;
+  ASSERT_TRUE(idle.connect_tcp("127.0.0.1", daemon.port()));
+  auto bytes = idle.read_until_closed();
+  ASSERT_TRUE(bytes) << "not closed";
+  EXPECT_EQ(*bytes, "");
+  LoopbackClient checker;
+  ASSERT_TRUE(checker.connect_tcp("127.0.0.1", daemon.port()));
+  EXPECT_EQ(stat_value(query_stats(checker), "idle_kicks"), 1);
+}
+
+TEST(DaemonLimits, MaxConnectionsRefusesTheExtraOneUntilSlotsFree) {
+  constexpr int kMax = 3;
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp(
+      {"-worker-id=13", "-threads=2", "-max-connections=" + std::to_string(kMax)}))
+      << daemon.log();
+  std::vector<LoopbackClient> open(kMax);
+  ASSERT_TRUE(open[0].connect_tcp("127.0.0.1", daemon.port()));
+  // The start-up probe's slot may not be given back yet.
+  auto stats = poll_stats(open[0], [](const auto& s) {
+    return stat_value(s, "curr_connections") == 1;
+  });
+  ASSERT_EQ(stat_value(stats, "curr_connections"), 1);
+  for (int i = 1; i < kMax; ++i) {
+    ASSERT_TRUE(open[i].connect_tcp("127.0.0.1", daemon.port()));
+    ASSERT_TRUE(request_ids(open[i], "get served")) << "connection " << i << " of " << kMax;
+  }
+
+  LoopbackClient extra;
+  ASSERT_TRUE(extra.connect_tcp("127.0.0.1", daemon.port()));
+  auto refusal = extra.read_until_closed();
+  ASSERT_TRUE(refusal) << "the connection over the limit was not closed";
+  EXPECT_EQ(*refusal, "SERVER_ERROR too many open connections\r\n");
+
+  stats = query_stats(open[0]);
+  EXPECT_EQ(stat_value(stats, "rejected_connections"), 1);
+  EXPECT_EQ(stat_value(stats, "curr_connections"), kMax);
+  EXPECT_EQ(stat_value(stats, "max_connections"), kMax);
+
+  for (int i = 1; i < kMax; ++i) open[i].close();
+  stats = poll_stats(open[0], [](const auto& s) {
+    return stat_value(s, "curr_connections") == 1;
+  });
+  ASSERT_EQ(stat_value(stats, "curr_connections"), 1) << "closed connections kept their slots";
+  for (int i = 1; i < kMax; ++i) {
+    ASSERT_TRUE(open[i].connect_tcp("127.0.0.1", daemon.port()));
+    EXPECT_TRUE(request_ids(open[i], "get again")) << "connection " << i << " not served";
+  }
+  LoopbackClient extra2;
+  ASSERT_TRUE(extra2.connect_tcp("127.0.0.1", daemon.port()));
+  auto refusal2 = extra2.read_until_closed();
+  ASSERT_TRUE(refusal2);
+  EXPECT_EQ(*refusal2, "SERVER_ERROR too many open connections\r\n");
+  EXPECT_EQ(stat_value(query_stats(open[0]), "rejected_connections"), 2);
+}
+
+enum class Drop { at_once, half_command, get_unread, half_command_reset, reset, get_read };
+constexpr std::array kDrops = {Drop::at_once,           Drop::half_command, Drop::get_unread,
+                               Drop::half_command_reset, Drop::reset,        Drop::get_read};
+
+// Opens `n` connections, does one kind of drop to each, closes them all.
+// Returns how many could not connect.
+int connection_batch(std::uint16_t port, int n, int first_index) {
+  std::vector<LoopbackClient> batch(static_cast<std::size_t>(n));
+  int failures = 0;
+  for (auto& c : batch) {
+    if (!c.connect_tcp("127.0.0.1", port)) ++failures;
+  }
+  for (int i = 0; i < n; ++i) {
+    LoopbackClient& c = batch[static_cast<std::size_t>(i)];
+    if (!c.is_open()) continue;
+    switch (kDrops[static_cast<std::size_t>(first_index + i) % kDrops.size()]) {
+      case Drop::at_once:
+        c.close();
+        break;
+      case Drop::half_command:
+        c.send_all("get hal");
+        c.close();
+        break;
+      case Drop::get_unread:
+        c.send_all("get a b c\r\n");
+        break;  // closed below, maybe with the reply unread
+      case Drop::half_command_reset:
+        c.send_all("gets x y");
+        c.close_with_reset();
+        break;
+      case Drop::reset:
+        c.close_with_reset();
+        break;
+      case Drop::get_read:
+        if (!request_ids(c, "get r")) ++failures;
+        break;
+    }
+  }
+  return failures;  // the rest close as `batch` goes out of scope
+}
+
+TEST(DaemonLimits, TenThousandDroppedConnectionsLeaveNothingBehind) {
+  constexpr int kConnections = 10'000;
+  constexpr int kBatch = 100;
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=14", "-threads=2"})) << daemon.log();
+  LoopbackClient checker;
+  ASSERT_TRUE(checker.connect_tcp("127.0.0.1", daemon.port()));
+  const auto only_checker = [](const auto& s) {
+    return stat_value(s, "curr_connections") == 1 && stat_value(s, "live_sessions") == 1;
+  };
+  auto stats = poll_stats(checker, only_checker);
+  ASSERT_TRUE(only_checker(stats)) << describe(stats, {"curr_connections", "live_sessions"});
+  const int baseline_fds = daemon.open_fds();
+  ASSERT_GT(baseline_fds, 0);
+
+  int failures = 0;
+  for (int i = 0; i < kConnections; i += kBatch) failures += connection_batch(daemon.port(), kBatch, i);
+  EXPECT_EQ(failures, 0) << "connections that could not connect or get served";
+
+  int fds = -1;
+  stats = poll_stats(checker, [&](const auto& s) {
+    fds = daemon.open_fds();
+    return only_checker(s) && fds == baseline_fds;
+  });
+  EXPECT_EQ(stat_value(stats, "curr_connections"), 1);
+  EXPECT_EQ(stat_value(stats, "live_sessions"), 1);
+  EXPECT_EQ(fds, baseline_fds) << "the daemon holds fds it did not hold before the storm";
+  EXPECT_GE(stat_value(stats, "total_connections"), kConnections + 1);
+  EXPECT_EQ(stat_value(stats, "rejected_connections"), 0);
+  EXPECT_TRUE(daemon.running());
+  EXPECT_TRUE(request_ids(checker, "get still_serving"));
+}
+
+}  // namespace
+}  // namespace katsubushi::testing

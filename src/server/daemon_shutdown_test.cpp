@@ -1,0 +1,183 @@
+// Graceful shutdown of the real daemon: each stop signal, and SIGTERM in the
+// middle of pipelined load where no client may see a torn reply.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "id/layout.hpp"
+#include "server/test_daemon.hpp"
+
+namespace katsubushi::testing {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+class DaemonStopSignal : public ::testing::TestWithParam<int> {};
+
+TEST_P(DaemonStopSignal, ClosesConnectionsAndExitsZero) {
+  const int sig = GetParam();
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=21", "-threads=2"})) << daemon.log();
+  LoopbackClient served, half_line;
+  ASSERT_TRUE(served.connect_tcp("127.0.0.1", daemon.port()));
+  ASSERT_TRUE(request_ids(served, "get before_stop"));
+  ASSERT_TRUE(half_line.connect_tcp("127.0.0.1", daemon.port()));
+  ASSERT_TRUE(half_line.send_all("get never_finish"));
+  // Make sure the daemon has accepted the second connection before the signal.
+  ASSERT_TRUE(request_ids(served, "get sync"));
+
+  ASSERT_TRUE(daemon.send_signal(sig));
+  auto served_rest = served.read_until_closed();
+  auto half_rest = half_line.read_until_closed();
+  ASSERT_TRUE(served_rest) << "connection not closed on " << strsignal(sig);
+  ASSERT_TRUE(half_rest) << "connection with a partial line not closed on " << strsignal(sig);
+  EXPECT_EQ(*served_rest, "");
+  EXPECT_EQ(*half_rest, "");
+  served.close();
+  half_line.close();
+
+  const auto status = daemon.wait_exit();
+  ASSERT_TRUE(status) << "still running after " << strsignal(sig) << "\n" << daemon.log();
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << daemon.log();
+  LoopbackClient late;
+  EXPECT_FALSE(late.connect_tcp("127.0.0.1", daemon.port())) << "listener outlived the daemon";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, DaemonStopSignal,
+                         ::testing::Values(SIGTERM, SIGINT, SIGHUP, SIGQUIT),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           switch (info.param) {
+                             case SIGTERM: return std::string("SIGTERM");
+                             case SIGINT: return std::string("SIGINT");
+                             case SIGHUP: return std::string("SIGHUP");
+                             default: return std::string("SIGQUIT");
+                           }
+                         });
+
+// No session to drain: shutdown must not depend on one ending to finish.
+TEST(DaemonShutdown, DaemonWithNoConnectionExitsZeroOnSigterm) {
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=23", "-threads=1"})) << daemon.log();
+  LoopbackClient checker;
+  ASSERT_TRUE(checker.connect_tcp("127.0.0.1", daemon.port()));
+  const auto bound = SteadyClock::now() + 10s;
+  while (stat_value(query_stats(checker), "live_sessions") != 1 && SteadyClock::now() < bound) {
+    std::this_thread::sleep_for(Millis(10));
+  }
+  const int fds_with_checker = daemon.open_fds();
+  checker.close();
+  while (daemon.open_fds() != fds_with_checker - 1 && SteadyClock::now() < bound) {
+    std::this_thread::sleep_for(Millis(5));
+  }
+  ASSERT_EQ(daemon.open_fds(), fds_with_checker - 1) << "the checker's session did not end";
+
+  const auto status = daemon.stop(SIGTERM);
+  ASSERT_TRUE(status) << "an idle daemon ignored SIGTERM\n" << daemon.log();
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << daemon.log();
+}
+
+// What one pipelining client saw until the daemon closed its connection.
+struct PipelineResult {
+  std::vector<std::uint64_t> ids;
+  std::size_t requests_sent = 0;
+  std::string failure;  // empty: every byte parsed as whole replies, then EOF
+};
+
+constexpr int kPipelineDepth = 32;
+
+void pipeline_until_closed(std::uint16_t port, std::atomic<std::size_t>& replies_seen,
+                           PipelineResult& result) {
+  LoopbackClient c;
+  if (!c.connect_tcp("127.0.0.1", port)) {
+    result.failure = "cannot connect";
+    return;
+  }
+  std::string batch;
+  for (int i = 0; i < kPipelineDepth; ++i) batch += i % 4 == 0 ? "get a b\r\n" : "get k\r\n";
+  std::string unparsed;
+  std::vector<IdValue> values;
+  bool closed = false;
+  while (!closed) {
+    // A failed send means the daemon is gone: read what it still sent.
+    if (c.send_all(batch)) result.requests_sent += kPipelineDepth;
+    std::size_t replies = 0;
+    while (replies < static_cast<std::size_t>(kPipelineDepth)) {
+      const RecvStatus s = c.recv_some(unparsed, kReplyTimeout);
+      if (s == RecvStatus::closed) {
+        closed = true;
+      } else if (s != RecvStatus::data) {
+        result.failure = s == RecvStatus::timeout ? "no reply and no close"
+                                                  : std::string("recv: ") + std::strerror(errno);
+        return;
+      }
+      std::size_t used = 0;
+      ParseStatus p;
+      while ((p = parse_get_reply(unparsed, values, used)) == ParseStatus::complete) {
+        for (const auto& v : values) result.ids.push_back(v.id);
+        unparsed.erase(0, used);
+        ++replies;
+        replies_seen.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (p == ParseStatus::malformed) {
+        result.failure = "malformed reply: " + unparsed.substr(0, 80);
+        return;
+      }
+      if (closed) break;
+    }
+  }
+  if (!unparsed.empty()) result.failure = "torn reply at close: " + unparsed.substr(0, 80);
+}
+
+TEST(DaemonShutdown, SigtermDuringPipelinedLoadFlushesWholeReplies) {
+  constexpr int kClients = 4;
+  constexpr std::size_t kRepliesBeforeSignal = 4000;
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=22", "-threads=2", "-shutdown-timeout=10s"}))
+      << daemon.log();
+
+  std::atomic<std::size_t> replies_seen{0};
+  std::vector<PipelineResult> results(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back(pipeline_until_closed, daemon.port(), std::ref(replies_seen),
+                         std::ref(results[static_cast<std::size_t>(i)]));
+  }
+  const auto bound = SteadyClock::now() + 20s;
+  while (replies_seen.load() < kRepliesBeforeSignal && SteadyClock::now() < bound) {
+    std::this_thread::sleep_for(Millis(5));
+  }
+  const bool signalled = daemon.send_signal(SIGTERM);
+  const auto status = daemon.wait_exit();
+  for (auto& t : clients) t.join();
+
+  ASSERT_TRUE(signalled) << "daemon died under load\n" << daemon.log();
+  EXPECT_GE(replies_seen.load(), kRepliesBeforeSignal);
+  ASSERT_TRUE(status) << "still running after SIGTERM\n" << daemon.log();
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << daemon.log();
+
+  std::set<std::uint64_t> all;
+  std::size_t total = 0;
+  for (int i = 0; i < kClients; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    EXPECT_EQ(r.failure, "") << "client " << i;
+    EXPECT_FALSE(r.ids.empty()) << "client " << i << " got no replies";
+    for (std::size_t j = 0; j < r.ids.size(); ++j) {
+      EXPECT_EQ(id::decode(r.ids[j]).worker_id, 22u);
+      if (j > 0 && r.ids[j] <= r.ids[j - 1]) {
+        ADD_FAILURE() << "client " << i << ": id " << r.ids[j] << " after " << r.ids[j - 1];
+        break;
+      }
+    }
+    all.insert(r.ids.begin(), r.ids.end());
+    total += r.ids.size();
+  }
+  EXPECT_EQ(all.size(), total) << "an id was issued twice";
+}
+
+}  // namespace
+}  // namespace katsubushi::testing

@@ -1,0 +1,313 @@
+#include "server/test_daemon.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+extern char** environ;
+
+namespace katsubushi::testing {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr Millis kPollStep{5};
+constexpr int kPortAttempts = 3;
+
+// The child sees only what it needs (and what sanitizer or coverage runs
+// need), so a WORKER_ID or PORT in the developer's shell cannot leak into a test.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    const std::string_view name = kv.substr(0, kv.find('='));
+    if (name == "PATH" || name == "TMPDIR" || name.ends_with("SAN_OPTIONS") ||
+        name.starts_with("LLVM_PROFILE") || name.starts_with("GCOV_")) {
+      env.emplace_back(kv);
+    }
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// fork + execve with stdin from /dev/null and stdout/stderr to the given fds.
+// Everything the child needs is prepared before fork: the test process may
+// have other threads.
+pid_t spawn_process(const std::string& program, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, int out_fd, int err_fd) {
+  std::vector<std::string> argv_text{program};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<std::string> env_text = child_environment(env);
+  std::vector<char*> argv;
+  for (auto& s : argv_text) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& s : env_text) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0) return -1;
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Die with the test process: a crashed test must not leave daemons behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+    // Only 0..2 cross into the daemon, so its fd count is its own.
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+    }
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(devnull);
+  return pid;
+}
+
+ExitStatus to_exit_status(int raw) {
+  ExitStatus s;
+  if (WIFEXITED(raw)) {
+    s.exited = true;
+    s.code = WEXITSTATUS(raw);
+  } else if (WIFSIGNALED(raw)) {
+    s.signal = WTERMSIG(raw);
+  }
+  return s;
+}
+
+std::optional<ExitStatus> wait_pid(pid_t pid, Millis timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  for (;;) {
+    int raw = 0;
+    const pid_t r = ::waitpid(pid, &raw, WNOHANG);
+    if (r == pid) return to_exit_status(raw);
+    if (r < 0 && errno != EINTR) return ExitStatus{};  // not our child any more
+    if (SteadyClock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(kPollStep);
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int open_log(const fs::path& path) {
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+}
+
+}  // namespace
+
+std::string daemon_binary() { return KATSUBUSHI_BIN; }
+std::string dump_binary() { return KATSUBUSHI_DUMP_BIN; }
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "katsubushi-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+  }
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+std::uint16_t free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+bool ipv6_loopback_available() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string ExitStatus::describe() const {
+  if (exited) return "exit code " + std::to_string(code);
+  return "killed by signal " + std::to_string(signal);
+}
+
+CommandResult run_command(const std::string& program, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env, Millis timeout) {
+  TempDir dir;
+  const fs::path out_path = dir.path() / "stdout";
+  const fs::path err_path = dir.path() / "stderr";
+  const int out_fd = open_log(out_path);
+  const int err_fd = open_log(err_path);
+  CommandResult result;
+  if (out_fd >= 0 && err_fd >= 0) {
+    const pid_t pid = spawn_process(program, args, env, out_fd, err_fd);
+    if (pid > 0) {
+      result.status = wait_pid(pid, timeout);
+      if (!result.status) {
+        ::kill(pid, SIGKILL);
+        wait_pid(pid, kExitTimeout);
+      }
+    }
+  }
+  if (out_fd >= 0) ::close(out_fd);
+  if (err_fd >= 0) ::close(err_fd);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  return result;
+}
+
+DaemonProcess::DaemonProcess() = default;
+
+DaemonProcess::~DaemonProcess() { kill_now(); }
+
+void DaemonProcess::kill_now() {
+  if (pid_ > 0 && !exit_) {
+    ::kill(pid_, SIGKILL);
+    exit_ = wait_pid(pid_, kExitTimeout);
+  }
+}
+
+bool DaemonProcess::spawn(const std::vector<std::string>& args,
+                          const std::vector<std::string>& env) {
+  kill_now();
+  exit_.reset();
+  log_path_ = dir_.path() / ("daemon-" + std::to_string(++launches_) + ".log");
+  const int log_fd = open_log(log_path_);
+  if (log_fd < 0) return false;
+  pid_ = spawn_process(daemon_binary(), args, env, log_fd, log_fd);
+  ::close(log_fd);
+  return pid_ > 0;
+}
+
+bool DaemonProcess::start_tcp(const std::vector<std::string>& args,
+                              const std::vector<std::string>& env) {
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    port_ = free_tcp_port();
+    if (port_ == 0) return false;
+    std::vector<std::string> full = args;
+    full.push_back("-port=" + std::to_string(port_));
+    if (!spawn(full, env)) return false;
+    if (wait_ready_tcp()) return true;
+    if (running()) {
+      kill_now();
+      return false;
+    }
+    // It exited: most likely the port was taken after we probed it. Retry.
+  }
+  return false;
+}
+
+bool DaemonProcess::start_unix(const std::string& path, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env) {
+  std::vector<std::string> full = args;
+  full.push_back("-sock=" + path);
+  if (!spawn(full, env)) return false;
+  if (wait_ready_unix(path)) return true;
+  kill_now();
+  return false;
+}
+
+// Ready means it answers `version`: a bare connect could reach some other
+// process that grabbed the port first.
+bool DaemonProcess::wait_ready_tcp() {
+  const auto deadline = SteadyClock::now() + kStartTimeout;
+  while (SteadyClock::now() < deadline) {
+    if (!running()) return false;
+    LoopbackClient probe;
+    if (probe.connect_tcp("127.0.0.1", port_)) {
+      auto reply = probe.request("version\r\n", "\r\n", 2s);
+      if (reply && reply->starts_with("VERSION ")) return true;
+    }
+    std::this_thread::sleep_for(Millis(10));
+  }
+  return false;
+}
+
+bool DaemonProcess::wait_ready_unix(const std::string& path) {
+  const auto deadline = SteadyClock::now() + kStartTimeout;
+  while (SteadyClock::now() < deadline) {
+    if (!running()) return false;
+    LoopbackClient probe;
+    if (probe.connect_unix(path)) {
+      auto reply = probe.request("version\r\n", "\r\n", 2s);
+      if (reply && reply->starts_with("VERSION ")) return true;
+    }
+    std::this_thread::sleep_for(Millis(10));
+  }
+  return false;
+}
+
+bool DaemonProcess::running() {
+  if (pid_ <= 0 || exit_) return false;
+  exit_ = wait_pid(pid_, Millis(0));
+  return !exit_;
+}
+
+bool DaemonProcess::send_signal(int sig) { return running() && ::kill(pid_, sig) == 0; }
+
+std::optional<ExitStatus> DaemonProcess::wait_exit(Millis timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  if (!exit_) exit_ = wait_pid(pid_, timeout);
+  return exit_;
+}
+
+std::optional<ExitStatus> DaemonProcess::stop(int sig, Millis timeout) {
+  send_signal(sig);
+  return wait_exit(timeout);
+}
+
+int DaemonProcess::open_fds() const {
+  if (pid_ <= 0) return -1;
+  std::error_code ec;
+  fs::directory_iterator it("/proc/" + std::to_string(pid_) + "/fd", ec);
+  if (ec) return -1;
+  int n = 0;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return -1;
+    ++n;
+  }
+  return n;
+}
+
+std::string DaemonProcess::log() const {
+  return log_path_.empty() ? std::string() : read_file(log_path_);
+}
+
+}  // namespace katsubushi::testing

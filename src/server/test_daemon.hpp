@@ -1,0 +1,107 @@
+// Test harness for integration tests that run the real katsubushi and
+// katsubushi-dump binaries as child processes (talk to them with
+// test_client.hpp). Every wait here is bounded so a misbehaving daemon fails a
+// test instead of hanging it; the bounds are hang protection, never pass/fail
+// timing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/test_client.hpp"
+
+namespace katsubushi::testing {
+
+// Generous bounds: a daemon on a loaded CI machine is slow, not stuck.
+inline constexpr Millis kStartTimeout = 10s;
+inline constexpr Millis kExitTimeout = 20s;
+
+std::string daemon_binary();
+std::string dump_binary();
+
+// A fresh directory under the system temp dir, removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read, close).
+std::uint16_t free_tcp_port();
+// Whether this host can bind and use [::1].
+bool ipv6_loopback_available();
+
+struct ExitStatus {
+  bool exited = false;  // false: killed by `signal`
+  int code = -1;
+  int signal = 0;
+  bool clean() const { return exited && code == 0; }
+  std::string describe() const;
+};
+
+// Runs `program args...` to completion with a minimal environment plus
+// `env` ("NAME=value"); stdout and stderr are captured.
+struct CommandResult {
+  std::optional<ExitStatus> status;  // nullopt: killed after `timeout`
+  std::string out;
+  std::string err;
+};
+CommandResult run_command(const std::string& program, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {}, Millis timeout = kExitTimeout);
+
+// One katsubushi child process. The destructor kills it if it is still
+// running, so a failing test never leaves a daemon behind.
+class DaemonProcess {
+ public:
+  DaemonProcess();
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  // Starts on a free loopback port (-port is added) and waits until it answers
+  // `version`. A port stolen between probing and binding is retried.
+  bool start_tcp(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  // Starts with -sock `path` and waits until it answers there.
+  bool start_unix(const std::string& path, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env = {});
+  // Starts without waiting for anything (for daemons expected to fail).
+  bool spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+  pid_t pid() const { return pid_; }
+  std::uint16_t port() const { return port_; }
+  bool running();
+  bool send_signal(int sig);
+  std::optional<ExitStatus> wait_exit(Millis timeout = kExitTimeout);
+  // send_signal + wait_exit.
+  std::optional<ExitStatus> stop(int sig, Millis timeout = kExitTimeout);
+  // Entries of /proc/PID/fd, or -1 if unreadable.
+  int open_fds() const;
+  // Everything the daemon wrote to stderr (its log) so far.
+  std::string log() const;
+
+ private:
+  bool wait_ready_tcp();
+  bool wait_ready_unix(const std::string& path);
+  void kill_now();
+
+  TempDir dir_;
+  int launches_ = 0;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> exit_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace katsubushi::testing
