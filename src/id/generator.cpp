@@ -74,7 +74,9 @@ IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
 
       // The millisecond last_ts_ is used up: wait for the next one.
       const std::int64_t behind = last_ts_ - now;
-      if (behind >= options_.max_backward_wait_ms) {
+      // A used-up millisecond the clock has reached is always worth waiting
+      // out; only a clock truly behind is measured against the limit.
+      if (behind > 0 && behind >= options_.max_backward_wait_ms) {
         result.error = GeneratorErrc::clock_behind;
         break;
       }

@@ -44,6 +44,17 @@ TEST(GeneratorTest, LastTimestampIsMinusOneBeforeTheFirstId) {
   EXPECT_EQ(gen.last_timestamp_ms(), -1);
 }
 
+TEST(GeneratorTest, ZeroBackwardWaitStillWaitsOutAUsedUpMillisecond) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 0});
+  std::vector<std::uint64_t> ids(kSequencePerMs + 1);
+  const auto r = gen.next_batch(ids);
+  ASSERT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.filled, ids.size());
+  EXPECT_EQ(decode(ids.back()).timestamp_ms + kEpochUnixMs, kStart + 1);
+  EXPECT_EQ(gen.counters().sequence_waits, 1u);
+}
+
 TEST(GeneratorTest, FiveThousandIdsInOneMillisecondWaitExactlyOnce) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);

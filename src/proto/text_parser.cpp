@@ -47,7 +47,7 @@ bool parse_uint(std::string_view s, T& out) {
 }
 
 bool parse_int(std::string_view s) {
-  std::int64_t v = 0;
+  std::uint64_t v = 0;  // unsigned, so a second sign ("--1") is rejected
   if (!s.empty() && s.front() == '-') s.remove_prefix(1);
   return parse_uint(s, v);
 }
@@ -73,6 +73,7 @@ void parse_storage(std::string_view name, std::span<const std::string_view> args
   if (!parse_uint(args[1], flags) || !parse_int(args[2]) ||
       !parse_uint(args[3], out.data_bytes) || (is_cas && !parse_uint(args[4], cas))) {
     out.noreply = false;
+    out.data_bytes = 0;  // may hold a parsed size when only the cas was bad
     return;
   }
   // A bad key is still a well-framed request: swallow its block, then ERROR.

@@ -1,0 +1,69 @@
+// Memcached text requests for the parser and session properties: generators
+// of valid and invalid requests, how a client puts them on the wire, and the
+// reply each one must get.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "id/generator.hpp"
+#include "proto/stats.hpp"
+#include "proto/text_command.hpp"
+
+namespace katsubushi::proptest {
+
+struct TextRequest {
+  proto::TextCommandKind kind = proto::TextCommandKind::empty;
+  std::vector<std::string> tokens;  // command name (in the case sent) and arguments
+  std::vector<int> gaps;            // spaces between tokens, used in turn; empty: one
+  std::string raw;                  // the whole line, for lines not built from tokens
+  bool crlf = true;                 // "\r\n" or a bare "\n" after the line
+
+  // What parse_text_line must make of the line.
+  std::vector<std::string> keys;    // get, gets
+  std::string stats_group;
+  std::optional<std::string> data;  // storage: the block, without its "\r\n"
+  bool noreply = false;
+
+  // The request line without its terminator.
+  std::string line() const;
+};
+
+void showValue(const TextRequest& r, std::ostream& os);
+
+// For assertions that print what they compare.
+std::string_view kind_name(proto::TextCommandKind kind);
+
+// Appends the request as a client sends it: line, terminator, data block.
+void render(const TextRequest& r, std::string& out);
+std::string render_all(const std::vector<TextRequest>& requests);
+
+// Any well-formed request but quit.
+rc::Gen<TextRequest> valid_request();
+// A client's whole conversation: valid requests, sometimes ending in quit.
+rc::Gen<std::vector<TextRequest>> valid_conversation();
+// Lines that must get ERROR (not a command) or CLIENT_ERROR bad command line
+// format (a get whose key is too long or holds a control byte; a storage
+// command whose numbers do not parse).
+rc::Gen<TextRequest> invalid_request();
+
+inline constexpr std::string_view kPropVersion = "9.9.9-prop";
+
+// A fixed `stats` answer, so the reply the session owes is known.
+class FixedStats final : public proto::StatsSource {
+ public:
+  proto::StatList general_stats() override;
+  proto::StatList settings_stats() override;
+};
+
+// Appends the reply owed to `r`, taking ids from `twin`: a generator on its
+// own clock, started like the session's, so ids match one for one.
+void append_expected_reply(const TextRequest& r, id::IdGenerator& twin, FixedStats& stats,
+                           std::string& out);
+
+}  // namespace katsubushi::proptest
