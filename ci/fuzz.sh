@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, address+undefined) and runs each one
+# for a fixed time on a scratch copy of its committed corpus.
+#
+#   ci/fuzz.sh [SECONDS_PER_TARGET]          (default 60)
+#
+# Environment:
+#   FUZZ_BUILD_DIR  build directory, relative to the repo root or absolute (default build-fuzz)
+#   FUZZ_TARGETS    space-separated subset of targets (default: every fuzz/fuzz_*.cpp)
+#   CXX             clang++ to build with (default clang++-14, else clang++)
+#   JOBS            parallel build jobs (default 2)
+#
+# Fails on any crash, sanitizer report, leak, timeout or out-of-memory. Crash
+# inputs and logs stay in $FUZZ_BUILD_DIR/fuzz-artifacts and fuzz-logs; the
+# committed corpus is never written to.
+set -euo pipefail
+
+seconds="${1:-60}"
+if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [SECONDS_PER_TARGET]" >&2
+  exit 2
+fi
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-build-fuzz}"
+[[ "$build" = /* ]] || build="$repo/$build"
+jobs="${JOBS:-2}"
+if [[ -z "${CXX:-}" ]]; then
+  if command -v clang++-14 >/dev/null; then CXX=clang++-14; else CXX=clang++; fi
+fi
+
+if [[ -n "${FUZZ_TARGETS:-}" ]]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+else
+  targets=()
+  for src in "$repo"/fuzz/fuzz_*.cpp; do
+    targets+=("$(basename "$src" .cpp)")
+  done
+fi
+if [[ ${#targets[@]} -eq 0 ]]; then
+  echo "fuzz: no targets found under $repo/fuzz" >&2
+  exit 2
+fi
+
+# Longest input per target: a whole conversation for the session target (it
+# reaches sequence exhaustion through other connections' draws, not long
+# inputs), one line or a few values for the others.
+max_len_for() {
+  case "$1" in
+    fuzz_session) echo 4096 ;;
+    *) echo 512 ;;
+  esac
+}
+dict_for() {
+  case "$1" in
+    fuzz_session | fuzz_text_parser) echo "$repo/fuzz/dict/memcached_text.dict" ;;
+    fuzz_duration) echo "$repo/fuzz/dict/duration.dict" ;;
+    *) echo "" ;;
+  esac
+}
+
+echo "fuzz: building into $build with $CXX"
+cmake -S "$repo" -B "$build" -DCMAKE_CXX_COMPILER="$CXX" -DKATSUBUSHI_FUZZ=ON \
+  -DKATSUBUSHI_TESTS=OFF -DKATSUBUSHI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 || {
+  cat "$build.configure.log" >&2
+  exit 1
+}
+rm -f "$build.configure.log"
+cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/katsubushi-fuzz.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+artifacts="$build/fuzz-artifacts"
+logs="$build/fuzz-logs"
+mkdir -p "$artifacts" "$logs"
+
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+  binary="$build/fuzz/$target"
+  corpus="$work/$target"
+  mkdir -p "$corpus"
+  if [[ -d "$repo/fuzz/corpus/$target" ]]; then
+    cp -R "$repo/fuzz/corpus/$target/." "$corpus/"
+  fi
+  log="$logs/$target.log"
+  args=(-max_total_time="$seconds" -max_len="$(max_len_for "$target")" -rss_limit_mb=2048
+        -timeout=10 -detect_leaks=1 -print_final_stats=1
+        -artifact_prefix="$artifacts/$target-")
+  dict="$(dict_for "$target")"
+  [[ -n "$dict" ]] && args+=(-dict="$dict")
+
+  echo "fuzz: $target for ${seconds}s"
+  status=0
+  "$binary" "${args[@]}" "$corpus" >"$log" 2>&1 || status=$?
+
+  # libFuzzer's last status line ("#N DONE cov: C ft: F corp: ...") and final stats.
+  cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | awk '{print $2}')"
+  ft="$(grep -Eo 'ft: [0-9]+' "$log" | tail -n1 | awk '{print $2}')"
+  execs="$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}')"
+  rate="$(grep -E '^stat::average_exec_per_sec:' "$log" | awk '{print $2}')"
+  summary="execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=$(find "$corpus" -type f | wc -l)"
+  if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:' "$log"; then
+    echo "fuzz: $target PASSED $summary"
+    passed=$((passed + 1))
+  else
+    echo "fuzz: $target FAILED (exit $status) $summary; log $log" >&2
+    grep -E 'ERROR:|SUMMARY:|runtime error:|Test unit written to|artifact_prefix' "$log" | head -n 20 >&2 || true
+    failed=$((failed + 1))
+  fi
+done
+
+echo "fuzz: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,436 @@
+// The whole SessionCore, driven the way the Asio shell drives it: input in
+// chunks the fuzzer chooses (only while wants_input()), a simulated clock that
+// steps, stalls and rewinds, other connections drawing ids from the same
+// generator, output read back in full, in part or not at all.
+//
+// Oracles: the output stream is a sequence of well-formed replies; ids are
+// strictly increasing over the whole session, carry our worker id, and equal
+// their cas; buffered_bytes() stays under a bound derived from the limits;
+// once closing(), no more output; and none of the chunking, clock or reading
+// choices changes a reply (compared with a one-line-at-a-time replay).
+//
+// Input layout (as FuzzedDataProvider does it): client bytes are taken from
+// the front, control bytes (chunk sizes, clock moves, how much to read) from
+// the back, so a seed is plain client traffic plus a few trailing bytes.
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "id/generator.hpp"
+#include "id/layout.hpp"
+#include "id/manual_clock.hpp"
+#include "proto/session.hpp"
+#include "proto/stats.hpp"
+
+namespace {
+
+using namespace katsubushi;
+
+constexpr proto::SessionLimits kLimits{
+    .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 1024};
+constexpr std::uint32_t kWorkerId = 7;
+constexpr std::int64_t kStartUnixMs = 1'704'067'200'000;  // 2024-01-01T00:00:00Z
+constexpr std::int64_t kMaxBackwardWaitMs = 250;
+constexpr std::string_view kVersion = "1.2.3-fuzz";
+
+// The largest reply one line of max_line_bytes (L) can produce: a `gets` line
+// holds at most (L-4)/2 keys; a key of k bytes is answered with at most 54+k
+// bytes ("VALUE " k " 0 " 2-digit len " " 19-digit cas "\r\n" 19 digits
+// "\r\n"), so the whole reply is under 27.5*L + "END\r\n". Every other reply
+// (errors, version, the HTTP 501 page) is far below 512 bytes; stats replies
+// are counted separately below.
+constexpr std::size_t kMaxGetReplyBytes = 28 * kLimits.max_line_bytes + 5;
+constexpr std::size_t kMaxSmallReplyBytes = 512;
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+class FixedStats final : public proto::StatsSource {
+ public:
+  proto::StatList general_stats() override {
+    return {{"pid", "4242"}, {"uptime", "17"}, {"version", std::string(kVersion)}};
+  }
+  proto::StatList settings_stats() override {
+    return {{"maxconns", "4096"}, {"idle_timeout", "600s"}, {"item_size_max", "1048576"}};
+  }
+};
+
+std::string render_stats(const proto::StatList& list) {
+  std::string out;
+  for (const auto& [name, value] : list) out += "STAT " + name + " " + value + "\r\n";
+  return out + "END\r\n";
+}
+
+class FuzzInput {
+ public:
+  FuzzInput(const std::uint8_t* data, std::size_t size)
+      : data_(reinterpret_cast<const char*>(data)), back_(size) {}
+
+  bool empty() const { return front_ >= back_; }
+  std::optional<std::uint8_t> control() {
+    if (empty()) return std::nullopt;
+    return static_cast<std::uint8_t>(data_[--back_]);
+  }
+  std::string_view client_bytes(std::size_t n) {
+    n = std::min(n, back_ - front_);
+    const std::string_view s(data_ + front_, n);
+    front_ += n;
+    return s;
+  }
+
+ private:
+  const char* data_;
+  std::size_t front_ = 0;
+  std::size_t back_;
+};
+
+std::uint64_t parse_decimal(std::string_view s) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  check(!s.empty() && ec == std::errc() && end == s.data() + s.size());
+  check(s.size() == 1 || s.front() != '0');  // written by to_chars: no leading zeros
+  return v;
+}
+
+std::vector<std::string_view> split(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (std::size_t start = 0;;) {
+    const std::size_t sp = s.find(' ', start);
+    out.push_back(s.substr(start, sp - start));
+    if (sp == std::string_view::npos) return out;
+    start = sp + 1;
+  }
+}
+
+// Walks everything the session wrote, reply by reply.
+class ReplyChecker {
+ public:
+  ReplyChecker(std::string_view transcript, std::string general, std::string settings)
+      : s_(transcript), general_(std::move(general)), settings_(std::move(settings)) {}
+
+  // Returns the number of ids seen.
+  std::size_t run(proto::Protocol protocol, bool closing) {
+    if (protocol == proto::Protocol::http) {
+      check_http(closing);
+      return 0;
+    }
+    if (protocol != proto::Protocol::text) check(s_.empty());
+    while (pos_ < s_.size()) one_reply(closing);
+    return ids_;
+  }
+
+ private:
+  std::string_view line() {
+    const std::size_t end = s_.find("\r\n", pos_);
+    check(end != std::string_view::npos);
+    const std::string_view l = s_.substr(pos_, end - pos_);
+    pos_ = end + 2;
+    return l;
+  }
+
+  void one_reply(bool closing) {
+    const std::string_view rest = s_.substr(pos_);
+    if (rest.starts_with("STAT ")) {
+      check(rest.starts_with(general_) || rest.starts_with(settings_));
+      pos_ += rest.starts_with(general_) ? general_.size() : settings_.size();
+      return;
+    }
+    const std::string_view l = line();
+    if (l == "ERROR" || l == "OK" || l == std::string("VERSION ") + std::string(kVersion)) return;
+    if (l.starts_with("VALUE ")) {
+      values(l);
+      return;
+    }
+    for (std::string_view prefix : {"CLIENT_ERROR ", "SERVER_ERROR "}) {
+      if (!l.starts_with(prefix)) continue;
+      const std::string_view msg = l.substr(prefix.size());
+      check(!msg.empty());
+      for (char c : msg) check(c >= 0x20 && c < 0x7f);
+      // These two end the connection: nothing may follow them.
+      if (msg == "line too long" || msg == "data block too large") {
+        check(closing && pos_ == s_.size());
+      }
+      return;
+    }
+    check(false);  // not a reply this server sends
+  }
+
+  // VALUE <key> 0 <len>[ <cas>]\r\n<len digits>\r\n ... END\r\n
+  void values(std::string_view first) {
+    std::optional<bool> with_cas;
+    for (std::string_view l = first; l != "END"; l = line()) {
+      const auto t = split(l);
+      check((t.size() == 4 || t.size() == 5) && t[0] == "VALUE" && t[2] == "0");
+      check(proto::valid_key(t[1]));
+      // One reply is either all get (no cas) or all gets.
+      check(!with_cas || *with_cas == (t.size() == 5));
+      with_cas = t.size() == 5;
+      const std::uint64_t len = parse_decimal(t[3]);
+      check(len >= 1 && len <= 19 && s_.size() - pos_ >= len + 2);
+      const std::uint64_t id = parse_decimal(s_.substr(pos_, len));
+      pos_ += len;
+      check(line().empty());
+      if (*with_cas) check(parse_decimal(t[4]) == id);
+      check((id >> 63) == 0 && id::decode(id).worker_id == kWorkerId);
+      check(ids_ == 0 || id > last_id_);
+      last_id_ = id;
+      ++ids_;
+    }
+  }
+
+  // The one HTTP reply: status line, headers, a body of Content-Length bytes,
+  // then the connection closes.
+  void check_http(bool closing) {
+    check(closing);
+    check(line().starts_with("HTTP/1.1 "));
+    std::optional<std::uint64_t> content_length;
+    bool connection_close = false;
+    for (std::string_view h = line(); !h.empty(); h = line()) {
+      const std::size_t colon = h.find(": ");
+      check(colon != std::string_view::npos && colon > 0);
+      if (h.substr(0, colon) == "Content-Length") content_length = parse_decimal(h.substr(colon + 2));
+      if (h == "Connection: close") connection_close = true;
+    }
+    check(content_length.has_value() && connection_close);
+    check(s_.size() - pos_ == *content_length);
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  std::string general_;
+  std::string settings_;
+  std::uint64_t last_id_ = 0;
+  std::size_t ids_ = 0;
+};
+
+// Ids differ between runs; everything else must not.
+std::string without_digits(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool digit = s[i] >= '0' && s[i] <= '9';
+    if (!digit) {
+      out += s[i];
+    } else if (i == 0 || s[i - 1] < '0' || s[i - 1] > '9') {
+      out += '#';
+    }
+  }
+  return out;
+}
+
+std::size_t first_server_error(std::string_view s) {
+  if (s.starts_with("SERVER_ERROR ")) return 0;
+  const std::size_t at = s.find("\r\nSERVER_ERROR ");
+  return at == std::string_view::npos ? at : at + 2;
+}
+
+struct OneLineAtATime {
+  std::string transcript;
+  bool closing = false;
+  std::uint64_t completed = 0;
+};
+
+// Feeds `sent` up to each '\n' in turn, so at most one request ends per
+// process() call, and reads everything after each.
+OneLineAtATime replay_one_line_at_a_time(std::string_view sent) {
+  id::ManualClock clock(kStartUnixMs);
+  id::IdGenerator generator(clock, kWorkerId, {.max_backward_wait_ms = kMaxBackwardWaitMs});
+  proto::ProtocolCounters counters;
+  FixedStats stats;
+  proto::SessionCore core({generator, counters, &stats, kVersion}, kLimits);
+  OneLineAtATime r;
+  for (std::size_t pos = 0; pos < sent.size() && !core.closing();) {
+    const std::size_t nl = sent.find('\n', pos);
+    const std::size_t end = nl == std::string_view::npos ? sent.size() : nl + 1;
+    core.receive(sent.substr(pos, end - pos));
+    pos = end;
+    core.process();  // output was empty: nothing holds this line back
+    r.transcript.append(core.output());
+    core.consume_output(core.output().size());
+  }
+  r.closing = core.closing();
+  r.completed = core.completed_requests();
+  return r;
+}
+
+// What happens around the session between two reads: the clock steps,
+// stalls or jumps, and other connections draw ids from the shared generator.
+void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t c) {
+  const std::int64_t arg = c >> 3;  // 0..31
+  switch (c & 7) {
+    case 0:
+    case 1:
+      break;  // stall
+    case 2:
+      clock.advance(1 + arg % 4);
+      break;
+    case 3:
+      clock.advance(arg * 37);
+      break;
+    case 4:
+      clock.advance(-(1 + arg % 8));  // small rewind: absorbed by waiting
+      break;
+    case 5:
+      clock.advance(-arg * 97);  // large rewind: SERVER_ERROR past the limit
+      break;
+    case 6:
+      if (arg == 31) {
+        clock.set(id::kEpochUnixMs - 1);  // before the id epoch
+      } else if (arg == 30) {
+        clock.set(id::kEpochUnixMs + id::kMaxTimestamp + 1);  // past 41 bits
+      } else {
+        clock.set(kStartUnixMs + arg);
+      }
+      break;
+    case 7: {
+      // Up to more than a millisecond's 4096 ids: the next get must wait.
+      std::vector<std::uint64_t> ids(static_cast<std::size_t>(arg + 1) * 150);
+      generator.next_batch(ids);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzInput in(data, size);
+  id::ManualClock clock(kStartUnixMs);
+  id::IdGenerator generator(clock, kWorkerId, {.max_backward_wait_ms = kMaxBackwardWaitMs});
+  proto::ProtocolCounters counters;
+  FixedStats stats;
+  proto::SessionCore core({generator, counters, &stats, kVersion}, kLimits);
+
+  const std::string general = render_stats(stats.general_stats());
+  const std::string settings = render_stats(stats.settings_stats());
+  const std::size_t max_reply =
+      std::max({kMaxGetReplyBytes, kMaxSmallReplyBytes, general.size(), settings.size()});
+
+  std::string sent;             // every byte the client sent, in order
+  std::string transcript;       // every byte read back, in order
+  std::size_t max_prepared = 0;  // the largest input space handed out at once
+  std::uint64_t completed = 0;
+  bool was_closing = false;
+  std::size_t produced_at_close = 0;
+
+  const auto read_output = [&](std::size_t n) {
+    const std::string_view out = core.output();
+    n = std::min(n, out.size());
+    transcript.append(out.substr(0, n));
+    core.consume_output(n);
+  };
+  const auto after_process = [&] {
+    const std::size_t produced = transcript.size() + core.output().size();
+    if (was_closing) check(produced == produced_at_close);
+    if (core.closing() && !was_closing) {
+      was_closing = true;
+      produced_at_close = produced;
+    }
+    // Input: at most a line in progress (the limit plus the '\r' of its
+    // "\r\n") plus what the last read could add: reads happen only while
+    // wants_input(). Output: under the limit before the last reply, plus it.
+    const std::size_t bound =
+        kLimits.max_line_bytes + 1 + max_prepared + kLimits.max_output_bytes + max_reply;
+    check(core.buffered_bytes() <= bound);
+    check(core.wants_input() ==
+          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
+    check(core.completed_requests() >= completed);
+    completed = core.completed_requests();
+  };
+
+  while (!in.empty() && !core.closing()) {
+    if (core.wants_input()) {
+      const std::uint8_t c = *in.control();
+      const std::size_t n = c & 0x3f;
+      std::string_view bytes;
+      switch (c >> 6) {
+        case 0:
+          bytes = in.client_bytes(1 + n % 8);  // trickle
+          break;
+        case 1:
+          bytes = in.client_bytes(1 + n);
+          break;
+        case 2:
+          bytes = in.client_bytes(64 * (1 + n));
+          break;
+        case 3:
+          bytes = in.client_bytes(1 + n * 4);
+          break;
+      }
+      if (c >> 6 == 3) {
+        // As the shell reads: into a big buffer, partly filled.
+        const auto space = core.prepare(1024);
+        std::copy(bytes.begin(), bytes.end(), space.begin());
+        core.commit(bytes.size());
+        max_prepared = std::max<std::size_t>(max_prepared, 1024);
+      } else {
+        core.receive(bytes);
+        max_prepared = std::max(max_prepared, bytes.size());
+      }
+      sent.append(bytes);
+    }
+    if (auto c = in.control()) elsewhere(clock, generator, *c);
+    core.process();
+    after_process();
+
+    const std::uint8_t c = in.control().value_or(1);
+    const std::size_t arg = c >> 2;
+    switch (c & 3) {
+      case 0:
+        break;  // the client is not reading
+      case 1:
+        read_output(core.output().size());
+        break;
+      case 2:
+        read_output(arg);
+        break;
+      case 3:
+        read_output(core.output().size() - std::min(arg, core.output().size()));
+        break;
+    }
+    core.process();  // as the shell does after each write
+    after_process();
+  }
+
+  // The client reads everything that is owed, as long as replies keep coming.
+  for (std::size_t rounds = 0;; ++rounds) {
+    check(rounds <= size + 2);  // each round answers at least one buffered line
+    read_output(core.output().size());
+    core.process();
+    after_process();
+    if (core.output().empty()) break;
+  }
+
+  if (core.closing()) {
+    // Even a shell that ignored closing() gets nothing more.
+    core.receive("get k\r\nversion\r\n");
+    core.process();
+    after_process();
+    check(core.output().empty() && !core.wants_input());
+  }
+
+  const std::size_t ids = ReplyChecker(transcript, general, settings)
+                              .run(core.protocol(), core.closing());
+  check(counters.get_hits.load() == ids);
+  check(counters.cmd_get.load() == counters.get_hits.load() + counters.get_misses.load());
+  check(generator.counters().ids_issued >= ids);
+
+  // Chunking, backpressure and partial reads change nothing the client sees:
+  // the same bytes, one line per process() call on a clock that never moves,
+  // get the same replies up to the first reply our clock moves could change.
+  const OneLineAtATime ref = replay_one_line_at_a_time(sent);
+  const std::string got = without_digits(transcript);
+  const std::string want = without_digits(ref.transcript);
+  const std::size_t clock_error = first_server_error(got);
+  if (clock_error == std::string::npos) {
+    check(got == want && core.closing() == ref.closing &&
+          core.completed_requests() == ref.completed);
+  } else {
+    check(want.compare(0, clock_error, got, 0, clock_error) == 0);
+  }
+  return 0;
+}
