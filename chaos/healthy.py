@@ -3,6 +3,7 @@ every id they receive goes through."""
 
 import socket
 import threading
+import time
 
 from harness import IO_TIMEOUT_S, WORKER_ID, ChaosError, connect, parse_get_reply
 
@@ -194,3 +195,174 @@ class HealthyLoad:
             elif pending:
                 self._fail(f"healthy client: partial reply at shutdown {bytes(pending[:80])!r}")
         return False
+
+
+class StreamingLoad:
+    """Clients that keep requests in flight: on each connection a writer
+    thread sends pipelined gets without waiting for their replies, up to
+    WINDOW unanswered, while a reader thread parses the replies.
+
+    The window is far more than the server can write ahead, so at almost any
+    moment it is blocked on a write with requests it has not read yet. A
+    server that just closes such a socket resets it (Linux sends RST when
+    unread bytes are dropped), which a graceful stop - answer what was read,
+    flush, half-close, drain - never does. The client's small receive buffer
+    and MSS slow the growth of the server's send buffer (Linux sizes it from
+    the peer's MSS and the congestion window): measured 1.5 MB after seconds
+    instead of the 4 MB limit at once.
+
+    end_writes() stops the writers (call it once SIGTERM is sent): the daemon
+    drains a lingering client for a bounded time and number of bytes only,
+    and a client still writing past that may be reset by contract."""
+
+    KEYS = (b"a", b"b", b"c")
+    BATCH = 100
+    # 660 kB of requests: 6.4 MB of replies, more than the server's output
+    # (one 16 kB read's worth of replies) and both socket buffers can hold
+    # even with a 4 MB send buffer, and well under the 1 MB the daemon drains
+    # from a lingering client.
+    WINDOW = 60000
+    RCVBUF = 16384
+    MSS = 1024
+    # The reader's pace until SIGTERM: it keeps the server's writes blocked
+    # and the ids to check to some 50k a second.
+    READ_BYTES = 8192
+    PACE_S = 0.005
+
+    def __init__(self, port, checker, clients=2):
+        self.checker = checker
+        self.writing = True
+        self.streams = []
+        try:
+            for _ in range(clients):
+                self.streams.append(_Stream(self, port))
+        except OSError:
+            self.close()
+            raise
+
+    def start(self):
+        for s in self.streams:
+            s.start()
+        return self
+
+    def end_writes(self):
+        self.writing = False
+        for s in self.streams:
+            with s.cond:
+                s.cond.notify_all()
+
+    def finish(self):
+        """Waits for every stream's end and returns what went wrong."""
+        errors = []
+        for s in self.streams:
+            errors += s.finish()
+        return errors
+
+    def close(self):
+        for s in self.streams:
+            s.sock.close()
+
+
+class _Stream:
+    def __init__(self, load, port):
+        self.load = load
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, load.RCVBUF)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, load.MSS)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(IO_TIMEOUT_S)
+        self.sock.connect(("127.0.0.1", port))
+        self.conn = load.checker.connection()
+        self.cond = threading.Condition()
+        self.sent = 0  # requests handed to sendall, counted before it returns
+        self.answered = 0
+        self.ended = None  # how the reply stream ended: "EOF" or the error
+        self.errors = []
+        self.request = (b"get " + b" ".join(load.KEYS) + b"\r\n") * load.BATCH
+        self.threads = [threading.Thread(target=self._write, daemon=True),
+                        threading.Thread(target=self._read, daemon=True)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def _write(self):
+        load = self.load
+        while True:
+            with self.cond:
+                while (load.writing and self.ended is None and
+                       self.sent - self.answered + load.BATCH > load.WINDOW):
+                    self.cond.wait()
+                if not load.writing or self.ended is not None:
+                    return
+                self.sent += load.BATCH
+            try:
+                self.sock.sendall(self.request)
+            except OSError:
+                # The server stopped reading or closed: expected at shutdown;
+                # only what the reader sees decides.
+                return
+
+    def _read(self):
+        buf = bytearray()
+        try:
+            while True:
+                if self.load.writing:
+                    time.sleep(self.load.PACE_S)
+                    chunk = self.sock.recv(self.load.READ_BYTES)
+                else:
+                    chunk = self.sock.recv(65536)
+                if not chunk:
+                    if buf:
+                        self._error(f"torn reply before EOF: {bytes(buf[:80])!r}")
+                    self._end("EOF")
+                    try:  # our end too, so the server's linger need not wait it out
+                        self.sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    return
+                buf += chunk
+                pos = 0
+                answered = 0
+                while True:
+                    parsed = parse_get_reply(buf, self.load.KEYS, pos)
+                    if parsed is None:
+                        break
+                    self.load.checker.record(self.conn, parsed[0])
+                    pos = parsed[1]
+                    answered += 1
+                del buf[:pos]
+                with self.cond:
+                    self.answered += answered
+                    if self.answered > self.sent:
+                        raise ChaosError(f"{self.answered} replies to {self.sent} requests")
+                    self.cond.notify_all()
+        except (ConnectionResetError, BrokenPipeError) as e:
+            # The server dropped the connection with requests in it; what it
+            # had already sent is ours, but nothing may be cut short.
+            self._error(f"{type(e).__name__} on read after {self.answered} replies"
+                        + (f", torn reply {bytes(buf[:60])!r}" if buf else ""))
+            self._end(type(e).__name__)
+        except socket.timeout:
+            self._error(f"no reply and no EOF within {IO_TIMEOUT_S:g}s")
+            self._end("timeout")
+        except (OSError, ChaosError) as e:
+            self._error(str(e))
+            self._end(type(e).__name__)
+
+    def _end(self, how):
+        with self.cond:
+            self.ended = how
+            self.cond.notify_all()
+
+    def _error(self, msg):
+        self.errors.append(f"streaming client {self.conn.number}: {msg}")
+
+    def finish(self):
+        for t in self.threads:
+            t.join(timeout=IO_TIMEOUT_S * 2)
+        if any(t.is_alive() for t in self.threads):
+            self._error("did not stop")
+        if self.answered == 0 and not self.errors:
+            self._error("no reply before the stream ended")
+        return self.errors

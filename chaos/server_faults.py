@@ -10,7 +10,7 @@ import time
 from client_faults import PipelineClose
 from harness import (IDLE_TIMEOUT_S, IO_TIMEOUT_S, REAP_WAIT_S, ChaosError, close_with_reset,
                      connect, wait_until)
-from healthy import HealthyLoad, IdChecker
+from healthy import HealthyLoad, IdChecker, StreamingLoad
 from scenario import SHUTDOWN_TIMEOUT_S, Context, Result, Scenario
 
 TOO_MANY = b"SERVER_ERROR too many open connections\r\n"
@@ -18,9 +18,10 @@ TOO_MANY = b"SERVER_ERROR too many open connections\r\n"
 
 class SigtermUnderLoad(Scenario):
     name = "sigterm"
-    summary = "SIGTERM while healthy, silent and non-reading clients are connected"
+    summary = "SIGTERM while healthy, streaming, silent and non-reading clients are connected"
     CYCLES = 3  # shutdowns at scale 1
     healthy_clients = 4
+    STREAMING = 2
     SILENT = 20
     LOAD_S = 2.0
 
@@ -30,7 +31,7 @@ class SigtermUnderLoad(Scenario):
         cycles = max(1, round(self.CYCLES * env.scale))
         for cycle in range(cycles):
             daemon = env.new_daemon(f"{self.name}-{cycle}")
-            checking, extra = None, []
+            checking, extra, streams = None, [], None
             try:
                 checking = daemon.start()
                 ctx = Context(env, daemon, checking, checker, result)
@@ -42,6 +43,9 @@ class SigtermUnderLoad(Scenario):
                     before = self.settle(ctx)
                     result.fds_before, result.rss_before = before.fds, before.rss
                 load = self.healthy_load(ctx, on_disconnect="graceful")
+                # Requests always in flight: the server holds some it has not
+                # read when the signal comes, so a stop that just closes resets.
+                streams = StreamingLoad(ctx.port, checker, clients=self.STREAMING).start()
                 extra = [connect(ctx.port) for _ in range(self.SILENT)]
                 # One client that never reads: shutdown must not wait on it forever.
                 hog = connect(ctx.port)
@@ -53,11 +57,14 @@ class SigtermUnderLoad(Scenario):
                 extra.append(hog)
                 time.sleep(max(0.5, self.LOAD_S * env.scale))
                 daemon.send_signal(signal.SIGTERM)
+                streams.end_writes()
                 rc = daemon.wait(SHUTDOWN_TIMEOUT_S + 5)
+                if rc is None:
+                    daemon.kill()  # so the clients below see their end
                 load.stop()
-                for e in load.errors:
+                for e in load.errors + streams.finish():
                     ctx.fail(e)
-                result.killed += self.healthy_clients + len(extra)
+                result.killed += self.healthy_clients + self.STREAMING + len(extra)
                 if rc is None:
                     ctx.fail(f"still running {SHUTDOWN_TIMEOUT_S + 5:g}s after SIGTERM")
                 elif rc != 0:
@@ -71,6 +78,8 @@ class SigtermUnderLoad(Scenario):
             finally:
                 for s in extra:
                     close_with_reset(s)
+                if streams is not None:
+                    streams.close()
                 if checking is not None:
                     checking.close()
                 if result.failures:
