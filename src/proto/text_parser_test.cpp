@@ -128,7 +128,7 @@ TEST(TextParserTest, MalformedStorageIsBadFormat) {
       "set k 0 x 1",  "set k 0 0 -1",   "set k 0 0 x",   "set k 0 0 1 reply",
       "set k 0 0 1 noreply more",        "cas k 0 0 1",  "cas k 0 0 1 x",
       "set k 99999999999 0 1",           "set k 0 0 99999999999999999999",
-      "set k 0 0 1 2 3 4 5 6 7 8 9",
+      "set k 0 0 1 2 3 4 5 6 7 8 9",     "set k 0 --1 5",  "set k 0 - 5",
   };
   for (const char* line : bad) {
     const TextCommand c = parsed(line);
