@@ -2,6 +2,7 @@
 baseline, break things while healthy clients keep checking ids, let the
 server reap, and compare with the baseline."""
 
+import contextlib
 import os
 import signal
 import time
@@ -108,6 +109,27 @@ def prime_connections(ctx, count):
             s.close()
 
 
+@contextlib.contextmanager
+def failures_recorded(result):
+    """A scenario's failure, or the harness losing the daemon, becomes a FAIL row."""
+    try:
+        yield
+    except ChaosError as e:
+        result.failures.append(str(e))
+    except OSError as e:  # the harness itself could not talk to the daemon
+        result.failures.append(f"{type(e).__name__}: {e}")
+
+
+def end_daemon(result, daemon, checking):
+    """Closes the checking connection and kills the daemon, keeping its log on failure."""
+    if checking is not None:
+        checking.close()
+    if daemon is not None:
+        if result.failures:
+            result.log_tail = daemon.log_tail()
+        daemon.kill()
+
+
 class Scenario:
     name = ""
     summary = ""
@@ -142,21 +164,14 @@ class Scenario:
                                 nofile=self.nofile)
         checking = None
         try:
-            checking = daemon.start()
-            checker = IdChecker(inject_duplicate=env.inject == "duplicate-id")
-            ctx = Context(env, daemon, checking, checker, result)
-            self.measured_run(ctx)
-            self.stop_cleanly(ctx)
-        except ChaosError as e:
-            result.failures.append(str(e))
-        except OSError as e:  # the harness itself could not talk to the daemon
-            result.failures.append(f"{type(e).__name__}: {e}")
+            with failures_recorded(result):
+                checking = daemon.start()
+                checker = IdChecker(inject_duplicate=env.inject == "duplicate-id")
+                ctx = Context(env, daemon, checking, checker, result)
+                self.measured_run(ctx)
+                self.stop_cleanly(ctx)
         finally:
-            if checking is not None:
-                checking.close()
-            if result.failures:
-                result.log_tail = daemon.log_tail()
-            daemon.kill()
+            end_daemon(result, daemon, checking)
         return result
 
     # The standard flow, in steps the server-fault scenarios reuse.

@@ -8,10 +8,11 @@ import subprocess
 import time
 
 from client_faults import PipelineClose
-from harness import (IDLE_TIMEOUT_S, IO_TIMEOUT_S, REAP_WAIT_S, ChaosError, close_with_reset,
+from harness import (IDLE_TIMEOUT_S, IO_TIMEOUT_S, REAP_WAIT_S, close_with_reset,
                      connect, wait_until)
 from healthy import HealthyLoad, IdChecker, StreamingLoad
-from scenario import SHUTDOWN_TIMEOUT_S, Context, Result, Scenario
+from scenario import (SHUTDOWN_TIMEOUT_S, Context, Result, Scenario, end_daemon,
+                      failures_recorded)
 
 TOO_MANY = b"SERVER_ERROR too many open connections\r\n"
 
@@ -33,58 +34,51 @@ class SigtermUnderLoad(Scenario):
             daemon = env.new_daemon(f"{self.name}-{cycle}")
             checking, extra, streams = None, [], None
             try:
-                checking = daemon.start()
-                ctx = Context(env, daemon, checking, checker, result)
-                if cycle == 0:
-                    # Touch both workers so the fd baseline is the steady one.
-                    warm = HealthyLoad(ctx.port, checker, clients=2).start()
-                    time.sleep(0.3)
-                    warm.stop()
-                    before = self.settle(ctx)
-                    result.fds_before, result.rss_before = before.fds, before.rss
-                load = self.healthy_load(ctx, on_disconnect="graceful")
-                # Requests always in flight: the server holds some it has not
-                # read when the signal comes, so a stop that just closes resets.
-                streams = StreamingLoad(ctx.port, checker, clients=self.STREAMING).start()
-                extra = [connect(ctx.port) for _ in range(self.SILENT)]
-                # One client that never reads: shutdown must not wait on it forever.
-                hog = connect(ctx.port)
-                hog.setblocking(False)
-                try:
-                    hog.send(b"get a b c d e f g h\r\n" * 200000)
-                except BlockingIOError:
-                    pass
-                extra.append(hog)
-                time.sleep(max(0.5, self.LOAD_S * env.scale))
-                daemon.send_signal(signal.SIGTERM)
-                streams.end_writes()
-                rc = daemon.wait(SHUTDOWN_TIMEOUT_S + 5)
-                if rc is None:
-                    daemon.kill()  # so the clients below see their end
-                load.stop()
-                for e in load.errors + streams.finish():
-                    ctx.fail(e)
-                result.killed += self.healthy_clients + self.STREAMING + len(extra)
-                if rc is None:
-                    ctx.fail(f"still running {SHUTDOWN_TIMEOUT_S + 5:g}s after SIGTERM")
-                elif rc != 0:
-                    ctx.fail(f"exit status {rc} after SIGTERM (want 0)")
-                if load.rounds == 0:
-                    ctx.fail("the healthy clients completed no request before SIGTERM")
-            except ChaosError as e:
-                result.failures.append(str(e))
-            except OSError as e:  # the harness itself could not talk to the daemon
-                result.failures.append(f"{type(e).__name__}: {e}")
+                with failures_recorded(result):
+                    checking = daemon.start()
+                    ctx = Context(env, daemon, checking, checker, result)
+                    if cycle == 0:
+                        # Touch both workers so the fd baseline is the steady one.
+                        warm = HealthyLoad(ctx.port, checker, clients=2).start()
+                        time.sleep(0.3)
+                        warm.stop()
+                        before = self.settle(ctx)
+                        result.fds_before, result.rss_before = before.fds, before.rss
+                    load = self.healthy_load(ctx, on_disconnect="graceful")
+                    # Requests always in flight: the server holds some it has not
+                    # read when the signal comes, so a stop that just closes resets.
+                    streams = StreamingLoad(ctx.port, checker, clients=self.STREAMING).start()
+                    extra = [connect(ctx.port) for _ in range(self.SILENT)]
+                    # One client that never reads: shutdown must not wait on it forever.
+                    hog = connect(ctx.port)
+                    hog.setblocking(False)
+                    try:
+                        hog.send(b"get a b c d e f g h\r\n" * 200000)
+                    except BlockingIOError:
+                        pass
+                    extra.append(hog)
+                    time.sleep(max(0.5, self.LOAD_S * env.scale))
+                    daemon.send_signal(signal.SIGTERM)
+                    streams.end_writes()
+                    rc = daemon.wait(SHUTDOWN_TIMEOUT_S + 5)
+                    if rc is None:
+                        daemon.kill()  # so the clients below see their end
+                    load.stop()
+                    for e in load.errors + streams.finish():
+                        ctx.fail(e)
+                    result.killed += self.healthy_clients + self.STREAMING + len(extra)
+                    if rc is None:
+                        ctx.fail(f"still running {SHUTDOWN_TIMEOUT_S + 5:g}s after SIGTERM")
+                    elif rc != 0:
+                        ctx.fail(f"exit status {rc} after SIGTERM (want 0)")
+                    if load.rounds == 0:
+                        ctx.fail("the healthy clients completed no request before SIGTERM")
             finally:
                 for s in extra:
                     close_with_reset(s)
                 if streams is not None:
                     streams.close()
-                if checking is not None:
-                    checking.close()
-                if result.failures:
-                    result.log_tail = daemon.log_tail()
-                daemon.kill()
+                end_daemon(result, daemon, checking)
             if result.failures:
                 break
         result.ids = checker.checked
@@ -122,37 +116,29 @@ class SigkillRestart(Scenario):
         kills = max(1, round(self.KILLS * env.scale))
         daemon = checking = None
         try:
-            for k in range(kills + 1):
-                daemon = env.new_daemon(f"{self.name}-{k}", port=port, extra_args=extra)
-                port = daemon.port
-                checker.set_floor(checker.max_seen)
-                checking = daemon.start()
-                ctx = Context(env, daemon, checking, checker, result)
-                if k == kills:
-                    break  # the last one gets the standard measured run
-                load = self.healthy_load(ctx, on_disconnect="ignore")
-                time.sleep(max(0.5, self.LOAD_S * env.scale))
-                daemon.send_signal(signal.SIGKILL)
-                daemon.wait(10)
-                load.stop()
-                checking.close()
-                daemon.kill()
-                result.killed += self.healthy_clients + 1
-                if load.rounds == 0:
-                    ctx.fail("the healthy clients completed no request before SIGKILL")
-            self.measured_run(ctx)
-            self.stop_cleanly(ctx)
-        except ChaosError as e:
-            result.failures.append(str(e))
-        except OSError as e:  # the harness itself could not talk to the daemon
-            result.failures.append(f"{type(e).__name__}: {e}")
+            with failures_recorded(result):
+                for k in range(kills + 1):
+                    daemon = env.new_daemon(f"{self.name}-{k}", port=port, extra_args=extra)
+                    port = daemon.port
+                    checker.set_floor(checker.max_seen)
+                    checking = daemon.start()
+                    ctx = Context(env, daemon, checking, checker, result)
+                    if k == kills:
+                        break  # the last one gets the standard measured run
+                    load = self.healthy_load(ctx, on_disconnect="ignore")
+                    time.sleep(max(0.5, self.LOAD_S * env.scale))
+                    daemon.send_signal(signal.SIGKILL)
+                    daemon.wait(10)
+                    load.stop()
+                    checking.close()
+                    daemon.kill()
+                    result.killed += self.healthy_clients + 1
+                    if load.rounds == 0:
+                        ctx.fail("the healthy clients completed no request before SIGKILL")
+                self.measured_run(ctx)
+                self.stop_cleanly(ctx)
         finally:
-            if checking is not None:
-                checking.close()
-            if result.failures and daemon is not None:
-                result.log_tail = daemon.log_tail()
-            if daemon is not None:
-                daemon.kill()
+            end_daemon(result, daemon, checking)
         return result
 
     def act(self, ctx, n):
