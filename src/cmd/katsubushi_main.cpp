@@ -11,6 +11,7 @@
 #include "id/generator.hpp"
 #include "server/logging.hpp"
 #include "server/server.hpp"
+#include "version.hpp"
 
 int main(int argc, char** argv) {
   using namespace katsubushi;
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cfg.show_version) {
-      std::printf("katsubushi version: %s\n", KATSUBUSHI_VERSION);
+      std::printf("katsubushi version: %.*s\n", static_cast<int>(kVersion.size()), kVersion.data());
       return 0;
     }
     config::validate_config(cfg);
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
     id::IdGenerator generator(clock, cfg.worker_id);
     server::Server server(cfg, generator);
     server.listen();
-    spdlog::info("katsubushi {} worker id {} with {} threads", KATSUBUSHI_VERSION, cfg.worker_id,
+    spdlog::info("katsubushi {} worker id {} with {} threads", kVersion, cfg.worker_id,
                  cfg.threads);
     return server.run();
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 
 #include "id/layout.hpp"
 #include "server/test_daemon.hpp"
+#include "version.hpp"
 
 namespace katsubushi::testing {
 namespace {
@@ -30,7 +31,7 @@ TEST(DaemonFlags, VersionPrintsTheVersionAndExitsZero) {
   const auto r = run_command(daemon_binary(), {"-version"});
   ASSERT_TRUE(r.status);
   EXPECT_TRUE(r.status->clean()) << r.status->describe() << r.err;
-  EXPECT_EQ(r.out, std::string("katsubushi version: ") + KATSUBUSHI_VERSION + "\n");
+  EXPECT_EQ(r.out, "katsubushi version: " + std::string(kVersion) + "\n");
 }
 
 TEST(DaemonFlags, HelpPrintsUsageAndExitsZero) {

@@ -7,6 +7,7 @@
 
 #include "id/layout.hpp"
 #include "server/test_daemon.hpp"
+#include "version.hpp"
 
 namespace katsubushi::testing {
 namespace {
@@ -103,7 +104,7 @@ TEST_F(DaemonTest, VersionAndStatsDescribeThisDaemon) {
   LoopbackClient c = connect();
   auto version = c.request("version\r\n", "\r\n");
   ASSERT_TRUE(version);
-  EXPECT_EQ(*version, std::string("VERSION ") + KATSUBUSHI_VERSION + "\r\n");
+  EXPECT_EQ(*version, "VERSION " + std::string(kVersion) + "\r\n");
   ASSERT_TRUE(request_ids(c, "get a b"));
   const auto stats = query_stats(c);
   EXPECT_EQ(stat_value(stats, "pid"), daemon_.pid());

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "server/logging.hpp"
+#include "version.hpp"
 
 namespace katsubushi::server {
 
@@ -83,7 +84,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
           .services = {.generator = generator,
                        .counters = protocol_counters_,
                        .stats = &stats_,
-                       .version = KATSUBUSHI_VERSION},
+                       .version = kVersion},
           .limits = {.max_line_bytes = config.max_line_bytes,
                      .max_output_bytes = kMaxOutputBytes,
                      .max_data_block_bytes = kMaxDataBlockBytes},

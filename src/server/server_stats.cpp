@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/duration.hpp"
+#include "version.hpp"
 
 namespace katsubushi::server {
 
@@ -45,7 +46,7 @@ proto::StatList ServerStats::general_stats() {
       {"pid", std::to_string(getpid())},
       {"uptime", std::to_string(duration_cast<seconds>(steady_clock::now() - started_).count())},
       {"time", std::to_string(std::time(nullptr))},
-      {"version", KATSUBUSHI_VERSION},
+      {"version", std::string(kVersion)},
       {"curr_connections", str(server_.curr_connections)},
       {"total_connections", str(server_.total_connections)},
       {"cmd_get", str(protocol_.cmd_get)},
