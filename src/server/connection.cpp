@@ -4,13 +4,13 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <variant>
+
+#include "server/deadline.hpp"
 
 namespace katsubushi::server {
 
@@ -36,10 +36,24 @@ class LiveSessionGuard {
   ServerCounters& c_;
 };
 
+// How a step of the connection loop left it.
+enum class Step {
+  go_on,      // read or write more
+  finish,     // we end it: half-close and linger so the last replies arrive
+  peer_gone,  // the peer closed or failed, or stopped reading: just close
+};
+
+// One connection's socket, idle timer and session core, and the two steps of
+// its loop: send what is owed, then read more.
 template <typename Socket>
-class Connection final : public StoppableConnection {
+class Connection final : public StopHandle {
  public:
-  Connection(Socket& socket, asio::steady_timer& timer) : socket_(socket), timer_(timer) {}
+  Connection(Socket socket, ConnectionServices& services)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        core_(services.session, services.limits),
+        services_(services),
+        last_progress_(Clock::now()) {}
 
   void request_stop() override {
     stop_requested_ = true;
@@ -52,135 +66,142 @@ class Connection final : public StoppableConnection {
     timer_.cancel();
   }
 
-  bool stop_requested() const { return stop_requested_; }
-  void set_reading(bool r) { reading_ = r; }
+  // Sends everything owed before reading more, so pipelined requests that
+  // arrived together are answered with one write. Requests held back by
+  // backpressure are answered as the output drains.
+  asio::awaitable<Step> flush() {
+    while (!core_.output().empty()) {
+      timer_.expires_at(idle_deadline());
+      auto r = co_await (socket_.async_write_some(asio::buffer(core_.output()), use_tuple) ||
+                         timer_.async_wait(use_tuple));
+      if (r.index() == 1) {
+        if (Clock::now() < idle_deadline()) continue;
+        // The client has not taken a byte of our replies for a whole idle period.
+        services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+        co_return Step::peer_gone;
+      }
+      auto [ec, n] = std::get<0>(r);
+      if (ec) co_return Step::peer_gone;
+      // A client that reads our output is not idle, however slowly it reads.
+      last_progress_ = Clock::now();
+      core_.consume_output(n);
+      core_.process();
+    }
+    if (core_.closing() || stop_requested_) co_return Step::finish;
+    if (!core_.wants_input()) {
+      // With all output sent the core always wants input; if it does not, a
+      // read would never be attempted and the loop would spin. End it instead.
+      spdlog::error("session neither has output nor wants input: closing the connection");
+      co_return Step::finish;
+    }
+    co_return Step::go_on;
+  }
+
+  // Reads once and answers what is complete. Only a complete request counts
+  // as progress for the idle timeout: trickled bytes do not keep a connection.
+  asio::awaitable<Step> read() {
+    auto space = core_.prepare(kReadChunkBytes);
+    timer_.expires_at(idle_deadline());
+    reading_ = true;
+    auto r = co_await (socket_.async_read_some(asio::buffer(space.data(), space.size()),
+                                               use_tuple) ||
+                       timer_.async_wait(use_tuple));
+    reading_ = false;
+    if (r.index() == 1) {
+      if (stop_requested_) co_return Step::finish;
+      if (Clock::now() >= idle_deadline()) {
+        services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+        co_return Step::finish;
+      }
+      co_return Step::go_on;
+    }
+    auto [ec, n] = std::get<0>(r);
+    if (ec) co_return Step::peer_gone;
+    core_.commit(n);
+    core_.process();
+    if (core_.completed_requests() != completed_) {
+      completed_ = core_.completed_requests();
+      last_progress_ = Clock::now();
+    }
+    co_return Step::go_on;
+  }
+
+  // Drains what the peer still sends after our last byte, bounded in time and
+  // bytes, so closing does not reset the connection under unread replies.
+  asio::awaitable<void> linger() {
+    if (!socket_.is_open()) co_return;
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    timer_.expires_after(kLingerTimeout);
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    while (drained < kLingerMaxBytes) {
+      auto r = co_await (socket_.async_read_some(asio::buffer(sink), use_tuple) ||
+                         timer_.async_wait(use_tuple));
+      if (r.index() == 1) break;
+      auto [ec, n] = std::get<0>(r);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
 
  private:
-  Socket& socket_;
-  asio::steady_timer& timer_;
+  Clock::time_point idle_deadline() const {
+    return deadline_after(last_progress_, services_.idle_timeout);
+  }
+
+  Socket socket_;
+  asio::steady_timer timer_;
+  proto::SessionCore core_;
+  ConnectionServices& services_;
+  Clock::time_point last_progress_;  // last complete request, or last byte the client took
+  std::uint64_t completed_ = 0;
   bool stop_requested_ = false;
   bool reading_ = false;
 };
 
-template <typename Socket>
+// Keeps a connection in its thread's registry for as long as it lives.
 class RegistryEntry {
  public:
-  RegistryEntry(ConnectionRegistry& r, Connection<Socket>& c) : r_(r), c_(c) { r_.add(&c_); }
+  RegistryEntry(ConnectionRegistry& r, StopHandle& c) : r_(r), c_(c) { r_.add(&c_); }
   ~RegistryEntry() { r_.remove(&c_); }
   RegistryEntry(const RegistryEntry&) = delete;
   RegistryEntry& operator=(const RegistryEntry&) = delete;
 
  private:
   ConnectionRegistry& r_;
-  Connection<Socket>& c_;
+  StopHandle& c_;
 };
-
-Clock::time_point deadline_after(std::chrono::nanoseconds idle) {
-  if (idle.count() == 0) return Clock::time_point::max();
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(idle);
-}
-
-template <typename Socket>
-void half_close(Socket& s) {
-  boost::system::error_code ignored;
-  s.shutdown(Socket::shutdown_send, ignored);
-}
-
-// Drains what the peer still sends after our last byte, bounded in time and
-// bytes, so closing does not reset the connection under unread replies.
-template <typename Socket>
-asio::awaitable<void> linger(Socket& socket, asio::steady_timer& timer) {
-  half_close(socket);
-  timer.expires_after(kLingerTimeout);
-  std::array<char, 4096> sink;
-  std::size_t drained = 0;
-  while (drained < kLingerMaxBytes) {
-    auto r = co_await (socket.async_read_some(asio::buffer(sink), use_tuple) ||
-                       timer.async_wait(use_tuple));
-    if (r.index() == 1) break;
-    auto [ec, n] = std::get<0>(r);
-    if (ec) break;
-    drained += n;
-  }
-}
 
 }  // namespace
 
 template <typename Socket>
 asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
-                                       ConnectionShared& shared, ConnectionRegistry& registry) {
-  LiveSessionGuard live(shared.counters);
-  asio::steady_timer timer(socket.get_executor());
-  proto::SessionCore core(shared.services, shared.limits);
-  Connection<Socket> conn(socket, timer);
-  RegistryEntry<Socket> entry(registry, conn);
+                                       ConnectionServices& services,
+                                       ConnectionRegistry& registry) {
+  LiveSessionGuard live(services.counters);
+  Connection<Socket> conn(std::move(socket), services);
+  RegistryEntry entry(registry, conn);
 
-  auto deadline = deadline_after(shared.idle_timeout);
-  std::uint64_t completed = 0;
-  bool peer_gone = false;  // EOF or error from the peer: nothing to linger for
-
-  for (;;) {
-    // Send everything owed before reading more: pipelined requests that
-    // arrived together are answered with one write.
-    while (!core.output().empty()) {
-      timer.expires_at(deadline);
-      auto r = co_await (asio::async_write(socket, asio::buffer(core.output()), use_tuple) ||
-                         timer.async_wait(use_tuple));
-      if (r.index() == 1) {
-        // The client stopped reading for a whole idle period.
-        shared.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
-        peer_gone = true;
-        break;
-      }
-      auto [ec, n] = std::get<0>(r);
-      if (ec) {
-        peer_gone = true;
-        break;
-      }
-      core.consume_output(n);
-      core.process();  // input held back by backpressure
-    }
-    if (peer_gone || core.closing() || conn.stop_requested()) break;
-
-    if (!core.wants_input()) continue;  // cannot happen with output empty; be safe
-    auto space = core.prepare(kReadChunkBytes);
-    timer.expires_at(deadline);
-    conn.set_reading(true);
-    auto r = co_await (socket.async_read_some(asio::buffer(space.data(), space.size()),
-                                              use_tuple) ||
-                       timer.async_wait(use_tuple));
-    conn.set_reading(false);
-    if (r.index() == 1) {
-      if (conn.stop_requested()) break;
-      if (Clock::now() >= deadline) {
-        shared.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
-        break;
-      }
-      continue;
-    }
-    auto [ec, n] = std::get<0>(r);
-    if (ec) {
-      peer_gone = true;
-      break;
-    }
-    core.commit(n);
-    core.process();
-    if (core.completed_requests() != completed) {
-      completed = core.completed_requests();
-      deadline = deadline_after(shared.idle_timeout);
-    }
+  Step step = Step::go_on;
+  while (step == Step::go_on) {
+    step = co_await conn.flush();
+    if (step == Step::go_on) step = co_await conn.read();
   }
-
-  if (!peer_gone && socket.is_open()) co_await linger(socket, timer);
-  boost::system::error_code ignored;
-  socket.close(ignored);
+  if (step == Step::finish) co_await conn.linger();
+  conn.close();
   (void)slot;  // released with the frame
 }
 
 template asio::awaitable<void> serve_connection(asio::ip::tcp::socket, ConnectionSlot,
-                                                ConnectionShared&, ConnectionRegistry&);
+                                                ConnectionServices&, ConnectionRegistry&);
 template asio::awaitable<void> serve_connection(asio::local::stream_protocol::socket,
-                                                ConnectionSlot, ConnectionShared&,
+                                                ConnectionSlot, ConnectionServices&,
                                                 ConnectionRegistry&);
 
 }  // namespace katsubushi::server

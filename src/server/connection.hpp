@@ -6,8 +6,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <unordered_set>
 #include <utility>
 
@@ -24,30 +27,31 @@ inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
 inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
 inline constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 
-struct ConnectionShared {
-  proto::SessionServices services;
+// What the server hands every connection it serves.
+struct ConnectionServices {
+  proto::SessionServices session;
   proto::SessionLimits limits;
   std::chrono::nanoseconds idle_timeout;  // 0 = never
   ServerCounters& counters;
 };
 
 // What shutdown may do to a live connection.
-class StoppableConnection {
+class StopHandle {
  public:
   virtual void request_stop() = 0;  // finish the request in hand, flush, close
   virtual void force_close() = 0;   // close now
  protected:
-  ~StoppableConnection() = default;
+  ~StopHandle() = default;
 };
 
 // The live connections of one io_context; used only from that context's thread.
 class ConnectionRegistry {
  public:
-  void add(StoppableConnection* c) {
+  void add(StopHandle* c) {
     live_.insert(c);
     if (stopping_) c->request_stop();
   }
-  void remove(StoppableConnection* c) { live_.erase(c); }
+  void remove(StopHandle* c) { live_.erase(c); }
   void stop_all() {
     stopping_ = true;
     for (auto* c : live_) c->request_stop();
@@ -58,8 +62,33 @@ class ConnectionRegistry {
   std::size_t size() const { return live_.size(); }
 
  private:
-  std::unordered_set<StoppableConnection*> live_;
+  std::unordered_set<StopHandle*> live_;
   bool stopping_ = false;
+};
+
+// The number of open connections (the curr_connections stat), and a way for
+// shutdown to hear, on whichever thread closes it, that the last one closed.
+class OpenConnections {
+ public:
+  explicit OpenConnections(std::atomic<std::int64_t>& gauge) : gauge_(gauge) {}
+
+  std::int64_t count() const { return gauge_.load(); }
+  void opened() { gauge_.fetch_add(1); }
+  void closed() {
+    if (gauge_.fetch_sub(1) == 1 && watching_.load()) on_none_left_();
+  }
+  // From now on `on_none_left` runs each time the count drops to zero; call
+  // once, before relying on it. Returns whether none is open already.
+  bool watch(std::function<void()> on_none_left) {
+    on_none_left_ = std::move(on_none_left);
+    watching_.store(true);
+    return gauge_.load() == 0;
+  }
+
+ private:
+  std::atomic<std::int64_t>& gauge_;
+  std::function<void()> on_none_left_;
+  std::atomic<bool> watching_{false};
 };
 
 // One accepted connection's place under -max-connections: taken by the
@@ -67,29 +96,27 @@ class ConnectionRegistry {
 // even if the coroutine never got to run.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(ServerCounters& c) : c_(&c) {
-    c_->curr_connections.fetch_add(1, std::memory_order_relaxed);
-  }
-  ConnectionSlot(ConnectionSlot&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  explicit ConnectionSlot(OpenConnections& open) : open_(&open) { open_->opened(); }
+  ConnectionSlot(ConnectionSlot&& o) noexcept : open_(std::exchange(o.open_, nullptr)) {}
   ConnectionSlot& operator=(ConnectionSlot&&) = delete;
   ~ConnectionSlot() {
-    if (c_ != nullptr) c_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (open_ != nullptr) open_->closed();
   }
 
  private:
-  ServerCounters* c_;
+  OpenConnections* open_;
 };
 
 template <typename Socket>
 boost::asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
-                                              ConnectionShared& shared,
+                                              ConnectionServices& services,
                                               ConnectionRegistry& registry);
 
 extern template boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket,
-                                                              ConnectionSlot, ConnectionShared&,
+                                                              ConnectionSlot, ConnectionServices&,
                                                               ConnectionRegistry&);
 extern template boost::asio::awaitable<void> serve_connection(
-    boost::asio::local::stream_protocol::socket, ConnectionSlot, ConnectionShared&,
+    boost::asio::local::stream_protocol::socket, ConnectionSlot, ConnectionServices&,
     ConnectionRegistry&);
 
 }  // namespace katsubushi::server

@@ -1,28 +1,31 @@
 #include "server/server.hpp"
 
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
-#include "server/logging.hpp"
+#include "server/deadline.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -30,14 +33,19 @@ namespace katsubushi::server {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using unix_socket = asio::local::stream_protocol;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kTooManyConnections = "SERVER_ERROR too many open connections\r\n";
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
-LogRateLimit g_reject_log;
-LogRateLimit g_accept_error_log;
+// A start-up failure the operator can act on: what we tried, and why it failed
+// in the system's words (never a library's source location).
+[[noreturn]] void fail(const std::string& what, const boost::system::error_code& ec) {
+  throw std::runtime_error(what + ": " + ec.message());
+}
 
 bool is_resource_shortage(const boost::system::error_code& ec) {
   return ec == boost::system::errc::too_many_files_open ||
@@ -59,89 +67,219 @@ void log_if_failed(std::exception_ptr e) {
   }
 }
 
+// Go programs raise their soft fd limit to the hard one at start, and so does
+// go-katsubushi: do the same, so the limit an operator sees is the one in force.
+rlimit raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return lim;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      spdlog::debug("raised the fd limit from {} to {}", lim.rlim_cur, raised.rlim_cur);
+      return raised;
+    }
+  }
+  return lim;
+}
+
+std::string fd_limit_text(const rlimit& lim) {
+  return lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_cur);
+}
+
+// Runs one thread's event loop until it runs out of work. A handler that
+// throws is logged and the loop goes on: an exception must never unwind a
+// thread into std::terminate.
+void run_event_loop(asio::io_context& io, std::size_t index) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("thread {}: a handler failed: {}; serving on", index, e.what());
+    } catch (...) {
+      spdlog::error("thread {}: a handler failed with an unknown exception; serving on", index);
+    }
+  }
+}
+
+// Whether something answers on the unix socket at `path`. Never blocks: a
+// listener whose backlog is full (its owner stopped or overloaded) is alive
+// too, and a blocking connect would wait on it forever.
+enum class SocketProbe { alive, stale, gone };
+SocketProbe probe_unix_socket(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("-sock " + path + ": probing the existing socket", {errno, boost::system::system_category()});
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  if (rc == 0 || err == EAGAIN || err == EINPROGRESS) return SocketProbe::alive;
+  if (err == ECONNREFUSED) return SocketProbe::stale;
+  if (err == ENOENT) return SocketProbe::gone;
+  fail("-sock " + path + ": probing the existing socket", {err, boost::system::system_category()});
+}
+
 }  // namespace
 
+// One thread's event loop and its live connections. The loop's reactor (an
+// epoll fd, an eventfd and a timerfd) is created here, at start, by the timer:
+// created lazily by the first connection, it could fail for lack of fds
+// in the middle of serving.
 struct Server::Worker {
+  explicit Worker(std::size_t thread_index) : index(thread_index), reactor_primer(io) {}
+  std::size_t index;
   asio::io_context io{1};
+  asio::steady_timer reactor_primer;
   ConnectionRegistry registry;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
 };
 
 struct Server::Listeners {
-  explicit Listeners(asio::io_context& io) : tcp_acceptor(io), unix_acceptor(io), signals(io) {}
+  explicit Listeners(asio::io_context& io) : tcp_acceptor(io), unix_acceptor(io) {}
   tcp::acceptor tcp_acceptor;
   unix_socket::acceptor unix_acceptor;
-  std::string unix_path;
-  asio::signal_set signals;
-  std::chrono::steady_clock::time_point stop_started;
+  std::string unix_path;  // removed at exit
 };
+
+namespace {
+
+template <typename WorkerT>
+std::vector<std::unique_ptr<WorkerT>> make_workers(unsigned threads) {
+  // Before anything takes fds.
+  const rlimit fd_limit = raise_fd_limit();
+  std::vector<std::unique_ptr<WorkerT>> workers;
+  const unsigned n = std::max(1u, threads);
+  for (unsigned i = 0; i < n; ++i) {
+    try {
+      workers.push_back(std::make_unique<WorkerT>(i));
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("-threads " + std::to_string(n) + ": creating the event loop of thread " +
+                               std::to_string(i + 1) + " failed: " + e.code().message() +
+                               " (open file limit " + fd_limit_text(fd_limit) +
+                               "; each thread needs 3): lower -threads or raise the limit");
+    }
+  }
+  return workers;
+}
+
+}  // namespace
 
 Server::Server(const config::Config& config, id::IdGenerator& generator)
     : config_(config),
       generator_(generator),
       stats_(config, generator, counters_, protocol_counters_),
-      shared_{
-          .services = {.generator = generator,
-                       .counters = protocol_counters_,
-                       .stats = &stats_,
-                       .version = kVersion},
+      connection_services_{
+          .session = {.generator = generator,
+                      .counters = protocol_counters_,
+                      .stats = &stats_,
+                      .version = kVersion},
           .limits = {.max_line_bytes = config.max_line_bytes,
                      .max_output_bytes = kMaxOutputBytes,
                      .max_data_block_bytes = kMaxDataBlockBytes},
           .idle_timeout = config.idle_timeout,
           .counters = counters_,
-      } {
-  for (unsigned i = 0; i < std::max(1u, config.threads); ++i) {
-    workers_.push_back(std::make_unique<Worker>());
+      },
+      open_connections_(counters_.curr_connections),
+      workers_(make_workers<Worker>(config.threads)),
+      signals_(workers_[0]->io),
+      listeners_(std::make_unique<Listeners>(workers_[0]->io)),
+      drain_timer_(workers_[0]->io) {
+  // A client that resets while we write must be an error code, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Handlers go in before the port opens: a stop signal (systemd stopping a
+  // unit it just started) must find them there, or it kills the process and
+  // resets the clients already queued.
+  for (int sig : kStopSignals) {
+    boost::system::error_code ec;
+    signals_.add(sig, ec);
+    if (ec) fail("installing the handler for signal " + std::to_string(sig), ec);
   }
-  listeners_ = std::make_unique<Listeners>(workers_[0]->io);
 }
 
 Server::~Server() = default;
 
 void Server::listen() {
   auto& l = *listeners_;
+  boost::system::error_code ec;
   if (!config_.sock.empty()) {
     const std::string& path = config_.sock;
+    if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+      throw std::runtime_error("-sock " + path + ": path too long for a unix socket (at most " +
+                               std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+    }
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) {
         throw std::runtime_error("-sock " + path + ": exists and is not a socket");
       }
       // A socket someone still answers on is theirs; a dead one is stale.
-      unix_socket::socket probe(workers_[0]->io);
-      boost::system::error_code ec;
-      probe.connect(unix_socket::endpoint(path), ec);
-      if (!ec) throw std::runtime_error("-sock " + path + ": another process is listening there");
-      ::unlink(path.c_str());
-      spdlog::info("replaced stale socket file {}", path);
+      switch (probe_unix_socket(path)) {
+        case SocketProbe::alive:
+          throw std::runtime_error("-sock " + path + ": another process is listening there");
+        case SocketProbe::stale:
+          ::unlink(path.c_str());
+          spdlog::info("replaced stale socket file {}", path);
+          break;
+        case SocketProbe::gone:
+          break;
+      }
     }
-    l.unix_acceptor.open(unix_socket());
-    l.unix_acceptor.bind(unix_socket::endpoint(path));
-    l.unix_acceptor.listen(asio::socket_base::max_listen_connections);
+    l.unix_acceptor.open(unix_socket(), ec);
+    if (ec) fail("-sock " + path, ec);
+    l.unix_acceptor.bind(unix_socket::endpoint(path), ec);
+    if (ec) fail("-sock " + path, ec);
+    l.unix_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      fail("-sock " + path, ec);
+    }
     l.unix_path = path;
     spdlog::info("listening on unix socket {}", path);
     return;
   }
-  boost::system::error_code ec;
-  l.tcp_acceptor.open(tcp::v6(), ec);
+
+  const std::string where = "-port " + std::to_string(config_.port);
+  auto& acceptor = l.tcp_acceptor;
+  // One dual-stack socket serves IPv4 and IPv6. Only a host without IPv6
+  // falls back to IPv4 alone, and says so; a port taken on either family is
+  // an error, never a silent half.
+  bool dual_stack = false;
+  acceptor.open(tcp::v6(), ec);
   if (!ec) {
-    // One dual-stack socket serves IPv4 and IPv6.
-    l.tcp_acceptor.set_option(asio::ip::v6_only(false), ec);
-    l.tcp_acceptor.set_option(asio::socket_base::reuse_address(true));
-    l.tcp_acceptor.bind(tcp::endpoint(tcp::v6(), config_.port), ec);
-    if (ec) l.tcp_acceptor.close();
-  }
-  if (!l.tcp_acceptor.is_open()) {
-    l.tcp_acceptor.open(tcp::v4());
-    l.tcp_acceptor.set_option(asio::socket_base::reuse_address(true));
-    l.tcp_acceptor.bind(tcp::endpoint(tcp::v4(), config_.port), ec);
+    acceptor.set_option(asio::ip::v6_only(false), ec);
     if (ec) {
-      throw std::system_error(ec, "-port " + std::to_string(config_.port));
+      fail(where + ": cannot serve IPv4 and IPv6 on one socket", ec);
     }
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) fail(where, ec);
+    acceptor.bind(tcp::endpoint(tcp::v6(), config_.port), ec);
+    if (!ec) {
+      dual_stack = true;
+    } else if (ec != boost::system::errc::address_not_available) {
+      fail(where + " (IPv4 and IPv6)", ec);
+    } else {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+    }
+  } else if (ec != boost::system::errc::address_family_not_supported) {
+    fail(where, ec);
   }
-  l.tcp_acceptor.listen(asio::socket_base::max_listen_connections);
-  spdlog::info("listening on port {}", l.tcp_acceptor.local_endpoint().port());
+  if (!dual_stack) {
+    spdlog::warn("IPv6 is not available on this host ({}): serving IPv4 only", ec.message());
+    acceptor.open(tcp::v4(), ec);
+    if (ec) fail(where, ec);
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) fail(where, ec);
+    acceptor.bind(tcp::endpoint(tcp::v4(), config_.port), ec);
+    if (ec) fail(where + " (IPv4)", ec);
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) fail(where, ec);
+  const auto bound = acceptor.local_endpoint(ec);
+  spdlog::info("listening on port {} ({})", ec ? config_.port : bound.port(),
+               dual_stack ? "IPv4 and IPv6" : "IPv4 only");
 }
 
 template <typename Socket>
@@ -153,10 +291,18 @@ void Server::reject(Socket& socket) {
   socket.shutdown(Socket::shutdown_both, ec);
   socket.close(ec);
   std::uint64_t suppressed = 0;
-  if (g_reject_log.allow(suppressed)) {
+  if (reject_log_.allow(suppressed)) {
     spdlog::warn("refused a connection: {} connections open (-max-connections {}); {} more "
                  "refusals not logged",
-                 counters_.curr_connections.load(), config_.max_connections, suppressed);
+                 open_connections_.count(), config_.max_connections, suppressed);
+  }
+}
+
+void Server::log_accept_error(const std::string& what) {
+  counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t suppressed = 0;
+  if (accept_error_log_.allow(suppressed)) {
+    spdlog::warn("accept failed: {}; {} more failures not logged", what, suppressed);
   }
 }
 
@@ -164,47 +310,51 @@ template <typename Acceptor>
 asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
   asio::steady_timer backoff(acceptor.get_executor());
   while (!stopping_.load()) {
-    Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
-    auto [ec, accepted] = co_await acceptor.async_accept(w.io, use_tuple);
-    if (ec == asio::error::operation_aborted || stopping_.load()) break;
-    if (ec) {
-      counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-      std::uint64_t suppressed = 0;
-      if (g_accept_error_log.allow(suppressed)) {
-        spdlog::warn("accept failed: {}; {} more failures not logged", ec.message(), suppressed);
-      }
-      if (is_resource_shortage(ec)) {
+    bool back_off = false;
+    try {
+      Worker& w =
+          *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+      auto [ec, accepted] = co_await acceptor.async_accept(w.io, use_tuple);
+      if (ec == asio::error::operation_aborted || stopping_.load()) break;
+      if (ec) {
+        log_accept_error(ec.message());
         // Out of fds or memory: retrying at once would spin. Existing
         // connections keep being served meanwhile.
-        backoff.expires_after(kAcceptBackoff);
-        co_await backoff.async_wait(use_tuple);
+        back_off = is_resource_shortage(ec);
+      } else {
+        counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
+        typename Acceptor::protocol_type::socket socket(std::move(accepted));
+        if (open_connections_.count() >= static_cast<std::int64_t>(config_.max_connections)) {
+          reject(socket);
+          continue;
+        }
+        if constexpr (std::is_same_v<std::decay_t<decltype(socket)>, tcp::socket>) {
+          boost::system::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+        }
+        ConnectionSlot slot(open_connections_);
+        asio::co_spawn(
+            w.io, serve_connection(std::move(socket), std::move(slot), connection_services_, w.registry),
+            log_if_failed);
       }
-      continue;
+    } catch (const std::exception& e) {
+      // Starting a connection can fail (memory); the listener must not.
+      log_accept_error(e.what());
+      back_off = true;
     }
-    counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    typename Acceptor::protocol_type::socket socket(std::move(accepted));
-    if (counters_.curr_connections.load(std::memory_order_relaxed) >=
-        static_cast<std::int64_t>(config_.max_connections)) {
-      reject(socket);
-      continue;
+    if (back_off) {
+      backoff.expires_after(kAcceptBackoff);
+      co_await backoff.async_wait(use_tuple);
     }
-    if constexpr (std::is_same_v<std::decay_t<decltype(socket)>, tcp::socket>) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-    }
-    ConnectionSlot slot(counters_);
-    asio::co_spawn(w.io, serve_connection(std::move(socket), std::move(slot), shared_, w.registry),
-                   log_if_failed);
   }
 }
 
 asio::awaitable<void> Server::wait_for_signals() {
-  auto& signals = listeners_->signals;
-  auto [ec, sig] = co_await signals.async_wait(use_tuple);
+  auto [ec, sig] = co_await signals_.async_wait(use_tuple);
   if (ec) co_return;
   begin_shutdown("signal " + std::to_string(sig));
   // A second signal means "now".
-  auto [ec2, sig2] = co_await signals.async_wait(use_tuple);
+  auto [ec2, sig2] = co_await signals_.async_wait(use_tuple);
   if (ec2) co_return;
   spdlog::warn("signal {} during shutdown: exiting at once", sig2);
   spdlog::default_logger()->flush();
@@ -217,50 +367,49 @@ void Server::stop() {
 
 void Server::begin_shutdown(const std::string& why) {
   if (stopping_.exchange(true)) return;
-  spdlog::info("shutting down ({}): {} connections open", why, counters_.curr_connections.load());
+  spdlog::info("shutting down ({}): {} connections open", why, open_connections_.count());
   auto& l = *listeners_;
   boost::system::error_code ignored;
   l.tcp_acceptor.close(ignored);
   l.unix_acceptor.close(ignored);
-  l.stop_started = std::chrono::steady_clock::now();
+  drain_deadline_ = saturating_add(
+      SteadyClock::now(),
+      std::chrono::duration_cast<SteadyClock::duration>(config_.shutdown_timeout));
   for (auto& w : workers_) {
     asio::post(w->io, [&r = w->registry] { r.stop_all(); });
     w->guard.reset();
   }
+  // The last connection to close, on whatever thread, wakes drain().
+  open_connections_.watch(
+      [this] { asio::post(workers_[0]->io, [this] { drain_timer_.cancel(); }); });
   // Posted, not spawned here: co_spawn runs drain() inline on this thread, and
-  // with no session left it would cancel the signal wait before
+  // with no connection left it would cancel the signal wait before
   // wait_for_signals has issued its second one, which then kept run() alive.
   asio::post(workers_[0]->io,
              [this] { asio::co_spawn(workers_[0]->io, drain(), asio::detached); });
 }
 
 asio::awaitable<void> Server::drain() {
-  asio::steady_timer poll(workers_[0]->io);
-  const auto deadline =
-      listeners_->stop_started +
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.shutdown_timeout);
+  drain_timer_.expires_at(drain_deadline_);
   bool forced = false;
-  while (counters_.live_sessions.load() > 0) {
-    if (!forced && std::chrono::steady_clock::now() >= deadline) {
+  while (open_connections_.count() > 0) {
+    co_await drain_timer_.async_wait(use_tuple);
+    if (!forced && SteadyClock::now() >= drain_deadline_ && open_connections_.count() > 0) {
       forced = true;
-      spdlog::warn("-shutdown-timeout reached: closing {} connections",
-                   counters_.live_sessions.load());
+      spdlog::warn("-shutdown-timeout reached: closing {} connections", open_connections_.count());
       for (auto& w : workers_) {
         asio::post(w->io, [&r = w->registry] { r.force_close_all(); });
       }
+      drain_timer_.expires_at(SteadyClock::time_point::max());
     }
-    poll.expires_after(kDrainPollInterval);
-    co_await poll.async_wait(use_tuple);
   }
   boost::system::error_code ignored;
-  listeners_->signals.cancel(ignored);
+  signals_.cancel(ignored);
 }
 
 int Server::run() {
-  std::signal(SIGPIPE, SIG_IGN);
-  auto& l = *listeners_;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) l.signals.add(sig);
   asio::co_spawn(workers_[0]->io, wait_for_signals(), asio::detached);
+  auto& l = *listeners_;
   if (l.unix_acceptor.is_open()) {
     asio::co_spawn(workers_[0]->io, accept_loop(l.unix_acceptor), asio::detached);
   } else {
@@ -269,10 +418,11 @@ int Server::run() {
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers_.size(); ++i) {
-    workers_[i]->guard.emplace(workers_[i]->io.get_executor());
-    threads.emplace_back([&io = workers_[i]->io] { io.run(); });
+    Worker& w = *workers_[i];
+    w.guard.emplace(w.io.get_executor());
+    threads.emplace_back([&w] { run_event_loop(w.io, w.index); });
   }
-  workers_[0]->io.run();
+  run_event_loop(workers_[0]->io, 0);
   for (auto& t : threads) t.join();
 
   if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());

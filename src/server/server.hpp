@@ -1,9 +1,13 @@
 // Listeners, threads, signals and graceful shutdown around the session core.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,12 +16,11 @@
 #include "id/generator.hpp"
 #include "proto/stats.hpp"
 #include "server/connection.hpp"
+#include "server/logging.hpp"
 #include "server/server_stats.hpp"
 
 namespace katsubushi::server {
 
-// How often a stopping server checks whether every session has ended.
-inline constexpr std::chrono::milliseconds kDrainPollInterval{10};
 // How long accept() waits after running out of file descriptors.
 inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
 // Output a connection may owe before the server stops reading from it.
@@ -27,13 +30,16 @@ inline constexpr std::size_t kMaxDataBlockBytes = 1024 * 1024;
 
 class Server {
  public:
+  // Installs the stop-signal handlers and creates every thread's event loop,
+  // so that neither a signal nor a shortage of file descriptors can catch the
+  // daemon half set up once it listens. Throws std::runtime_error with a
+  // message for the operator when it cannot.
   Server(const config::Config& config, id::IdGenerator& generator);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listener; throws std::system_error (or std::runtime_error)
-  // with a message naming the address when it cannot.
+  // Binds the listener; throws std::runtime_error naming the address when it cannot.
   void listen();
 
   // Serves until a signal or stop(), then shuts down gracefully. Returns the
@@ -45,6 +51,8 @@ class Server {
 
  private:
   struct Worker;
+  struct Listeners;
+
   template <typename Acceptor>
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
   boost::asio::awaitable<void> wait_for_signals();
@@ -52,20 +60,25 @@ class Server {
   void begin_shutdown(const std::string& why);
   template <typename Socket>
   void reject(Socket& socket);
+  void log_accept_error(const std::string& what);
 
   const config::Config& config_;
   id::IdGenerator& generator_;
   ServerCounters counters_;
   proto::ProtocolCounters protocol_counters_;
   ServerStats stats_;
-  ConnectionShared shared_;
+  ConnectionServices connection_services_;
+  OpenConnections open_connections_;
 
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // [0] also runs accept, signals, shutdown
+  boost::asio::signal_set signals_;
+  std::unique_ptr<Listeners> listeners_;
   std::atomic<std::size_t> next_worker_{0};
   std::atomic<bool> stopping_{false};
-
-  struct Listeners;
-  std::unique_ptr<Listeners> listeners_;
+  boost::asio::steady_timer drain_timer_;  // wakes drain() at the deadline or when the last connection closes
+  std::chrono::steady_clock::time_point drain_deadline_;
+  LogRateLimit reject_log_;
+  LogRateLimit accept_error_log_;
 };
 
 }  // namespace katsubushi::server

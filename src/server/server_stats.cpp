@@ -66,6 +66,8 @@ proto::StatList ServerStats::general_stats() {
       {"lease_refresh_failures", "0"},
       {"rusage_user", seconds_micro(ru.ru_utime)},
       {"rusage_system", seconds_micro(ru.ru_stime)},
+      {"accept_errors", str(server_.accept_errors)},
+      {"generator_errors", std::to_string(gen.errors)},
   };
 }
 

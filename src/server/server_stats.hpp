@@ -18,7 +18,7 @@ struct ServerCounters {
   std::atomic<std::uint64_t> idle_kicks{0};
   // Connection coroutines alive: what the chaos and leak tests watch.
   std::atomic<std::int64_t> live_sessions{0};
-  std::atomic<std::uint64_t> accept_errors{0};
+  std::atomic<std::uint64_t> accept_errors{0};  // accept() failures (fd shortage and others)
 };
 
 class ServerStats final : public proto::StatsSource {
