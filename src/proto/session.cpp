@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cstring>
 
 namespace katsubushi::proto {
@@ -45,6 +46,15 @@ bool looks_like_http_request_line(std::string_view line) {
 bool unterminated_line_too_long(std::string_view in, std::size_t max_line_bytes) {
   if (!in.empty() && in.back() == '\r') in.remove_suffix(1);
   return in.size() > max_line_bytes;
+}
+
+// Stats group names are case-insensitive, as command names are.
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 void append_uint(std::string& out, std::uint64_t v) {
@@ -290,7 +300,7 @@ void SessionCore::handle_stats(std::string_view group) {
   StatList stats;
   if (group.empty()) {
     if (svc_.stats != nullptr) stats = svc_.stats->general_stats();
-  } else if (group == "settings") {
+  } else if (iequals(group, "settings")) {
     if (svc_.stats != nullptr) stats = svc_.stats->settings_stats();
   } else {
     reply(kError);

@@ -1,8 +1,10 @@
 // Resource limits of the real daemon: idle timeout, -max-connections, and a
 // storm of connections that must leave no session, slot or fd behind.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <csignal>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -217,6 +219,117 @@ TEST(DaemonLimits, TenThousandDroppedConnectionsLeaveNothingBehind) {
   EXPECT_EQ(stat_value(stats, "rejected_connections"), 0);
   EXPECT_TRUE(daemon.running());
   EXPECT_TRUE(request_ids(checker, "get still_serving"));
+}
+
+// A get whose reply (about 14 MB, more than the kernel buffers) takes
+// seconds to read at the pace below, far longer than the idle timeout: the client is reading, so it is not idle.
+// A client that sends the same and reads nothing is still reaped.
+TEST(DaemonLimits, AClientReadingALongReplySlowlyIsNotIdle) {
+  constexpr int kKeys = 48'000;
+  constexpr std::size_t kReadBytes = 64 * 1024;
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=15", "-threads=2", "-idle-timeout=500ms",
+                                "-max-line-bytes=12582912"}))
+      << daemon.log();
+  std::string line = "get";
+  const std::string key(250, 'k');
+  for (int i = 0; i < kKeys; ++i) line += " " + key;
+  line += "\r\n";
+
+  LoopbackClient reader, non_reader;
+  ASSERT_TRUE(reader.connect_tcp("127.0.0.1", daemon.port()));
+  ASSERT_TRUE(non_reader.connect_tcp("127.0.0.1", daemon.port()));
+  // A small receive buffer, so the reply waits in the daemon rather than in the kernel.
+  const int small = static_cast<int>(kReadBytes);
+  ASSERT_EQ(::setsockopt(reader.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  ASSERT_EQ(::setsockopt(non_reader.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  ASSERT_TRUE(non_reader.send_all(line));
+  ASSERT_TRUE(reader.send_all(line));
+
+  // At most 64 kB every 10 ms: 6.4 MB/s.
+  std::string reply;
+  std::vector<char> chunk(kReadBytes);
+  const auto bound = SteadyClock::now() + 60s;
+  while (!reply.ends_with("END\r\n") && SteadyClock::now() < bound) {
+    const ssize_t n = ::recv(reader.fd(), chunk.data(), chunk.size(), 0);
+    if (n <= 0) break;
+    reply.append(chunk.data(), static_cast<std::size_t>(n));
+    std::this_thread::sleep_for(Millis(10));
+  }
+  std::vector<IdValue> values;
+  std::size_t used = 0;
+  ASSERT_EQ(parse_get_reply(reply, values, used), ParseStatus::complete)
+      << "the reply stopped after " << reply.size() << " bytes";
+  EXPECT_EQ(values.size(), static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(used, reply.size());
+
+  const auto rest = non_reader.read_until_closed();
+  EXPECT_TRUE(rest) << "the client that stopped reading was not reaped";
+  LoopbackClient checker;
+  ASSERT_TRUE(checker.connect_tcp("127.0.0.1", daemon.port()));
+  EXPECT_GE(stat_value(query_stats(checker), "idle_kicks"), 1);
+}
+
+// The fds a freshly started daemon with these flags holds, or -1.
+int fds_at_start(const std::vector<std::string>& args) {
+  DaemonProcess probe;
+  if (!probe.start_tcp(args)) return -1;
+  LoopbackClient c;
+  if (!c.connect_tcp("127.0.0.1", probe.port())) return -1;
+  const auto stats = poll_stats(c, [](const auto& s) {
+    return stat_value(s, "curr_connections") == 1;
+  });
+  return probe.open_fds() - 1;  // less the checking connection
+}
+
+// Each thread's event loop needs fds (epoll, eventfd, timerfd). They are
+// taken at start: a -threads the fd limit cannot hold is a clear start-up
+// error, never an abort in the middle of serving.
+TEST(DaemonLimits, ThreadsTheFdLimitCannotHoldAreAStartUpError) {
+  const auto r = run_command(daemon_binary(), {"-worker-id=16", "-threads=64", "-port=0"}, {}, 10s,
+                             {.wrapper = {}, .fd_limit = 128});
+  ASSERT_TRUE(r.status) << "it started and kept running\n" << r.err;
+  EXPECT_TRUE(r.status->exited) << r.status->describe() << "\n" << r.err;
+  EXPECT_EQ(r.status->code, 1) << r.err;
+  EXPECT_NE(r.err.find("-threads 64"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("raise the limit"), std::string::npos) << r.err;
+}
+
+// Four fds to spare: connections beyond that wait in the backlog while
+// accept backs off, and are served once others close. Nothing aborts.
+TEST(DaemonLimits, RunningOutOfFdsWhileServingBacksOffAndRecovers) {
+  constexpr int kClients = 12;
+  const std::vector<std::string> args{"-worker-id=17", "-threads=8"};
+  const int baseline = fds_at_start(args);
+  ASSERT_GT(baseline, 0);
+  DaemonProcess daemon;
+  daemon.set_launch_options(
+      {.wrapper = {}, .fd_limit = static_cast<std::uint64_t>(baseline + 4)});
+  ASSERT_TRUE(daemon.start_tcp(args)) << daemon.log();
+
+  std::vector<LoopbackClient> clients(kClients);
+  for (auto& c : clients) {
+    ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
+    ASSERT_TRUE(c.send_all("get x\r\n"));
+  }
+  int served = 0;
+  for (auto& c : clients) {
+    if (c.recv_until("END\r\n", Millis(300))) ++served;
+  }
+  EXPECT_GT(served, 0);
+  EXPECT_LT(served, kClients) << "the fd limit did not bite; the test proves nothing";
+  for (auto& c : clients) c.close();
+  ASSERT_TRUE(daemon.running()) << daemon.log();
+
+  LoopbackClient after;
+  ASSERT_TRUE(after.connect_tcp("127.0.0.1", daemon.port()));
+  EXPECT_TRUE(request_ids(after, "get after_the_shortage")) << daemon.log();
+  const auto stats = query_stats(after);
+  EXPECT_GE(stat_value(stats, "accept_errors"), 1);
+  EXPECT_TRUE(daemon.running()) << daemon.log();
+  const auto status = daemon.stop(SIGTERM);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << daemon.log();
 }
 
 }  // namespace

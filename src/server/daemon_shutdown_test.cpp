@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -133,12 +135,16 @@ void pipeline_until_closed(std::uint16_t port, std::atomic<std::size_t>& replies
   if (!unparsed.empty()) result.failure = "torn reply at close: " + unparsed.substr(0, 80);
 }
 
-TEST(DaemonShutdown, SigtermDuringPipelinedLoadFlushesWholeReplies) {
+// Four clients pipeline gets until the daemon, stopped by SIGTERM once they
+// have seen some replies, closes them: every reply they got must be whole,
+// every id unique and increasing, and the daemon must exit 0.
+void check_sigterm_under_pipelined_load(const std::vector<std::string>& flags) {
   constexpr int kClients = 4;
   constexpr std::size_t kRepliesBeforeSignal = 4000;
   DaemonProcess daemon;
-  ASSERT_TRUE(daemon.start_tcp({"-worker-id=22", "-threads=2", "-shutdown-timeout=10s"}))
-      << daemon.log();
+  std::vector<std::string> args{"-worker-id=22", "-threads=2"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  ASSERT_TRUE(daemon.start_tcp(args)) << daemon.log();
 
   std::atomic<std::size_t> replies_seen{0};
   std::vector<PipelineResult> results(kClients);
@@ -177,6 +183,64 @@ TEST(DaemonShutdown, SigtermDuringPipelinedLoadFlushesWholeReplies) {
     total += r.ids.size();
   }
   EXPECT_EQ(all.size(), total) << "an id was issued twice";
+}
+
+TEST(DaemonShutdown, SigtermDuringPipelinedLoadFlushesWholeReplies) {
+  check_sigterm_under_pipelined_load({"-shutdown-timeout=10s"});
+}
+
+// Go's flag package accepts durations up to 2562047h47m16s (int64
+// nanoseconds). Added to "now" without saturating, they wrapped into the past:
+// every connection was reaped before its first request, and SIGTERM
+// force-closed at once, tearing replies.
+TEST(DaemonShutdown, LongestGoDurationsMeanNeverRatherThanAlready) {
+  check_sigterm_under_pipelined_load(
+      {"-idle-timeout=2562047h47m16s", "-shutdown-timeout=2562047h47m16s"});
+}
+
+// The pid of `parent`'s first child, or -1.
+pid_t first_child(pid_t parent) {
+  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
+                   "/children");
+  pid_t child = -1;
+  if (!(in >> child)) return -1;
+  return child;
+}
+
+// The daemon runs under strace, which holds it for two seconds as listen()
+// returns: the port is open and clients can queue. A stop signal then (as
+// systemd sends when it stops a unit it has just started) must find the
+// handlers installed and make a graceful stop, not kill the process.
+TEST(DaemonShutdown, StopSignalRightAfterListenIsAGracefulStop) {
+  DaemonProcess daemon;
+  daemon.set_launch_options({.wrapper = {"strace", "-f", "-qq", "-o", "/dev/null", "-e",
+                                         "trace=listen", "-e",
+                                         "inject=listen:delay_exit=2000000"},
+                             .fd_limit = std::nullopt});
+  // LeakSanitizer cannot run under a tracer; sanitizer builds only.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options =
+      "ASAN_OPTIONS=" + std::string(asan != nullptr ? asan : "") + ":detect_leaks=0";
+  const std::uint16_t port = free_tcp_port();
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(daemon.spawn({"-worker-id=24", "-threads=1", "-port=" + std::to_string(port)},
+                           {asan_options}));
+  LoopbackClient queued;
+  const auto bound = SteadyClock::now() + 10s;
+  while (!queued.connect_tcp("127.0.0.1", port) && SteadyClock::now() < bound) {
+    ASSERT_TRUE(daemon.running()) << daemon.log();
+    std::this_thread::sleep_for(Millis(2));
+  }
+  ASSERT_TRUE(queued.is_open()) << "the port never opened\n" << daemon.log();
+  const pid_t katsubushi = first_child(daemon.pid());
+  ASSERT_GT(katsubushi, 0) << "no daemon under strace";
+  ASSERT_EQ(::kill(katsubushi, SIGTERM), 0);
+
+  const auto status = daemon.wait_exit();
+  ASSERT_TRUE(status) << "still running after SIGTERM\n" << daemon.log();
+  // strace exits as its tracee did: killed by the signal, or with its code.
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << daemon.log();
+  EXPECT_NE(daemon.log().find("shutting down (signal 15)"), std::string::npos) << daemon.log();
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 // The real katsubushi binary over loopback: ids, replies and protocol edges.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -147,6 +150,81 @@ TEST(DaemonIpv6, GetWorksOverIpv6Loopback) {
   ASSERT_TRUE(values);
   ASSERT_EQ(values->size(), 1u);
   EXPECT_EQ(id::decode((*values)[0].id).worker_id, 6u);
+}
+
+// Another process holds the port on IPv6 only. Falling back to IPv4 would
+// send every ::1 client to that process: the daemon must refuse to start.
+TEST(DaemonListen, APortHeldOnIpv6OnlyIsAStartUpError) {
+  if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback on this host";
+  const int holder = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(holder, 0);
+  const int on = 1;
+  ASSERT_EQ(::setsockopt(holder, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on), 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_any;
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(holder, 8), 0);
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t port = ntohs(addr.sin6_port);
+
+  const auto r = run_command(daemon_binary(), {"-worker-id=7", "-port=" + std::to_string(port)},
+                             {}, 10s);
+  ::close(holder);
+  ASSERT_TRUE(r.status) << "it started on half the address families\n" << r.err;
+  EXPECT_TRUE(r.status->exited && r.status->code == 1) << r.status->describe() << "\n" << r.err;
+  EXPECT_NE(r.err.find("-port " + std::to_string(port)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
+}
+
+// The operator reads the system's words, not a library's source location.
+TEST(DaemonListen, BindErrorsAreNamedPlainly) {
+  DaemonProcess first;
+  ASSERT_TRUE(first.start_tcp({"-worker-id=8", "-threads=1"})) << first.log();
+  const auto r = run_command(daemon_binary(),
+                             {"-worker-id=9", "-port=" + std::to_string(first.port())}, {}, 10s);
+  ASSERT_TRUE(r.status) << r.err;
+  EXPECT_TRUE(r.status->exited && r.status->code == 1) << r.status->describe();
+  EXPECT_NE(r.err.find("-port " + std::to_string(first.port()) + " (IPv4 and IPv6): Address already in use"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(".hpp"), std::string::npos) << r.err;
+
+  TempDir dir;
+  const std::string sock = (dir.path() / "missing-dir" / "k.sock").string();
+  const auto u = run_command(daemon_binary(), {"-worker-id=9", "-sock=" + sock}, {}, 10s);
+  ASSERT_TRUE(u.status) << u.err;
+  EXPECT_TRUE(u.status->exited && u.status->code == 1) << u.status->describe();
+  EXPECT_NE(u.err.find("-sock " + sock + ": No such file or directory"), std::string::npos)
+      << u.err;
+  EXPECT_EQ(u.err.find(".hpp"), std::string::npos) << u.err;
+}
+
+TEST_F(DaemonTest, StatsGroupNamesAreCaseInsensitive) {
+  LoopbackClient c = connect();
+  auto lower = c.request("stats settings\r\n", "END\r\n");
+  auto upper = c.request("stats SETTINGS\r\n", "END\r\n");
+  ASSERT_TRUE(lower && upper);
+  EXPECT_NE(lower->find("STAT maxconns "), std::string::npos) << *lower;
+  EXPECT_EQ(*upper, *lower);
+}
+
+// A generator that cannot issue is counted, and so is each key it left unserved.
+TEST(DaemonStats, GeneratorErrorsAreCounted) {
+  DaemonProcess daemon;
+  daemon.set_launch_options(
+      {.wrapper = {"faketime", "2090-01-01 00:00:00"}, .fd_limit = std::nullopt});
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=10", "-threads=1"})) << daemon.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
+  auto reply = c.request("get a b\r\n", "\r\n");
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->starts_with("SERVER_ERROR ")) << *reply;
+  const auto stats = query_stats(c);
+  EXPECT_EQ(stat_value(stats, "generator_errors"), 1);
+  EXPECT_EQ(stat_value(stats, "get_misses"), 2);
+  EXPECT_EQ(stat_value(stats, "accept_errors"), 0);
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "id/layout.hpp"
 #include "server/test_daemon.hpp"
@@ -99,6 +101,39 @@ TEST_F(DaemonUnixSocket, ALiveSocketMakesTheSecondDaemonFail) {
   // The failed start must not have taken the owner's socket away.
   EXPECT_TRUE(owner.running());
   EXPECT_TRUE(serves_ids(path_, 35));
+}
+
+// A listener that accepts nothing (its owner stopped, or swamped) and whose
+// backlog is full: a blocking probe would wait on it forever. It is alive,
+// so the second daemon must fail at once, and leave the socket alone.
+TEST_F(DaemonUnixSocket, AListenerWithAFullBacklogIsAliveAndTheProbeDoesNotHang) {
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path_.data(), path_.size());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  std::vector<int> queued;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    const bool full = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
+                      errno == EAGAIN;
+    queued.push_back(fd);
+    if (full) break;
+  }
+
+  DaemonProcess intruder;
+  ASSERT_TRUE(intruder.spawn({"-worker-id=38", "-threads=1", "-sock=" + path_}));
+  const auto status = intruder.wait_exit(10s);
+  for (int fd : queued) ::close(fd);
+  ::close(listener);
+  ASSERT_TRUE(status) << "the daemon hung probing a live socket\n" << intruder.log();
+  EXPECT_TRUE(status->exited && status->code == 1) << status->describe();
+  EXPECT_NE(intruder.log().find("another process is listening"), std::string::npos)
+      << intruder.log();
+  EXPECT_TRUE(fs::is_socket(path_)) << "the live socket's file was removed";
 }
 
 TEST_F(DaemonUnixSocket, RefusesToReplaceAFileThatIsNotASocket) {

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -29,15 +31,21 @@ namespace {
 constexpr Millis kPollStep{5};
 constexpr int kPortAttempts = 3;
 
+std::string_view env_name(std::string_view kv) { return kv.substr(0, kv.find('=')); }
+
 // The child sees only what it needs (and what sanitizer or coverage runs
-// need), so a WORKER_ID or PORT in the developer's shell cannot leak into a test.
+// need), so a WORKER_ID or PORT in the developer's shell cannot leak into a
+// test. An `extra` entry replaces an inherited one of the same name.
 std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view kv(*e);
-    const std::string_view name = kv.substr(0, kv.find('='));
-    if (name == "PATH" || name == "TMPDIR" || name.ends_with("SAN_OPTIONS") ||
-        name.starts_with("LLVM_PROFILE") || name.starts_with("GCOV_")) {
+    const std::string_view name = env_name(kv);
+    const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+      return env_name(x) == name;
+    });
+    if (!replaced && (name == "PATH" || name == "TMPDIR" || name.ends_with("SAN_OPTIONS") ||
+                      name.starts_with("LLVM_PROFILE") || name.starts_with("GCOV_"))) {
       env.emplace_back(kv);
     }
   }
@@ -45,12 +53,30 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
   return env;
 }
 
+// `name` as found on PATH (or itself if it has a slash or is not found).
+std::string find_on_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return name;
+}
+
 // fork + execve with stdin from /dev/null and stdout/stderr to the given fds.
 // Everything the child needs is prepared before fork: the test process may
 // have other threads.
 pid_t spawn_process(const std::string& program, const std::vector<std::string>& args,
-                    const std::vector<std::string>& env, int out_fd, int err_fd) {
-  std::vector<std::string> argv_text{program};
+                    const std::vector<std::string>& env, int out_fd, int err_fd,
+                    const LaunchOptions& launch) {
+  std::vector<std::string> argv_text = launch.wrapper;
+  if (!argv_text.empty()) argv_text[0] = find_on_path(argv_text[0]);
+  argv_text.push_back(program);
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<std::string> env_text = child_environment(env);
   std::vector<char*> argv;
@@ -72,6 +98,10 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+    if (launch.fd_limit) {
+      const rlimit lim{*launch.fd_limit, *launch.fd_limit};
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(127);
+    }
     // Only 0..2 cross into the daemon, so its fd count is its own.
     if (::close_range(3, ~0U, 0) != 0) {
       for (int fd = 3; fd < 4096; ++fd) ::close(fd);
@@ -169,7 +199,8 @@ std::string ExitStatus::describe() const {
 }
 
 CommandResult run_command(const std::string& program, const std::vector<std::string>& args,
-                          const std::vector<std::string>& env, Millis timeout) {
+                          const std::vector<std::string>& env, Millis timeout,
+                          const LaunchOptions& launch) {
   TempDir dir;
   const fs::path out_path = dir.path() / "stdout";
   const fs::path err_path = dir.path() / "stderr";
@@ -177,7 +208,7 @@ CommandResult run_command(const std::string& program, const std::vector<std::str
   const int err_fd = open_log(err_path);
   CommandResult result;
   if (out_fd >= 0 && err_fd >= 0) {
-    const pid_t pid = spawn_process(program, args, env, out_fd, err_fd);
+    const pid_t pid = spawn_process(program, args, env, out_fd, err_fd, launch);
     if (pid > 0) {
       result.status = wait_pid(pid, timeout);
       if (!result.status) {
@@ -211,7 +242,7 @@ bool DaemonProcess::spawn(const std::vector<std::string>& args,
   log_path_ = dir_.path() / ("daemon-" + std::to_string(++launches_) + ".log");
   const int log_fd = open_log(log_path_);
   if (log_fd < 0) return false;
-  pid_ = spawn_process(daemon_binary(), args, env, log_fd, log_fd);
+  pid_ = spawn_process(daemon_binary(), args, env, log_fd, log_fd, launch_);
   ::close(log_fd);
   return pid_ > 0;
 }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/test_client.hpp"
@@ -51,6 +52,15 @@ struct ExitStatus {
   std::string describe() const;
 };
 
+// How a child is started beyond its arguments and environment.
+struct LaunchOptions {
+  // Run the program under this command, e.g. {"faketime", "2090-01-01 00:00:00"};
+  // the first word is looked up on PATH.
+  std::vector<std::string> wrapper;
+  // RLIMIT_NOFILE (soft and hard) for the child.
+  std::optional<std::uint64_t> fd_limit;
+};
+
 // Runs `program args...` to completion with a minimal environment plus
 // `env` ("NAME=value"); stdout and stderr are captured.
 struct CommandResult {
@@ -59,7 +69,8 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_command(const std::string& program, const std::vector<std::string>& args,
-                          const std::vector<std::string>& env = {}, Millis timeout = kExitTimeout);
+                          const std::vector<std::string>& env = {}, Millis timeout = kExitTimeout,
+                          const LaunchOptions& launch = {});
 
 // One katsubushi child process. The destructor kills it if it is still
 // running, so a failing test never leaves a daemon behind.
@@ -76,6 +87,8 @@ class DaemonProcess {
   // Starts with -sock `path` and waits until it answers there.
   bool start_unix(const std::string& path, const std::vector<std::string>& args,
                   const std::vector<std::string>& env = {});
+  // Applies to every later start.
+  void set_launch_options(LaunchOptions options) { launch_ = std::move(options); }
   // Starts without waiting for anything (for daemons expected to fail).
   bool spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
@@ -97,6 +110,7 @@ class DaemonProcess {
   void kill_now();
 
   TempDir dir_;
+  LaunchOptions launch_;
   int launches_ = 0;
   std::filesystem::path log_path_;
   pid_t pid_ = -1;
