@@ -13,12 +13,24 @@
 #include "server/server.hpp"
 #include "version.hpp"
 
+namespace {
+
+// A flag error (exit 2), after the warnings that may explain it (such as
+// flags that were never read because they followed a non-flag argument).
+void report_config_error(const char* what, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) std::fprintf(stderr, "katsubushi: warning: %s\n", w.c_str());
+  std::fprintf(stderr, "katsubushi: %s\nRun katsubushi -help for the flags.\n", what);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace katsubushi;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  const config::EnvLookup env = config::process_environment();
   config::Config cfg;
   try {
-    cfg = config::parse_config(args, config::process_environment());
+    cfg = config::parse_config(args, env);
     if (cfg.show_help) {
       std::fputs(config::usage("katsubushi").c_str(), stdout);
       return 0;
@@ -29,7 +41,7 @@ int main(int argc, char** argv) {
     }
     config::validate_config(cfg);
   } catch (const config::ConfigError& e) {
-    std::fprintf(stderr, "katsubushi: %s\nRun katsubushi -help for the flags.\n", e.what());
+    report_config_error(e.what(), cfg.warnings);
     return 2;
   }
 

@@ -1,37 +1,157 @@
 #include "config/config.hpp"
 
-#include <charconv>
+#include <algorithm>
 #include <cstdlib>
+#include <exception>
+#include <limits>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "config/duration.hpp"
-#include "id/layout.hpp"
 
 namespace katsubushi::config {
 
 namespace {
 
+constexpr IntRange kWorkerIdRange{0, id::kMaxWorkerId};
+// More ignored arguments than this are counted, not listed.
+constexpr std::size_t kMaxListedIgnoredArguments = 8;
+
+// How Go declares an integer flag: flag.Int reads an optional sign,
+// flag.Uint (strconv.ParseUint) refuses one.
+enum class Sign { allowed, refused };
+
 struct FlagSpec {
   std::string_view name;
-  bool is_bool;
-  std::string_view default_text;
+  std::string_view type;  // as Go's -help names it
   std::string_view help;
+  std::optional<IntRange> range;
   std::function<void(Config&, std::string_view)> set;
+  // The value as -help shows it; "" when there is nothing to show.
+  std::function<std::string(const Config&)> show;
+
+  bool is_bool() const noexcept { return type == "bool"; }
 };
 
-template <typename T>
-T parse_number(std::string_view flag, std::string_view v, std::uint64_t min, std::uint64_t max) {
-  std::uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
-    std::ostringstream msg;
-    msg << "invalid value \"" << v << "\" for flag -" << flag << ": want an integer in " << min
-        << ".." << max;
-    throw ConfigError(msg.str());
-  }
-  return static_cast<T>(n);
+std::string range_text(IntRange r) { return std::to_string(r.min) + ".." + std::to_string(r.max); }
+
+// ---- integers, as strconv.ParseUint(s, 0, 64) reads them ----
+
+enum class IntError { none, syntax, range };
+
+struct ParsedUint {
+  std::uint64_t value = 0;
+  IntError error = IntError::none;
+};
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+unsigned digit_value(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  c = lower(c);
+  if (c >= 'a' && c <= 'z') return static_cast<unsigned>(c - 'a') + 10;
+  return 36;
 }
+
+// Underscores only between digits, or between a base prefix and a digit
+// (Go's strconv.underscoreOK; `s` carries no sign).
+bool underscores_ok(std::string_view s) {
+  char saw = '^';  // ^ start, 0 digit or prefix, _ underscore, ! anything else
+  std::size_t i = 0;
+  bool hex = false;
+  if (s.size() >= 2 && s[0] == '0' &&
+      (lower(s[1]) == 'b' || lower(s[1]) == 'o' || lower(s[1]) == 'x')) {
+    i = 2;
+    saw = '0';
+    hex = lower(s[1]) == 'x';
+  }
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if ((c >= '0' && c <= '9') || (hex && lower(c) >= 'a' && lower(c) <= 'f')) {
+      saw = '0';
+      continue;
+    }
+    if (c == '_') {
+      if (saw != '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw == '_') return false;
+    saw = '!';
+  }
+  return saw != '_';
+}
+
+// An unsigned integer with base prefix 0b, 0o, 0x or a leading 0 (octal).
+ParsedUint parse_go_uint(std::string_view s) {
+  if (s.empty()) return {0, IntError::syntax};
+  const std::string_view whole = s;
+  std::uint64_t base = 10;
+  if (s[0] == '0') {
+    const char prefix = s.size() >= 3 ? lower(s[1]) : '\0';
+    if (prefix == 'b' || prefix == 'o' || prefix == 'x') {
+      base = prefix == 'b' ? 2 : prefix == 'o' ? 8 : 16;
+      s.remove_prefix(2);
+    } else {
+      base = 8;  // a leading 0 alone means octal and is itself a digit
+      s.remove_prefix(1);
+    }
+  }
+  bool underscores = false;
+  bool overflow = false;
+  std::uint64_t n = 0;
+  for (const char c : s) {
+    if (c == '_') {
+      underscores = true;
+      continue;
+    }
+    const std::uint64_t d = digit_value(c);
+    if (d >= base) return {0, IntError::syntax};
+    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / base) {
+      overflow = true;
+    } else {
+      n = n * base + d;
+    }
+  }
+  if (underscores && !underscores_ok(whole)) return {0, IntError::syntax};
+  if (overflow) return {0, IntError::range};
+  return {n, IntError::none};
+}
+
+[[noreturn]] void throw_bad_integer(std::string_view flag, std::string_view v, IntRange range,
+                                    Sign sign, std::string_view why = {}) {
+  std::string msg = "invalid value \"" + std::string(v) + "\" for flag -" + std::string(flag) +
+                    ": " + std::string(why) + "want an " +
+                    (sign == Sign::refused ? "unsigned " : "") + "integer in " +
+                    range_text(range);
+  throw ConfigError(msg);
+}
+
+std::uint64_t parse_integer(std::string_view flag, std::string_view v, IntRange range,
+                            Sign sign) {
+  constexpr std::string_view kOutOfRange = "out of range; ";
+  std::string_view digits = v;
+  const bool has_sign = !digits.empty() && (digits[0] == '+' || digits[0] == '-');
+  const bool negative = has_sign && digits[0] == '-';
+  if (has_sign) digits.remove_prefix(1);
+  const ParsedUint n = parse_go_uint(digits);
+  if (n.error == IntError::syntax) throw_bad_integer(flag, v, range, sign);
+  // Every range starts at 0 or above, so any negative number is out of it;
+  // on a uint flag that is clearer than Go's "invalid syntax".
+  if (negative && (n.value != 0 || n.error == IntError::range)) {
+    throw_bad_integer(flag, v, range, sign, kOutOfRange);
+  }
+  if (has_sign && sign == Sign::refused) {
+    throw_bad_integer(flag, v, range, sign, "a uint flag takes no sign; ");
+  }
+  if (n.error == IntError::range || n.value < range.min || n.value > range.max) {
+    throw_bad_integer(flag, v, range, sign, kOutOfRange);
+  }
+  return n.value;
+}
+
+// ---- other values ----
 
 std::chrono::nanoseconds parse_duration_flag(std::string_view flag, std::string_view v) {
   auto d = parse_duration(v);
@@ -51,10 +171,8 @@ bool parse_bool(std::string_view flag, std::string_view v) {
 }
 
 std::string one_of(std::string_view flag, std::string_view v,
-                   std::initializer_list<std::string_view> allowed) {
-  for (auto a : allowed) {
-    if (v == a) return std::string(v);
-  }
+                   const std::vector<std::string_view>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return std::string(v);
   std::string msg = "invalid value \"" + std::string(v) + "\" for flag -" + std::string(flag) +
                     ": want one of";
   for (auto a : allowed) {
@@ -68,80 +186,111 @@ void ignored(Config& c, std::string_view flag) {
   c.warnings.push_back("flag -" + std::string(flag) + " is accepted for compatibility and ignored");
 }
 
+// ---- one builder per kind of flag: a table row each ----
+
+template <typename T>
+FlagSpec int_flag(std::string_view name, T Config::*field, IntRange range, Sign sign,
+                  std::string_view help, std::string_view zero_means = {}) {
+  if (range.max > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+    std::terminate();  // a table bug: the range does not fit the field
+  }
+  return {name,
+          sign == Sign::allowed ? "int" : "uint",
+          help,
+          range,
+          [=](Config& c, std::string_view v) {
+            c.*field = static_cast<T>(parse_integer(name, v, range, sign));
+          },
+          [=](const Config& c) {
+            if (c.*field == 0 && !zero_means.empty()) return std::string(zero_means);
+            return std::to_string(c.*field);
+          }};
+}
+
+FlagSpec duration_flag(std::string_view name, std::chrono::nanoseconds Config::*field,
+                       std::string_view help) {
+  return {name, "duration", help, std::nullopt,
+          [=](Config& c, std::string_view v) { c.*field = parse_duration_flag(name, v); },
+          [=](const Config& c) { return format_duration(c.*field); }};
+}
+
+FlagSpec string_flag(std::string_view name, std::string Config::*field, std::string_view help) {
+  return {name, "string", help, std::nullopt,
+          [=](Config& c, std::string_view v) { c.*field = std::string(v); },
+          [=](const Config& c) { return c.*field; }};
+}
+
+FlagSpec choice_flag(std::string_view name, std::string Config::*field,
+                     std::vector<std::string_view> allowed, std::string_view help) {
+  return {name, "string", help, std::nullopt,
+          [=](Config& c, std::string_view v) { c.*field = one_of(name, v, allowed); },
+          [=](const Config& c) { return c.*field; }};
+}
+
+FlagSpec bool_flag(std::string_view name, bool Config::*field, std::string_view help) {
+  return {name, "bool", help, std::nullopt,
+          [=](Config& c, std::string_view v) { c.*field = parse_bool(name, v); },
+          // As Go's -help: false is not worth showing.
+          [=](const Config& c) { return c.*field ? std::string("true") : std::string(); }};
+}
+
+std::string nothing_to_show(const Config&) { return {}; }
+
 const std::vector<FlagSpec>& flag_specs() {
   static const std::vector<FlagSpec> specs = {
-      {"worker-id", false, "0", "worker id, 1..1023; must be unique among instances",
-       [](Config& c, std::string_view v) {
-         c.worker_id = parse_number<std::uint32_t>("worker-id", v, 0, id::kMaxWorkerId);
-       }},
-      {"port", false, "11212", "TCP port to listen on (IPv4 and IPv6); 0 picks a free one",
-       [](Config& c, std::string_view v) {
-         c.port = parse_number<std::uint16_t>("port", v, 0, 65535);
-       }},
-      {"sock", false, "", "unix domain socket to listen on instead of -port",
-       [](Config& c, std::string_view v) { c.sock = std::string(v); }},
-      {"idle-timeout", false, "600s",
-       "close a connection after this long without a complete command; 0 = never",
-       [](Config& c, std::string_view v) { c.idle_timeout = parse_duration_flag("idle-timeout", v); }},
-      {"log-level", false, "info", "debug, info, warn, warning, error, fatal or panic",
-       [](Config& c, std::string_view v) {
-         c.log_level = one_of("log-level", v,
-                              {"debug", "info", "warn", "warning", "error", "fatal", "panic"});
-       }},
-      {"log-format", false, "text", "text or json",
-       [](Config& c, std::string_view v) { c.log_format = one_of("log-format", v, {"text", "json"}); }},
-      {"http-port", false, "0", "HTTP port; 0 = off (not yet supported)",
-       [](Config& c, std::string_view v) {
-         c.http_port = parse_number<int>("http-port", v, 0, 65535);
-       }},
-      {"redis", false, "", "Redis URL for automatic worker ids (not yet supported)",
-       [](Config& c, std::string_view v) { c.redis = std::string(v); }},
-      {"min-worker-id", false, "1", "lowest worker id to take from Redis",
-       [](Config& c, std::string_view v) {
-         c.min_worker_id = parse_number<std::uint32_t>("min-worker-id", v, 0, id::kMaxWorkerId);
-       }},
-      {"max-worker-id", false, "1023", "highest worker id to take from Redis",
-       [](Config& c, std::string_view v) {
-         c.max_worker_id = parse_number<std::uint32_t>("max-worker-id", v, 0, id::kMaxWorkerId);
-       }},
-      {"threads", false, "cores", "threads serving connections",
-       [](Config& c, std::string_view v) {
-         c.threads = parse_number<unsigned>("threads", v, 1, 1024);
-       }},
-      {"max-connections", false, "4096", "connections served at once; more are refused",
-       [](Config& c, std::string_view v) {
-         c.max_connections = parse_number<std::uint32_t>("max-connections", v, 1, 1'000'000);
-       }},
-      {"max-line-bytes", false, "65536", "longest request line; longer closes the connection",
-       [](Config& c, std::string_view v) {
-         c.max_line_bytes = parse_number<std::size_t>("max-line-bytes", v, 512, 16 << 20);
-       }},
-      {"shutdown-timeout", false, "10s", "how long a graceful stop may take",
-       [](Config& c, std::string_view v) {
-         c.shutdown_timeout = parse_duration_flag("shutdown-timeout", v);
-       }},
-      {"version", true, "false", "print the version and exit",
-       [](Config& c, std::string_view v) { c.show_version = parse_bool("version", v); }},
-      {"help", true, "false", "print this help and exit",
-       [](Config& c, std::string_view v) { c.show_help = parse_bool("help", v); }},
+      int_flag("worker-id", &Config::worker_id, kWorkerIdRange, Sign::refused,
+               "worker id, unique among instances; required: 0 means not set"),
+      int_flag("port", &Config::port, kPortRange, Sign::allowed,
+               "TCP port to listen on (IPv4 and IPv6); 0 picks a free one"),
+      string_flag("sock", &Config::sock, "unix domain socket to listen on instead of -port"),
+      duration_flag("idle-timeout", &Config::idle_timeout,
+                    "close a connection after this long without a complete command; 0 = never"),
+      choice_flag("log-level", &Config::log_level,
+                  {"debug", "info", "warn", "warning", "error", "fatal", "panic"},
+                  "debug, info, warn, warning, error, fatal or panic"),
+      choice_flag("log-format", &Config::log_format, {"text", "json"}, "text or json"),
+      int_flag("http-port", &Config::http_port, kPortRange, Sign::allowed,
+               "HTTP port; 0 = off (not yet supported)"),
+      string_flag("redis", &Config::redis,
+                  "Redis URL for automatic worker ids (not yet supported)"),
+      int_flag("min-worker-id", &Config::min_worker_id, kWorkerIdRange, Sign::refused,
+               "lowest worker id to take from Redis"),
+      int_flag("max-worker-id", &Config::max_worker_id, kWorkerIdRange, Sign::refused,
+               "highest worker id to take from Redis"),
+      int_flag("threads", &Config::threads, kThreadsRange, Sign::allowed,
+               "threads serving connections", "number of cores"),
+      int_flag("max-connections", &Config::max_connections, kMaxConnectionsRange, Sign::allowed,
+               "connections served at once; more are refused"),
+      int_flag("max-line-bytes", &Config::max_line_bytes, kMaxLineBytesRange, Sign::allowed,
+               "longest request line; longer closes the connection"),
+      duration_flag("shutdown-timeout", &Config::shutdown_timeout,
+                    "how long a graceful stop may take"),
+      bool_flag("version", &Config::show_version, "print the version and exit"),
+      bool_flag("help", &Config::show_help, "print this help and exit"),
       // go-katsubushi flags that mean nothing here.
-      {"enable-pprof", true, "false", "ignored (go-katsubushi compatibility)",
+      {"enable-pprof", "bool", "ignored (go-katsubushi compatibility)", std::nullopt,
        [](Config& c, std::string_view v) {
          if (parse_bool("enable-pprof", v)) ignored(c, "enable-pprof");
-       }},
-      {"enable-stats", true, "false", "ignored (go-katsubushi compatibility)",
+       },
+       nothing_to_show},
+      {"enable-stats", "bool", "ignored (go-katsubushi compatibility)", std::nullopt,
        [](Config& c, std::string_view v) {
          if (parse_bool("enable-stats", v)) ignored(c, "enable-stats");
-       }},
-      {"debug-port", false, "8080", "ignored (go-katsubushi compatibility)",
+       },
+       nothing_to_show},
+      {"debug-port", "int", "ignored (go-katsubushi compatibility)", kPortRange,
        [](Config& c, std::string_view v) {
-         parse_number<int>("debug-port", v, 0, 65535);
+         parse_integer("debug-port", v, kPortRange, Sign::allowed);
          ignored(c, "debug-port");
-       }},
-      {"grpc-port", false, "0", "ignored (go-katsubushi compatibility; no gRPC here)",
+       },
+       nothing_to_show},
+      {"grpc-port", "int", "ignored (go-katsubushi compatibility; no gRPC here)", kPortRange,
        [](Config& c, std::string_view v) {
-         if (parse_number<int>("grpc-port", v, 0, 65535) != 0) ignored(c, "grpc-port");
-       }},
+         if (parse_integer("grpc-port", v, kPortRange, Sign::allowed) != 0) {
+           ignored(c, "grpc-port");
+         }
+       },
+       nothing_to_show},
   };
   return specs;
 }
@@ -168,6 +317,49 @@ std::string env_name(std::string_view flag, bool upper) {
   return out;
 }
 
+// ---- the command line, as Go's flag.Parse walks it ----
+
+struct RawFlag {
+  std::string_view name;
+  std::optional<std::string_view> value;  // set for -name=value
+};
+
+// The flag at args[i], or nullopt when args[i] ends the flags: a non-flag
+// argument (a lone "-" is one) or "--", which is stepped over.
+std::optional<RawFlag> split_flag(const std::vector<std::string>& args, std::size_t& i) {
+  std::string_view a = args[i];
+  if (a.size() < 2 || a[0] != '-') return std::nullopt;
+  if (a == "--") {
+    ++i;
+    return std::nullopt;
+  }
+  a.remove_prefix(a[1] == '-' ? 2 : 1);
+  if (a.empty() || a[0] == '-' || a[0] == '=') {
+    throw ConfigError("bad flag syntax: " + args[i]);
+  }
+  RawFlag raw{a, std::nullopt};
+  if (auto eq = a.find('='); eq != std::string_view::npos) {
+    raw.name = a.substr(0, eq);
+    raw.value = a.substr(eq + 1);
+  }
+  return raw;
+}
+
+std::string ignored_arguments_warning(const std::vector<std::string>& args, std::size_t first) {
+  std::string msg = "ignoring the arguments after the flags:";
+  bool flag_like = false;
+  for (std::size_t i = first; i < args.size(); ++i) {
+    flag_like = flag_like || args[i].starts_with('-');
+    if (i - first == kMaxListedIgnoredArguments) {
+      msg += " and " + std::to_string(args.size() - i) + " more";
+      break;
+    }
+    msg += " \"" + args[i] + "\"";
+  }
+  if (flag_like) msg += " (flags after the first non-flag argument are not read, as in Go)";
+  return msg;
+}
+
 }  // namespace
 
 Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) {
@@ -192,42 +384,56 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
     }
   }
 
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    if (a == "--") {
-      if (i + 1 < args.size()) throw ConfigError("unexpected argument \"" + args[i + 1] + "\"");
-      break;
-    }
-    if (a.size() < 2 || a[0] != '-') throw ConfigError("unexpected argument \"" + args[i] + "\"");
-    a.remove_prefix(a[1] == '-' ? 2 : 1);
-    if (a.empty() || a[0] == '-' || a[0] == '=') {
-      throw ConfigError("bad flag syntax: " + args[i]);
-    }
-    std::string_view name = a;
-    std::optional<std::string_view> value;
-    if (auto eq = a.find('='); eq != std::string_view::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    }
-    const FlagSpec* f = find_flag(name);
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const auto raw = split_flag(args, i);
+    if (!raw) break;
+    const FlagSpec* f = find_flag(raw->name);
     if (f == nullptr) {
-      throw ConfigError("flag provided but not defined: -" + std::string(name));
+      throw ConfigError("flag provided but not defined: -" + std::string(raw->name));
     }
-    if (!value) {
-      if (f->is_bool) {
-        value = "true";
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        throw ConfigError("flag needs an argument: -" + std::string(name));
-      }
+    ++i;
+    std::string_view value;
+    if (raw->value) {
+      value = *raw->value;
+    } else if (f->is_bool()) {
+      value = "true";
+    } else if (i < args.size()) {
+      value = args[i++];
+    } else {
+      throw ConfigError("flag needs an argument: -" + std::string(raw->name));
     }
-    f->set(c, *value);
+    f->set(c, value);
     std::erase_if(env_errors, [&](const auto& e) { return e.first == f->name; });
   }
+  if (i < args.size()) c.warnings.push_back(ignored_arguments_warning(args, i));
   if (!env_errors.empty()) throw ConfigError(env_errors.front().second);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   return c;
+}
+
+bool json_logs_requested(const std::vector<std::string>& args, const EnvLookup& env) noexcept {
+  try {
+    std::optional<std::string_view> format;
+    std::size_t i = 0;
+    while (i < args.size()) {
+      const auto raw = split_flag(args, i);
+      if (!raw) break;
+      ++i;
+      const FlagSpec* f = find_flag(raw->name);
+      std::optional<std::string_view> value = raw->value;
+      if (!value && f != nullptr && !f->is_bool() && i < args.size()) value = args[i++];
+      if (f != nullptr && f->name == "log-format" && value) format = value;
+    }
+    if (format) return *format == "json";
+    for (const char* name : {"LOG_FORMAT", "log_format"}) {
+      const auto v = env ? env(name) : std::nullopt;
+      if (v && !v->empty()) return *v == "json";
+    }
+  } catch (const std::exception&) {
+    // Bad syntax ends the scan; what was read so far decides.
+  }
+  return false;
 }
 
 void validate_config(const Config& c) {
@@ -242,8 +448,19 @@ void validate_config(const Config& c) {
                       std::to_string(id::kMaxWorkerId) + " (or WORKER_ID in the environment)");
   }
   if (c.min_worker_id == 0 || c.min_worker_id > c.max_worker_id) {
-    throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= 1023");
+    throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= " +
+                      std::to_string(id::kMaxWorkerId));
   }
+}
+
+std::vector<FlagInfo> flag_infos() {
+  const Config defaults;
+  std::vector<FlagInfo> infos;
+  for (const auto& f : flag_specs()) {
+    infos.push_back({std::string(f.name), std::string(f.type), std::string(f.help),
+                     f.range ? range_text(*f.range) : std::string(), f.show(defaults)});
+  }
+  return infos;
 }
 
 std::string usage(std::string_view program) {
@@ -251,13 +468,20 @@ std::string usage(std::string_view program) {
   out << "Usage: " << program << " [flags]\n"
       << "Hands out unique, time-ordered 64-bit ids over the memcached protocol.\n"
       << "Flags take one or two dashes and -flag=value or -flag value; each can also\n"
-      << "come from the environment as FLAG_NAME or flag_name (e.g. WORKER_ID).\n\n";
-  for (const auto& f : flag_specs()) {
+      << "come from the environment as FLAG_NAME or flag_name (e.g. WORKER_ID).\n"
+      << "Integers may be written as Go reads them: 0x1f, 0o17 or 017, 0b101, 1_000.\n\n";
+  for (const auto& f : flag_infos()) {
     out << "  -" << f.name;
-    if (!f.is_bool) out << " value";
+    if (f.type != "bool") out << ' ' << f.type;
     out << "\n      " << f.help;
-    if (!f.default_text.empty()) out << " (default " << f.default_text << ")";
-    out << "\n";
+    if (!f.range.empty() || !f.default_text.empty()) {
+      out << " (";
+      if (!f.range.empty()) out << f.range;
+      if (!f.range.empty() && !f.default_text.empty()) out << ", ";
+      if (!f.default_text.empty()) out << "default " << f.default_text;
+      out << ')';
+    }
+    out << '\n';
   }
   return out.str();
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "id/generator.hpp"
 #include "proto/stats.hpp"
 #include "proto/text_command.hpp"
@@ -16,12 +17,12 @@ namespace katsubushi::proto {
 
 struct SessionLimits {
   // A request line longer than this gets CLIENT_ERROR and the connection closes.
-  std::size_t max_line_bytes = 64 * 1024;
+  std::size_t max_line_bytes = config::kDefaultMaxLineBytes;
   // Past this much unsent output the core stops taking requests (backpressure).
-  std::size_t max_output_bytes = 1024 * 1024;
+  std::size_t max_output_bytes = config::kMaxOutputBytes;
   // A storage command announcing more than this is refused and the connection
   // closes: we would have to skip it blind to stay in sync.
-  std::size_t max_data_block_bytes = 1024 * 1024;
+  std::size_t max_data_block_bytes = config::kMaxDataBlockBytes;
 };
 
 struct SessionServices {

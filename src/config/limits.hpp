@@ -1,0 +1,58 @@
+// Every limit and default of the daemon, named once. Constants only: the
+// protocol core, the server and the flag table all read them from here, and a
+// unit test checks the README's Limits and Flags tables against them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace katsubushi::config {
+
+inline constexpr std::size_t kKiB = 1024;
+inline constexpr std::size_t kMiB = 1024 * kKiB;
+
+// The values a numeric flag accepts, both ends included.
+struct IntRange {
+  std::uint64_t min;
+  std::uint64_t max;
+};
+
+// -port; 0 picks a free port.
+inline constexpr std::uint16_t kDefaultPort = 11212;
+inline constexpr IntRange kPortRange{0, 65535};
+
+// -max-line-bytes: a longer request line gets CLIENT_ERROR and a close.
+inline constexpr std::size_t kDefaultMaxLineBytes = 64 * kKiB;
+inline constexpr IntRange kMaxLineBytesRange{512, 16 * kMiB};
+
+// -max-connections: one more gets SERVER_ERROR and a close.
+inline constexpr std::uint32_t kDefaultMaxConnections = 4096;
+inline constexpr IntRange kMaxConnectionsRange{1, 1'000'000};
+
+// -threads (default: the number of cores).
+inline constexpr IntRange kThreadsRange{1, 1024};
+
+// -idle-timeout and -shutdown-timeout.
+inline constexpr std::chrono::seconds kDefaultIdleTimeout{600};
+inline constexpr std::chrono::seconds kDefaultShutdownTimeout{10};
+
+// Output a connection may owe before the server stops reading from it.
+inline constexpr std::size_t kMaxOutputBytes = 1 * kMiB;
+// Largest storage data block swallowed to keep a text stream in sync; a
+// larger one is refused and the connection closed.
+inline constexpr std::size_t kMaxDataBlockBytes = 1 * kMiB;
+
+// Bytes asked of the socket per read.
+inline constexpr std::size_t kReadChunkBytes = 16 * kKiB;
+
+// After its last reply a connection half-closes and drains what the client
+// still sends, for at most this long and this much, so the kernel does not
+// answer with a reset that destroys replies the client has not read yet.
+inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
+inline constexpr std::size_t kLingerMaxBytes = 1 * kMiB;
+
+// How long accept() waits after running out of file descriptors or memory.
+inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+}  // namespace katsubushi::config

@@ -1,0 +1,16 @@
+// The session core's limits, built from the configuration alone so the
+// server has one place to take them from.
+#pragma once
+
+#include "config/config.hpp"
+#include "proto/session.hpp"
+
+namespace katsubushi::config {
+
+inline proto::SessionLimits session_limits(const Config& c) {
+  return {.max_line_bytes = c.max_line_bytes,
+          .max_output_bytes = c.max_output_bytes,
+          .max_data_block_bytes = c.max_data_block_bytes};
+}
+
+}  // namespace katsubushi::config
