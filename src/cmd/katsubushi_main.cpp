@@ -15,9 +15,15 @@
 
 namespace {
 
-// A flag error (exit 2), after the warnings that may explain it (such as
-// flags that were never read because they followed a non-flag argument).
-void report_config_error(const char* what, const std::vector<std::string>& warnings) {
+// A flag error (exit 2) in the format the user asked for: one JSON log line
+// with -log-format json, else plain text, as before logging is set up.
+void report_config_error(const char* what, const std::vector<std::string>& warnings, bool json) {
+  if (json) {
+    katsubushi::server::setup_logging("info", "json");
+    for (const auto& w : warnings) spdlog::warn("{}", w);
+    spdlog::error("{}; run katsubushi -help for the flags", what);
+    return;
+  }
   for (const auto& w : warnings) std::fprintf(stderr, "katsubushi: warning: %s\n", w.c_str());
   std::fprintf(stderr, "katsubushi: %s\nRun katsubushi -help for the flags.\n", what);
 }
@@ -41,7 +47,7 @@ int main(int argc, char** argv) {
     }
     config::validate_config(cfg);
   } catch (const config::ConfigError& e) {
-    report_config_error(e.what(), cfg.warnings);
+    report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
     return 2;
   }
 

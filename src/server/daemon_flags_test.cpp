@@ -1,8 +1,11 @@
 // katsubushi's command line and environment, as seen from outside the process.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <csignal>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -76,6 +79,179 @@ std::uint16_t start_with_own_args(
     if (daemon.running()) return 0;  // up but not answering: no retry
   }
   return 0;
+}
+
+// ---- a strict JSON checker: a log line must be one JSON object, UTF-8 ----
+
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string_view text) : s_(text) {}
+  // Whether the whole text is exactly one JSON object.
+  bool one_object() {
+    space();
+    if (peek() != '{' || !value()) return false;
+    space();
+    return i_ == s_.size();
+  }
+
+ private:
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool value() {
+    space();
+    switch (peek()) {
+      case '{':
+        return container('}', true);
+      case '[':
+        return container(']', false);
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+  bool container(char close, bool object) {
+    ++i_;
+    space();
+    if (peek() == close) {
+      ++i_;
+      return true;
+    }
+    for (;;) {
+      space();
+      if (object) {
+        if (peek() != '"' || !string()) return false;
+        space();
+        if (peek() != ':') return false;
+        ++i_;
+      }
+      if (!value()) return false;
+      space();
+      if (peek() == close) {
+        ++i_;
+        return true;
+      }
+      if (peek() != ',') return false;
+      ++i_;
+    }
+  }
+  bool number() {
+    const std::size_t start = i_;
+    if (peek() == '-') ++i_;
+    auto digits = [&] {
+      const std::size_t d = i_;
+      while (peek() >= '0' && peek() <= '9') ++i_;
+      return i_ > d;
+    };
+    if (!digits()) return false;
+    if (peek() == '.') {
+      ++i_;
+      if (!digits()) return false;
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      ++i_;
+      if (peek() == '+' || peek() == '-') ++i_;
+      if (!digits()) return false;
+    }
+    return i_ > start;
+  }
+  bool string() {
+    ++i_;  // opening quote
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        ++i_;
+        const char e = peek();
+        if (e == 'u') {
+          for (int k = 1; k <= 4; ++k) {
+            const char h = i_ + static_cast<std::size_t>(k) < s_.size()
+                               ? s_[i_ + static_cast<std::size_t>(k)]
+                               : '\0';
+            if (!std::isxdigit(static_cast<unsigned char>(h))) return false;
+          }
+          i_ += 5;
+        } else if (std::string_view("\"\\/bfnrt").find(e) != std::string_view::npos && e != '\0') {
+          ++i_;
+        } else {
+          return false;
+        }
+        continue;
+      }
+      const std::size_t n = utf8_length(c);
+      if (n == 0 || !utf8_tail_ok(c, n)) return false;
+      i_ += n;
+    }
+    return false;
+  }
+  static std::size_t utf8_length(unsigned char c) {
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return 2;
+    if (c >= 0xe0 && c <= 0xef) return 3;
+    if (c >= 0xf0 && c <= 0xf4) return 4;
+    return 0;
+  }
+  bool utf8_tail_ok(unsigned char c, std::size_t n) const {
+    if (i_ + n > s_.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s_[i_ + k]);
+      unsigned lo = 0x80;
+      unsigned hi = 0xbf;
+      if (k == 1 && c == 0xe0) lo = 0xa0;  // overlong
+      if (k == 1 && c == 0xed) hi = 0x9f;  // surrogates
+      if (k == 1 && c == 0xf0) lo = 0x90;  // overlong
+      if (k == 1 && c == 0xf4) hi = 0x8f;  // past U+10FFFF
+      if (b < lo || b > hi) return false;
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Every line of `log` is one strict JSON object; returns how many there are.
+std::size_t expect_json_lines(const std::string& log) {
+  const auto lines = lines_of(log);
+  for (const auto& line : lines)
+    EXPECT_TRUE(JsonChecker(line).one_object()) << "not JSON: " << line;
+  EXPECT_TRUE(log.empty() || log.back() == '\n') << log;
+  return lines.size();
+}
+
+TEST(JsonCheckerTest, AcceptsJsonAndRefusesTheRest) {
+  EXPECT_TRUE(JsonChecker(R"({"a":"b\u00e9\"","n":-1.5e3,"l":[true,false,null,{}]})").one_object());
+  EXPECT_TRUE(JsonChecker("{\"msg\":\"caf\xc3\xa9 \xf0\x9f\x8d\xa3\"}").one_object());
+  for (const char* bad : {"", "{", "{}x", "[]", R"({"a":})", R"({"a":"\x"})", R"({"a":"\u12"})",
+                          "{\"a\":\"\xff\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}",
+                          "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\x01\"}", R"({"a":01x})"}) {
+    EXPECT_FALSE(JsonChecker(bad).one_object()) << bad;
+  }
 }
 
 TEST(DaemonFlags, VersionPrintsTheVersionAndExitsZero) {
@@ -220,6 +396,69 @@ TEST(DaemonFlags, IgnoredArgumentsAreReportedWhenTheFlagsFail) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("-worker-id"), std::string::npos) << r.err;
+}
+
+// ---- JSON logs stay JSON ----
+
+struct JsonBadFlagCase {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string named;  // what the error message must mention
+};
+
+void PrintTo(const JsonBadFlagCase& c, std::ostream* os) {
+  *os << '[' << printable(c.args) << "] env [" << printable(c.env) << ']';
+}
+
+class DaemonJsonBadFlag : public ::testing::TestWithParam<JsonBadFlagCase> {};
+
+TEST_P(DaemonJsonBadFlag, IsOneJsonErrorLineAndExitsTwo) {
+  const auto r = run_daemon(GetParam().args, GetParam().env);
+  ASSERT_TRUE(r.status) << "still running after " << kFlagRunTimeout.count() << " ms";
+  EXPECT_TRUE(r.status->exited) << r.status->describe();
+  EXPECT_EQ(r.status->code, 2) << r.err;
+  EXPECT_GE(expect_json_lines(r.err), 1u) << r.err;
+  const auto lines = lines_of(r.err);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find(R"("level":"error")"), std::string::npos) << r.err;
+  EXPECT_NE(lines.back().find(GetParam().named), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, DaemonJsonBadFlag,
+    ::testing::Values(
+        JsonBadFlagCase{{"-log-format=json", "-worker-id=abc"}, {}, "-worker-id"},
+        JsonBadFlagCase{{"-worker-id=abc", "--log-format", "json"}, {}, "-worker-id"},
+        JsonBadFlagCase{{"-worker-id=abc"}, {"LOG_FORMAT=json"}, "-worker-id"},
+        JsonBadFlagCase{{"-worker-id=1", "-no-such-flag"}, {"log_format=json"}, "-no-such-flag"},
+        JsonBadFlagCase{{"-log-format=json"}, {}, "worker-id"},
+        // Bytes that are not UTF-8 in the offending value.
+        JsonBadFlagCase{{"-log-format=json", "-worker-id=\xff\xfe"}, {}, "\\ufffd\\ufffd"},
+        JsonBadFlagCase{{"-log-format=json", "-log-level=\xc3("}, {}, "-log-level"},
+        // A warning about ignored arguments, then the error: both JSON.
+        JsonBadFlagCase{{"-log-format=json", "stray\x80", "-worker-id=1"}, {}, "-worker-id"}));
+
+TEST(DaemonFlags, BadFlagIsPlainTextWithoutJsonLogs) {
+  const auto r = run_daemon({"-worker-id=abc"}, {"LOG_FORMAT=text"});
+  ASSERT_TRUE(r.status);
+  EXPECT_EQ(r.status->code, 2);
+  EXPECT_TRUE(r.err.starts_with("katsubushi: invalid value \"abc\" for flag -worker-id")) << r.err;
+}
+
+TEST(DaemonFlags, NonUtf8SocketPathKeepsJsonLogsValid) {
+  TempDir dir;
+  const std::string path = (dir.path() / "k\xff\xfe\xc3.sock").string();
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_unix(path, {"-worker-id=1", "-threads=1", "-log-format=json"}))
+      << daemon.log();
+  const auto status = daemon.stop(SIGTERM);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->clean()) << status->describe();
+  const std::string log = daemon.log();
+  EXPECT_GE(expect_json_lines(log), 2u) << log;
+  // The path is logged, its bad bytes replaced.
+  EXPECT_NE(log.find("k\\ufffd\\ufffd\\ufffd.sock"), std::string::npos) << log;
 }
 
 }  // namespace
