@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
     for (const auto& w : cfg.warnings) spdlog::warn("{}", w);
 
     id::SystemClock clock;
+    // The daemon still starts (the clock may be put right), but say now why
+    // every get would fail rather than only answer SERVER_ERROR.
+    if (const auto why = id::outside_id_time_range(clock.now_unix_ms())) {
+      spdlog::error("{}", *why);
+    }
     id::IdGenerator generator(clock, cfg.worker_id);
     server::Server server(cfg, generator);
     server.listen();

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace katsubushi::id {
 
@@ -22,8 +24,14 @@ class Clock {
   virtual std::int64_t drift_ms() { return 0; }
 };
 
+// Why no id can carry the time `unix_ms` (before the id epoch or past the
+// 41-bit range), naming that time and the limit; nullopt when ids can.
+std::optional<std::string> outside_id_time_range(std::int64_t unix_ms);
+
 // A wall-clock anchor taken at construction plus the monotonic time elapsed
 // since then: stepping the wall clock backwards while running changes nothing.
+// The wall clock is read with clock_gettime, not system_clock, whose int64
+// nanoseconds overflow in 2262; far-off times saturate instead of wrapping.
 class SystemClock final : public Clock {
  public:
   SystemClock();

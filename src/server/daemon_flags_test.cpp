@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "id/layout.hpp"
+#include "id/timefmt.hpp"
 #include "server/test_daemon.hpp"
 #include "version.hpp"
 
@@ -459,6 +460,88 @@ TEST(DaemonFlags, NonUtf8SocketPathKeepsJsonLogsValid) {
   EXPECT_GE(expect_json_lines(log), 2u) << log;
   // The path is logged, its bad bytes replaced.
   EXPECT_NE(log.find("k\\ufffd\\ufffd\\ufffd.sock"), std::string::npos) << log;
+}
+
+// ---- a wall clock outside the id layout's range ----
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;  // ASan refuses to run after a preloaded library
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Runs the daemon under faketime(1) with its wall clock starting at `start`;
+// the monotonic clock stays real (past 2262 a faked one would overflow the
+// daemon's timers, which is not what these tests are about).
+void fake_wall_clock(DaemonProcess& daemon, const std::string& start) {
+  daemon.set_launch_options(
+      {.wrapper = {"faketime", "--exclude-monotonic", start}, .fd_limit = std::nullopt});
+}
+
+struct FakeClockCase {
+  std::string start;        // the wall clock at start, for libfaketime
+  std::string clock_reads;  // how the startup error names it
+  std::string reply;        // what a get answers
+};
+
+void PrintTo(const FakeClockCase& c, std::ostream* os) { *os << c.start; }
+
+class DaemonFakeClock : public ::testing::TestWithParam<FakeClockCase> {};
+
+TEST_P(DaemonFakeClock, WarnsAtStartAndAnswersServerError) {
+  if (kSanitized) GTEST_SKIP() << "faketime preloads a library, which sanitizer runtimes refuse";
+  DaemonProcess daemon;
+  fake_wall_clock(daemon, GetParam().start);
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=1", "-threads=1"})) << daemon.log();
+
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
+  EXPECT_EQ(c.request("get a\r\n", "\r\n"), GetParam().reply);
+  // The connection stays usable.
+  EXPECT_EQ(c.request("get b\r\n", "\r\n"), GetParam().reply);
+
+  const std::string log = daemon.log();
+  const auto at = log.find(" error the clock reads " + GetParam().clock_reads);
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  EXPECT_NE(line.find("ids can only be made up to 2084-09-06T15:47:35.551Z"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("every get will answer SERVER_ERROR"), std::string::npos) << line;
+  // Said before the daemon reports itself up.
+  EXPECT_LT(at, log.find("katsubushi " + std::string(kVersion) + " worker id")) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Years, DaemonFakeClock,
+    ::testing::Values(
+        // Past the 41-bit millisecond range.
+        FakeClockCase{"2090-01-01 00:00:00", "2090-01-01T00:00:0",
+                      "SERVER_ERROR clock is beyond the id timestamp range\r\n"},
+        // Past 2262, where int64 nanoseconds since 1970 overflow.
+        FakeClockCase{"2300-01-01 00:00:00", "2300-01-01T00:00:0",
+                      "SERVER_ERROR clock is beyond the id timestamp range\r\n"}),
+    [](const auto& test) { return "Year" + test.param.start.substr(0, 4); });
+
+TEST(DaemonFakeClockControl, NoWarningInsideTheRange) {
+  if (kSanitized) GTEST_SKIP() << "faketime preloads a library, which sanitizer runtimes refuse";
+  DaemonProcess daemon;
+  fake_wall_clock(daemon, "2080-06-01 00:00:00");
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=1", "-threads=1"})) << daemon.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
+  const auto values = request_ids(c, "get a");
+  ASSERT_TRUE(values && values->size() == 1) << daemon.log();
+  // The id carries the faked time, so the fake clock is in effect.
+  const auto parts = id::decode((*values)[0].id);
+  EXPECT_EQ(id::format_rfc3339_ms(parts.timestamp_ms + id::kEpochUnixMs).substr(0, 10),
+            "2080-06-01");
+  EXPECT_EQ(daemon.log().find("the clock reads"), std::string::npos) << daemon.log();
 }
 
 }  // namespace
