@@ -1,6 +1,7 @@
 // katsubushi-dump: what an id says (time, worker id, sequence), or the
 // smallest id of a given millisecond.
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -9,6 +10,11 @@
 #include "id/timefmt.hpp"
 
 namespace {
+
+// The largest id: bit 63 clear, every other field full.
+constexpr std::uint64_t kMaxId = katsubushi::id::encode(
+    {katsubushi::id::kMaxTimestamp, katsubushi::id::kMaxWorkerId, katsubushi::id::kMaxSequence});
+static_assert(kMaxId == (std::uint64_t{1} << 63) - 1);
 
 constexpr const char* kUsage =
     "Usage: katsubushi-dump ID...\n"
@@ -71,6 +77,15 @@ int main(int argc, char** argv) {
     if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
       std::fprintf(stderr, "katsubushi-dump: \"%.*s\" is not an id (want a decimal uint64)\n",
                    static_cast<int>(s.size()), s.data());
+      return 1;
+    }
+    // Bit 63 is always 0 in an id; decoding one with it set would silently
+    // drop that bit and print a time the value does not hold.
+    if (id > kMaxId) {
+      std::fprintf(stderr,
+                   "katsubushi-dump: \"%.*s\" is not an id: bit 63 is set (ids are at most "
+                   "%llu)\n",
+                   static_cast<int>(s.size()), s.data(), static_cast<unsigned long long>(kMaxId));
       return 1;
     }
     const IdParts parts = decode(id);

@@ -78,8 +78,38 @@ TEST(Dump, InvalidIdsFailWithAMessage) {
   }
 }
 
+TEST(Dump, ValuesWithBit63SetAreNotIds) {
+  // 2^63 and 2^64 - 1: decimal uint64s, but no id has bit 63 set.
+  for (const char* bad : {"9223372036854775808", "18446744073709551615", "13835058055282163712"}) {
+    const auto r = dump({bad});
+    ASSERT_TRUE(r.status) << bad;
+    EXPECT_TRUE(r.status->exited) << bad;
+    EXPECT_NE(r.status->code, 0) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+    EXPECT_NE(r.err.find(std::string("\"") + bad + "\" is not an id: bit 63 is set"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("9223372036854775807"), std::string::npos) << r.err;
+  }
+  // Ids before it are still printed, as with any bad argument.
+  const auto r = dump({"4097", "18446744073709551615"});
+  ASSERT_TRUE(r.status);
+  EXPECT_NE(r.status->code, 0);
+  EXPECT_EQ(r.out, R"({"time":"2015-01-01T00:00:00.000Z","worker_id":1,"sequence":1})"
+                   "\n");
+}
+
+TEST(Dump, TheLargestIdIsTheLastMillisecondOfTheRange) {
+  const auto r = dump({"9223372036854775807"});
+  ASSERT_TRUE(r.status);
+  EXPECT_TRUE(r.status->clean()) << r.status->describe() << r.err;
+  EXPECT_EQ(r.out, R"({"time":"2084-09-06T15:47:35.551Z","worker_id":1023,"sequence":4095})"
+                   "\n");
+}
+
 TEST(Dump, InvalidTimesFailWithAMessage) {
-  for (const char* bad : {"yesterday", "2015-13-01T00:00:00Z", "2015-01-01", "2014-12-31T23:59:59Z"}) {
+  for (const char* bad :
+       {"yesterday", "2015-13-01T00:00:00Z", "2015-01-01", "2014-12-31T23:59:59Z"}) {
     const auto r = dump({"-to-id", bad});
     ASSERT_TRUE(r.status) << bad;
     EXPECT_TRUE(r.status->exited) << bad;
