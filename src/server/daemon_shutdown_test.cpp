@@ -217,10 +217,8 @@ TEST(DaemonShutdown, StopSignalRightAfterListenIsAGracefulStop) {
                                          "trace=listen", "-e",
                                          "inject=listen:delay_exit=2000000"},
                              .fd_limit = std::nullopt});
-  // LeakSanitizer cannot run under a tracer; sanitizer builds only.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string asan_options =
-      "ASAN_OPTIONS=" + std::string(asan != nullptr ? asan : "") + ":detect_leaks=0";
+  // LeakSanitizer cannot run under a tracer.
+  const std::string asan_options = with_sanitizer_option("ASAN_OPTIONS", "detect_leaks=0");
   const std::uint16_t port = free_tcp_port();
   ASSERT_NE(port, 0);
   ASSERT_TRUE(daemon.spawn({"-worker-id=24", "-threads=1", "-port=" + std::to_string(port)},

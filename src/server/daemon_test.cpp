@@ -215,7 +215,10 @@ TEST(DaemonStats, GeneratorErrorsAreCounted) {
   DaemonProcess daemon;
   daemon.set_launch_options(
       {.wrapper = {"faketime", "2090-01-01 00:00:00"}, .fd_limit = std::nullopt});
-  ASSERT_TRUE(daemon.start_tcp({"-worker-id=10", "-threads=1"})) << daemon.log();
+  // libfaketime is preloaded ahead of the AddressSanitizer runtime.
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=10", "-threads=1"},
+                               {with_sanitizer_option("ASAN_OPTIONS", "verify_asan_link_order=0")}))
+      << daemon.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
   auto reply = c.request("get a b\r\n", "\r\n");

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -146,20 +147,44 @@ struct Server::Listeners {
 
 namespace {
 
+// File descriptors open in this process now, or 0 if unknown.
+std::size_t open_fd_count() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n > 0 ? n - 1 : 0;  // less the iterator's own
+}
+
+// Each thread's event loop takes an epoll fd, an eventfd and a timerfd; the
+// signal set takes a pipe, the listener one fd, and at least one connection
+// should fit. Checked before any is made, so the message can name the
+// numbers; an allocation failing anyway is caught below.
+constexpr std::size_t kFdsPerThread = 3;
+constexpr std::size_t kFdsBesideThreads = 2 + 1 + 1;
+
 template <typename WorkerT>
 std::vector<std::unique_ptr<WorkerT>> make_workers(unsigned threads) {
-  // Before anything takes fds.
   const rlimit fd_limit = raise_fd_limit();
-  std::vector<std::unique_ptr<WorkerT>> workers;
   const unsigned n = std::max(1u, threads);
+  const std::string advice = " (open file limit " + fd_limit_text(fd_limit) + ", " +
+                             std::to_string(kFdsPerThread) +
+                             " per thread): lower -threads or raise the limit";
+  const std::size_t needed = open_fd_count() + kFdsPerThread * n + kFdsBesideThreads;
+  if (fd_limit.rlim_cur != RLIM_INFINITY && needed > fd_limit.rlim_cur) {
+    throw std::runtime_error("-threads " + std::to_string(n) + " needs " + std::to_string(needed) +
+                             " file descriptors to start" + advice);
+  }
+  std::vector<std::unique_ptr<WorkerT>> workers;
   for (unsigned i = 0; i < n; ++i) {
     try {
       workers.push_back(std::make_unique<WorkerT>(i));
-    } catch (const boost::system::system_error& e) {
-      throw std::runtime_error("-threads " + std::to_string(n) + ": creating the event loop of thread " +
-                               std::to_string(i + 1) + " failed: " + e.code().message() +
-                               " (open file limit " + fd_limit_text(fd_limit) +
-                               "; each thread needs 3): lower -threads or raise the limit");
+    } catch (const std::exception&) {
+      throw std::runtime_error("-threads " + std::to_string(n) +
+                               ": creating the event loop of thread " + std::to_string(i + 1) +
+                               " failed" + advice);
     }
   }
   return workers;

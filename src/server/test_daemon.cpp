@@ -149,6 +149,13 @@ int open_log(const fs::path& path) {
 
 }  // namespace
 
+std::string with_sanitizer_option(const std::string& name, const std::string& option) {
+  const char* inherited = std::getenv(name.c_str());
+  std::string value = inherited != nullptr ? inherited : "";
+  if (!value.empty()) value += ':';
+  return name + "=" + value + option;
+}
+
 std::string daemon_binary() { return KATSUBUSHI_BIN; }
 std::string dump_binary() { return KATSUBUSHI_DUMP_BIN; }
 

@@ -61,6 +61,11 @@ struct LaunchOptions {
   std::optional<std::uint64_t> fd_limit;
 };
 
+// "NAME=<NAME from this process's environment>:<option>", for a child that
+// needs one more sanitizer option than the run gives (sanitizer builds read
+// it; others ignore it).
+std::string with_sanitizer_option(const std::string& name, const std::string& option);
+
 // Runs `program args...` to completion with a minimal environment plus
 // `env` ("NAME=value"); stdout and stderr are captured.
 struct CommandResult {
