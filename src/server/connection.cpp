@@ -10,6 +10,7 @@
 #include <array>
 #include <variant>
 
+#include "config/limits.hpp"
 #include "server/deadline.hpp"
 
 namespace katsubushi::server {
@@ -100,7 +101,7 @@ class Connection final : public StopHandle {
   // Reads once and answers what is complete. Only a complete request counts
   // as progress for the idle timeout: trickled bytes do not keep a connection.
   asio::awaitable<Step> read() {
-    auto space = core_.prepare(kReadChunkBytes);
+    auto space = core_.prepare(config::kReadChunkBytes);
     timer_.expires_at(idle_deadline());
     reading_ = true;
     auto r = co_await (socket_.async_read_some(asio::buffer(space.data(), space.size()),
@@ -132,10 +133,10 @@ class Connection final : public StopHandle {
     if (!socket_.is_open()) co_return;
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_send, ignored);
-    timer_.expires_after(kLingerTimeout);
+    timer_.expires_after(config::kLingerTimeout);
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    while (drained < kLingerMaxBytes) {
+    while (drained < config::kLingerMaxBytes) {
       auto r = co_await (socket_.async_read_some(asio::buffer(sink), use_tuple) ||
                          timer_.async_wait(use_tuple));
       if (r.index() == 1) break;

@@ -19,14 +19,6 @@
 
 namespace katsubushi::server {
 
-// Bytes asked of the socket per read.
-inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
-// After our last reply we half-close and drain what the client still sends,
-// for at most this long, so the kernel does not answer it with a reset that
-// could destroy replies the client has not read yet.
-inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
-inline constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
-
 // What the server hands every connection it serves.
 struct ConnectionServices {
   proto::SessionServices session;

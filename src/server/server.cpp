@@ -26,6 +26,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "config/limits.hpp"
+#include "config/session_limits.hpp"
 #include "server/deadline.hpp"
 #include "version.hpp"
 
@@ -201,9 +203,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
                       .counters = protocol_counters_,
                       .stats = &stats_,
                       .version = kVersion},
-          .limits = {.max_line_bytes = config.max_line_bytes,
-                     .max_output_bytes = kMaxOutputBytes,
-                     .max_data_block_bytes = kMaxDataBlockBytes},
+          .limits = config::session_limits(config),
           .idle_timeout = config.idle_timeout,
           .counters = counters_,
       },
@@ -368,7 +368,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
       back_off = true;
     }
     if (back_off) {
-      backoff.expires_after(kAcceptBackoff);
+      backoff.expires_after(config::kAcceptBackoff);
       co_await backoff.async_wait(use_tuple);
     }
   }

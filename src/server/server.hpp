@@ -21,13 +21,6 @@
 
 namespace katsubushi::server {
 
-// How long accept() waits after running out of file descriptors.
-inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
-// Output a connection may owe before the server stops reading from it.
-inline constexpr std::size_t kMaxOutputBytes = 1024 * 1024;
-// Largest storage data block swallowed to keep a text stream in sync.
-inline constexpr std::size_t kMaxDataBlockBytes = 1024 * 1024;
-
 class Server {
  public:
   // Installs the stop-signal handlers and creates every thread's event loop,
