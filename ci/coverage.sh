@@ -7,7 +7,8 @@
 #
 # Environment:
 #   COVERAGE_BUILD_DIR  build directory, relative to the repo root or absolute
-#                       (default build-coverage)
+#                       (default build/coverage, the preset's)
+#   COVERAGE_CXX        g++ to build with (default: the preset's compiler)
 #   JOBS                parallel build and test jobs (default 2)
 #   RC_PARAMS           passed to the property tests; default here
 #                       max_success=300 (-O0 is slow; coverage saturates well before)
@@ -21,7 +22,7 @@
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${COVERAGE_BUILD_DIR:-build-coverage}"
+build="${COVERAGE_BUILD_DIR:-build/coverage}"
 [[ "$build" = /* ]] || build="$repo/$build"
 jobs="${JOBS:-2}"
 export RC_PARAMS="${RC_PARAMS:-max_success=300}"
@@ -31,16 +32,18 @@ if ! command -v gcovr >/dev/null; then
   exit 1
 fi
 # gcov's data format belongs to gcc; clang's --coverage would need llvm-cov.
-cxx="${COVERAGE_CXX:-g++}"
-if ! command -v "$cxx" >/dev/null; then
-  echo "coverage: $cxx not found" >&2
+compiler=()
+if [[ -n "${COVERAGE_CXX:-}" ]]; then
+  compiler=(-DCMAKE_CXX_COMPILER="$COVERAGE_CXX")
+fi
+if ! command -v "${COVERAGE_CXX:-g++}" >/dev/null; then
+  echo "coverage: ${COVERAGE_CXX:-g++} not found" >&2
   exit 1
 fi
 
 echo "coverage: building in $build"
 mkdir -p "$build" || exit 1
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$cxx" \
-  -DKATSUBUSHI_COVERAGE=ON -DKATSUBUSHI_TESTS=ON >"$build/coverage-configure.log" 2>&1 ||
+(cd "$repo" && cmake --preset coverage -B "$build" "${compiler[@]}") >"$build/coverage-configure.log" 2>&1 ||
   { tail -n 40 "$build/coverage-configure.log"; echo "coverage: configure failed" >&2; exit 1; }
 cmake --build "$build" -j "$jobs" >"$build/coverage-build.log" 2>&1 ||
   { tail -n 60 "$build/coverage-build.log"; echo "coverage: build failed" >&2; exit 1; }

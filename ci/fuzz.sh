@@ -5,10 +5,13 @@
 #   ci/fuzz.sh [SECONDS_PER_TARGET]          (default 60)
 #
 # Environment:
-#   FUZZ_BUILD_DIR  build directory, relative to the repo root or absolute (default build-fuzz)
+#   FUZZ_BUILD_DIR  build directory, relative to the repo root or absolute
+#                   (default build/fuzz, the preset's)
 #   FUZZ_TARGETS    space-separated subset of targets (default: every fuzz/fuzz_*.cpp)
-#   CXX             clang++ to build with (default clang++-14, else clang++)
+#   CXX             clang++ to build with (default: the preset's clang++-14, else clang++)
 #   JOBS            parallel build jobs (default 2)
+#
+# The build is CMake's `fuzz` preset (CMakePresets.json), in FUZZ_BUILD_DIR.
 #
 # Fails on any crash, sanitizer report, leak, timeout or out-of-memory. Crash
 # inputs and logs stay in $FUZZ_BUILD_DIR/fuzz-artifacts and fuzz-logs; the
@@ -22,11 +25,14 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${FUZZ_BUILD_DIR:-build-fuzz}"
+build="${FUZZ_BUILD_DIR:-build/fuzz}"
 [[ "$build" = /* ]] || build="$repo/$build"
 jobs="${JOBS:-2}"
-if [[ -z "${CXX:-}" ]]; then
-  if command -v clang++-14 >/dev/null; then CXX=clang++-14; else CXX=clang++; fi
+compiler=()
+if [[ -n "${CXX:-}" ]]; then
+  compiler=(-DCMAKE_CXX_COMPILER="$CXX")
+elif ! command -v clang++-14 >/dev/null; then
+  compiler=(-DCMAKE_CXX_COMPILER=clang++)
 fi
 
 if [[ -n "${FUZZ_TARGETS:-}" ]]; then
@@ -59,13 +65,14 @@ dict_for() {
   esac
 }
 
-echo "fuzz: building into $build with $CXX"
-cmake -S "$repo" -B "$build" -DCMAKE_CXX_COMPILER="$CXX" -DKATSUBUSHI_FUZZ=ON \
-  -DKATSUBUSHI_TESTS=OFF -DKATSUBUSHI_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 || {
-  cat "$build.configure.log" >&2
+echo "fuzz: building into $build (preset fuzz${CXX:+, CXX=$CXX})"
+configure_log="$(mktemp "${TMPDIR:-/tmp}/katsubushi-fuzz-configure.XXXXXX")"
+(cd "$repo" && cmake --preset fuzz -B "$build" "${compiler[@]}") >"$configure_log" 2>&1 || {
+  cat "$configure_log" >&2
+  rm -f "$configure_log"
   exit 1
 }
-rm -f "$build.configure.log"
+rm -f "$configure_log"
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/katsubushi-fuzz.XXXXXX")"
