@@ -25,17 +25,23 @@
 #include "id/manual_clock.hpp"
 #include "proto/session.hpp"
 #include "proto/stats.hpp"
+#include "testing/session_rig.hpp"
+#include "testing/wire.hpp"
 
 namespace {
 
 using namespace katsubushi;
+using testkit::SessionRig;
 
 constexpr proto::SessionLimits kLimits{
     .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 1024};
-constexpr std::uint32_t kWorkerId = 7;
-constexpr std::int64_t kStartUnixMs = 1'704'067'200'000;  // 2024-01-01T00:00:00Z
-constexpr std::int64_t kMaxBackwardWaitMs = 250;
 constexpr std::string_view kVersion = "1.2.3-fuzz";
+constexpr testkit::RigOptions kRig{
+    .limits = kLimits,
+    .generator = {.max_backward_wait_ms = 250},
+    .worker_id = 7,
+    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
+    .version = kVersion};
 
 // The largest reply one line of max_line_bytes (L) can produce: a `gets` line
 // holds at most (L-4)/2 keys; a key of k bytes is answered with at most 54+k
@@ -48,22 +54,6 @@ constexpr std::size_t kMaxSmallReplyBytes = 512;
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
-}
-
-class FixedStats final : public proto::StatsSource {
- public:
-  proto::StatList general_stats() override {
-    return {{"pid", "4242"}, {"uptime", "17"}, {"version", std::string(kVersion)}};
-  }
-  proto::StatList settings_stats() override {
-    return {{"maxconns", "4096"}, {"idle_timeout", "600s"}, {"item_size_max", "1048576"}};
-  }
-};
-
-std::string render_stats(const proto::StatList& list) {
-  std::string out;
-  for (const auto& [name, value] : list) out += "STAT " + name + " " + value + "\r\n";
-  return out + "END\r\n";
 }
 
 class FuzzInput {
@@ -176,7 +166,7 @@ class ReplyChecker {
       pos_ += len;
       check(line().empty());
       if (*with_cas) check(parse_decimal(t[4]) == id);
-      check((id >> 63) == 0 && id::decode(id).worker_id == kWorkerId);
+      check((id >> 63) == 0 && id::decode(id).worker_id == kRig.worker_id);
       check(ids_ == 0 || id > last_id_);
       last_id_ = id;
       ++ids_;
@@ -237,24 +227,15 @@ struct OneLineAtATime {
 // Feeds `sent` up to each '\n' in turn, so at most one request ends per
 // process() call, and reads everything after each.
 OneLineAtATime replay_one_line_at_a_time(std::string_view sent) {
-  id::ManualClock clock(kStartUnixMs);
-  id::IdGenerator generator(clock, kWorkerId, {.max_backward_wait_ms = kMaxBackwardWaitMs});
-  proto::ProtocolCounters counters;
-  FixedStats stats;
-  proto::SessionCore core({generator, counters, &stats, kVersion}, kLimits);
-  OneLineAtATime r;
-  for (std::size_t pos = 0; pos < sent.size() && !core.closing();) {
+  SessionRig rig(kRig);
+  for (std::size_t pos = 0; pos < sent.size() && !rig.core.closing();) {
     const std::size_t nl = sent.find('\n', pos);
     const std::size_t end = nl == std::string_view::npos ? sent.size() : nl + 1;
-    core.receive(sent.substr(pos, end - pos));
+    // Output was empty: nothing holds this line back.
+    rig.feed(sent.substr(pos, end - pos));
     pos = end;
-    core.process();  // output was empty: nothing holds this line back
-    r.transcript.append(core.output());
-    core.consume_output(core.output().size());
   }
-  r.closing = core.closing();
-  r.completed = core.completed_requests();
-  return r;
+  return {rig.transcript, rig.core.closing(), rig.core.completed_requests()};
 }
 
 // What happens around the session between two reads: the clock steps,
@@ -283,7 +264,7 @@ void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t 
       } else if (arg == 30) {
         clock.set(id::kEpochUnixMs + id::kMaxTimestamp + 1);  // past 41 bits
       } else {
-        clock.set(kStartUnixMs + arg);
+        clock.set(kRig.start_unix_ms + arg);
       }
       break;
     case 7: {
@@ -299,30 +280,21 @@ void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput in(data, size);
-  id::ManualClock clock(kStartUnixMs);
-  id::IdGenerator generator(clock, kWorkerId, {.max_backward_wait_ms = kMaxBackwardWaitMs});
-  proto::ProtocolCounters counters;
-  FixedStats stats;
-  proto::SessionCore core({generator, counters, &stats, kVersion}, kLimits);
+  SessionRig rig(kRig);
+  proto::SessionCore& core = rig.core;
 
-  const std::string general = render_stats(stats.general_stats());
-  const std::string settings = render_stats(stats.settings_stats());
+  const std::string general = testkit::stats_reply(rig.stats.general_stats());
+  const std::string settings = testkit::stats_reply(rig.stats.settings_stats());
   const std::size_t max_reply =
       std::max({kMaxGetReplyBytes, kMaxSmallReplyBytes, general.size(), settings.size()});
 
-  std::string sent;             // every byte the client sent, in order
-  std::string transcript;       // every byte read back, in order
+  const std::string& transcript = rig.transcript;  // every byte read back, in order
+  std::string sent;              // every byte the client sent, in order
   std::size_t max_prepared = 0;  // the largest input space handed out at once
   std::uint64_t completed = 0;
   bool was_closing = false;
   std::size_t produced_at_close = 0;
 
-  const auto read_output = [&](std::size_t n) {
-    const std::string_view out = core.output();
-    n = std::min(n, out.size());
-    transcript.append(out.substr(0, n));
-    core.consume_output(n);
-  };
   const auto after_process = [&] {
     const std::size_t produced = transcript.size() + core.output().size();
     if (was_closing) check(produced == produced_at_close);
@@ -373,7 +345,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       sent.append(bytes);
     }
-    if (auto c = in.control()) elsewhere(clock, generator, *c);
+    if (auto c = in.control()) elsewhere(rig.clock, rig.generator, *c);
     core.process();
     after_process();
 
@@ -383,13 +355,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 0:
         break;  // the client is not reading
       case 1:
-        read_output(core.output().size());
+        rig.read(core.output().size());
         break;
       case 2:
-        read_output(arg);
+        rig.read(arg);
         break;
       case 3:
-        read_output(core.output().size() - std::min(arg, core.output().size()));
+        rig.read(core.output().size() - std::min(arg, core.output().size()));
         break;
     }
     core.process();  // as the shell does after each write
@@ -399,7 +371,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The client reads everything that is owed, as long as replies keep coming.
   for (std::size_t rounds = 0;; ++rounds) {
     check(rounds <= size + 2);  // each round answers at least one buffered line
-    read_output(core.output().size());
+    rig.read(core.output().size());
     core.process();
     after_process();
     if (core.output().empty()) break;
@@ -415,9 +387,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::size_t ids = ReplyChecker(transcript, general, settings)
                               .run(core.protocol(), core.closing());
+  const proto::ProtocolCounters& counters = rig.counters;
   check(counters.get_hits.load() == ids);
   check(counters.cmd_get.load() == counters.get_hits.load() + counters.get_misses.load());
-  check(generator.counters().ids_issued >= ids);
+  check(rig.generator.counters().ids_issued >= ids);
 
   // Chunking, backpressure and partial reads change nothing the client sees:
   // the same bytes, one line per process() call on a clock that never moves,

@@ -6,62 +6,26 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "id/generator.hpp"
-#include "id/manual_clock.hpp"
-#include "proto/session.hpp"
-#include "proto/stats.hpp"
+#include "id/layout.hpp"
+#include "testing/session_rig.hpp"
 #include "text_requests.hpp"
 
 namespace katsubushi::proptest {
 namespace {
 
 using proto::TextCommandKind;
+using testkit::Input;
+using testkit::SessionRig;
 
-constexpr std::int64_t kStartUnixMs = id::kEpochUnixMs + 300'000'000'000;
-constexpr std::uint32_t kWorker = 7;
-
-// A session with its own clock and generator; twins built alike issue the
-// same ids to the same requests.
-struct SessionRig {
-  SessionRig()
-      : generator(clock, kWorker),
-        session({.generator = generator, .counters = counters, .stats = &stats,
-                 .version = kPropVersion},
-                proto::SessionLimits{}) {}
-
-  // Hands `bytes` to the session as one read, then collects every reply.
-  void read(std::string_view bytes, bool zero_copy) {
-    if (zero_copy) {
-      // The shell's path: a buffer bigger than what arrives, partly filled.
-      const auto space = session.prepare(bytes.size() + 16);
-      if (!bytes.empty()) std::memcpy(space.data(), bytes.data(), bytes.size());
-      session.commit(bytes.size());
-    } else {
-      session.receive(bytes);
-    }
-    // process() stops while unsent output is over its limit; sending it
-    // lets the session go on.
-    for (;;) {
-      session.process();
-      const std::string_view out = session.output();
-      if (out.empty()) break;
-      output.append(out);
-      session.consume_output(out.size());
-    }
-  }
-
-  id::ManualClock clock{kStartUnixMs};
-  id::IdGenerator generator;
-  proto::ProtocolCounters counters;
-  FixedStats stats;
-  proto::SessionCore session;
-  std::string output;
-};
+// Every session here is built from these; twins built alike issue the same
+// ids to the same requests.
+constexpr testkit::RigOptions kRig{
+    .worker_id = 7, .start_unix_ms = id::kEpochUnixMs + 300'000'000'000, .version = kPropVersion};
 
 struct Expected {
   std::string output;
@@ -72,26 +36,24 @@ struct Expected {
 
 Expected expect_conversation(const std::vector<TextRequest>& requests) {
   Expected e;
-  id::ManualClock clock(kStartUnixMs);
-  id::IdGenerator twin(clock, kWorker);
-  FixedStats stats;
+  SessionRig twin(kRig);
   for (const TextRequest& r : requests) {
-    append_expected_reply(r, twin, stats, e.output);
+    append_expected_reply(r, twin.generator, twin.stats, e.output);
     if (r.kind == TextCommandKind::get || r.kind == TextCommandKind::gets) e.ids += r.keys.size();
     if (r.kind != TextCommandKind::empty) ++e.completed;
     if (r.kind == TextCommandKind::quit) e.quits = true;
   }
-  RC_ASSERT(twin.counters().ids_issued == e.ids);
+  RC_ASSERT(twin.generator.counters().ids_issued == e.ids);
   return e;
 }
 
 // Feeds `wire` whole to one session and cut at random offsets to another
 // (sometimes a byte at a time), and checks both against what is owed.
 void check_any_chunking(const std::string& wire, const Expected& want) {
-  SessionRig whole;
-  whole.read(wire, false);
+  SessionRig whole(kRig);
+  whole.feed_all(wire);
 
-  SessionRig pieces;
+  SessionRig pieces(kRig);
   const bool bytewise = wire.size() <= 4096 && *rc::gen::inRange(0, 4) == 0;
   std::vector<std::size_t> cuts;
   if (bytewise) {
@@ -106,20 +68,21 @@ void check_any_chunking(const std::string& wire, const Expected& want) {
   std::size_t from = 0;
   for (std::size_t i = 0; i < cuts.size(); ++i) {
     const bool zc = !zero_copy.empty() && zero_copy[i % zero_copy.size()];
-    pieces.read(std::string_view(wire).substr(from, cuts[i] - from), zc);
+    pieces.feed_all(std::string_view(wire).substr(from, cuts[i] - from),
+                    zc ? Input::zero_copy : Input::copy);
     from = cuts[i];
   }
 
   for (const SessionRig* rig : {&whole, &pieces}) {
-    RC_ASSERT(rig->output == want.output);
-    RC_ASSERT(rig->session.closing() == want.quits);
-    RC_ASSERT(rig->session.completed_requests() == want.completed);
+    RC_ASSERT(rig->transcript == want.output);
+    RC_ASSERT(rig->core.closing() == want.quits);
+    RC_ASSERT(rig->core.completed_requests() == want.completed);
     RC_ASSERT(rig->generator.counters().ids_issued == want.ids);
     RC_ASSERT(rig->counters.cmd_get.load() == want.ids);
     RC_ASSERT(rig->counters.get_hits.load() == want.ids);
     RC_ASSERT(rig->counters.get_misses.load() == 0u);
-    RC_ASSERT(rig->session.protocol() == (wire.empty() ? proto::Protocol::undecided
-                                                        : proto::Protocol::text));
+    RC_ASSERT(rig->core.protocol() ==
+              (wire.empty() ? proto::Protocol::undecided : proto::Protocol::text));
   }
   RC_TAG(bytewise ? "byte at a time" : "random cuts");
 }
@@ -147,27 +110,27 @@ RC_GTEST_PROP(SessionProperties, InvalidLinesGetErrorsAndConsumeNoIds, ()) {
 // The same, one invalid line at a time: the generator's counters do not move.
 RC_GTEST_PROP(SessionProperties, InvalidLineLeavesGeneratorCountersAlone, ()) {
   const auto bad = *invalid_request();
-  SessionRig rig;
-  rig.read("version\r\n", false);
-  rig.read("get warmup\r\n", false);
+  SessionRig rig(kRig);
+  rig.feed_all("version\r\n");
+  rig.feed_all("get warmup\r\n");
   const id::GeneratorCounters before = rig.generator.counters();
-  const std::string output_before = rig.output;
+  const std::string output_before = rig.transcript;
 
   std::string wire;
   render(bad, wire);
-  rig.read(wire, false);
+  rig.feed_all(wire);
 
   const id::GeneratorCounters after = rig.generator.counters();
   RC_ASSERT(after.ids_issued == before.ids_issued);
   RC_ASSERT(after.errors == before.errors);
   RC_ASSERT(after.sequence_waits == before.sequence_waits);
   RC_ASSERT(after.clock_waits == before.clock_waits);
-  RC_ASSERT(rig.generator.last_timestamp_ms() == kStartUnixMs - id::kEpochUnixMs);
-  const std::string reply = rig.output.substr(output_before.size());
+  RC_ASSERT(rig.generator.last_timestamp_ms() == kRig.start_unix_ms - id::kEpochUnixMs);
+  const std::string reply = rig.transcript.substr(output_before.size());
   RC_ASSERT(reply == (bad.kind == TextCommandKind::bad_format
                           ? "CLIENT_ERROR bad command line format\r\n"
                           : "ERROR\r\n"));
-  RC_ASSERT(!rig.session.closing());
+  RC_ASSERT(!rig.core.closing());
 }
 
 }  // namespace

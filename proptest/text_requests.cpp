@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "testing/wire.hpp"
+
 namespace katsubushi::proptest {
 
 using proto::TextCommandKind;
@@ -254,16 +256,7 @@ void showValue(const TextRequest& r, std::ostream& os) {
   std::string line = r.line();
   const std::size_t full = line.size();
   if (full > 120) line.resize(120);
-  os << '"';
-  for (const char c : line) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '"' && c != '\\') {
-      os << c;
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      os << "\\x" << kHex[u >> 4] << kHex[u & 15];
-    }
-  }
+  os << '"' << testkit::escaped(line);
   if (full > 120) os << "...(" << full << " bytes)";
   os << (r.crlf ? "\\r\\n\"" : "\\n\"");
   if (r.data) os << " + " << r.data->size() << "-byte block";
@@ -328,14 +321,8 @@ rc::Gen<TextRequest> invalid_request() {
   });
 }
 
-proto::StatList FixedStats::general_stats() {
-  return {{"pid", "4242"}, {"version", std::string(kPropVersion)}, {"ids_issued", "0"}};
-}
-
-proto::StatList FixedStats::settings_stats() { return {{"maxconns", "4096"}}; }
-
-void append_expected_reply(const TextRequest& r, id::IdGenerator& twin, FixedStats& stats,
-                           std::string& out) {
+void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
+                           proto::StatsSource& stats, std::string& out) {
   switch (r.kind) {
     case TextCommandKind::empty:
     case TextCommandKind::unknown:
@@ -350,30 +337,20 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin, FixedSta
       const auto got = twin.next_batch(ids);
       RC_ASSERT(!got.error);
       for (std::size_t i = 0; i < ids.size(); ++i) {
-        const std::string id = std::to_string(ids[i]);
-        out.append("VALUE ").append(r.keys[i]).append(" 0 ").append(std::to_string(id.size()));
-        if (r.kind == TextCommandKind::gets) out.append(" ").append(id);
-        out.append("\r\n").append(id).append("\r\n");
+        out += testkit::value_reply(r.keys[i], ids[i], r.kind == TextCommandKind::gets);
       }
       out += "END\r\n";
       return;
     }
-    case TextCommandKind::stats: {
-      proto::StatList list;
+    case TextCommandKind::stats:
       if (r.stats_group.empty()) {
-        list = stats.general_stats();
+        out += testkit::stats_reply(stats.general_stats());
       } else if (r.stats_group == "settings") {
-        list = stats.settings_stats();
+        out += testkit::stats_reply(stats.settings_stats());
       } else {
         out += "ERROR\r\n";
-        return;
       }
-      for (const auto& [name, value] : list) {
-        out.append("STAT ").append(name).append(" ").append(value).append("\r\n");
-      }
-      out += "END\r\n";
       return;
-    }
     case TextCommandKind::version:
       out.append("VERSION ").append(kPropVersion).append("\r\n");
       return;

@@ -52,18 +52,13 @@ rc::Gen<std::vector<TextRequest>> valid_conversation();
 // command whose numbers do not parse).
 rc::Gen<TextRequest> invalid_request();
 
+// The version the sessions of these properties announce.
 inline constexpr std::string_view kPropVersion = "9.9.9-prop";
 
-// A fixed `stats` answer, so the reply the session owes is known.
-class FixedStats final : public proto::StatsSource {
- public:
-  proto::StatList general_stats() override;
-  proto::StatList settings_stats() override;
-};
-
 // Appends the reply owed to `r`, taking ids from `twin`: a generator on its
-// own clock, started like the session's, so ids match one for one.
-void append_expected_reply(const TextRequest& r, id::IdGenerator& twin, FixedStats& stats,
-                           std::string& out);
+// own clock, started like the session's, so ids match one for one; `stats`
+// answers as the session's own source does.
+void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
+                           proto::StatsSource& stats, std::string& out);
 
 }  // namespace katsubushi::proptest

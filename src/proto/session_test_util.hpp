@@ -1,5 +1,6 @@
-// Shared fixtures for the SessionCore tests: a session wired to a simulated
-// clock, and runners that feed one input under different chunkings.
+// The GoogleTest side of the SessionCore tests: the rig's constants under
+// short names, and runners that feed one input under different chunkings.
+// The rig itself is shared with the properties and fuzzers (src/testing/).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,74 +13,26 @@
 #include <string_view>
 #include <vector>
 
-#include "id/generator.hpp"
 #include "id/layout.hpp"
-#include "id/manual_clock.hpp"
-#include "proto/session.hpp"
-#include "proto/stats.hpp"
+#include "testing/session_rig.hpp"
+#include "testing/wire.hpp"
 
 namespace katsubushi::proto::test {
 
-inline constexpr std::int64_t kStartUnixMs = id::kEpochUnixMs + 123'456'789;
-inline constexpr std::uint32_t kWorker = 5;
-inline constexpr std::string_view kVersion = "9.8.7-test";
+using testkit::escaped;
+using testkit::RigOptions;
+using testkit::SessionRig;
+using testkit::value_reply;
+
+inline constexpr std::int64_t kStartUnixMs = testkit::kDefaultStartUnixMs;
+inline constexpr std::uint32_t kWorker = testkit::kDefaultWorker;
+inline constexpr std::string_view kVersion = testkit::kDefaultVersion;
 
 // An id written out from the layout by hand, not through id::encode.
 constexpr std::uint64_t id_at(std::int64_t unix_ms, std::uint64_t sequence) {
   return (static_cast<std::uint64_t>(unix_ms - id::kEpochUnixMs) << 22) |
          (std::uint64_t{kWorker} << 12) | sequence;
 }
-
-// "VALUE <key> 0 <len>[ <cas>]\r\n<id>\r\n" for one key.
-inline std::string value_reply(std::string_view key, std::uint64_t id, bool with_cas = false) {
-  const std::string digits = std::to_string(id);
-  std::string out = "VALUE " + std::string(key) + " 0 " + std::to_string(digits.size());
-  if (with_cas) out += " " + digits;
-  return out + "\r\n" + digits + "\r\n";
-}
-
-class FakeStats final : public StatsSource {
- public:
-  StatList general_stats() override { return {{"pid", "4242"}, {"uptime", "17"}}; }
-  StatList settings_stats() override { return {{"maxconns", "4096"}, {"worker_id", "5"}}; }
-};
-
-struct RigOptions {
-  SessionLimits limits{};
-  id::GeneratorOptions generator{};
-  bool with_stats = true;
-};
-
-// One session and everything it is wired to. Not movable: the session and
-// the generator hold references into it.
-struct SessionRig {
-  explicit SessionRig(const RigOptions& options = {})
-      : generator(clock, kWorker, options.generator),
-        core(SessionServices{generator, counters, options.with_stats ? &stats : nullptr,
-                             kVersion},
-             options.limits) {}
-  SessionRig(const SessionRig&) = delete;
-  SessionRig& operator=(const SessionRig&) = delete;
-
-  // Receives `bytes`, processes, and moves all output into `transcript`,
-  // as a shell that always writes everything would.
-  void feed(std::string_view bytes) {
-    core.receive(bytes);
-    core.process();
-    drain();
-  }
-  void drain() {
-    transcript.append(core.output());
-    core.consume_output(core.output().size());
-  }
-
-  id::ManualClock clock{kStartUnixMs};
-  id::IdGenerator generator;
-  ProtocolCounters counters;
-  FakeStats stats;
-  SessionCore core;
-  std::string transcript;
-};
 
 // Everything observable after a run, compared across chunkings.
 struct Outcome {
@@ -94,30 +47,11 @@ struct Outcome {
   friend bool operator==(const Outcome&, const Outcome&) = default;
 };
 
-inline std::string escaped(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20 || c >= 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 inline void PrintTo(const Outcome& o, std::ostream* os) {
   *os << "{output=\"" << escaped(o.output) << "\", closing=" << o.closing
       << ", completed=" << o.completed << ", ids_issued=" << o.ids_issued
-      << ", cmd_get=" << o.cmd_get << ", get_hits=" << o.get_hits
-      << ", get_misses=" << o.get_misses << "}";
+      << ", cmd_get=" << o.cmd_get << ", get_hits=" << o.get_hits << ", get_misses=" << o.get_misses
+      << "}";
 }
 
 // Prepares a fresh rig before any input, e.g. moves its clock.
