@@ -1,4 +1,6 @@
-// The restart property of design §3, waiting for the state file (issue P5).
+// The restart property: no id repeats across a restart of the daemon, even
+// when the clock has moved backwards meanwhile. It waits for the state file
+// (the reserved-until mark kept on disk), which does not exist yet.
 //
 // What it will check, once IdGenerator can be started from a state file:
 // run a generator under a ManualClock through arbitrary clock moves and
@@ -14,7 +16,7 @@
 namespace {
 
 TEST(RestartProperties, NoIdRepeatsAcrossRestarts) {
-  GTEST_SKIP() << "pending issue P5: the state file (reserved-until mark) does not exist yet; "
+  GTEST_SKIP() << "pending the state file (reserved-until mark), which does not exist yet; "
                   "this property replaces the skip when it lands";
 }
 

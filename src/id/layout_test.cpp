@@ -7,8 +7,9 @@
 namespace katsubushi::id {
 namespace {
 
-// The layout written out by hand from the design (bit 63 zero, 41 bits of
-// ms, 10 bits of worker id, 12 bits of sequence), independent of encode().
+// The layout written out by hand as the README's "ID layout" gives it (bit 63
+// zero, 41 bits of ms, 10 bits of worker id, 12 bits of sequence), independent
+// of encode().
 constexpr std::uint64_t by_hand(std::uint64_t ms, std::uint64_t worker, std::uint64_t seq) {
   return (ms << 22) | (worker << 12) | seq;
 }

@@ -1,5 +1,6 @@
-// Every row of the text-protocol table (design.md §5), each input fed whole,
-// split in two at every offset, and one byte at a time.
+// Every row of the request/reply table of the memcached text protocol (the
+// README's "Protocol" section), each input fed whole, split in two at every
+// offset, and one byte at a time.
 #include <gtest/gtest.h>
 
 #include <algorithm>
