@@ -1,0 +1,59 @@
+#include "proto/buffers.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace katsubushi::proto {
+
+std::span<char> InputBuffer::prepare(std::size_t n) {
+  compact();
+  if (buf_.size() < end_ + n) buf_.resize(end_ + n);
+  return {buf_.data() + end_, n};
+}
+
+void InputBuffer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buf_.size()); }
+
+void InputBuffer::append(std::string_view bytes) {
+  auto space = prepare(bytes.size());
+  if (!bytes.empty()) std::memcpy(space.data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+void InputBuffer::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
+
+void InputBuffer::compact() {
+  if (begin_ == 0) return;
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    if (buf_.size() > kKeepBufferBytes) std::string().swap(buf_);
+    return;
+  }
+  std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+  end_ -= begin_;
+  begin_ = 0;
+}
+
+void OutputBuffer::append_uint(std::uint64_t v) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  (void)ec;  // 24 bytes hold any uint64
+  buf_.append(digits, static_cast<std::size_t>(end - digits));
+}
+
+void OutputBuffer::consume(std::size_t n) noexcept {
+  begin_ = std::min(begin_ + n, buf_.size());
+  if (begin_ == buf_.size()) {
+    begin_ = 0;
+    buf_.clear();
+    if (buf_.capacity() > kKeepBufferBytes) std::string().swap(buf_);
+  }
+}
+
+void OutputBuffer::drop_sent() {
+  if (begin_ == 0) return;
+  buf_.erase(0, begin_);
+  begin_ = 0;
+}
+
+}  // namespace katsubushi::proto
