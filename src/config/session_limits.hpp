@@ -3,7 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "proto/session.hpp"
+#include "proto/session_services.hpp"
 
 namespace katsubushi::config {
 

@@ -1,21 +1,13 @@
 #include "proto/session.hpp"
 
+#include <type_traits>
+
 namespace katsubushi::proto {
 
-namespace {
-
-constexpr std::string_view kHttpNotYet =
-    "HTTP/1.1 501 Not Implemented\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 53\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "this port speaks the memcached protocol; try get id\r\n";
-
-}  // namespace
-
-SessionCore::SessionCore(SessionServices services, SessionLimits limits)
-    : services_(services), limits_(limits) {}
+SessionCore::SessionCore(SessionServices services, SessionLimits limits, Protocol protocol)
+    : services_(services), limits_(limits) {
+  if (protocol != Protocol::undecided) start_protocol(protocol);
+}
 
 void SessionCore::commit(std::size_t n) {
   // Input after the session decided to close is never read: dropping it keeps
@@ -30,7 +22,15 @@ void SessionCore::receive(std::string_view bytes) {
 }
 
 bool SessionCore::closing() const noexcept {
-  return closing_ || (text_ && text_->closing());
+  return std::visit(
+      [](const auto& s) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
+          return false;
+        } else {
+          return s.closing();
+        }
+      },
+      session_);
 }
 
 bool SessionCore::wants_input() const noexcept {
@@ -38,34 +38,34 @@ bool SessionCore::wants_input() const noexcept {
 }
 
 std::uint64_t SessionCore::completed_requests() const noexcept {
-  return text_ ? text_->completed_requests() : 0;
+  return std::visit(
+      [](const auto& s) -> std::uint64_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
+          return 0;
+        } else {
+          return s.completed_requests();
+        }
+      },
+      session_);
 }
 
 std::size_t SessionCore::buffered_bytes() const noexcept {
   return in_.capacity_bytes() + out_.capacity_bytes();
 }
 
-void SessionCore::close_after(std::string_view final_reply) {
-  out_.append(final_reply);
-  closing_ = true;
-  in_.clear();
-}
-
-void SessionCore::start_protocol() {
-  protocol_ = sniff_protocol(in_.pending(), limits_.max_line_bytes);
-  switch (protocol_) {
+void SessionCore::start_protocol(Protocol protocol) {
+  protocol_ = protocol;
+  switch (protocol) {
     case Protocol::undecided:
       break;
     case Protocol::text:
-      text_.emplace(services_, limits_);
+      session_.emplace<TextSession>(services_, limits_);
       break;
     case Protocol::binary:
-      // memcached binary protocol: not served yet. Close rather than answer a
-      // binary client in text it cannot parse.
-      close_after({});
+      session_.emplace<BinarySession>(services_, limits_);
       break;
     case Protocol::http:
-      close_after(kHttpNotYet);
+      session_.emplace<http::HttpSession>(services_, limits_);
       break;
   }
 }
@@ -73,8 +73,16 @@ void SessionCore::start_protocol() {
 void SessionCore::process() {
   if (closing()) return;
   out_.drop_sent();
-  if (protocol_ == Protocol::undecided) start_protocol();
-  if (text_) text_->process(in_, out_);
+  if (protocol_ == Protocol::undecided) {
+    start_protocol(sniff_protocol(in_.pending(), limits_.max_line_bytes));
+  }
+  std::visit(
+      [this](auto& s) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
+          s.process(in_, out_);
+        }
+      },
+      session_);
 }
 
 }  // namespace katsubushi::proto

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string_view>
+#include <variant>
 
+#include "http/http_session.hpp"
+#include "proto/binary_session.hpp"
 #include "proto/buffers.hpp"
 #include "proto/session_services.hpp"
 #include "proto/sniff.hpp"
@@ -21,7 +23,10 @@ namespace katsubushi::proto {
 
 class SessionCore {
  public:
-  SessionCore(SessionServices services, SessionLimits limits);
+  // `protocol`: undecided to sniff it from the first bytes (the main port),
+  // or the protocol of every connection of a dedicated listener.
+  SessionCore(SessionServices services, SessionLimits limits,
+              Protocol protocol = Protocol::undecided);
   // The protocol session holds references into this object.
   SessionCore(const SessionCore&) = delete;
   SessionCore& operator=(const SessionCore&) = delete;
@@ -50,16 +55,14 @@ class SessionCore {
   Protocol protocol() const noexcept { return protocol_; }
 
  private:
-  void start_protocol();
-  void close_after(std::string_view final_reply);
+  void start_protocol(Protocol protocol);
 
   SessionServices services_;
   SessionLimits limits_;
   Protocol protocol_ = Protocol::undecided;
   InputBuffer in_;
   OutputBuffer out_;
-  std::optional<TextSession> text_;
-  bool closing_ = false;  // closed by the core itself, before any protocol session
+  std::variant<std::monostate, TextSession, BinarySession, http::HttpSession> session_;
 };
 
 }  // namespace katsubushi::proto
