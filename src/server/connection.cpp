@@ -49,10 +49,10 @@ enum class Step {
 template <typename Socket>
 class Connection final : public StopHandle {
  public:
-  Connection(Socket socket, ConnectionServices& services)
+  Connection(Socket socket, proto::Protocol protocol, ConnectionServices& services)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        core_(services.session, services.limits),
+        core_(services.session, services.limits, protocol),
         services_(services),
         last_progress_(Clock::now()) {}
 
@@ -183,10 +183,10 @@ class RegistryEntry {
 
 template <typename Socket>
 asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
-                                       ConnectionServices& services,
+                                       proto::Protocol protocol, ConnectionServices& services,
                                        ConnectionRegistry& registry) {
   LiveSessionGuard live(services.counters);
-  Connection<Socket> conn(std::move(socket), services);
+  Connection<Socket> conn(std::move(socket), protocol, services);
   RegistryEntry entry(registry, conn);
 
   Step step = Step::go_on;
@@ -200,9 +200,10 @@ asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
 }
 
 template asio::awaitable<void> serve_connection(asio::ip::tcp::socket, ConnectionSlot,
-                                                ConnectionServices&, ConnectionRegistry&);
-template asio::awaitable<void> serve_connection(asio::local::stream_protocol::socket,
-                                                ConnectionSlot, ConnectionServices&,
+                                                proto::Protocol, ConnectionServices&,
                                                 ConnectionRegistry&);
+template asio::awaitable<void> serve_connection(asio::local::stream_protocol::socket,
+                                                ConnectionSlot, proto::Protocol,
+                                                ConnectionServices&, ConnectionRegistry&);
 
 }  // namespace katsubushi::server

@@ -99,16 +99,20 @@ class ConnectionSlot {
   OpenConnections* open_;
 };
 
+// Serves one connection until it ends. `protocol`: undecided to sniff it from
+// the first bytes (the main port), http for every connection of -http-port.
 template <typename Socket>
 boost::asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
+                                              proto::Protocol protocol,
                                               ConnectionServices& services,
                                               ConnectionRegistry& registry);
 
 extern template boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket,
-                                                              ConnectionSlot, ConnectionServices&,
+                                                              ConnectionSlot, proto::Protocol,
+                                                              ConnectionServices&,
                                                               ConnectionRegistry&);
 extern template boost::asio::awaitable<void> serve_connection(
-    boost::asio::local::stream_protocol::socket, ConnectionSlot, ConnectionServices&,
-    ConnectionRegistry&);
+    boost::asio::local::stream_protocol::socket, ConnectionSlot, proto::Protocol,
+    ConnectionServices&, ConnectionRegistry&);
 
 }  // namespace katsubushi::server

@@ -125,6 +125,80 @@ SocketProbe probe_unix_socket(const std::string& path) {
   fail("-sock " + path + ": probing the existing socket", {err, boost::system::system_category()});
 }
 
+void listen_unix(unix_socket::acceptor& acceptor, const std::string& path) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    throw std::runtime_error("-sock " + path + ": path too long for a unix socket (at most " +
+                             std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw std::runtime_error("-sock " + path + ": exists and is not a socket");
+    }
+    // A socket someone still answers on is theirs; a dead one is stale.
+    switch (probe_unix_socket(path)) {
+      case SocketProbe::alive:
+        throw std::runtime_error("-sock " + path + ": another process is listening there");
+      case SocketProbe::stale:
+        ::unlink(path.c_str());
+        spdlog::info("replaced stale socket file {}", path);
+        break;
+      case SocketProbe::gone:
+        break;
+    }
+  }
+  boost::system::error_code ec;
+  acceptor.open(unix_socket(), ec);
+  if (ec) fail("-sock " + path, ec);
+  acceptor.bind(unix_socket::endpoint(path), ec);
+  if (ec) fail("-sock " + path, ec);
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) fail("-sock " + path, ec);
+  spdlog::info("listening on unix socket {}", path);
+}
+
+// One dual-stack socket serves IPv4 and IPv6. Only a host without IPv6 falls
+// back to IPv4 alone, and says so; a port taken on either family is an error,
+// never a silent half.
+void listen_tcp(tcp::acceptor& acceptor, std::string_view flag, std::uint16_t port) {
+  const std::string where = std::string(flag) + " " + std::to_string(port);
+  boost::system::error_code ec;
+  bool dual_stack = false;
+  acceptor.open(tcp::v6(), ec);
+  if (!ec) {
+    acceptor.set_option(asio::ip::v6_only(false), ec);
+    if (ec) fail(where + ": cannot serve IPv4 and IPv6 on one socket", ec);
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) fail(where, ec);
+    acceptor.bind(tcp::endpoint(tcp::v6(), port), ec);
+    if (!ec) {
+      dual_stack = true;
+    } else if (ec != boost::system::errc::address_not_available) {
+      fail(where + " (IPv4 and IPv6)", ec);
+    } else {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+    }
+  } else if (ec != boost::system::errc::address_family_not_supported) {
+    fail(where, ec);
+  }
+  if (!dual_stack) {
+    spdlog::warn("IPv6 is not available on this host ({}): {} serves IPv4 only", ec.message(),
+                 flag);
+    acceptor.open(tcp::v4(), ec);
+    if (ec) fail(where, ec);
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) fail(where, ec);
+    acceptor.bind(tcp::endpoint(tcp::v4(), port), ec);
+    if (ec) fail(where + " (IPv4)", ec);
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) fail(where, ec);
+  const auto bound = acceptor.local_endpoint(ec);
+  spdlog::info("{} listening on port {} ({})", flag == "-port" ? "memcached" : "HTTP",
+               ec ? port : bound.port(), dual_stack ? "IPv4 and IPv6" : "IPv4 only");
+}
+
 }  // namespace
 
 // One thread's event loop and its live connections. The loop's reactor (an
@@ -141,9 +215,11 @@ struct Server::Worker {
 };
 
 struct Server::Listeners {
-  explicit Listeners(asio::io_context& io) : tcp_acceptor(io), unix_acceptor(io) {}
-  tcp::acceptor tcp_acceptor;
-  unix_socket::acceptor unix_acceptor;
+  explicit Listeners(asio::io_context& io)
+      : tcp_acceptor(io), unix_acceptor(io), http_acceptor(io) {}
+  tcp::acceptor tcp_acceptor;       // -port
+  unix_socket::acceptor unix_acceptor;  // -sock, instead of -port
+  tcp::acceptor http_acceptor;      // -http-port
   std::string unix_path;  // removed at exit
 };
 
@@ -161,11 +237,11 @@ std::size_t open_fd_count() {
 }
 
 // Each thread's event loop takes an epoll fd, an eventfd and a timerfd; the
-// signal set takes a pipe, the listener one fd, and at least one connection
+// signal set takes a pipe, the listeners one fd each, and at least one connection
 // should fit. Checked before any is made, so the message can name the
 // numbers; an allocation failing anyway is caught below.
 constexpr std::size_t kFdsPerThread = 3;
-constexpr std::size_t kFdsBesideThreads = 2 + 1 + 1;
+constexpr std::size_t kFdsBesideThreads = 2 + 2 + 1;
 
 template <typename WorkerT>
 std::vector<std::unique_ptr<WorkerT>> make_workers(unsigned threads) {
@@ -228,83 +304,15 @@ Server::~Server() = default;
 
 void Server::listen() {
   auto& l = *listeners_;
-  boost::system::error_code ec;
   if (!config_.sock.empty()) {
-    const std::string& path = config_.sock;
-    if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-      throw std::runtime_error("-sock " + path + ": path too long for a unix socket (at most " +
-                               std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
-    }
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) {
-        throw std::runtime_error("-sock " + path + ": exists and is not a socket");
-      }
-      // A socket someone still answers on is theirs; a dead one is stale.
-      switch (probe_unix_socket(path)) {
-        case SocketProbe::alive:
-          throw std::runtime_error("-sock " + path + ": another process is listening there");
-        case SocketProbe::stale:
-          ::unlink(path.c_str());
-          spdlog::info("replaced stale socket file {}", path);
-          break;
-        case SocketProbe::gone:
-          break;
-      }
-    }
-    l.unix_acceptor.open(unix_socket(), ec);
-    if (ec) fail("-sock " + path, ec);
-    l.unix_acceptor.bind(unix_socket::endpoint(path), ec);
-    if (ec) fail("-sock " + path, ec);
-    l.unix_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      fail("-sock " + path, ec);
-    }
-    l.unix_path = path;
-    spdlog::info("listening on unix socket {}", path);
-    return;
+    listen_unix(l.unix_acceptor, config_.sock);
+    l.unix_path = config_.sock;
+  } else {
+    listen_tcp(l.tcp_acceptor, "-port", config_.port);
   }
-
-  const std::string where = "-port " + std::to_string(config_.port);
-  auto& acceptor = l.tcp_acceptor;
-  // One dual-stack socket serves IPv4 and IPv6. Only a host without IPv6
-  // falls back to IPv4 alone, and says so; a port taken on either family is
-  // an error, never a silent half.
-  bool dual_stack = false;
-  acceptor.open(tcp::v6(), ec);
-  if (!ec) {
-    acceptor.set_option(asio::ip::v6_only(false), ec);
-    if (ec) {
-      fail(where + ": cannot serve IPv4 and IPv6 on one socket", ec);
-    }
-    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (ec) fail(where, ec);
-    acceptor.bind(tcp::endpoint(tcp::v6(), config_.port), ec);
-    if (!ec) {
-      dual_stack = true;
-    } else if (ec != boost::system::errc::address_not_available) {
-      fail(where + " (IPv4 and IPv6)", ec);
-    } else {
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-    }
-  } else if (ec != boost::system::errc::address_family_not_supported) {
-    fail(where, ec);
+  if (config_.http_port != 0) {
+    listen_tcp(l.http_acceptor, "-http-port", static_cast<std::uint16_t>(config_.http_port));
   }
-  if (!dual_stack) {
-    spdlog::warn("IPv6 is not available on this host ({}): serving IPv4 only", ec.message());
-    acceptor.open(tcp::v4(), ec);
-    if (ec) fail(where, ec);
-    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (ec) fail(where, ec);
-    acceptor.bind(tcp::endpoint(tcp::v4(), config_.port), ec);
-    if (ec) fail(where + " (IPv4)", ec);
-  }
-  acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) fail(where, ec);
-  const auto bound = acceptor.local_endpoint(ec);
-  spdlog::info("listening on port {} ({})", ec ? config_.port : bound.port(),
-               dual_stack ? "IPv4 and IPv6" : "IPv4 only");
 }
 
 template <typename Socket>
@@ -332,7 +340,7 @@ void Server::log_accept_error(const std::string& what) {
 }
 
 template <typename Acceptor>
-asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol protocol) {
   asio::steady_timer backoff(acceptor.get_executor());
   while (!stopping_.load()) {
     bool back_off = false;
@@ -359,7 +367,8 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
         }
         ConnectionSlot slot(open_connections_);
         asio::co_spawn(
-            w.io, serve_connection(std::move(socket), std::move(slot), connection_services_, w.registry),
+            w.io, serve_connection(std::move(socket), std::move(slot), protocol, connection_services_,
+                             w.registry),
             log_if_failed);
       }
     } catch (const std::exception& e) {
@@ -397,6 +406,7 @@ void Server::begin_shutdown(const std::string& why) {
   boost::system::error_code ignored;
   l.tcp_acceptor.close(ignored);
   l.unix_acceptor.close(ignored);
+  l.http_acceptor.close(ignored);
   drain_deadline_ = saturating_add(
       SteadyClock::now(),
       std::chrono::duration_cast<SteadyClock::duration>(config_.shutdown_timeout));
@@ -436,9 +446,15 @@ int Server::run() {
   asio::co_spawn(workers_[0]->io, wait_for_signals(), asio::detached);
   auto& l = *listeners_;
   if (l.unix_acceptor.is_open()) {
-    asio::co_spawn(workers_[0]->io, accept_loop(l.unix_acceptor), asio::detached);
+    asio::co_spawn(workers_[0]->io, accept_loop(l.unix_acceptor, proto::Protocol::undecided),
+                   asio::detached);
   } else {
-    asio::co_spawn(workers_[0]->io, accept_loop(l.tcp_acceptor), asio::detached);
+    asio::co_spawn(workers_[0]->io, accept_loop(l.tcp_acceptor, proto::Protocol::undecided),
+                   asio::detached);
+  }
+  if (l.http_acceptor.is_open()) {
+    asio::co_spawn(workers_[0]->io, accept_loop(l.http_acceptor, proto::Protocol::http),
+                   asio::detached);
   }
 
   std::vector<std::thread> threads;

@@ -32,7 +32,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listener; throws std::runtime_error naming the address when it cannot.
+  // Binds the listeners (-port or -sock, and -http-port); throws
+  // std::runtime_error naming the address when it cannot.
   void listen();
 
   // Serves until a signal or stop(), then shuts down gracefully. Returns the
@@ -47,7 +48,7 @@ class Server {
   struct Listeners;
 
   template <typename Acceptor>
-  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor);
+  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, proto::Protocol protocol);
   boost::asio::awaitable<void> wait_for_signals();
   boost::asio::awaitable<void> drain();
   void begin_shutdown(const std::string& why);
