@@ -1,0 +1,48 @@
+// The pieces of the text-protocol parser that the meta parser shares: how a
+// request line splits into tokens, and ASCII case folding for command names.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace katsubushi::proto {
+
+// go-katsubushi splits request lines with Go's strings.Fields, so besides the
+// space it takes tab, vertical tab, form feed and a stray '\r' as separators
+// ("get\ta", "get a\r\r\n"). '\n' never reaches a tokenizer: it ends the line.
+constexpr bool is_token_separator(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// `a` equals `lower` (all lower case) ignoring the case of ASCII letters.
+constexpr bool iequals_ascii(std::string_view a, std::string_view lower) noexcept {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// Splits a line into tokens; runs of separators count as one, and separators
+// at either end are ignored. Tokens point into the line.
+class TextTokenizer {
+ public:
+  explicit constexpr TextTokenizer(std::string_view line) noexcept : s_(line) {}
+
+  constexpr bool next(std::string_view& token) noexcept {
+    while (pos_ < s_.size() && is_token_separator(s_[pos_])) ++pos_;
+    if (pos_ >= s_.size()) return false;
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && !is_token_separator(s_[pos_])) ++pos_;
+    token = s_.substr(start, pos_ - start);
+    return true;
+  }
+
+ private:
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace katsubushi::proto
