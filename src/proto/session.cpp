@@ -70,6 +70,16 @@ void SessionCore::start_protocol(Protocol protocol) {
   }
 }
 
+void SessionCore::end_of_input() {
+  if (protocol_ == Protocol::undecided && !in_.pending().empty()) {
+    // A first line still without its "\n" can no longer become an HTTP
+    // request line; go-katsubushi would answer it as text.
+    const Protocol sniffed = sniff_protocol(in_.pending(), limits_.max_line_bytes);
+    start_protocol(sniffed == Protocol::undecided ? Protocol::text : sniffed);
+  }
+  if (auto* text = std::get_if<TextSession>(&session_)) text->end_of_input();
+}
+
 void SessionCore::process() {
   if (closing()) return;
   out_.drop_sent();

@@ -41,6 +41,14 @@ class SessionCore {
   // output is over its limit or the session is closing.
   void process();
 
+  // The peer has half-closed: nothing more will be received. Call once, then
+  // process() and flush as usual; the connection can close once output() is
+  // empty. For memcached text (and a connection whose first line is cut
+  // short, which can only be text), the next process() also answers a last
+  // line that has no "\n", then closing() turns true. Other protocols answer
+  // only their complete requests, as before.
+  void end_of_input();
+
   std::string_view output() const noexcept { return out_.unsent(); }
   void consume_output(std::size_t n) noexcept { out_.consume(n); }
 

@@ -52,11 +52,11 @@ TEST(SessionPipelineTest, MixedCommandsInOneReceiveAnswerInOrder) {
   rig.core.process();
   EXPECT_EQ(escaped(rig.core.output()), escaped(expected));
   EXPECT_TRUE(rig.core.closing());
-  EXPECT_EQ(rig.core.completed_requests(), 13u);
+  EXPECT_EQ(rig.core.completed_requests(), 14u);  // the empty line counts too
 
   const Outcome o = run_every_chunking(input);
   EXPECT_EQ(escaped(o.output), escaped(expected));
-  EXPECT_EQ(o.completed, 13u);
+  EXPECT_EQ(o.completed, 14u);
   EXPECT_EQ(o.ids_issued, 4u);
 }
 
@@ -127,36 +127,43 @@ TEST(SessionPipelineTest, PartialConsumeKeepsTheRestOfTheOutput) {
   EXPECT_EQ(rig.core.output(), kVersionReply.substr(5) + kVersionReply);
 }
 
-TEST(SessionPipelineTest, CompletedRequestsCountsWholeCommandsOnly) {
+// completed_requests() restarts the shell's idle timer: every whole line
+// counts, an empty or unknown one included, and no partial one does.
+TEST(SessionPipelineTest, CompletedRequestsCountsWholeLines) {
   SessionRig rig;
   EXPECT_EQ(rig.core.completed_requests(), 0u);
   rig.feed("\r\n\n");
-  EXPECT_EQ(rig.core.completed_requests(), 0u);  // empty lines are not requests
+  EXPECT_EQ(rig.core.completed_requests(), 2u);  // empty lines are requests (ERROR)
   EXPECT_EQ(rig.transcript, "ERROR\r\nERROR\r\n");
+  rig.feed(" \t\r\n");
+  EXPECT_EQ(rig.core.completed_requests(), 3u);  // so is a line of separators
   rig.feed("get a\r\n");
-  EXPECT_EQ(rig.core.completed_requests(), 1u);
+  EXPECT_EQ(rig.core.completed_requests(), 4u);
   rig.feed("get b");
-  EXPECT_EQ(rig.core.completed_requests(), 1u);  // no newline yet
-  rig.feed("\r\n");
-  EXPECT_EQ(rig.core.completed_requests(), 2u);
+  EXPECT_EQ(rig.core.completed_requests(), 4u);  // no newline yet
+  rig.feed("\r");
+  EXPECT_EQ(rig.core.completed_requests(), 4u);
+  rig.feed("\n");
+  EXPECT_EQ(rig.core.completed_requests(), 5u);
 
   // A storage command counts once its data block has been swallowed.
   rig.transcript.clear();
   rig.feed("set k 0 0 4\r\n");
-  EXPECT_EQ(rig.core.completed_requests(), 2u);
+  EXPECT_EQ(rig.core.completed_requests(), 5u);
   rig.feed("da");
   rig.feed("ta\r");
-  EXPECT_EQ(rig.core.completed_requests(), 2u);
+  EXPECT_EQ(rig.core.completed_requests(), 5u);
   EXPECT_EQ(rig.transcript, "");
   rig.feed("\n");
-  EXPECT_EQ(rig.core.completed_requests(), 3u);
+  EXPECT_EQ(rig.core.completed_requests(), 6u);
   EXPECT_EQ(rig.transcript, "ERROR\r\n");
 
   rig.feed("bogus\r\n");           // unknown commands are requests
   rig.feed("get x\x01\r\n");       // so are malformed ones
   rig.feed("verbosity 1 noreply\r\n");
   rig.feed("set k 0 0 1 noreply\r\nz\r\n");
-  EXPECT_EQ(rig.core.completed_requests(), 7u);
+  rig.feed("mg a q\r\nmn\r\nms k 1\r\nz\r\nmg a zz\r\n");
+  EXPECT_EQ(rig.core.completed_requests(), 14u);
 }
 
 TEST(SessionPipelineTest, ProtocolCountersCountKeys) {
@@ -318,6 +325,97 @@ TEST(SessionPipelineTest, LargeDataBlockIsSkippedWithoutBufferingIt) {
   EXPECT_EQ(rig.transcript, "ERROR\r\n" + kVersionReply);
   EXPECT_FALSE(rig.core.closing());
   EXPECT_LE(most, 2 * kChunk);
+}
+
+// `stats reset` zeroes the get counters (memcached's); ids are untouched.
+TEST(SessionPipelineTest, StatsResetZeroesCountersNotIds) {
+  SessionRig rig;
+  rig.feed("get a b c\r\nmg d v\r\n");
+  ASSERT_EQ(rig.counters.cmd_get.load(), 4u);
+  rig.clock.set(id::kEpochUnixMs - 5);
+  rig.feed("get e\r\n");
+  ASSERT_EQ(rig.counters.get_misses.load(), 1u);
+  rig.clock.set(kStartUnixMs);
+  rig.transcript.clear();
+  rig.feed("stats reset\r\n");
+  EXPECT_EQ(rig.transcript, "RESET\r\n");
+  EXPECT_EQ(rig.counters.cmd_get.load(), 0u);
+  EXPECT_EQ(rig.counters.get_hits.load(), 0u);
+  EXPECT_EQ(rig.counters.get_misses.load(), 0u);
+  EXPECT_EQ(rig.generator.counters().ids_issued, 4u);
+
+  rig.transcript.clear();
+  rig.feed("get f\r\n");
+  EXPECT_EQ(rig.transcript, value_reply("f", id(4)) + "END\r\n");
+  EXPECT_EQ(rig.counters.cmd_get.load(), 1u);
+  EXPECT_EQ(rig.counters.get_hits.load(), 1u);
+}
+
+// A get counted in cmd_get but not yet in get_hits when the reset lands (as
+// on another connection) keeps cmd_get = get_hits + get_misses once it ends.
+TEST(SessionPipelineTest, StatsResetKeepsTheCounterSumInFlight) {
+  ProtocolCounters counters;
+  counters.cmd_get = 10;
+  counters.get_hits = 7;  // 3 keys in flight
+  counters.reset();
+  EXPECT_EQ(counters.cmd_get.load(), 3u);
+  counters.get_hits += 3;
+  EXPECT_EQ(counters.cmd_get.load(), counters.get_hits.load() + counters.get_misses.load());
+}
+
+// end_of_input() under backpressure: the unterminated last line waits for
+// the output to drain like any other request, and the session is closing
+// only once every request has been answered.
+TEST(SessionPipelineTest, EndOfInputWaitsForBackpressure) {
+  RigOptions options;
+  options.limits.max_output_bytes = 64;
+  SessionRig rig(options);
+  std::string input;
+  for (int i = 0; i < 20; ++i) input += "version\r\n";
+  input += "get last";
+  rig.core.receive(input);
+  rig.core.process();
+  rig.core.end_of_input();
+  rig.core.process();
+  EXPECT_FALSE(rig.core.closing());
+  int rounds = 0;
+  while (!rig.core.closing() || !rig.core.output().empty()) {
+    rig.drain();
+    rig.core.process();
+    ASSERT_LT(++rounds, 100);
+  }
+  std::string expected;
+  for (int i = 0; i < 20; ++i) expected += kVersionReply;
+  expected += value_reply("last", id(0)) + "END\r\n";
+  EXPECT_EQ(rig.transcript, expected);
+  EXPECT_EQ(rig.core.completed_requests(), 21u);
+  EXPECT_FALSE(rig.core.wants_input());
+}
+
+// Only the text session takes an unterminated line at end of input: a binary
+// or HTTP session is left as it was.
+TEST(SessionPipelineTest, EndOfInputLeavesOtherProtocolsAlone) {
+  SessionRig binary;
+  binary.feed(std::string(1, static_cast<char>(0x80)) + "get a");
+  binary.core.end_of_input();
+  binary.feed_all({});
+  EXPECT_EQ(binary.core.protocol(), Protocol::binary);
+  EXPECT_EQ(binary.transcript, "");
+
+  SessionRig idle;
+  idle.core.end_of_input();
+  idle.feed_all({});
+  EXPECT_EQ(idle.core.protocol(), Protocol::undecided);
+  EXPECT_EQ(idle.transcript, "");
+  EXPECT_EQ(idle.generator.counters().ids_issued, 0u);
+
+  // A complete HTTP request line that process() has not seen yet is still HTTP.
+  SessionRig http;
+  http.core.receive("GET / HTTP/1.1\r\n\r\n");
+  http.core.end_of_input();
+  http.feed_all({});
+  EXPECT_EQ(http.core.protocol(), Protocol::http);
+  EXPECT_EQ(http.transcript.rfind("HTTP/1.1 ", 0), 0u);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct TextCase {
   std::uint64_t ids_issued = 0;
   RigOptions options{};
   RigSetup setup{};
+  Ending ending = Ending::open;
 };
 
 void PrintTo(const TextCase& c, std::ostream* os) { *os << c.name; }
@@ -61,8 +62,8 @@ std::vector<TextCase> retrieval_cases() {
        kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
       {"key_with_control_byte", "get a\x01z\r\nget c\r\n",
        kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
-      {"key_with_tab", "gets a\tz\r\nget c\r\n", kBadFormat + value_reply("c", id(0)) + kEnd,
-       false, 2, 1},
+      {"key_with_escape_byte", "gets a\x1bz\r\nget c\r\n",
+       kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
       {"key_with_del", "get a\x7f\r\nget c\r\n", kBadFormat + value_reply("c", id(0)) + kEnd,
        false, 2, 1},
       {"bare_get", "get\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
@@ -78,8 +79,14 @@ std::vector<TextCase> other_command_cases() {
        "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd, false, 1, 0},
       {"stats_without_source", "stats\r\nstats settings\r\n", kEnd + kEnd, false, 2, 0,
        no_stats},
-      {"stats_unknown_group", "stats items\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
+      {"stats_unknown_group", "stats bogus\r\nstats cachedumps 1 1\r\nversion\r\n",
+       kError + kError + kVersionReply, false, 3, 0},
       {"version", "version\r\n", kVersionReply, false, 1, 0},
+      // go-katsubushi looks at the command name only.
+      {"version_with_arguments", "version x\r\nVERSION 1 2 3 4 5 6 7 8 9\r\n",
+       kVersionReply + kVersionReply, false, 2, 0},
+      {"quit_with_arguments", "get a\r\nquit now\r\nget b\r\n", value_reply("a", id(0)) + kEnd,
+       true, 2, 1},
       {"verbosity", "verbosity 1\r\n", "OK\r\n", false, 1, 0},
       {"verbosity_noreply", "verbosity 1 noreply\r\nversion\r\n", kVersionReply, false, 2, 0},
       {"verbosity_bare", "verbosity\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
@@ -88,8 +95,9 @@ std::vector<TextCase> other_command_cases() {
        value_reply("a", id(0)) + kEnd, true, 2, 1},
       {"quit_alone", "quit\r\n", "", true, 1, 0},
       {"unknown_command", "incr a 1\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
-      {"empty_line", "\r\nversion\r\n", kError + kVersionReply, false, 1, 0},
-      {"empty_lines_bare_lf", "\n\n", kError + kError, false, 0, 0},
+      // Every whole line is a request, an empty one included.
+      {"empty_line", "\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
+      {"empty_lines_bare_lf", "\n\n", kError + kError, false, 2, 0},
       {"case_insensitive_commands",
        "GET a\r\nGeTs b\r\nVERSION\r\nSTATS settings\r\nVerbosity 1\r\nQUIT\r\n",
        value_reply("a", id(0)) + kEnd + value_reply("b", id(1), true) + kEnd + kVersionReply +
@@ -203,10 +211,107 @@ std::vector<TextCase> generator_unavailable_cases() {
   };
 }
 
+// The client half-closes after its last byte (SessionCore::end_of_input()).
+// go-katsubushi answers a last line without its "\n"; so do we, then close.
+std::vector<TextCase> half_close_cases() {
+  const auto half = Ending::half_close;
+  return {
+      {"eof_answers_unterminated_line", "get a", value_reply("a", id(0)) + kEnd, true, 1, 1, {},
+       {}, half},
+      {"eof_after_cr", "version\r\nget a\r", kVersionReply + value_reply("a", id(0)) + kEnd, true,
+       2, 1, {}, {}, half},
+      {"eof_after_two_cr", "get a\r\r", value_reply("a", id(0)) + kEnd, true, 1, 1, {}, {}, half},
+      {"eof_after_complete_lines", "get a\r\nversion\n", value_reply("a", id(0)) + kEnd + kVersionReply,
+       true, 2, 1, {}, {}, half},
+      {"eof_whitespace_only_line", "get a\r\n \t ", value_reply("a", id(0)) + kEnd + kError, true,
+       2, 1, {}, {}, half},
+      {"eof_lone_cr", "version\n\r", kVersionReply + kError, true, 2, 0, {}, {}, half},
+      {"eof_meta_line", "mg a v", "VA " + std::to_string(std::to_string(id(0)).size()) + "\r\n" +
+                                      std::to_string(id(0)) + "\r\n",
+       true, 1, 1, {}, {}, half},
+      {"eof_quit_line", "get a\r\nquit", value_reply("a", id(0)) + kEnd, true, 2, 1, {}, {},
+       half},
+      // A data block cut short never completes: nothing more is answered.
+      {"eof_in_data_block", "set k 0 0 5\r\nhel", "", true, 0, 0, {}, {}, half},
+      {"eof_after_storage_header", "version\r\nset k 0 0 5", kVersionReply, true, 1, 0, {}, {},
+       half},
+      {"eof_in_ms_block", "ms k 5\r\nhe", "", true, 0, 0, {}, {}, half},
+      // A first line cut short can only be text, even shaped like HTTP.
+      {"eof_http_shaped_first_line", "GET / HTTP/1.1",
+       value_reply("/", id(0)) + value_reply("HTTP/1.1", id(1)) + kEnd, true, 1, 2, {}, {}, half},
+      {"eof_with_nothing_sent", "", "", false, 0, 0, {}, {}, half},
+      {"eof_after_line_too_long", "get " + std::string(40, 'k'), kLineTooLong, true, 0, 0,
+       with_line_limit(32), {}, half},
+      {"eof_line_at_limit", "get " + std::string(28, 'k') + "\r",
+       value_reply(std::string(28, 'k'), id(0)) + kEnd, true, 1, 1, with_line_limit(32), {}, half},
+  };
+}
+
+// go-katsubushi splits lines with Go's strings.Fields: tab, vertical tab,
+// form feed and a stray '\r' separate tokens as a space does.
+std::vector<TextCase> separator_cases() {
+  return {
+      {"tab_after_command", "get\ta\r\n", value_reply("a", id(0)) + kEnd, false, 1, 1},
+      {"tab_between_keys", "get a\tb\r\n", value_reply("a", id(0)) + value_reply("b", id(1)) + kEnd,
+       false, 1, 2},
+      {"stray_cr_before_crlf", "get a\r\r\n", value_reply("a", id(0)) + kEnd, false, 1, 1},
+      {"stray_cr_between_keys", "gets a\rb\n",
+       value_reply("a", id(0), true) + value_reply("b", id(1), true) + kEnd, false, 1, 2},
+      {"vertical_tab_and_form_feed", "\x0bget\x0c" "a\x0b\x0c b\r\n",
+       value_reply("a", id(0)) + value_reply("b", id(1)) + kEnd, false, 1, 2},
+      {"separators_in_other_commands",
+       "stats\tsettings\r\nverbosity\t1\tnoreply\r\nset\tk\t0\t0\t2\r\nhi\r\nversion\t\r\n",
+       "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd + kError + kVersionReply, false, 4,
+       0},
+      // Lines of only separators crash go-katsubushi (it takes the first
+      // field of a line that has none); here they are empty lines.
+      {"whitespace_only_lines", "\r\r\n   \r\n\t\x0b\x0c\n \r \r\nget a\r\n",
+       kError + kError + kError + kError + value_reply("a", id(0)) + kEnd, false, 5, 1},
+  };
+}
+
+// memcached's answers for the stats groups, with what applies to an id server.
+std::vector<TextCase> stats_group_cases() {
+  RigOptions no_stats;
+  no_stats.with_stats = false;
+  const std::string slabs = "STAT active_slabs 0\r\nSTAT total_malloced 0\r\n" + kEnd;
+  const std::string sizes = "STAT sizes_status disabled\r\n" + kEnd;
+  const std::string detail_usage = "CLIENT_ERROR usage: stats detail on|off|dump\r\n";
+  return {
+      {"stats_items", "stats items\r\n", kEnd, false, 1, 0},
+      {"stats_slabs", "stats slabs\r\n", slabs, false, 1, 0},
+      {"stats_sizes", "stats sizes\r\n", sizes, false, 1, 0},
+      {"stats_conns", "stats conns\r\n", kEnd, false, 1, 0},
+      {"stats_groups_case_insensitive", "stats ITEMS\r\nStats Slabs\r\nSTATS SiZeS\r\nstats CONNS\r\n",
+       kEnd + slabs + sizes + kEnd, false, 4, 0},
+      {"stats_groups_ignore_extra_tokens", "stats items 1 2 3\r\nstats settings x\r\n",
+       kEnd + "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd, false, 2, 0},
+      {"stats_groups_without_source", "stats items\r\nstats slabs\r\nstats reset\r\n",
+       kEnd + slabs + "RESET\r\n", false, 3, 0, no_stats},
+      // A reset zeroes counters; ids go on from where they were.
+      {"stats_reset", "get a\r\nstats reset\r\nSTATS RESET\r\nget b\r\n",
+       value_reply("a", id(0)) + kEnd + "RESET\r\nRESET\r\n" + value_reply("b", id(1)) + kEnd,
+       false, 4, 2},
+      {"stats_detail", "stats detail on\r\nstats detail OFF\r\nstats DETAIL dump\r\n",
+       "OK\r\nOK\r\n" + kEnd, false, 3, 0},
+      {"stats_detail_usage", "stats detail\r\nstats detail o\r\nstats detail yes\r\n",
+       detail_usage + detail_usage + detail_usage, false, 3, 0},
+      {"stats_cachedump", "stats cachedump 1 10\r\nstats cachedump 63 0\r\n", kEnd + kEnd, false,
+       2, 0},
+      {"stats_cachedump_errors",
+       "stats cachedump\r\nstats cachedump 1\r\nstats cachedump x 1\r\nstats cachedump 1 -1\r\n"
+       "stats cachedump 64 1\r\n",
+       "CLIENT_ERROR bad command line\r\nCLIENT_ERROR bad command line\r\n" + kBadFormat +
+           kBadFormat + "CLIENT_ERROR Illegal slab id\r\n",
+       false, 5, 0},
+  };
+}
+
 std::vector<TextCase> all_cases() {
   std::vector<TextCase> all;
   for (auto part : {retrieval_cases(), other_command_cases(), storage_cases(),
-                    limit_and_sniffing_cases(), generator_unavailable_cases()}) {
+                    limit_and_sniffing_cases(), generator_unavailable_cases(), separator_cases(),
+                    stats_group_cases(), half_close_cases()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;
@@ -216,7 +321,7 @@ class TextTableTest : public ::testing::TestWithParam<TextCase> {};
 
 TEST_P(TextTableTest, SameRepliesUnderEveryChunking) {
   const TextCase& c = GetParam();
-  const Outcome o = run_every_chunking(c.input, c.options, c.setup);
+  const Outcome o = run_every_chunking(c.input, c.options, c.setup, c.ending);
   EXPECT_EQ(escaped(o.output), escaped(c.expected));
   EXPECT_EQ(o.closing, c.closing);
   EXPECT_EQ(o.completed, c.completed);
@@ -234,7 +339,7 @@ TEST(TextTableCasesTest, NamesAreUniqueAndCoverTheTable) {
   for (const auto& c : cases) names.push_back(c.name);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
-  EXPECT_GE(cases.size(), 50u);
+  EXPECT_GE(cases.size(), 90u);
 }
 
 }  // namespace

@@ -57,9 +57,14 @@ inline void PrintTo(const Outcome& o, std::ostream* os) {
 // Prepares a fresh rig before any input, e.g. moves its clock.
 using RigSetup = std::function<void(SessionRig&)>;
 
+// How the client's side of a run ends: the connection stays open, or the
+// client half-closes after its last byte (SessionCore::end_of_input()).
+enum class Ending { open, half_close };
+
 // Feeds `input` cut at `cuts` (ascending offsets), processing after each piece.
 inline Outcome run_pieces(std::string_view input, const std::vector<std::size_t>& cuts,
-                          const RigOptions& options, const RigSetup& setup) {
+                          const RigOptions& options, const RigSetup& setup,
+                          Ending ending = Ending::open) {
   auto rig = std::make_unique<SessionRig>(options);
   if (setup) setup(*rig);
   std::size_t from = 0;
@@ -68,6 +73,11 @@ inline Outcome run_pieces(std::string_view input, const std::vector<std::size_t>
     from = cut;
   }
   rig->feed(input.substr(from));
+  if (ending == Ending::half_close) {
+    // As the shell does on EOF: then process and write until nothing is owed.
+    rig->core.end_of_input();
+    rig->feed_all({});
+  }
   const auto gc = rig->generator.counters();
   return Outcome{rig->transcript,
                  rig->core.closing(),
@@ -82,10 +92,10 @@ inline Outcome run_pieces(std::string_view input, const std::vector<std::size_t>
 // each run gets a fresh rig so ids match. Expects every run to agree with
 // the whole one, and returns that.
 inline Outcome run_every_chunking(std::string_view input, const RigOptions& options = {},
-                                  const RigSetup& setup = {}) {
-  const Outcome whole = run_pieces(input, {}, options, setup);
+                                  const RigSetup& setup = {}, Ending ending = Ending::open) {
+  Outcome whole = run_pieces(input, {}, options, setup, ending);
   for (std::size_t at = 0; at <= input.size(); ++at) {
-    const Outcome split = run_pieces(input, {at}, options, setup);
+    const Outcome split = run_pieces(input, {at}, options, setup, ending);
     if (split != whole) {
       ADD_FAILURE() << "split at offset " << at << " of " << input.size()
                     << " differs from whole input\n  whole: " << testing::PrintToString(whole)
@@ -95,7 +105,7 @@ inline Outcome run_every_chunking(std::string_view input, const RigOptions& opti
   }
   std::vector<std::size_t> every_byte;
   for (std::size_t at = 1; at < input.size(); ++at) every_byte.push_back(at);
-  const Outcome bytewise = run_pieces(input, every_byte, options, setup);
+  const Outcome bytewise = run_pieces(input, every_byte, options, setup, ending);
   EXPECT_EQ(bytewise, whole) << "byte-at-a-time feed differs from whole input";
   return whole;
 }

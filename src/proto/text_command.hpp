@@ -2,6 +2,8 @@
 // string_view points into the line the parser was given.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -9,9 +11,12 @@
 namespace katsubushi::proto {
 
 inline constexpr std::size_t kMaxKeyBytes = 250;  // memcached's KEY_MAX_LENGTH
+// Arguments kept after a stats group: `stats cachedump <id> <limit>` has the
+// most; later tokens are ignored, as memcached ignores them.
+inline constexpr std::size_t kMaxStatsArgs = 2;
 
 enum class TextCommandKind {
-  empty,       // blank line: ERROR
+  empty,       // a line of nothing but separators: ERROR
   unknown,     // not a command we know: ERROR
   bad_format,  // a known command with malformed arguments: CLIENT_ERROR
   get,
@@ -21,12 +26,15 @@ enum class TextCommandKind {
   verbosity,
   quit,
   storage,     // set/add/replace/append/prepend/cas: the data block is swallowed
+  meta,        // mg/mn/ms/md/ma/me: the line is for parse_meta_line (meta_command.hpp)
 };
 
 struct TextCommand {
   TextCommandKind kind = TextCommandKind::empty;
   std::vector<std::string_view> keys;  // get, gets
   std::string_view stats_group;        // stats: "" or "settings" etc.
+  std::array<std::string_view, kMaxStatsArgs> stats_args{};  // stats: tokens after the group
+  std::size_t stats_nargs = 0;
   std::uint64_t data_bytes = 0;        // storage: announced block size, without "\r\n"
   bool noreply = false;                // storage, verbosity
 };
@@ -36,7 +44,7 @@ struct TextCommand {
 // never reads outside `line`.
 void parse_text_line(std::string_view line, TextCommand& out);
 
-// memcached's key rule: 1..250 bytes, no control bytes and no space.
+// memcached's key rule: 1..250 bytes, no control bytes, no space and no DEL.
 bool valid_key(std::string_view key) noexcept;
 
 }  // namespace katsubushi::proto

@@ -1,8 +1,10 @@
 #include <array>
-#include <span>
 #include <charconv>
+#include <span>
 
+#include "proto/meta_command.hpp"
 #include "proto/text_command.hpp"
+#include "proto/text_parser.hpp"
 
 namespace katsubushi::proto {
 
@@ -10,34 +12,6 @@ namespace {
 
 // Enough tokens for any non-get command; get/gets take the rest of the line.
 constexpr std::size_t kMaxFixedTokens = 8;
-
-bool iequals(std::string_view a, std::string_view lower) noexcept {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
-// Splits on spaces, as memcached does; runs of spaces count as one.
-class Tokenizer {
- public:
-  explicit Tokenizer(std::string_view s) : s_(s) {}
-  bool next(std::string_view& tok) {
-    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
-    if (pos_ >= s_.size()) return false;
-    const std::size_t start = pos_;
-    while (pos_ < s_.size() && s_[pos_] != ' ') ++pos_;
-    tok = s_.substr(start, pos_ - start);
-    return true;
-  }
-
- private:
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
 
 template <typename T>
 bool parse_uint(std::string_view s, T& out) {
@@ -53,14 +27,14 @@ bool parse_int(std::string_view s) {
 }
 
 bool is_storage_name(std::string_view name) {
-  return iequals(name, "set") || iequals(name, "add") || iequals(name, "replace") ||
-         iequals(name, "append") || iequals(name, "prepend");
+  return iequals_ascii(name, "set") || iequals_ascii(name, "add") || iequals_ascii(name, "replace") ||
+         iequals_ascii(name, "append") || iequals_ascii(name, "prepend");
 }
 
 void parse_storage(std::string_view name, std::span<const std::string_view> args,
                    TextCommand& out) {
   // <key> <flags> <exptime> <bytes> [<cas>] [noreply]
-  const bool is_cas = iequals(name, "cas");
+  const bool is_cas = iequals_ascii(name, "cas");
   const std::size_t fixed = is_cas ? 5 : 4;
   out.kind = TextCommandKind::bad_format;
   if (args.size() != fixed && args.size() != fixed + 1) return;
@@ -94,14 +68,16 @@ void parse_text_line(std::string_view line, TextCommand& out) {
   out.kind = TextCommandKind::empty;
   out.keys.clear();
   out.stats_group = {};
+  out.stats_args = {};
+  out.stats_nargs = 0;
   out.data_bytes = 0;
   out.noreply = false;
 
-  Tokenizer tokens(line);
+  TextTokenizer tokens(line);
   std::string_view name;
   if (!tokens.next(name)) return;
 
-  if (iequals(name, "get") || iequals(name, "gets")) {
+  if (iequals_ascii(name, "get") || iequals_ascii(name, "gets")) {
     out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
     std::string_view key;
     bool all_valid = true;
@@ -114,6 +90,10 @@ void parse_text_line(std::string_view line, TextCommand& out) {
     } else if (!all_valid) {
       out.kind = TextCommandKind::bad_format;
     }
+    return;
+  }
+  if (meta_command_kind(name)) {
+    out.kind = TextCommandKind::meta;
     return;
   }
 
@@ -130,18 +110,18 @@ void parse_text_line(std::string_view line, TextCommand& out) {
   }
   const std::span<const std::string_view> argv(args.data(), nargs);
 
-  if (iequals(name, "stats")) {
-    if (too_many || nargs > 1) {
-      out.kind = TextCommandKind::unknown;
-    } else {
-      out.kind = TextCommandKind::stats;
-      if (nargs == 1) out.stats_group = argv[0];
+  if (iequals_ascii(name, "stats")) {
+    // memcached reads the group and the arguments it takes, and ignores the rest.
+    out.kind = TextCommandKind::stats;
+    if (nargs >= 1) out.stats_group = argv[0];
+    for (std::size_t i = 1; i < nargs && out.stats_nargs < kMaxStatsArgs; ++i) {
+      out.stats_args[out.stats_nargs++] = argv[i];
     }
-  } else if (iequals(name, "version")) {
-    out.kind = nargs == 0 ? TextCommandKind::version : TextCommandKind::unknown;
-  } else if (iequals(name, "quit")) {
-    out.kind = nargs == 0 ? TextCommandKind::quit : TextCommandKind::unknown;
-  } else if (iequals(name, "verbosity")) {
+  } else if (iequals_ascii(name, "version")) {
+    out.kind = TextCommandKind::version;  // go-katsubushi ignores arguments
+  } else if (iequals_ascii(name, "quit")) {
+    out.kind = TextCommandKind::quit;  // go-katsubushi ignores arguments
+  } else if (iequals_ascii(name, "verbosity")) {
     std::uint32_t level = 0;
     if (nargs == 0 || too_many) {
       out.kind = TextCommandKind::unknown;
@@ -152,7 +132,7 @@ void parse_text_line(std::string_view line, TextCommand& out) {
       out.kind = TextCommandKind::verbosity;
       out.noreply = nargs == 2;
     }
-  } else if (is_storage_name(name) || iequals(name, "cas")) {
+  } else if (is_storage_name(name) || iequals_ascii(name, "cas")) {
     if (too_many) {
       out.kind = TextCommandKind::bad_format;
     } else {

@@ -22,6 +22,28 @@ Kind kind_of(std::string_view line) { return parsed(line).kind; }
 TEST(TextParserTest, EmptyAndBlankLines) {
   EXPECT_EQ(kind_of(""), Kind::empty);
   EXPECT_EQ(kind_of("   "), Kind::empty);
+  // go-katsubushi indexes the first field of a line without checking there
+  // is one: a line of only separators crashed it. Here it is just empty.
+  EXPECT_EQ(kind_of("\r"), Kind::empty);
+  EXPECT_EQ(kind_of(" \t\v\f\r "), Kind::empty);
+}
+
+// go-katsubushi splits lines with Go's strings.Fields: tab, vertical tab,
+// form feed and a stray '\r' separate tokens as a space does.
+TEST(TextParserTest, GoKatsubushiSeparators) {
+  EXPECT_EQ(parsed("get\ta").keys, (std::vector<std::string_view>{"a"}));
+  EXPECT_EQ(parsed("get a\tb").keys, (std::vector<std::string_view>{"a", "b"}));
+  EXPECT_EQ(parsed("get a\r").keys, (std::vector<std::string_view>{"a"}));
+  EXPECT_EQ(parsed("\tget\x0b\x0c" "a\rb \t").keys, (std::vector<std::string_view>{"a", "b"}));
+  EXPECT_EQ(kind_of("gets\tk"), Kind::gets);
+  EXPECT_EQ(kind_of("version\r"), Kind::version);
+  EXPECT_EQ(kind_of("verbosity\t1\tnoreply"), Kind::verbosity);
+  EXPECT_TRUE(parsed("verbosity\t1\tnoreply").noreply);
+  EXPECT_EQ(parsed("set\tk\t0\t0\t5").data_bytes, 5u);
+  EXPECT_EQ(parsed("stats\tsettings").stats_group, "settings");
+  // Other control bytes are no separators: they make a key invalid.
+  EXPECT_EQ(kind_of(std::string_view("get a\x01" "b")), Kind::bad_format);
+  EXPECT_EQ(kind_of(std::string_view("get a\x1b" "b")), Kind::bad_format);
 }
 
 TEST(TextParserTest, GetAndGetsCollectKeys) {
@@ -62,10 +84,9 @@ TEST(TextParserTest, InvalidKeysAreBadFormat) {
   EXPECT_EQ(kind_of("get " + std::string(251, 'k')), Kind::bad_format);
   EXPECT_EQ(kind_of("get ok " + std::string(251, 'k')), Kind::bad_format);
   EXPECT_EQ(kind_of(std::string_view("get a\x01z")), Kind::bad_format);
-  EXPECT_EQ(kind_of(std::string_view("get a\tz")), Kind::bad_format);
   EXPECT_EQ(kind_of(std::string_view("get a\x7fz")), Kind::bad_format);
   EXPECT_EQ(kind_of(std::string_view("get a\0z", 7)), Kind::bad_format);
-  EXPECT_EQ(kind_of(std::string_view("gets a\rz")), Kind::bad_format);
+  EXPECT_EQ(kind_of(std::string_view("gets a\x1fz")), Kind::bad_format);
 }
 
 TEST(TextParserTest, ValidKeyRule) {
@@ -86,14 +107,28 @@ TEST(TextParserTest, Stats) {
   EXPECT_EQ(s.kind, Kind::stats);
   EXPECT_EQ(s.stats_group, "settings");
   EXPECT_EQ(parsed("stats items").stats_group, "items");
-  EXPECT_EQ(kind_of("stats a b"), Kind::unknown);
+  EXPECT_EQ(parsed("stats items").stats_nargs, 0u);
+  // The group's arguments are kept (detail on, cachedump 1 2); more are ignored.
+  const TextCommand detail = parsed("stats detail on");
+  EXPECT_EQ(detail.kind, Kind::stats);
+  EXPECT_EQ(detail.stats_group, "detail");
+  ASSERT_EQ(detail.stats_nargs, 1u);
+  EXPECT_EQ(detail.stats_args[0], "on");
+  const TextCommand many = parsed("stats cachedump 1 2 3 4 5 6 7 8 9 10");
+  EXPECT_EQ(many.kind, Kind::stats);
+  ASSERT_EQ(many.stats_nargs, kMaxStatsArgs);
+  EXPECT_EQ(many.stats_args[0], "1");
+  EXPECT_EQ(many.stats_args[1], "2");
 }
 
-TEST(TextParserTest, VersionAndQuitTakeNoArguments) {
+// go-katsubushi looks at the command name only.
+TEST(TextParserTest, VersionAndQuitIgnoreArguments) {
   EXPECT_EQ(kind_of("version"), Kind::version);
-  EXPECT_EQ(kind_of("version x"), Kind::unknown);
+  EXPECT_EQ(kind_of("version x"), Kind::version);
+  EXPECT_EQ(kind_of("version 1 2 3 4 5 6 7 8 9 10"), Kind::version);
   EXPECT_EQ(kind_of("quit"), Kind::quit);
-  EXPECT_EQ(kind_of("quit now"), Kind::unknown);
+  EXPECT_EQ(kind_of("quit now"), Kind::quit);
+  EXPECT_EQ(kind_of("QUIT now please 1 2 3 4 5 6 7 8 9"), Kind::quit);
 }
 
 TEST(TextParserTest, Verbosity) {
@@ -138,9 +173,20 @@ TEST(TextParserTest, MalformedStorageIsBadFormat) {
 }
 
 TEST(TextParserTest, UnknownCommands) {
-  for (const char* line : {"incr k 1", "delete k", "flush_all", "touch k 1", "mg k v", "x",
-                           "getx a", "ge a"}) {
+  for (const char* line : {"incr k 1", "delete k", "flush_all", "touch k 1", "x", "getx a",
+                           "ge a", "m", "mgg k", "mx k"}) {
     EXPECT_EQ(kind_of(line), Kind::unknown) << line;
+  }
+}
+
+// Meta lines are recognised by name and left to parse_meta_line.
+TEST(TextParserTest, MetaCommandsByName) {
+  for (const char* line : {"mg k v", "MG k", "mn", "ms k 5", "md k", "ma k", "me k", "mg",
+                           "\tmg\tk", "mg " "k\x01"}) {
+    const TextCommand cmd = parsed(line);
+    EXPECT_EQ(cmd.kind, Kind::meta) << line;
+    EXPECT_TRUE(cmd.keys.empty()) << line;
+    EXPECT_EQ(cmd.data_bytes, 0u) << line;
   }
 }
 
@@ -153,8 +199,11 @@ TEST(TextParserTest, ReusedCommandIsReset) {
   EXPECT_EQ(cmd.keys.size(), 2u);
   EXPECT_EQ(cmd.data_bytes, 0u);
   EXPECT_FALSE(cmd.noreply);
-  parse_text_line("stats settings", cmd);
+  parse_text_line("stats detail on", cmd);
   EXPECT_TRUE(cmd.keys.empty());
+  parse_text_line("stats settings", cmd);
+  EXPECT_EQ(cmd.stats_nargs, 0u);
+  EXPECT_EQ(cmd.stats_args[0], "");
   parse_text_line("", cmd);
   EXPECT_EQ(cmd.kind, Kind::empty);
   EXPECT_EQ(cmd.stats_group, "");
