@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "proto/meta_base64.hpp"
 #include "testing/wire.hpp"
 
 namespace katsubushi::proptest {
@@ -13,9 +14,21 @@ using proto::TextCommandKind;
 
 namespace {
 
-constexpr std::array<std::string_view, 12> kCommandNames = {
-    "get", "gets", "stats", "version", "verbosity", "quit",
-    "set", "add", "replace", "append", "prepend", "cas"};
+constexpr std::array<std::string_view, 18> kCommandNames = {
+    "get", "gets", "stats", "version", "verbosity", "quit", "set", "add", "replace",
+    "append", "prepend", "cas", "mg", "mn", "ms", "md", "ma", "me"};
+
+// What go-katsubushi (Go's strings.Fields) splits on; '\n' ends the line.
+constexpr std::string_view kSeparators = " \t\v\f\r";
+bool is_separator(char c) { return kSeparators.find(c) != std::string_view::npos; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
 
 bool is_command_name(std::string_view token) {
   for (const std::string_view name : kCommandNames) {
@@ -74,10 +87,39 @@ std::string random_case(std::string_view lower) {
   return name;
 }
 
-// Line layout drawn for every request: gaps between tokens and terminator.
+// A run of separators: mostly one space, sometimes any mix.
+rc::Gen<std::string> separator_run() {
+  return rc::gen::weightedOneOf<std::string>({
+      {4, rc::gen::just(std::string(" "))},
+      {1, rc::gen::just(std::string("  "))},
+      {3, rc::gen::mapcat(rc::gen::inRange<std::size_t>(1, 4), [](std::size_t n) {
+         return rc::gen::container<std::string>(
+             n, rc::gen::elementOf(std::string(kSeparators)));
+       })},
+  });
+}
+
+rc::Gen<std::string> maybe_separators() {
+  return rc::gen::weightedOneOf<std::string>(
+      {{4, rc::gen::just(std::string())}, {1, separator_run()}});
+}
+
+// Line layout drawn for every request: separators around and between its
+// tokens, and its terminator.
 void draw_layout(TextRequest& r) {
-  r.gaps = *rc::gen::container<std::vector<int>>(rc::gen::inRange(1, 4));
+  r.gaps = *rc::gen::container<std::vector<std::string>>(separator_run());
+  r.lead = *maybe_separators();
+  r.trail = *maybe_separators();
   r.crlf = *rc::gen::arbitrary<bool>();
+}
+
+// Tokens a command ignores (version, quit, mn): key bytes, never a separator.
+std::vector<std::string> ignored_tokens() {
+  return *rc::gen::weightedOneOf<std::vector<std::string>>({
+      {4, rc::gen::just(std::vector<std::string>())},
+      {1, rc::gen::container<std::vector<std::string>>(
+              *rc::gen::inRange<std::size_t>(1, 12), key_of_length(1, 5))},
+  });
 }
 
 TextRequest get_request() {
@@ -125,19 +167,48 @@ TextRequest storage_request() {
   return r;
 }
 
+TextRequest stats_request() {
+  TextRequest r;
+  r.kind = TextCommandKind::stats;
+  r.tokens.push_back(random_case("stats"));
+  const auto group = *rc::gen::element<std::string_view>(
+      "", "settings", "items", "slabs", "sizes", "conns", "reset", "detail", "cachedump",
+      "bogus");
+  if (group.empty()) return r;
+  r.stats_group = random_case(group);
+  r.tokens.push_back(r.stats_group);
+  if (group == "detail") {
+    r.stats_args.push_back(
+        random_case(*rc::gen::element<std::string_view>("on", "off", "dump", "of")));
+  } else if (group == "cachedump") {
+    r.stats_args.push_back(std::to_string(*rc::gen::inRange(0, 70)));
+    r.stats_args.push_back(std::to_string(*rc::gen::inRange(0, 100)));
+  } else {
+    // memcached ignores what follows a group that takes no arguments.
+    const auto extra = ignored_tokens();
+    for (std::size_t i = 0; i < extra.size() && i < proto::kMaxStatsArgs; ++i) {
+      r.stats_args.push_back(extra[i]);
+    }
+    r.tokens.insert(r.tokens.end(), extra.begin(), extra.end());
+    return r;
+  }
+  r.tokens.insert(r.tokens.end(), r.stats_args.begin(), r.stats_args.end());
+  return r;
+}
+
 TextRequest other_request() {
   TextRequest r;
   switch (*rc::gen::inRange(0, 3)) {
     case 0:
-      r.kind = TextCommandKind::stats;
-      r.tokens.push_back(random_case("stats"));
-      r.stats_group = *rc::gen::element<std::string>("", "settings", "items", "slabs");
-      if (!r.stats_group.empty()) r.tokens.push_back(r.stats_group);
+      r = stats_request();
       break;
-    case 1:
+    case 1: {
       r.kind = TextCommandKind::version;
       r.tokens.push_back(random_case("version"));
+      const auto extra = ignored_tokens();  // go-katsubushi ignores them
+      r.tokens.insert(r.tokens.end(), extra.begin(), extra.end());
       break;
+    }
     default:
       r.kind = TextCommandKind::verbosity;
       r.tokens.push_back(random_case("verbosity"));
@@ -149,15 +220,157 @@ TextRequest other_request() {
   return r;
 }
 
+// Deals `letters` in a random order.
+std::string shuffled(std::string letters) {
+  for (std::size_t i = letters.size(); i > 1; --i) {
+    const auto j = *rc::gen::inRange<std::size_t>(0, i);
+    std::swap(letters[i - 1], letters[j]);
+  }
+  return letters;
+}
+
+// The tokens of mg's flags in `r.meta_flags`'s order, with P/L hints mixed in.
+void add_mg_flag_tokens(TextRequest& r) {
+  std::vector<std::string> flags;
+  for (const char letter : r.meta_flags) {
+    flags.push_back(letter == 'O' ? "O" + r.opaque : std::string(1, letter));
+  }
+  if (*rc::gen::inRange(0, 4) == 0) {
+    const auto at = *rc::gen::inRange<std::size_t>(0, flags.size() + 1);
+    flags.insert(flags.begin() + static_cast<std::ptrdiff_t>(at), "L" + *key_of_length(0, 8));
+  }
+  r.tokens.insert(r.tokens.end(), flags.begin(), flags.end());
+}
+
+TextRequest meta_get_request() {
+  TextRequest r;
+  r.kind = TextCommandKind::meta;
+  r.meta = proto::MetaCommandKind::get;
+  r.tokens.push_back(random_case("mg"));
+  std::string letters;
+  for (const char letter : std::string_view("kvcfstqO")) {
+    if (*rc::gen::arbitrary<bool>()) letters += letter;
+  }
+  if (*rc::gen::inRange(0, 4) == 0) {
+    // A binary key, sent in base64.
+    const auto bytes = *rc::gen::mapcat(rc::gen::inRange<std::size_t>(1, 100), [](std::size_t n) {
+      return rc::gen::container<std::string>(n, rc::gen::map(rc::gen::inRange(0, 256), to_char));
+    });
+    r.meta_key = proto::base64_encode(bytes);
+    letters += 'b';
+  } else {
+    r.meta_key = *valid_key();
+  }
+  r.tokens.push_back(r.meta_key);
+  r.meta_flags = shuffled(letters);
+  if (r.meta_flags.find('O') != std::string::npos) {
+    r.opaque = *key_of_length(0, proto::kMaxOpaqueBytes + 1);
+  }
+  add_mg_flag_tokens(r);
+  return r;
+}
+
+TextRequest meta_request() {
+  TextRequest r;
+  switch (*rc::gen::weightedElement<int>({{6, 0}, {2, 1}, {1, 2}, {1, 3}})) {
+    case 0:
+      return meta_get_request();
+    case 1: {
+      r.kind = TextCommandKind::meta;
+      r.meta = proto::MetaCommandKind::noop;
+      r.tokens.push_back(random_case("mn"));
+      const auto extra = ignored_tokens();  // memcached ignores them
+      r.tokens.insert(r.tokens.end(), extra.begin(), extra.end());
+      return r;
+    }
+    case 2:
+      // ms: refused once its block has been skipped, whatever its flags.
+      r.kind = TextCommandKind::meta;
+      r.meta = proto::MetaCommandKind::set;
+      r.tokens.push_back(random_case("ms"));
+      r.meta_key = *valid_key();
+      r.tokens.push_back(r.meta_key);
+      r.data = *rc::gen::weightedOneOf<std::string>({
+          {2, rc::gen::string<std::string>()},
+          {1, rc::gen::container<std::string>(rc::gen::element('\r', '\n', 'x', ' '))},
+      });
+      r.tokens.push_back(std::to_string(r.data->size()));
+      if (*rc::gen::arbitrary<bool>()) r.tokens.emplace_back("q");
+      if (*rc::gen::arbitrary<bool>()) r.tokens.emplace_back("T0");
+      return r;
+    default:
+      r.kind = TextCommandKind::meta;
+      r.meta = *rc::gen::element(proto::MetaCommandKind::remove,
+                                 proto::MetaCommandKind::arithmetic, proto::MetaCommandKind::debug);
+      r.tokens.push_back(random_case(proto::meta_command_name(r.meta)));
+      r.meta_key = *valid_key();
+      r.tokens.push_back(r.meta_key);
+      if (*rc::gen::arbitrary<bool>()) r.tokens.emplace_back("q");
+      return r;
+  }
+}
+
+// An mg the parser must refuse, and why.
+TextRequest bad_meta_get() {
+  TextRequest r;
+  r.kind = TextCommandKind::meta;
+  r.meta = proto::MetaCommandKind::get;
+  r.tokens.push_back(random_case("mg"));
+  r.meta_key = *valid_key();
+  switch (*rc::gen::inRange(0, 6)) {
+    case 0: {
+      // A letter mg does not take (flags are case-sensitive), alone or with more.
+      r.meta_error = proto::MetaError::invalid_flag;
+      r.tokens.push_back(r.meta_key);
+      const char letter = *rc::gen::elementOf(std::string("aABCdDeEFgGhHiIjJKlmMnNopQrRSTuUVwWxXyYzZ09!"));
+      r.tokens.push_back(letter + *key_of_length(0, 3));
+      break;
+    }
+    case 1: {
+      r.meta_error = proto::MetaError::duplicate_flag;
+      r.tokens.push_back(r.meta_key);
+      const char letter = *rc::gen::elementOf(std::string("kvcfstq"));
+      r.tokens.emplace_back(1, letter);
+      r.tokens.emplace_back(1, letter);
+      break;
+    }
+    case 2:
+      r.meta_error = proto::MetaError::opaque_too_long;
+      r.tokens.push_back(r.meta_key);
+      r.tokens.push_back("O" + *key_of_length(proto::kMaxOpaqueBytes + 1, 60));
+      break;
+    case 3:
+      // Not canonical base64: a length that is not a multiple of 4.
+      r.meta_error = proto::MetaError::bad_base64_key;
+      r.meta_key = proto::base64_encode(*key_of_length(1, 50)) + "=";
+      r.tokens.push_back(r.meta_key);
+      r.tokens.emplace_back("b");
+      break;
+    case 4:
+      r.meta_error = proto::MetaError::bad_format;
+      r.meta_key = *too_long_key();
+      r.tokens.push_back(r.meta_key);
+      r.tokens.emplace_back("v");
+      break;
+    default:
+      r.meta_error = proto::MetaError::bad_format;  // no key at all
+      r.meta_key.clear();
+      break;
+  }
+  return r;
+}
+
 // A first line `GET x HTTP/1.1` would make the session answer in HTTP.
 bool looks_like_http(const TextRequest& r) {
   return r.keys.size() == 2 && r.keys[1].size() == 8 && r.keys[1].starts_with("HTTP/1.");
 }
 
 std::string_view first_token(std::string_view line) {
-  const std::size_t first = line.find_first_not_of(' ');
-  if (first == std::string_view::npos) return {};
-  return line.substr(first, line.find(' ', first) - first);
+  std::size_t first = 0;
+  while (first < line.size() && is_separator(line[first])) ++first;
+  std::size_t end = first;
+  while (end < line.size() && !is_separator(line[end])) ++end;
+  return line.substr(first, end - first);
 }
 
 TextRequest random_line() {
@@ -190,10 +403,11 @@ TextRequest bad_key_get() {
   if (*rc::gen::arbitrary<bool>()) {
     bad = *too_long_key();
   } else {
-    // Never '\n' (ends the line) nor 0x20 (splits tokens); a key byte after
-    // the control byte keeps a '\r' from ending up last on the line.
+    // Never '\n' (ends the line) nor a separator (splits tokens).
     const int ctrl = *rc::gen::weightedOneOf<int>(
-        {{8, rc::gen::distinctFrom(rc::gen::inRange(0, 0x20), int{'\n'})}, {1, rc::gen::just(0x7f)}});
+        {{8, rc::gen::suchThat(rc::gen::inRange(0, 0x20),
+                               [](int c) { return c != '\n' && !is_separator(to_char(c)); })},
+         {1, rc::gen::just(0x7f)}});
     bad = *key_of_length(0, 6) + to_char(ctrl) + *key_of_length(1, 6);
   }
   const auto at = *rc::gen::inRange<std::size_t>(0, keys.size() + 1);
@@ -238,18 +452,19 @@ std::string_view kind_name(TextCommandKind kind) {
     case TextCommandKind::verbosity: return "verbosity";
     case TextCommandKind::quit: return "quit";
     case TextCommandKind::storage: return "storage";
+    case TextCommandKind::meta: return "meta";
   }
   return "?";
 }
 
 std::string TextRequest::line() const {
   if (tokens.empty()) return raw;
-  std::string s = tokens.front();
+  std::string s = lead + tokens.front();
   for (std::size_t i = 1; i < tokens.size(); ++i) {
-    s.append(gaps.empty() ? 1 : static_cast<std::size_t>(gaps[(i - 1) % gaps.size()]), ' ');
+    s += gaps.empty() ? std::string(" ") : gaps[(i - 1) % gaps.size()];
     s += tokens[i];
   }
-  return s;
+  return s + trail;
 }
 
 void showValue(const TextRequest& r, std::ostream& os) {
@@ -280,15 +495,18 @@ std::string render_all(const std::vector<TextRequest>& requests) {
 rc::Gen<TextRequest> valid_request() {
   return rc::gen::exec([] {
     TextRequest r;
-    switch (*rc::gen::weightedElement<int>({{5, 0}, {2, 1}, {2, 2}})) {
+    switch (*rc::gen::weightedElement<int>({{5, 0}, {2, 1}, {2, 2}, {3, 3}})) {
       case 0:
         r = get_request();
         break;
       case 1:
         r = storage_request();
         break;
-      default:
+      case 2:
         r = other_request();
+        break;
+      default:
+        r = meta_request();
         break;
     }
     draw_layout(r);
@@ -305,6 +523,8 @@ rc::Gen<std::vector<TextRequest>> valid_conversation() {
       TextRequest quit;
       quit.kind = TextCommandKind::quit;
       quit.tokens.push_back(random_case("quit"));
+      const auto extra = ignored_tokens();  // go-katsubushi ignores them
+      quit.tokens.insert(quit.tokens.end(), extra.begin(), extra.end());
       draw_layout(quit);
       requests.push_back(std::move(quit));
     }
@@ -314,22 +534,128 @@ rc::Gen<std::vector<TextRequest>> valid_conversation() {
 
 rc::Gen<TextRequest> invalid_request() {
   return rc::gen::exec([] {
-    const int shape = *rc::gen::weightedElement<int>({{2, 0}, {1, 1}, {2, 2}});
-    TextRequest r = shape == 0 ? bad_key_get() : shape == 1 ? bad_storage_line() : random_line();
+    const int shape = *rc::gen::weightedElement<int>({{2, 0}, {1, 1}, {2, 2}, {2, 3}});
+    TextRequest r = shape == 0   ? bad_key_get()
+                    : shape == 1 ? bad_storage_line()
+                    : shape == 2 ? random_line()
+                                 : bad_meta_get();
     draw_layout(r);
     return r;
   });
 }
+
+std::string error_reply(const TextRequest& r) {
+  switch (r.kind) {
+    case TextCommandKind::empty:
+    case TextCommandKind::unknown:
+      return "ERROR\r\n";
+    case TextCommandKind::bad_format:
+      return "CLIENT_ERROR bad command line format\r\n";
+    default:
+      break;
+  }
+  switch (r.meta_error) {
+    case proto::MetaError::none:
+      break;
+    case proto::MetaError::bad_format:
+      return "CLIENT_ERROR bad command line format\r\n";
+    case proto::MetaError::invalid_flag:
+      return "CLIENT_ERROR invalid flag\r\n";
+    case proto::MetaError::duplicate_flag:
+      return "CLIENT_ERROR duplicate flag\r\n";
+    case proto::MetaError::opaque_too_long:
+      return "CLIENT_ERROR opaque token too long\r\n";
+    case proto::MetaError::bad_base64_key:
+      return "CLIENT_ERROR error decoding key\r\n";
+  }
+  return "(not an invalid request)";
+}
+
+std::size_t ids_asked(const TextRequest& r) {
+  if (r.kind == TextCommandKind::get || r.kind == TextCommandKind::gets) return r.keys.size();
+  if (r.kind == TextCommandKind::meta && r.meta == proto::MetaCommandKind::get &&
+      r.meta_error == proto::MetaError::none) {
+    return 1;
+  }
+  return 0;
+}
+
+bool resets_counters(const TextRequest& r) {
+  return r.kind == TextCommandKind::stats && lower(r.stats_group) == "reset";
+}
+
+namespace {
+
+void append_stats_reply(const TextRequest& r, proto::StatsSource& stats, std::string& out) {
+  const std::string group = lower(r.stats_group);
+  const std::string arg0 = r.stats_args.empty() ? "" : lower(r.stats_args[0]);
+  if (group.empty()) {
+    out += testkit::stats_reply(stats.general_stats());
+  } else if (group == "settings") {
+    out += testkit::stats_reply(stats.settings_stats());
+  } else if (group == "items" || group == "conns") {
+    out += "END\r\n";
+  } else if (group == "slabs") {
+    out += "STAT active_slabs 0\r\nSTAT total_malloced 0\r\nEND\r\n";
+  } else if (group == "sizes") {
+    out += "STAT sizes_status disabled\r\nEND\r\n";
+  } else if (group == "reset") {
+    out += "RESET\r\n";
+  } else if (group == "detail") {
+    out += arg0 == "on" || arg0 == "off" ? "OK\r\n"
+           : arg0 == "dump"              ? "END\r\n"
+                                         : "CLIENT_ERROR usage: stats detail on|off|dump\r\n";
+  } else if (group == "cachedump") {
+    // The generator draws ids 0..69: memcached has 64 slab classes.
+    out += std::stoi(r.stats_args.at(0)) < 64 ? "END\r\n" : "CLIENT_ERROR Illegal slab id\r\n";
+  } else {
+    out += "ERROR\r\n";
+  }
+}
+
+// VA/HD with mg's return flags, in the order the request gave them.
+void append_mg_reply(const TextRequest& r, std::uint64_t id, std::string& out) {
+  const std::string digits = std::to_string(id);
+  const bool value = r.meta_flags.find('v') != std::string::npos;
+  out += value ? "VA " + std::to_string(digits.size()) : std::string("HD");
+  for (const char letter : r.meta_flags) {
+    switch (letter) {
+      case 'k':
+        out += " k" + r.meta_key;
+        if (r.meta_flags.find('b') != std::string::npos) out += " b";
+        break;
+      case 'O':
+        out += " O" + r.opaque;
+        break;
+      case 'c':
+        out += " c" + digits;
+        break;
+      case 'f':
+        out += " f0";
+        break;
+      case 's':
+        out += " s" + std::to_string(digits.size());
+        break;
+      case 't':
+        out += " t-1";
+        break;
+      default:
+        break;
+    }
+  }
+  out += "\r\n";
+  if (value) out += digits + "\r\n";
+}
+
+}  // namespace
 
 void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
                            proto::StatsSource& stats, std::string& out) {
   switch (r.kind) {
     case TextCommandKind::empty:
     case TextCommandKind::unknown:
-      out += "ERROR\r\n";
-      return;
     case TextCommandKind::bad_format:
-      out += "CLIENT_ERROR bad command line format\r\n";
+      out += error_reply(r);
       return;
     case TextCommandKind::get:
     case TextCommandKind::gets: {
@@ -343,13 +669,7 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
       return;
     }
     case TextCommandKind::stats:
-      if (r.stats_group.empty()) {
-        out += testkit::stats_reply(stats.general_stats());
-      } else if (r.stats_group == "settings") {
-        out += testkit::stats_reply(stats.settings_stats());
-      } else {
-        out += "ERROR\r\n";
-      }
+      append_stats_reply(r, stats, out);
       return;
     case TextCommandKind::version:
       out.append("VERSION ").append(kPropVersion).append("\r\n");
@@ -361,6 +681,30 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
       return;
     case TextCommandKind::storage:
       if (!r.noreply) out += "ERROR\r\n";
+      return;
+    case TextCommandKind::meta:
+      break;
+  }
+  if (r.meta_error != proto::MetaError::none) {
+    out += error_reply(r);
+    return;
+  }
+  switch (r.meta) {
+    case proto::MetaCommandKind::get: {
+      std::uint64_t id = 0;
+      const auto got = twin.next_batch({&id, 1});
+      RC_ASSERT(!got.error);
+      append_mg_reply(r, id, out);
+      return;
+    }
+    case proto::MetaCommandKind::noop:
+      out += "MN\r\n";
+      return;
+    case proto::MetaCommandKind::set:
+    case proto::MetaCommandKind::remove:
+    case proto::MetaCommandKind::arithmetic:
+    case proto::MetaCommandKind::debug:
+      out += "CLIENT_ERROR " + std::string(proto::meta_command_name(r.meta)) + " not supported\r\n";
       return;
   }
 }
