@@ -17,7 +17,8 @@ const bool kDefaultsApplied = [] {
     params += ' ';
     params += user;
   }
-  return ::setenv("RC_PARAMS", params.c_str(), 1) == 0;
+  // Static initialization, before main: no other thread can read the environment yet.
+  return ::setenv("RC_PARAMS", params.c_str(), 1) == 0;  // NOLINT(concurrency-mt-unsafe)
 }();
 
 }  // namespace

@@ -22,7 +22,9 @@ inline std::string value_reply(std::string_view key, std::uint64_t id, bool with
 // "STAT <name> <value>\r\n" for each, then "END\r\n".
 inline std::string stats_reply(const proto::StatList& list) {
   std::string out;
-  for (const auto& [name, value] : list) out += "STAT " + name + " " + value + "\r\n";
+  for (const auto& [name, value] : list) {
+    out.append("STAT ").append(name).append(" ").append(value).append("\r\n");
+  }
   return out + "END\r\n";
 }
 
