@@ -9,5 +9,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ cmake make python3 \
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
   libspdlog-dev libhiredis-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  clang-14 libclang-rt-14-dev llvm-14 gcovr \
+  clang-14 clang-tidy-14 libclang-rt-14-dev llvm-14 gcovr \
   redis-server memcached faketime procps curl >/dev/null

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, then
 #   1. Release build: unit, daemon integration, property and fuzz-corpus replay tests
-#   2. address+undefined sanitizer build: the same tests
-#   3. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
-#   4. libFuzzer: every target for FUZZ_SECONDS (default 60) each
-#   5. chaos: the real release binary under dying clients and server faults
-#   6. line coverage of src/id and src/proto (reported, not gated)
+#   2. tidy: clang-tidy-14 over every file the release build compiles (ci/tidy.sh)
+#   3. address+undefined sanitizer build: the same tests
+#   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
+#   5. libFuzzer: every target for FUZZ_SECONDS (default 60) each
+#   6. chaos: the real release binary under dying clients and server faults
+#   7. line coverage of src/id and src/proto (reported, not gated)
 # Ends with one line "N passed, N failed, N skipped" over every test, target and
 # scenario; ctest's counts come from its JUnit report (build/ci-logs/*-junit.xml).
-# Knobs: KATSUBUSHI_SKIP_DEPS=1, FUZZ_SECONDS, CHAOS_BUDGET, SKIP_STAGES="tsan coverage ...".
+# Knobs: KATSUBUSHI_SKIP_DEPS=1, FUZZ_SECONDS, CHAOS_BUDGET, SKIP_STAGES="tsan coverage ...",
+# RUN_STAGES="tidy" for the stages that are off by default.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${JOBS:-$(nproc)}
 skip=" ${SKIP_STAGES:-} "
+run=" ${RUN_STAGES:-} "
+# Off unless named in RUN_STAGES: tidy, until the findings it reports today
+# in code under active change are fixed.
+off_by_default=" tidy "
 passed=0
 failed=0
 skipped_tests=0
@@ -21,7 +27,9 @@ failed_stages=()
 logdir="$root/build/ci-logs"
 
 stage() { echo; echo "===== $* ====="; }
-skipped() { [[ "$skip" == *" $1 "* ]]; }
+skipped() {
+  [[ "$skip" == *" $1 "* ]] || { [[ "$off_by_default" == *" $1 "* ]] && [[ "$run" != *" $1 "* ]]; }
+}
 # run_ctest STAGE PRESET [ctest args...]: runs the preset's tests and adds the
 # totals of ctest's JUnit report to ours. Any ctest failure without a failing
 # test in the report (no test found, ctest itself failing) counts as one.
@@ -76,6 +84,20 @@ mkdir -p "$logdir"
 stage "release build and tests"
 if build release; then
   run_ctest "release tests" release
+fi
+
+if ! skipped tidy; then
+  stage "clang-tidy over what the release build compiles"
+  if [ -f build/release/compile_commands.json ]; then
+    JOBS="$jobs" ci/tidy.sh build/release 2>&1 | tee "$logdir/tidy.log"
+    if [ "${PIPESTATUS[0]}" -eq 0 ]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); failed_stages+=("tidy")
+    fi
+  else
+    failed=$((failed + 1)); failed_stages+=("tidy (release not configured)")
+  fi
 fi
 
 if ! skipped asan; then

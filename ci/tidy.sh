@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# clang-tidy-14 with the root .clang-tidy over every translation unit of a
+# build's compile_commands.json: src/, proptest/ and fuzz/, tests included.
+#
+#   ci/tidy.sh [BUILD_DIR]     (default build/release)
+#
+# BUILD_DIR needs only to be configured (cmake --preset release): clang-tidy
+# reads compile_commands.json and the generated version header, nothing built.
+#
+# Environment:
+#   JOBS          parallel clang-tidy processes (default 2)
+#   TIDY_TIMEOUT  seconds for the whole run (default 1200)
+#
+# Prints each finding once (file:line:col, message, [check]), then
+# "tidy: N findings in N files checked". Exits non-zero on any finding, on a
+# file clang-tidy cannot parse, and when the time runs out. The full output
+# is in BUILD_DIR/clang-tidy.log.
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-build/release}"
+[[ "$build" = /* ]] || build="$repo/$build"
+jobs="${JOBS:-2}"
+limit="${TIDY_TIMEOUT:-1200}"
+log="$build/clang-tidy.log"
+
+if ! command -v run-clang-tidy-14 >/dev/null; then
+  echo "tidy: run-clang-tidy-14 not found (Debian: apt-get install clang-tidy-14)" >&2
+  exit 1
+fi
+if [[ ! -f "$build/compile_commands.json" ]]; then
+  echo "tidy: no $build/compile_commands.json (configure first: cmake --preset release)" >&2
+  exit 1
+fi
+
+start=$(date +%s)
+status=0
+# The compile commands are g++'s: clang does not know -Wno-restrict or
+# -Wno-tsan, and -Werror would make that an error in every file.
+(cd "$repo" && timeout "$limit" run-clang-tidy-14 -p "$build" -j "$jobs" -quiet \
+  -extra-arg=-Wno-unknown-warning-option '/(src|proptest|fuzz)/') >"$log" 2>&1 || status=$?
+elapsed=$(($(date +%s) - start))
+
+# run-clang-tidy-14 always asks for colour: strip it. A header's finding is
+# reported once per file including it: list it once.
+all="$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" |
+  grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error): ' |
+  sed -e 's/,-warnings-as-errors\]$/]/' | sort -u)"
+# Findings located in a library's header (the static analyzer follows our
+# calls into Boost.Asio, whose coroutine frames it does not model) cannot be
+# fixed here: they are shown, and do not count.
+ours="$(grep "^$repo/" <<<"$all" | sed "s|^$repo/||")"
+theirs="$(grep -v "^$repo/" <<<"$all")"
+count=0
+[[ -n "$ours" ]] && count=$(wc -l <<<"$ours")
+files=$(grep -cE '^[^ ]*clang-tidy-14 ' "$log")
+# clang-tidy failing on a file in another way than a finding (a crash).
+broken=$(grep -cE 'PLEASE submit a bug report|Segmentation fault|^Aborted' "$log")
+
+[[ -n "$ours" ]] && echo "$ours"
+if [[ -n "$theirs" ]]; then
+  echo "tidy: not counted, located outside this repository:"
+  sed 's/^/  /' <<<"$theirs"
+fi
+ok=true
+[[ $count -eq 0 ]] || ok=false
+if [[ $status -eq 124 ]]; then
+  echo "tidy: stopped after ${limit}s (TIDY_TIMEOUT); full output in $log" >&2
+  ok=false
+elif [[ $broken -ne 0 || ($status -ne 0 && -z "$all") ]]; then
+  echo "tidy: run-clang-tidy-14 failed (exit $status) other than by a finding; see $log" >&2
+  tail -n 20 "$log" >&2
+  ok=false
+fi
+echo "tidy: $count findings in $files files checked (${elapsed}s)"
+$ok
