@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -88,6 +89,9 @@ class Connection final : public StopHandle {
       core_.consume_output(n);
       core_.process();
     }
+    // The peer half-closed and everything it asked is answered: nothing to
+    // linger for.
+    if (input_ended_) co_return Step::peer_gone;
     if (core_.closing() || stop_requested_) co_return Step::finish;
     if (!core_.wants_input()) {
       // With all output sent the core always wants input; if it does not, a
@@ -117,6 +121,14 @@ class Connection final : public StopHandle {
       co_return Step::go_on;
     }
     auto [ec, n] = std::get<0>(r);
+    if (ec == asio::error::eof) {
+      // A half-close: answer what was sent, a last line without its "\n"
+      // included (as go-katsubushi does), then close.
+      input_ended_ = true;
+      core_.end_of_input();
+      core_.process();
+      co_return Step::go_on;
+    }
     if (ec) co_return Step::peer_gone;
     core_.commit(n);
     core_.process();
@@ -164,6 +176,7 @@ class Connection final : public StopHandle {
   std::uint64_t completed_ = 0;
   bool stop_requested_ = false;
   bool reading_ = false;
+  bool input_ended_ = false;  // the peer half-closed
 };
 
 // Keeps a connection in its thread's registry for as long as it lives.

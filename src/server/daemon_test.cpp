@@ -201,6 +201,26 @@ TEST(DaemonListen, BindErrorsAreNamedPlainly) {
   EXPECT_EQ(u.err.find(".hpp"), std::string::npos) << u.err;
 }
 
+// As go-katsubushi does: a client that half-closes after a last line without
+// its "\n" gets that line answered too, then the close.
+TEST_F(DaemonTest, ALastLineCutShortByAHalfCloseIsAnswered) {
+  LoopbackClient c = connect();
+  ASSERT_TRUE(c.send_all("get a\r\nget b"));
+  c.shutdown_write();
+  const auto rest = c.read_until_closed();
+  ASSERT_TRUE(rest) << "the connection was not closed after the half-close";
+  std::vector<IdValue> first, second;
+  std::size_t used = 0;
+  ASSERT_EQ(parse_get_reply(*rest, first, used), ParseStatus::complete) << *rest;
+  const std::string tail = rest->substr(used);
+  ASSERT_EQ(parse_get_reply(tail, second, used), ParseStatus::complete) << *rest;
+  EXPECT_EQ(used, tail.size()) << *rest;
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].key, "b");
+  EXPECT_GT(second[0].id, first[0].id);
+}
+
 TEST_F(DaemonTest, StatsGroupNamesAreCaseInsensitive) {
   LoopbackClient c = connect();
   auto lower = c.request("stats settings\r\n", "END\r\n");
