@@ -95,6 +95,28 @@ IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
   return result;
 }
 
+std::error_code IdGenerator::check_available() const {
+  std::int64_t last = 0;
+  std::uint32_t sequence = 0;
+  std::int64_t now = 0;
+  {
+    // The clock is read under the lock, as next_batch() reads it, so a
+    // concurrent issue cannot make `now` look older than last_ts_.
+    std::lock_guard lock(mu_);
+    now = clock_.now_unix_ms() - kEpochUnixMs;
+    last = last_ts_;
+    sequence = sequence_;
+  }
+  if (now < 0) return GeneratorErrc::before_epoch;
+  if (now > kMaxTimestamp) return GeneratorErrc::timestamp_overflow;
+  if (now > last || sequence < kMaxSequence) return {};
+  // last's ids are used up: next() waits for the millisecond after it.
+  if (last >= kMaxTimestamp) return GeneratorErrc::timestamp_overflow;
+  const std::int64_t behind = last - now;
+  if (behind > 0 && behind >= options_.max_backward_wait_ms) return GeneratorErrc::clock_behind;
+  return {};
+}
+
 GeneratorCounters IdGenerator::counters() const noexcept {
   return {
       .ids_issued = ids_issued_.load(std::memory_order_relaxed),

@@ -53,6 +53,12 @@ class IdGenerator {
   };
   BatchResult next_batch(std::span<std::uint64_t> out);
 
+  // Whether next() would give an id now, and if not why, without issuing one
+  // or waiting: what health checks ask. A used-up millisecond or a clock a
+  // little behind counts as available (next() waits those out). Takes the
+  // lock only to read two fields.
+  std::error_code check_available() const;
+
   std::uint32_t worker_id() const noexcept { return worker_id_; }
   Clock& clock() noexcept { return clock_; }
   GeneratorCounters counters() const noexcept;

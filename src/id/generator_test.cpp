@@ -226,6 +226,56 @@ TEST(GeneratorTest, TimestampOverflowIsAnError) {
   EXPECT_EQ(gen.counters().ids_issued, 1u);
 }
 
+// check_available() must answer what next() would, while issuing nothing
+// and never waiting: each case checks it, then asks next() itself.
+struct AvailabilityCase {
+  const char* name;
+  std::int64_t start_unix_ms;
+  std::uint32_t ids_drawn_first;   // drawn at start_unix_ms before the clock moves
+  std::int64_t then_unix_ms;       // where the clock is when asked
+  std::error_code expected;
+};
+
+TEST(GeneratorTest, CheckAvailableAgreesWithNextWithoutIssuingOrWaiting) {
+  const std::int64_t kLast = kEpochUnixMs + kMaxTimestamp;
+  const std::vector<AvailabilityCase> cases = {
+      {"fresh", kStart, 0, kStart, {}},
+      {"same_ms_ids_left", kStart, 10, kStart, {}},
+      {"ms_used_up_waits_for_the_next", kStart, kSequencePerMs, kStart, {}},
+      {"rewound_within_limit_used_up", kStart, kSequencePerMs, kStart - 49, {}},
+      {"rewound_past_limit_ids_left", kStart, 1, kStart - 500, {}},
+      {"rewound_to_limit_used_up", kStart, kSequencePerMs, kStart - 50,
+       GeneratorErrc::clock_behind},
+      {"rewound_past_limit_used_up", kStart, kSequencePerMs, kStart - 500,
+       GeneratorErrc::clock_behind},
+      {"before_epoch", kStart, 0, kEpochUnixMs - 1, GeneratorErrc::before_epoch},
+      {"before_epoch_after_ids", kStart, 3, kEpochUnixMs - 1, GeneratorErrc::before_epoch},
+      {"past_41_bits", kStart, 0, kLast + 1, GeneratorErrc::timestamp_overflow},
+      {"last_ms_ids_left", kLast, 1, kLast, {}},
+      {"last_ms_used_up", kLast, kSequencePerMs, kLast, GeneratorErrc::timestamp_overflow},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    ManualClock clock(c.start_unix_ms);
+    IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 50});
+    std::vector<std::uint64_t> first(c.ids_drawn_first);
+    ASSERT_FALSE(gen.next_batch(first).error);
+    clock.set(c.then_unix_ms);
+    const auto before = gen.counters();
+    const std::int64_t sleeps = clock.sleeps();
+
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(gen.check_available(), c.expected);
+    const auto after = gen.counters();
+    EXPECT_EQ(after.ids_issued, before.ids_issued);
+    EXPECT_EQ(after.errors, before.errors);
+    EXPECT_EQ(clock.sleeps(), sleeps);
+    EXPECT_EQ(clock.now_unix_ms(), c.then_unix_ms);
+
+    std::uint64_t id = 0;
+    EXPECT_EQ(gen.next(id), c.expected);
+  }
+}
+
 TEST(GeneratorTest, ErrorsHaveCategoryAndMessages) {
   const std::error_code behind = GeneratorErrc::clock_behind;
   EXPECT_EQ(&behind.category(), &generator_category());
