@@ -1,7 +1,9 @@
 // parse_text_line on arbitrary bytes. Oracles: views stay inside the line;
-// the kind agrees with an independent split of the line on spaces; padding
-// and the command name's case change nothing; a valid command rendered back
-// to text parses to the same command.
+// the kind agrees with an independent split of the line on go-katsubushi's
+// separators (space, tab, \v, \f, \r); padding and the command name's case
+// change nothing; a valid command rendered back to text parses to the same
+// command.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +18,7 @@ namespace {
 using katsubushi::proto::parse_text_line;
 using katsubushi::proto::TextCommand;
 using katsubushi::proto::TextCommandKind;
+using katsubushi::proto::kMaxStatsArgs;
 using katsubushi::proto::valid_key;
 
 void check(bool ok) {
@@ -31,16 +34,20 @@ bool iequals(std::string_view a, std::string_view lower) {
   return true;
 }
 
-std::vector<std::string_view> split_on_spaces(std::string_view s) {
+constexpr std::string_view kSeparators = " \t\v\f\r";
+
+bool is_separator(char c) { return kSeparators.find(c) != std::string_view::npos; }
+
+std::vector<std::string_view> split_on_separators(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
   while (i < s.size()) {
-    if (s[i] == ' ') {
+    if (is_separator(s[i])) {
       ++i;
       continue;
     }
     const std::size_t start = i;
-    while (i < s.size() && s[i] != ' ') ++i;
+    while (i < s.size() && !is_separator(s[i])) ++i;
     out.push_back(s.substr(start, i - start));
   }
   return out;
@@ -53,7 +60,8 @@ bool inside(std::string_view view, std::string_view line) {
 
 bool same_command(const TextCommand& a, const TextCommand& b) {
   if (a.kind != b.kind || a.data_bytes != b.data_bytes || a.noreply != b.noreply ||
-      a.stats_group != b.stats_group || a.keys.size() != b.keys.size()) {
+      a.stats_group != b.stats_group || a.stats_nargs != b.stats_nargs ||
+      a.stats_args != b.stats_args || a.keys.size() != b.keys.size()) {
     return false;
   }
   for (std::size_t i = 0; i < a.keys.size(); ++i) {
@@ -69,8 +77,15 @@ bool is_storage_name(std::string_view name) {
   return false;
 }
 
+bool is_meta_name(std::string_view name) {
+  for (std::string_view s : {"mg", "mn", "ms", "md", "ma", "me"}) {
+    if (iequals(name, s)) return true;
+  }
+  return false;
+}
+
 void check_against_tokens(std::string_view line, const TextCommand& cmd) {
-  const auto tokens = split_on_spaces(line);
+  const auto tokens = split_on_separators(line);
   check((cmd.kind == TextCommandKind::empty) == tokens.empty());
   if (tokens.empty()) return;
   const std::string_view name = tokens.front();
@@ -93,6 +108,8 @@ void check_against_tokens(std::string_view line, const TextCommand& cmd) {
     return;
   }
   check(cmd.keys.empty());
+  check((cmd.kind == TextCommandKind::meta) == is_meta_name(name));
+  if (cmd.kind != TextCommandKind::stats) check(cmd.stats_group.empty() && cmd.stats_nargs == 0);
 
   switch (cmd.kind) {
     case TextCommandKind::get:
@@ -100,15 +117,23 @@ void check_against_tokens(std::string_view line, const TextCommand& cmd) {
     case TextCommandKind::empty:
       check(false);
       break;
-    case TextCommandKind::stats:
-      check(iequals(name, "stats") && nargs <= 1);
-      check(cmd.stats_group == (nargs == 1 ? tokens[1] : std::string_view()));
+    case TextCommandKind::stats: {
+      // The group, then up to kMaxStatsArgs of its arguments; more are ignored.
+      check(iequals(name, "stats"));
+      check(cmd.stats_group == (nargs >= 1 ? tokens[1] : std::string_view()));
+      const std::size_t args = nargs >= 1 ? std::min(nargs - 1, kMaxStatsArgs) : 0;
+      check(cmd.stats_nargs == args);
+      for (std::size_t i = 0; i < args; ++i) check(cmd.stats_args[i] == tokens[2 + i]);
       break;
+    }
     case TextCommandKind::version:
-      check(iequals(name, "version") && nargs == 0);
+      check(iequals(name, "version"));  // arguments ignored, as go-katsubushi does
       break;
     case TextCommandKind::quit:
-      check(iequals(name, "quit") && nargs == 0);
+      check(iequals(name, "quit"));
+      break;
+    case TextCommandKind::meta:
+      check(cmd.data_bytes == 0 && !cmd.noreply);
       break;
     case TextCommandKind::verbosity:
       check(iequals(name, "verbosity") && (nargs == 1 || nargs == 2));
@@ -152,6 +177,10 @@ std::string render(const TextCommand& cmd) {
         out += ' ';
         out += cmd.stats_group;
       }
+      for (std::size_t i = 0; i < cmd.stats_nargs; ++i) {
+        out += ' ';
+        out += cmd.stats_args[i];
+      }
       break;
     case TextCommandKind::version:
       out = "version";
@@ -169,6 +198,7 @@ std::string render(const TextCommand& cmd) {
     case TextCommandKind::empty:
     case TextCommandKind::unknown:
     case TextCommandKind::bad_format:
+    case TextCommandKind::meta:  // fuzz_meta renders meta requests
       break;
   }
   return out;
@@ -183,20 +213,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   for (auto k : cmd.keys) check(!k.empty() && inside(k, line));
   check(inside(cmd.stats_group, line));
+  for (std::size_t i = 0; i < cmd.stats_nargs; ++i) check(inside(cmd.stats_args[i], line));
   if (cmd.kind == TextCommandKind::get || cmd.kind == TextCommandKind::gets) {
     check(!cmd.keys.empty());
     for (auto k : cmd.keys) check(valid_key(k));
   }
   check_against_tokens(line, cmd);
 
-  // Spaces around the line, and the case of the command name, do not matter.
-  const std::string padded = "  " + std::string(line) + " ";
+  // Separators around the line, and the case of the command name, do not matter.
+  const std::string padded = " \t" + std::string(line) + "\x0b\r ";
   TextCommand again;
   parse_text_line(padded, again);
   check(same_command(cmd, again));
   std::string shouted(line);
-  const std::size_t name_start = shouted.find_first_not_of(' ');
-  for (std::size_t i = name_start; i < shouted.size() && shouted[i] != ' '; ++i) {
+  const std::size_t name_start = shouted.find_first_not_of(kSeparators);
+  for (std::size_t i = name_start; i < shouted.size() && !is_separator(shouted[i]); ++i) {
     if (shouted[i] >= 'a' && shouted[i] <= 'z') shouted[i] = static_cast<char>(shouted[i] - 32);
   }
   parse_text_line(shouted, again);
