@@ -3,11 +3,15 @@
 // steps, stalls and rewinds, other connections drawing ids from the same
 // generator, output read back in full, in part or not at all.
 //
-// Oracles: the output stream is a sequence of well-formed replies; ids are
-// strictly increasing over the whole session, carry our worker id, and equal
-// their cas; buffered_bytes() stays under a bound derived from the limits;
-// once closing(), no more output; and none of the chunking, clock or reading
-// choices changes a reply (compared with a one-line-at-a-time replay).
+// Oracles: the output stream is a sequence of well-formed replies (text and
+// meta: VALUE/END, VA/HD/MN, STAT blocks, RESET, errors); ids are strictly
+// increasing over the whole session, carry our worker id, and equal their
+// cas; get_hits counts the hits replied since the last RESET;
+// buffered_bytes() stays under a bound derived from the limits; once
+// closing(), no more output; a text session the client half-closed (odd-sized
+// inputs end with SessionCore::end_of_input()) is closing once all is
+// answered; and none of the chunking, clock or reading choices changes a
+// reply (compared with a one-line-at-a-time replay).
 //
 // Input layout (as FuzzedDataProvider does it): client bytes are taken from
 // the front, control bytes (chunk sizes, clock moves, how much to read) from
@@ -23,6 +27,8 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
+#include "proto/meta_base64.hpp"
+#include "proto/meta_command.hpp"
 #include "proto/session.hpp"
 #include "proto/stats.hpp"
 #include "testing/session_rig.hpp"
@@ -47,8 +53,9 @@ constexpr testkit::RigOptions kRig{
 // holds at most (L-4)/2 keys; a key of k bytes is answered with at most 54+k
 // bytes ("VALUE " k " 0 " 2-digit len " " 19-digit cas "\r\n" 19 digits
 // "\r\n"), so the whole reply is under 27.5*L + "END\r\n". Every other reply
-// (errors, version, the HTTP 501 page) is far below 512 bytes; stats replies
-// are counted separately below.
+// (errors, version, an mg's VA/HD with a 250-byte key and a 32-byte opaque,
+// the HTTP 501 page) is far below 512 bytes; stats replies are counted
+// separately below.
 constexpr std::size_t kMaxGetReplyBytes = 28 * kLimits.max_line_bytes + 5;
 constexpr std::size_t kMaxSmallReplyBytes = 512;
 
@@ -97,22 +104,29 @@ std::vector<std::string_view> split(std::string_view s) {
   }
 }
 
+// The STAT blocks `stats slabs` and `stats sizes` answer, whole.
+constexpr std::string_view kSlabsReply = "STAT active_slabs 0\r\nSTAT total_malloced 0\r\nEND\r\n";
+constexpr std::string_view kSizesReply = "STAT sizes_status disabled\r\nEND\r\n";
+
 // Walks everything the session wrote, reply by reply.
 class ReplyChecker {
  public:
   ReplyChecker(std::string_view transcript, std::string general, std::string settings)
       : s_(transcript), general_(std::move(general)), settings_(std::move(settings)) {}
 
-  // Returns the number of ids seen.
-  std::size_t run(proto::Protocol protocol, bool closing) {
+  void run(proto::Protocol protocol, bool closing) {
     if (protocol == proto::Protocol::http) {
       check_http(closing);
-      return 0;
+      return;
     }
     if (protocol != proto::Protocol::text) check(s_.empty());
     while (pos_ < s_.size()) one_reply(closing);
-    return ids_;
   }
+
+  // Keys answered with an id (VALUE lines, VA and HD replies), in all and
+  // since the last RESET.
+  std::size_t hits() const { return hits_; }
+  std::size_t hits_since_reset() const { return hits_since_reset_; }
 
  private:
   std::string_view line() {
@@ -126,14 +140,31 @@ class ReplyChecker {
   void one_reply(bool closing) {
     const std::string_view rest = s_.substr(pos_);
     if (rest.starts_with("STAT ")) {
-      check(rest.starts_with(general_) || rest.starts_with(settings_));
-      pos_ += rest.starts_with(general_) ? general_.size() : settings_.size();
-      return;
+      for (const std::string_view block :
+           {std::string_view(general_), std::string_view(settings_), kSlabsReply, kSizesReply}) {
+        if (rest.starts_with(block)) {
+          pos_ += block.size();
+          return;
+        }
+      }
+      check(false);  // a STAT block this server does not send
     }
     const std::string_view l = line();
-    if (l == "ERROR" || l == "OK" || l == std::string("VERSION ") + std::string(kVersion)) return;
+    // END alone: stats items/conns, stats detail dump, stats cachedump.
+    if (l == "ERROR" || l == "OK" || l == "END" || l == "MN" ||
+        l == std::string("VERSION ") + std::string(kVersion)) {
+      return;
+    }
+    if (l == "RESET") {
+      hits_since_reset_ = 0;
+      return;
+    }
     if (l.starts_with("VALUE ")) {
       values(l);
+      return;
+    }
+    if (l.starts_with("VA ") || l == "HD" || l.starts_with("HD ")) {
+      meta_get(l);
       return;
     }
     for (std::string_view prefix : {"CLIENT_ERROR ", "SERVER_ERROR "}) {
@@ -166,10 +197,87 @@ class ReplyChecker {
       pos_ += len;
       check(line().empty());
       if (*with_cas) check(parse_decimal(t[4]) == id);
-      check((id >> 63) == 0 && id::decode(id).worker_id == kRig.worker_id);
-      check(ids_ == 0 || id > last_id_);
-      last_id_ = id;
-      ++ids_;
+      saw_id(id);
+      hit();
+    }
+  }
+
+  void hit() {
+    ++hits_;
+    ++hits_since_reset_;
+  }
+
+  void saw_id(std::uint64_t id) {
+    check((id >> 63) == 0 && id::decode(id).worker_id == kRig.worker_id);
+    check(!seen_id_ || id > last_id_);
+    last_id_ = id;
+    seen_id_ = true;
+  }
+
+  // VA <len> <flags>*\r\n<id>\r\n or HD <flags>*\r\n: each return flag at
+  // most once; k<key> (then b if it is base64), O<opaque>, c<id>, f0,
+  // s<len>, t-1; c and s agree with the id.
+  void meta_get(std::string_view first) {
+    const auto t = split(first);
+    const bool with_value = t[0] == "VA";
+    std::size_t i = 1;
+    std::uint64_t len = 0;
+    if (with_value) {
+      check(t.size() >= 2);
+      len = parse_decimal(t[1]);
+      check(len >= 1 && len <= 19);
+      i = 2;
+    }
+    std::optional<std::uint64_t> cas;
+    std::optional<std::uint64_t> size;
+    std::string seen;
+    for (; i < t.size(); ++i) {
+      const std::string_view flag = t[i];
+      check(!flag.empty() && seen.find(flag[0]) == std::string::npos);
+      seen += flag[0];
+      const std::string_view arg = flag.substr(1);
+      switch (flag[0]) {
+        case 'k':
+          if (i + 1 < t.size() && t[i + 1] == "b") {
+            const auto decoded = proto::base64_decode(arg);
+            check(decoded && !decoded->empty() && arg.size() <= proto::kMaxKeyBytes);
+            ++i;
+          } else {
+            check(proto::valid_key(arg));
+          }
+          break;
+        case 'O':
+          check(arg.size() <= proto::kMaxOpaqueBytes);
+          for (const char c : arg) check(static_cast<unsigned char>(c) > 0x20 && c != 0x7f);
+          break;
+        case 'c':
+          cas = parse_decimal(arg);
+          break;
+        case 'f':
+          check(arg == "0");
+          break;
+        case 's':
+          size = parse_decimal(arg);
+          break;
+        case 't':
+          check(arg == "-1");
+          break;
+        default:
+          check(false);
+      }
+    }
+    hit();
+    if (with_value) {
+      check(s_.size() - pos_ >= len + 2);
+      const std::uint64_t id = parse_decimal(s_.substr(pos_, len));
+      pos_ += len;
+      check(line().empty());
+      check(!cas || *cas == id);
+      check(!size || *size == len);
+      saw_id(id);
+    } else if (cas) {
+      check(!size || *size == std::to_string(*cas).size());
+      saw_id(*cas);
     }
   }
 
@@ -195,7 +303,9 @@ class ReplyChecker {
   std::string general_;
   std::string settings_;
   std::uint64_t last_id_ = 0;
-  std::size_t ids_ = 0;
+  bool seen_id_ = false;
+  std::size_t hits_ = 0;
+  std::size_t hits_since_reset_ = 0;
 };
 
 // Ids differ between runs; everything else must not.
@@ -225,8 +335,9 @@ struct OneLineAtATime {
 };
 
 // Feeds `sent` up to each '\n' in turn, so at most one request ends per
-// process() call, and reads everything after each.
-OneLineAtATime replay_one_line_at_a_time(std::string_view sent) {
+// process() call, and reads everything after each; then half-closes if the
+// run under test did.
+OneLineAtATime replay_one_line_at_a_time(std::string_view sent, bool half_close) {
   SessionRig rig(kRig);
   for (std::size_t pos = 0; pos < sent.size() && !rig.core.closing();) {
     const std::size_t nl = sent.find('\n', pos);
@@ -234,6 +345,10 @@ OneLineAtATime replay_one_line_at_a_time(std::string_view sent) {
     // Output was empty: nothing holds this line back.
     rig.feed(sent.substr(pos, end - pos));
     pos = end;
+  }
+  if (half_close && !rig.core.closing()) {
+    rig.core.end_of_input();
+    rig.feed_all({});
   }
   return {rig.transcript, rig.core.closing(), rig.core.completed_requests()};
 }
@@ -368,6 +483,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     after_process();
   }
 
+  // Odd-sized inputs end with the client's half-close, as the shell reports
+  // EOF: a last line without its "\n" is then answered too.
+  const bool half_close = (size & 1) != 0;
+  if (half_close && !core.closing()) core.end_of_input();
+
   // The client reads everything that is owed, as long as replies keep coming.
   for (std::size_t rounds = 0;; ++rounds) {
     check(rounds <= size + 2);  // each round answers at least one buffered line
@@ -385,17 +505,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(core.output().empty() && !core.wants_input());
   }
 
-  const std::size_t ids = ReplyChecker(transcript, general, settings)
-                              .run(core.protocol(), core.closing());
+  // A text session the client half-closed ends once everything is answered.
+  if (half_close && core.protocol() == proto::Protocol::text) check(core.closing());
+
+  ReplyChecker replies(transcript, general, settings);
+  replies.run(core.protocol(), core.closing());
   const proto::ProtocolCounters& counters = rig.counters;
-  check(counters.get_hits.load() == ids);
+  check(counters.get_hits.load() == replies.hits_since_reset());
   check(counters.cmd_get.load() == counters.get_hits.load() + counters.get_misses.load());
-  check(rig.generator.counters().ids_issued >= ids);
+  check(rig.generator.counters().ids_issued >= replies.hits());
 
   // Chunking, backpressure and partial reads change nothing the client sees:
   // the same bytes, one line per process() call on a clock that never moves,
   // get the same replies up to the first reply our clock moves could change.
-  const OneLineAtATime ref = replay_one_line_at_a_time(sent);
+  const OneLineAtATime ref = replay_one_line_at_a_time(sent, half_close);
   const std::string got = without_digits(transcript);
   const std::string want = without_digits(ref.transcript);
   const std::size_t clock_error = first_server_error(got);
