@@ -221,6 +221,23 @@ TEST_F(DaemonTest, ALastLineCutShortByAHalfCloseIsAnswered) {
   EXPECT_GT(second[0].id, first[0].id);
 }
 
+// `stats reset` zeroes the server's totals as memcached does; what is open now stays.
+TEST_F(DaemonTest, StatsResetZeroesServerTotalsNotGauges) {
+  LoopbackClient c = connect();
+  LoopbackClient other = connect();
+  ASSERT_TRUE(request_ids(other, "get x"));
+  auto stats = query_stats(c);
+  ASSERT_GE(stat_value(stats, "total_connections"), 2);
+  auto reset = c.request("stats reset\r\n", "\r\n");
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(*reset, "RESET\r\n");
+  stats = query_stats(c);
+  EXPECT_EQ(stat_value(stats, "total_connections"), 0);
+  EXPECT_GE(stat_value(stats, "curr_connections"), 2);  // the start-up probe may linger
+  EXPECT_GE(stat_value(stats, "live_sessions"), 2);
+  EXPECT_EQ(stat_value(stats, "ids_issued"), 1);
+}
+
 TEST_F(DaemonTest, StatsGroupNamesAreCaseInsensitive) {
   LoopbackClient c = connect();
   auto lower = c.request("stats settings\r\n", "END\r\n");

@@ -29,7 +29,7 @@ std::string str(const std::atomic<T>& v) {
 }  // namespace
 
 ServerStats::ServerStats(const config::Config& config, id::IdGenerator& generator,
-                         const ServerCounters& server, const proto::ProtocolCounters& protocol)
+                         ServerCounters& server, const proto::ProtocolCounters& protocol)
     : config_(config),
       generator_(generator),
       server_(server),
@@ -69,6 +69,13 @@ proto::StatList ServerStats::general_stats() {
       {"accept_errors", str(server_.accept_errors)},
       {"generator_errors", std::to_string(gen.errors)},
   };
+}
+
+void ServerStats::reset_stats() {
+  server_.total_connections.store(0, std::memory_order_relaxed);
+  server_.rejected_connections.store(0, std::memory_order_relaxed);
+  server_.idle_kicks.store(0, std::memory_order_relaxed);
+  server_.accept_errors.store(0, std::memory_order_relaxed);
 }
 
 proto::StatList ServerStats::settings_stats() {

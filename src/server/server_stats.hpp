@@ -24,15 +24,18 @@ struct ServerCounters {
 class ServerStats final : public proto::StatsSource {
  public:
   ServerStats(const config::Config& config, id::IdGenerator& generator,
-              const ServerCounters& server, const proto::ProtocolCounters& protocol);
+              ServerCounters& server, const proto::ProtocolCounters& protocol);
 
   proto::StatList general_stats() override;
   proto::StatList settings_stats() override;
+  // Zeroes the server's totals (connections made, refused, reaped, accept
+  // failures), as memcached's `stats reset` does; gauges stay.
+  void reset_stats() override;
 
  private:
   const config::Config& config_;
   id::IdGenerator& generator_;
-  const ServerCounters& server_;
+  ServerCounters& server_;
   const proto::ProtocolCounters& protocol_;
   const std::chrono::steady_clock::time_point started_;
 };
