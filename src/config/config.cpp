@@ -250,7 +250,7 @@ const std::vector<FlagSpec>& flag_specs() {
                   "debug, info, warn, warning, error, fatal or panic"),
       choice_flag("log-format", &Config::log_format, {"text", "json"}, "text or json"),
       int_flag("http-port", &Config::http_port, kPortRange, Sign::allowed,
-               "HTTP port; 0 = off (not yet supported)"),
+               "HTTP port (/id, /ids, /stats, /metrics, /healthz); 0 = off"),
       string_flag("redis", &Config::redis,
                   "Redis URL for automatic worker ids (not yet supported)"),
       int_flag("min-worker-id", &Config::min_worker_id, kWorkerIdRange, Sign::refused,
@@ -440,8 +440,11 @@ void validate_config(const Config& c) {
   if (!c.redis.empty()) {
     throw ConfigError("flag -redis: worker ids from Redis are not yet supported; set -worker-id");
   }
-  if (c.http_port != 0) {
-    throw ConfigError("flag -http-port: the HTTP listener is not yet supported; leave it at 0");
+  // Two listeners cannot share a port; with -sock, -port is not listened on.
+  if (c.http_port != 0 && c.sock.empty() && c.http_port == c.port) {
+    throw ConfigError("flags -http-port and -port: both are " + std::to_string(c.port) +
+                      "; the HTTP listener needs a port of its own (the main port "
+                      "answers HTTP too)");
   }
   if (!id::valid_worker_id(c.worker_id)) {
     throw ConfigError("flag -worker-id: set a worker id in 1.." +

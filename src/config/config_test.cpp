@@ -413,12 +413,36 @@ TEST(ConfigTest, ValidateRejectsFeaturesNotYetSupported) {
   std::string msg = validation_error_of(c);
   EXPECT_NE(msg.find("-redis"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not yet supported"), std::string::npos) << msg;
+}
 
-  c = valid_config();
-  c.http_port = 8080;
-  msg = validation_error_of(c);
-  EXPECT_NE(msg.find("-http-port"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("not yet supported"), std::string::npos) << msg;
+TEST(ConfigTest, ValidateAcceptsAnHttpPortOfItsOwn) {
+  EXPECT_EQ(validation_error_of(parse({"-worker-id=1", "-http-port=8080"})), "");
+  EXPECT_EQ(validation_error_of(parse({"-worker-id=1", "-port=0", "-http-port=8080"})), "");
+  // With -sock the main listener is the socket: -port's value is not bound.
+  EXPECT_EQ(
+      validation_error_of(parse({"-worker-id=1", "-sock=k.sock", "-http-port=11212"})), "");
+}
+
+TEST(ConfigTest, ValidateRefusesAnHttpPortEqualToThePort) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-worker-id=1", "-http-port=11212"},  // the default -port
+           {"-worker-id=1", "-port=8080", "-http-port=8080"},
+           {"-worker-id=1", "-port=8080", "-http-port=0x1f90"}}) {
+    const std::string msg = validation_error_of(parse(args));
+    EXPECT_NE(msg.find("-http-port"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("-port"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(args.size() == 2 ? "11212" : "8080"), std::string::npos) << msg;
+  }
+}
+
+TEST(ConfigTest, HelpNoLongerCallsHttpPortUnsupported) {
+  for (const auto& f : flag_infos()) {
+    if (f.name != "http-port") continue;
+    EXPECT_EQ(f.help.find("not yet"), std::string::npos) << f.help;
+    EXPECT_NE(f.help.find("/id"), std::string::npos) << f.help;
+    return;
+  }
+  ADD_FAILURE() << "no -http-port flag";
 }
 
 TEST(ConfigTest, ValidateAcceptsEnablePprofWithAWarning) {
