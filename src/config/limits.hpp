@@ -52,6 +52,19 @@ inline constexpr std::size_t kReadChunkBytes = 16 * kKiB;
 inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
 inline constexpr std::size_t kLingerMaxBytes = 1 * kMiB;
 
+// HTTP (the main port when sniffed, and -http-port). A request line plus
+// header fields over this gets 431 and a close; Beast's parser holds at most
+// this much of a request at once.
+inline constexpr std::size_t kHttpMaxHeaderBytes = 8 * kKiB;
+// Request bodies are read and thrown away (no route takes one); a longer one
+// gets 413 and a close.
+inline constexpr std::size_t kHttpMaxBodyBytes = 64 * kKiB;
+// Requests on one keep-alive connection: the last one is answered with
+// `Connection: close`, then the connection closes.
+inline constexpr std::uint64_t kHttpMaxRequestsPerConnection = 1000;
+// Most ids one `GET /ids?n=N` may ask for (go-katsubushi's MaxHTTPBulkSize).
+inline constexpr std::uint32_t kHttpMaxIdsPerRequest = 1000;
+
 // How long accept() waits after running out of file descriptors or memory.
 inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
 

@@ -1,28 +1,52 @@
 // HTTP/1.1 on one connection: sniffed on the main port, or the protocol of
-// every connection on -http-port.
+// every connection on -http-port. Beast's parser takes the bytes; the routes
+// (routes.hpp) answer; keep-alive, pipelining and every limit live here.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "proto/buffers.hpp"
+#include "proto/id_service.hpp"
 #include "proto/session_services.hpp"
 
 namespace katsubushi::http {
 
+struct Response;
+
 class HttpSession {
  public:
   HttpSession(const proto::SessionServices& services, const proto::SessionLimits& limits);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
 
-  // Answers every complete request in `in`, stopping early when `out` is
-  // over its limit or the session is closing.
+  // Answers every complete request in `in`, in order, stopping early when
+  // `out` is over its limit or the session is closing.
   void process(proto::InputBuffer& in, proto::OutputBuffer& out);
 
   bool closing() const noexcept { return closing_; }
+  // Requests answered, malformed ones included.
   std::uint64_t completed_requests() const noexcept { return completed_; }
 
  private:
-  [[maybe_unused]] const proto::SessionServices& services_;
-  [[maybe_unused]] const proto::SessionLimits& limits_;
+  // Beast's request parser, kept out of this header: SessionCore and with it
+  // most of the code base include it.
+  struct Parser;
+
+  // Answers `status` with `body`, then closes: the stream cannot be trusted.
+  void fail(unsigned status, std::string body, proto::InputBuffer& in, proto::OutputBuffer& out);
+  void write(const Response& response, bool head, bool close, bool keep_alive_header,
+             proto::OutputBuffer& out);
+
+  const proto::SessionServices& services_;
+  const proto::SessionLimits& limits_;
+  proto::IdService ids_;
+  std::vector<std::uint64_t> id_scratch_;
+  std::unique_ptr<Parser> parser_;
   bool closing_ = false;
   std::uint64_t completed_ = 0;
 };

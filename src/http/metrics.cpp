@@ -1,0 +1,176 @@
+#include "http/metrics.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "http/json.hpp"
+
+namespace katsubushi::http {
+
+namespace {
+
+using enum MetricKind;
+
+// In the order server_stats.cpp reports them.
+constexpr std::array kMetrics{
+    MetricInfo{"pid", "katsubushi_pid", gauge, "Process id of the daemon."},
+    MetricInfo{"uptime", "katsubushi_uptime_seconds", gauge, "Seconds since the daemon started."},
+    MetricInfo{"time", "katsubushi_time_seconds", gauge,
+               "Unix time on the daemon's clock, in seconds."},
+    MetricInfo{"version", "katsubushi_build_info", info, "Version of the daemon.", "version"},
+    MetricInfo{"curr_connections", "katsubushi_curr_connections", gauge,
+               "Client connections open now."},
+    MetricInfo{"total_connections", "katsubushi_connections_total", counter,
+               "Client connections accepted since start."},
+    MetricInfo{"cmd_get", "katsubushi_cmd_get_total", counter,
+               "Ids requested (keys of get, ids of HTTP), answered or not."},
+    MetricInfo{"get_hits", "katsubushi_get_hits_total", counter, "Ids requested and answered."},
+    MetricInfo{"get_misses", "katsubushi_get_misses_total", counter,
+               "Ids requested that the generator could not issue."},
+    MetricInfo{"worker_id", "katsubushi_worker_id", gauge, "Worker id in the ids issued."},
+    MetricInfo{"threads", "katsubushi_threads", gauge, "Threads serving connections."},
+    MetricInfo{"max_connections", "katsubushi_max_connections", gauge,
+               "Connections served at once (-max-connections)."},
+    MetricInfo{"rejected_connections", "katsubushi_rejected_connections_total", counter,
+               "Connections refused over -max-connections."},
+    MetricInfo{"idle_kicks", "katsubushi_idle_kicks_total", counter,
+               "Connections closed by the idle timeout."},
+    MetricInfo{"live_sessions", "katsubushi_live_sessions", gauge,
+               "Connection coroutines alive."},
+    MetricInfo{"ids_issued", "katsubushi_ids_issued_total", counter, "Ids issued."},
+    MetricInfo{"sequence_waits", "katsubushi_sequence_waits_total", counter,
+               "Times a millisecond's 4096 ids were used up and the next was awaited."},
+    MetricInfo{"clock_drift_ms", "katsubushi_clock_drift_seconds", gauge,
+               "Wall clock minus the daemon's monotonic estimate of it, in seconds.", {},
+               MetricScale::milli_to_base},
+    MetricInfo{"clock_waits", "katsubushi_clock_waits_total", counter,
+               "Times the clock was behind the last issued id and was waited for."},
+    MetricInfo{"lease_state", "katsubushi_lease_state", info,
+               "Where the worker id comes from and whether it is held.", "state"},
+    MetricInfo{"lease_refresh_failures", "katsubushi_lease_refresh_failures_total", counter,
+               "Failed refreshes of the worker-id lease."},
+    MetricInfo{"rusage_user", "katsubushi_rusage_user_seconds_total", counter,
+               "CPU time spent in user mode, in seconds."},
+    MetricInfo{"rusage_system", "katsubushi_rusage_system_seconds_total", counter,
+               "CPU time spent in the kernel, in seconds."},
+    MetricInfo{"accept_errors", "katsubushi_accept_errors_total", counter,
+               "Failed accept calls (fd shortage and others)."},
+    MetricInfo{"generator_errors", "katsubushi_generator_errors_total", counter,
+               "Requests the id generator refused."},
+};
+
+std::string_view type_name(MetricKind kind) {
+  switch (kind) {
+    case counter:
+      return "counter";
+    case gauge:
+    case info:
+      return "gauge";
+  }
+  return "untyped";
+}
+
+// [a-zA-Z_][a-zA-Z0-9_]*: a metric name without the colons kept for rules,
+// which is also a label name and a stat name we can expose as it is.
+bool valid_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+  });
+}
+
+// HELP text escapes \ and newline; label values also ".
+void append_escaped(std::string& out, std::string_view s, bool quote) {
+  for (const char c : s) {
+    if (c == '\\') {
+      out.append("\\\\");
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else if (quote && c == '"') {
+      out.append("\\\"");
+    } else {
+      out += c;
+    }
+  }
+}
+
+// "1234" ms as "1.234" s, exactly; nullopt-like false for a non-integer.
+bool append_milli_as_base(std::string& out, std::string_view value) {
+  std::int64_t ms = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+  if (ec != std::errc() || end != value.data() + value.size()) return false;
+  // Magnitude as unsigned: -INT64_MIN does not fit an int64.
+  std::uint64_t mag = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
+  if (ms < 0) out += '-';
+  out += std::to_string(mag / 1000);
+  const auto frac = static_cast<unsigned>(mag % 1000);
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  out += static_cast<char>('0' + frac / 10 % 10);
+  out += static_cast<char>('0' + frac % 10);
+  return true;
+}
+
+void append_family_head(std::string& out, std::string_view metric, std::string_view help,
+                        std::string_view type) {
+  out.append("# HELP ").append(metric).append(" ");
+  append_escaped(out, help, false);
+  out.append("\n# TYPE ").append(metric).append(" ").append(type).append("\n");
+}
+
+void append_known(std::string& out, const MetricInfo& m, std::string_view value) {
+  std::string sample;
+  if (m.kind == info) {
+    sample.append(m.metric).append("{").append(m.label).append("=\"");
+    append_escaped(sample, value, true);
+    sample.append("\"} 1\n");
+  } else if (m.scale == MetricScale::milli_to_base) {
+    sample.append(m.metric).append(" ");
+    if (!append_milli_as_base(sample, value)) return;
+    sample += '\n';
+  } else {
+    if (!is_json_number(value)) return;
+    sample.append(m.metric).append(" ").append(value).append("\n");
+  }
+  append_family_head(out, m.metric, m.help, type_name(m.kind));
+  out.append(sample);
+}
+
+}  // namespace
+
+std::span<const MetricInfo> metric_table() noexcept { return kMetrics; }
+
+const MetricInfo* find_metric(std::string_view stat) noexcept {
+  const auto it =
+      std::find_if(kMetrics.begin(), kMetrics.end(), [&](const auto& m) { return m.stat == stat; });
+  return it == kMetrics.end() ? nullptr : &*it;
+}
+
+void append_metrics(std::string& out, const proto::StatList& stats) {
+  // A family may appear once: a stat named twice keeps its first value.
+  std::vector<std::string_view> seen;
+  for (const auto& [name, value] : stats) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    if (const MetricInfo* m = find_metric(name)) {
+      append_known(out, *m, value);
+      continue;
+    }
+    if (!valid_name(name) || !is_json_number(value)) continue;
+    const std::string metric = "katsubushi_" + name;
+    // Never shadow a family of the table.
+    if (std::any_of(kMetrics.begin(), kMetrics.end(),
+                    [&](const auto& m) { return m.metric == metric; })) {
+      continue;
+    }
+    append_family_head(out, metric, "Stat " + name + " of the daemon.", "untyped");
+    out.append(metric).append(" ").append(value).append("\n");
+  }
+}
+
+}  // namespace katsubushi::http

@@ -1,0 +1,81 @@
+#include "http/request_target.hpp"
+
+namespace katsubushi::http {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Form decoding: false on a '%' not followed by two hex digits.
+bool form_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (in.size() - i < 3) return false;
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+// The origin-form part of `target`: from the path on.
+std::string_view origin_form(std::string_view target) noexcept {
+  if (target.starts_with('/')) return target;
+  const std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const std::size_t path = target.find_first_of("/?", scheme_end + 3);
+  if (path == std::string_view::npos) return "/";
+  return target.substr(path);
+}
+
+}  // namespace
+
+std::string_view target_path(std::string_view target) noexcept {
+  const std::string_view origin = origin_form(target);
+  if (origin.empty()) return target;
+  if (origin.starts_with('?')) return "/";
+  return origin.substr(0, origin.find('?'));
+}
+
+std::string_view target_query(std::string_view target) noexcept {
+  const std::string_view origin = origin_form(target);
+  const std::size_t q = origin.find('?');
+  if (q == std::string_view::npos) return {};
+  // A fragment is never sent, but if it is, it is not part of the query.
+  return origin.substr(q + 1, origin.find('#', q) - (q + 1));
+}
+
+std::optional<std::string> query_value(std::string_view query, std::string_view key) {
+  std::string name;
+  std::string value;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    const std::string_view raw_name = pair.substr(0, eq);
+    const std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (!form_decode(raw_name, name) || name != key) continue;
+    if (!form_decode(raw_value, value)) continue;
+    return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace katsubushi::http

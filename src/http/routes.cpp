@@ -1,0 +1,125 @@
+#include "http/routes.hpp"
+
+#include <charconv>
+#include <optional>
+#include <string>
+
+#include "config/limits.hpp"
+#include "http/json.hpp"
+#include "http/metrics.hpp"
+#include "http/request_target.hpp"
+
+namespace katsubushi::http {
+
+namespace {
+
+constexpr std::string_view kGetOnly = "GET";
+constexpr std::string_view kGetOrHead = "GET, HEAD";
+
+Response text(unsigned status, std::string body) {
+  return Response(status, kTextPlain, std::move(body));
+}
+
+Response unavailable(std::error_code ec) { return text(503, ec.message() + "\n"); }
+
+void append_decimal(std::string& out, std::uint64_t v) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  (void)ec;  // 24 bytes hold any uint64
+  out.append(digits, end);
+}
+
+// The `n` of /ids: absent or empty means 1, as in go-katsubushi; otherwise
+// decimal digits only, 1..kHttpMaxIdsPerRequest.
+std::optional<std::uint32_t> ids_wanted(std::string_view target) {
+  const auto n = query_value(target_query(target), "n");
+  if (!n || n->empty()) return 1;
+  std::uint32_t v = 0;
+  const char* const last = n->data() + n->size();
+  const auto [end, ec] = std::from_chars(n->data(), last, v);
+  if (ec != std::errc() || end != last || v < 1 || v > config::kHttpMaxIdsPerRequest) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+Response get_id(const Request& request, RouteContext& context) {
+  std::uint64_t id = 0;
+  if (const std::error_code ec = context.ids.issue(std::span<std::uint64_t>(&id, 1))) {
+    return unavailable(ec);
+  }
+  Response r;
+  if (request.wants_json) {
+    r.content_type = kApplicationJson;
+    append_id_json(r.body, id);
+  } else {
+    append_decimal(r.body, id);  // no newline: go-katsubushi's clients parse the body whole
+  }
+  return r;
+}
+
+Response get_ids(const Request& request, RouteContext& context) {
+  const auto n = ids_wanted(request.target);
+  if (!n) {
+    return text(400, "n must be a number from 1 to " +
+                         std::to_string(config::kHttpMaxIdsPerRequest) + "\n");
+  }
+  auto& ids = context.id_scratch;
+  ids.resize(*n);
+  if (const std::error_code ec = context.ids.issue(ids)) return unavailable(ec);
+  Response r;
+  if (request.wants_json) {
+    r.content_type = kApplicationJson;
+    append_ids_json(r.body, ids);
+    return r;
+  }
+  // One per line, no newline after the last: go-katsubushi's client splits
+  // on "\n" and wants exactly n parts.
+  r.body.reserve(ids.size() * 20);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) r.body += '\n';
+    append_decimal(r.body, ids[i]);
+  }
+  return r;
+}
+
+Response get_stats(RouteContext& context) {
+  Response r(200, kApplicationJson, {});
+  append_stats_json(r.body, context.stats ? context.stats->general_stats() : proto::StatList{});
+  return r;
+}
+
+Response get_metrics(RouteContext& context) {
+  Response r(200, kMetricsContentType, {});
+  if (context.stats) append_metrics(r.body, context.stats->general_stats());
+  return r;
+}
+
+Response get_healthz(RouteContext& context) {
+  if (const std::error_code ec = context.generator.check_available()) return unavailable(ec);
+  return text(200, "ok\n");
+}
+
+}  // namespace
+
+Response route(const Request& request, RouteContext& context) {
+  const std::string_view path = target_path(request.target);
+  // /id and /ids issue ids: HEAD would spend them on a reply nobody reads.
+  const bool issues_ids = path == "/id" || path == "/ids";
+  const bool read_only = path == "/stats" || path == "/metrics" || path == "/healthz";
+  if (!issues_ids && !read_only) return text(404, "not found\n");
+  const bool allowed = request.method == Method::get ||
+                       (request.method == Method::head && read_only);
+  if (!allowed) {
+    Response r = text(405, "method not allowed\n");
+    r.allow = issues_ids ? kGetOnly : kGetOrHead;
+    return r;
+  }
+  if (path == "/id") return get_id(request, context);
+  if (path == "/ids") return get_ids(request, context);
+  if (path == "/stats") return get_stats(context);
+  if (path == "/metrics") return get_metrics(context);
+  return get_healthz(context);
+}
+
+}  // namespace katsubushi::http

@@ -1,0 +1,52 @@
+// What each HTTP path answers, as plain functions of a parsed request: no
+// parsing, no I/O, so they are tested without either.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "id/generator.hpp"
+#include "proto/id_service.hpp"
+#include "proto/stats.hpp"
+
+namespace katsubushi::http {
+
+enum class Method { get, head, other };
+
+struct Request {
+  Method method = Method::get;
+  std::string_view target;   // as sent: "/ids?n=5"
+  bool wants_json = false;   // Accept names application/json
+};
+
+inline constexpr std::string_view kTextPlain = "text/plain";
+inline constexpr std::string_view kApplicationJson = "application/json";
+
+struct Response {
+  Response() = default;
+  Response(unsigned code, std::string_view type, std::string text)
+      : status(code), content_type(type), body(std::move(text)) {}
+
+  unsigned status = 200;
+  std::string_view content_type = kTextPlain;
+  std::string body;          // a HEAD reply sends its length, not the body
+  std::string_view allow;    // with 405: the methods the path takes
+};
+
+// What the routes use: ids through IdService (so cmd_get/get_hits/get_misses
+// count them), the generator only to ask whether it can issue.
+struct RouteContext {
+  proto::IdService& ids;
+  const id::IdGenerator& generator;
+  proto::StatsSource* stats = nullptr;  // null: /stats is {} and /metrics empty
+  std::vector<std::uint64_t>& id_scratch;
+};
+
+// GET /id, GET /ids?n=N, GET|HEAD /stats, /metrics, /healthz; 404 for any
+// other path, 405 (with Allow) for another method on a known path.
+Response route(const Request& request, RouteContext& context);
+
+}  // namespace katsubushi::http
