@@ -12,15 +12,13 @@
 
 #include "config/config.hpp"
 #include "config/duration.hpp"
+#include "support.hpp"
 
 namespace {
 
+using katsubushi::fuzz::check;
 using katsubushi::config::format_duration;
 using katsubushi::config::parse_duration;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 void check_round_trip(std::chrono::nanoseconds d) {
   const auto again = parse_duration(format_duration(d));

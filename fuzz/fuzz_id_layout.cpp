@@ -11,18 +11,16 @@
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
+#include "support.hpp"
 
 namespace {
 
+using katsubushi::fuzz::check;
 using namespace katsubushi::id;
 
 // 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: four-digit years.
 constexpr std::int64_t kMinRfc3339Ms = -62'167'219'200'000;
 constexpr std::int64_t kMaxRfc3339Ms = 253'402'300'799'999;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 std::uint64_t take_u64(const std::uint8_t*& data, std::size_t& size) {
   std::uint64_t v = 0;

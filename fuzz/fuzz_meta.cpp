@@ -15,14 +15,12 @@
 #include "proto/meta_command.hpp"
 #include "proto/meta_reply.hpp"
 #include "proto/text_command.hpp"
+#include "support.hpp"
 
 namespace {
 
+using katsubushi::fuzz::check;
 using namespace katsubushi::proto;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 bool inside(std::string_view view, std::string_view line) {
   if (view.empty()) return true;

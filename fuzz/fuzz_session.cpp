@@ -31,12 +31,16 @@
 #include "proto/meta_command.hpp"
 #include "proto/session.hpp"
 #include "proto/stats.hpp"
+#include "support.hpp"
 #include "testing/session_rig.hpp"
 #include "testing/wire.hpp"
 
 namespace {
 
 using namespace katsubushi;
+using fuzz::check;
+using fuzz::FuzzInput;
+using fuzz::without_digits;
 using testkit::SessionRig;
 
 constexpr proto::SessionLimits kLimits{
@@ -58,33 +62,6 @@ constexpr testkit::RigOptions kRig{
 // separately below.
 constexpr std::size_t kMaxGetReplyBytes = 28 * kLimits.max_line_bytes + 5;
 constexpr std::size_t kMaxSmallReplyBytes = 512;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-class FuzzInput {
- public:
-  FuzzInput(const std::uint8_t* data, std::size_t size)
-      : data_(reinterpret_cast<const char*>(data)), back_(size) {}
-
-  bool empty() const { return front_ >= back_; }
-  std::optional<std::uint8_t> control() {
-    if (empty()) return std::nullopt;
-    return static_cast<std::uint8_t>(data_[--back_]);
-  }
-  std::string_view client_bytes(std::size_t n) {
-    n = std::min(n, back_ - front_);
-    const std::string_view s(data_ + front_, n);
-    front_ += n;
-    return s;
-  }
-
- private:
-  const char* data_;
-  std::size_t front_ = 0;
-  std::size_t back_;
-};
 
 std::uint64_t parse_decimal(std::string_view s) {
   std::uint64_t v = 0;
@@ -307,20 +284,6 @@ class ReplyChecker {
   std::size_t hits_ = 0;
   std::size_t hits_since_reset_ = 0;
 };
-
-// Ids differ between runs; everything else must not.
-std::string without_digits(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool digit = s[i] >= '0' && s[i] <= '9';
-    if (!digit) {
-      out += s[i];
-    } else if (i == 0 || s[i - 1] < '0' || s[i - 1] > '9') {
-      out += '#';
-    }
-  }
-  return out;
-}
 
 std::size_t first_server_error(std::string_view s) {
   if (s.starts_with("SERVER_ERROR ")) return 0;

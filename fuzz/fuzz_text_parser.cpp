@@ -12,18 +12,16 @@
 #include <vector>
 
 #include "proto/text_command.hpp"
+#include "support.hpp"
 
 namespace {
 
+using katsubushi::fuzz::check;
 using katsubushi::proto::parse_text_line;
 using katsubushi::proto::TextCommand;
 using katsubushi::proto::TextCommandKind;
 using katsubushi::proto::kMaxStatsArgs;
 using katsubushi::proto::valid_key;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 bool iequals(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size()) return false;
