@@ -1,9 +1,14 @@
-// The memcached binary protocol of one connection (first byte 0x80).
+// The memcached binary protocol of one connection (first byte 0x80): a
+// resumable reader of 24-byte headers and their bodies, answering each
+// request with one packet (Stat: one per stat and a terminator).
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
+#include "proto/binary_packet.hpp"
 #include "proto/buffers.hpp"
+#include "proto/id_service.hpp"
 #include "proto/session_services.hpp"
 
 namespace katsubushi::proto {
@@ -20,8 +25,17 @@ class BinarySession {
   std::uint64_t completed_requests() const noexcept { return completed_; }
 
  private:
-  [[maybe_unused]] const SessionServices& services_;
-  [[maybe_unused]] const SessionLimits& limits_;
+  // Whether the header's lengths fit its opcode (known opcodes only).
+  static bool well_formed(const binary::Header& h) noexcept;
+  void answer(const binary::Header& h, std::string_view key, OutputBuffer& out);
+  void answer_get(const binary::Header& h, std::string_view key, OutputBuffer& out);
+  void answer_stat(const binary::Header& h, std::string_view key, OutputBuffer& out);
+  void refuse_and_close(const binary::Header& h, InputBuffer& in, OutputBuffer& out);
+
+  const SessionServices& services_;
+  const SessionLimits& limits_;
+  IdService ids_;
+  std::uint64_t skip_left_ = 0;  // body bytes of an unknown command still to skip
   bool closing_ = false;
   std::uint64_t completed_ = 0;
 };

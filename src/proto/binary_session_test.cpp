@@ -1,0 +1,215 @@
+// The memcached binary protocol, packet by packet: each request fed whole,
+// split at every byte offset and one byte at a time must get the same reply,
+// written out here by hand from the protocol's layout.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proto/session_test_util.hpp"
+
+namespace katsubushi::proto::test {
+namespace {
+
+std::string be(std::uint64_t v, int width) {
+  std::string out(static_cast<std::size_t>(width), '\0');
+  for (int i = width - 1; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+  return out;
+}
+
+// A packet: 24-byte header, then extras, key, value.
+std::string packet(std::uint8_t magic, std::uint8_t opcode, std::string_view key,
+                   std::string_view extras = {}, std::string_view value = {},
+                   std::uint16_t status = 0, std::uint32_t opaque = 0, std::uint64_t cas = 0) {
+  std::string p;
+  p += static_cast<char>(magic);
+  p += static_cast<char>(opcode);
+  p += be(key.size(), 2);
+  p += static_cast<char>(extras.size());
+  p += '\0';
+  p += be(status, 2);
+  p += be(extras.size() + key.size() + value.size(), 4);
+  p += be(opaque, 4);
+  p += be(cas, 8);
+  p.append(extras);
+  p.append(key);
+  p.append(value);
+  return p;
+}
+
+std::string request(std::uint8_t opcode, std::string_view key = {}, std::uint32_t opaque = 0) {
+  return packet(0x80, opcode, key, {}, {}, 0, opaque);
+}
+
+const std::string kFlags(4, '\0');
+
+std::string get_reply(std::uint8_t opcode, std::string_view key, std::uint64_t id,
+                      std::uint32_t opaque) {
+  return packet(0x81, opcode, key, kFlags, std::to_string(id), 0, opaque, id);
+}
+
+std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
+
+TEST(BinarySession, GetFamilyAnswersTheIdAsValueAndCasWithFlagsAndTheOpaque) {
+  const std::string in = request(0x00, "a", 11) + request(0x09, "b", 12) +
+                         request(0x0C, "c", 13) + request(0x0D, "d", 14);
+  const Outcome o = run_every_chunking(in);
+  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x00, "", id(0), 11) +
+                                       get_reply(0x09, "", id(1), 12) +
+                                       get_reply(0x0C, "c", id(2), 13) +
+                                       get_reply(0x0D, "d", id(3), 14)));
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.completed, 4u);
+  EXPECT_EQ(o.ids_issued, 4u);
+  EXPECT_EQ(o.cmd_get, 4u);
+  EXPECT_EQ(o.get_hits, 4u);
+}
+
+// libmemcached's multi-get: quiet gets closed by a Noop, answered in one go.
+TEST(BinarySession, GetkqBatchClosedByNoopIsAnsweredInOneProcessCall) {
+  std::string in, want;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    in += request(0x0D, key, i);
+    want += get_reply(0x0D, key, id(i), i);
+  }
+  in += request(0x0A, {}, 777);
+  want += packet(0x81, 0x0A, {}, {}, {}, 0, 777);
+  SessionRig rig;
+  rig.receive(in);
+  rig.core.process();
+  EXPECT_EQ(escaped(std::string(rig.core.output())), escaped(want));
+  EXPECT_EQ(run_every_chunking(in).output, want);
+}
+
+TEST(BinarySession, NoopVersionStatAndQuit) {
+  const std::string in = request(0x0A, {}, 1) + request(0x0B, {}, 2) + request(0x10, {}, 3) +
+                         request(0x10, "SETTINGS", 4) + request(0x07, {}, 5) +
+                         request(0x0A, {}, 6);
+  const Outcome o = run_every_chunking(in);
+  const std::string want =
+      packet(0x81, 0x0A, {}, {}, {}, 0, 1) + packet(0x81, 0x0B, {}, {}, kVersion, 0, 2) +
+      packet(0x81, 0x10, "pid", {}, "4242", 0, 3) + packet(0x81, 0x10, "uptime", {}, "17", 0, 3) +
+      packet(0x81, 0x10, {}, {}, {}, 0, 3) + packet(0x81, 0x10, "maxconns", {}, "4096", 0, 4) +
+      packet(0x81, 0x10, "worker_id", {}, "5", 0, 4) + packet(0x81, 0x10, {}, {}, {}, 0, 4) +
+      packet(0x81, 0x07, {}, {}, {}, 0, 5);
+  EXPECT_EQ(escaped(o.output), escaped(want));
+  EXPECT_TRUE(o.closing) << "Quit closes, and the Noop after it is never answered";
+  EXPECT_EQ(o.completed, 5u);
+  EXPECT_EQ(o.ids_issued, 0u);
+}
+
+TEST(BinarySession, QuitqClosesWithoutAReply) {
+  const Outcome o = run_every_chunking(request(0x17) + request(0x0A));
+  EXPECT_EQ(o.output, "");
+  EXPECT_TRUE(o.closing);
+}
+
+TEST(BinarySession, UnknownStatsGroupIsNotFound) {
+  const Outcome o = run_every_chunking(request(0x10, "bogus", 8) + request(0x0A, {}, 9));
+  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 8) +
+                                       packet(0x81, 0x0A, {}, {}, {}, 0, 9)));
+  EXPECT_FALSE(o.closing);
+}
+
+// An unknown opcode is answered, its body skipped as it arrives, and the
+// connection goes on: a Set of a 1000-byte value here.
+TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
+  const std::string set = packet(0x80, 0x01, "k", std::string(8, '\x01'), std::string(1000, 'v'),
+                                 0, 42);
+  const Outcome o = run_every_chunking(set + request(0x0D, "after", 43));
+  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 42) +
+                                       get_reply(0x0D, "after", id(0), 43)));
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.completed, 2u);
+}
+
+struct Malformed {
+  const char* name;
+  std::string packet;
+};
+
+class BinaryMalformed : public ::testing::TestWithParam<Malformed> {};
+
+// Lengths that do not fit the opcode, a key over 250 bytes, key + extras over
+// the body, a body over the limit: "Invalid arguments", then the close. No id
+// is drawn.
+TEST_P(BinaryMalformed, IsInvalidArgumentsThenClose) {
+  const Malformed& m = GetParam();
+  const std::string in = m.packet + request(0x0A);
+  const Outcome o = run_every_chunking(in);
+  const auto opcode = static_cast<std::uint8_t>(m.packet[1]);
+  EXPECT_EQ(escaped(o.output),
+            escaped(packet(0x81, opcode, {}, {}, "Invalid arguments", 0x0004, 0)));
+  EXPECT_TRUE(o.closing);
+  EXPECT_EQ(o.ids_issued, 0u);
+}
+
+std::string with_lengths(std::uint8_t opcode, std::uint16_t key_length, std::uint8_t extras_length,
+                         std::uint32_t body_length, std::string_view body = {}) {
+  std::string p = request(opcode);
+  p.replace(2, 2, be(key_length, 2));
+  p[4] = static_cast<char>(extras_length);
+  p.replace(8, 4, be(body_length, 4));
+  return p + std::string(body);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BinaryMalformed,
+    ::testing::Values(
+        Malformed{"get_without_key", request(0x00)},
+        Malformed{"get_with_extras", packet(0x80, 0x00, "k", "xxxx")},
+        Malformed{"get_key_over_250", request(0x00, std::string(251, 'k'))},
+        Malformed{"noop_with_key", request(0x0A, "k")},
+        Malformed{"version_with_body", packet(0x80, 0x0B, {}, {}, "v")},
+        Malformed{"key_and_extras_over_body", with_lengths(0x00, 10, 0, 5, "kkkkk")},
+        // go-katsubushi's remote crash: extras 255, key 65535, body 65790.
+        Malformed{"extras_255_key_65535", with_lengths(0x00, 65535, 255, 65790)},
+        Malformed{"body_over_limit", with_lengths(0x01, 0, 0, 2 * 1024 * 1024)}),
+    [](const ::testing::TestParamInfo<Malformed>& info) { return std::string(info.param.name); });
+
+TEST(BinarySession, AnotherMagicMidStreamCloses) {
+  const Outcome o = run_every_chunking(request(0x0A, {}, 1) + "get a\r\n");
+  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x0A, {}, {}, {}, 0, 1)));
+  EXPECT_TRUE(o.closing);
+}
+
+// A generator that cannot issue: an error status with the reason, even for a
+// quiet get, and the connection stays.
+TEST(BinarySession, GeneratorFailureIsAnInternalErrorAndTheConnectionStays) {
+  const std::string in = request(0x0D, "a", 1) + request(0x0A, {}, 2);
+  const Outcome o = run_every_chunking(in, {}, [](SessionRig& rig) {
+    rig.clock.set(id::kEpochUnixMs - 1);
+  });
+  EXPECT_EQ(escaped(o.output),
+            escaped(packet(0x81, 0x0D, {}, {}, "clock is before the id epoch", 0x0084, 1) +
+                    packet(0x81, 0x0A, {}, {}, {}, 0, 2)));
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.get_misses, 1u);
+}
+
+// Past the output limit the session stops taking requests until the shell
+// sends some; whatever the pace, every request is answered once, in order.
+TEST(BinarySession, BackpressureKeepsEveryReplyInOrder) {
+  RigOptions options;
+  options.limits.max_output_bytes = 256;
+  std::string in, want;
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    in += request(0x0C, "k", i);
+    want += get_reply(0x0C, "k", id(i), i);
+  }
+  SessionRig rig(options);
+  rig.receive(in);
+  rig.core.process();
+  EXPECT_LT(rig.core.output().size(), want.size());
+  EXPECT_FALSE(rig.core.wants_input());
+  rig.feed_all("");
+  EXPECT_EQ(rig.transcript, want);
+}
+
+}  // namespace
+}  // namespace katsubushi::proto::test
