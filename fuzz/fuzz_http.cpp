@@ -31,11 +31,15 @@
 #include "http/test_wire.hpp"
 #include "id/layout.hpp"
 #include "proto/session.hpp"
+#include "support.hpp"
 #include "testing/session_rig.hpp"
 
 namespace {
 
 using namespace katsubushi;
+using fuzz::check;
+using fuzz::FuzzInput;
+using fuzz::without_digits;
 using testkit::SessionRig;
 
 constexpr proto::SessionLimits kLimits{
@@ -49,32 +53,6 @@ constexpr testkit::RigOptions kRig{.limits = kLimits,
 // The largest response: /ids?n=1000 as JSON, 1000 quoted 19-digit ids and
 // commas, plus headers; every other body is far smaller.
 constexpr std::size_t kMaxResponseBytes = config::kHttpMaxIdsPerRequest * 22 + 512;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-class FuzzInput {
- public:
-  FuzzInput(const std::uint8_t* data, std::size_t size)
-      : data_(reinterpret_cast<const char*>(data)), back_(size) {}
-  bool empty() const { return front_ >= back_; }
-  std::optional<std::uint8_t> control() {
-    if (empty()) return std::nullopt;
-    return static_cast<std::uint8_t>(data_[--back_]);
-  }
-  std::string_view client_bytes(std::size_t n) {
-    n = std::min(n, back_ - front_);
-    const std::string_view s(data_ + front_, n);
-    front_ += n;
-    return s;
-  }
-
- private:
-  const char* data_;
-  std::size_t front_ = 0;
-  std::size_t back_;
-};
 
 // Between two reads: the clock steps, stalls, rewinds or leaves the id
 // range, or another connection draws ids.
@@ -153,19 +131,6 @@ std::vector<std::uint64_t> ids_in(const http::testwire::ParsedResponse& r) {
     }
   }
   return ids;
-}
-
-std::string without_digits(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool digit = s[i] >= '0' && s[i] <= '9';
-    if (!digit) {
-      out += s[i];
-    } else if (i == 0 || s[i - 1] < '0' || s[i - 1] > '9') {
-      out += '#';
-    }
-  }
-  return out;
 }
 
 }  // namespace
