@@ -167,8 +167,10 @@ INSTANTIATE_TEST_SUITE_P(MetaTable, MetaTableTest, ::testing::ValuesIn(all_cases
                          });
 
 TEST(MetaTableCasesTest, NamesAreUnique) {
+  const auto cases = all_cases();
   std::vector<std::string> names;
-  for (const auto& c : all_cases()) names.push_back(c.name);
+  names.reserve(cases.size());
+  for (const auto& c : cases) names.push_back(c.name);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
 }

@@ -13,7 +13,8 @@ namespace katsubushi::proto::test {
 namespace {
 
 const std::string kVersionReply = "VERSION " + std::string(kVersion) + "\r\n";
-constexpr std::size_t kChunk = 16 * 1024;
+constexpr std::size_t kChunk = std::size_t{16} * 1024;
+constexpr std::size_t kTenMiB = std::size_t{10} * 1024 * 1024;
 
 std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
@@ -283,7 +284,7 @@ TEST(SessionPipelineTest, HugeLineKeepsMemoryBounded) {
   const std::string chunk(kChunk, 'k');
   std::size_t most = 0;
   rig.feed("get ");
-  for (std::size_t sent = 0; sent < 10 * 1024 * 1024; sent += chunk.size()) {
+  for (std::size_t sent = 0; sent < kTenMiB; sent += chunk.size()) {
     rig.feed(chunk);
     most = std::max(most, rig.core.buffered_bytes());
   }
@@ -300,7 +301,7 @@ TEST(SessionPipelineTest, HugeLineAfterACommandKeepsMemoryBounded) {
   const std::string chunk(kChunk, ' ');
   std::size_t most = 0;
   rig.feed("version\r\nget");
-  for (std::size_t sent = 0; sent < 10 * 1024 * 1024 && rig.core.wants_input();
+  for (std::size_t sent = 0; sent < kTenMiB && rig.core.wants_input();
        sent += chunk.size()) {
     rig.feed(chunk);
     most = std::max(most, rig.core.buffered_bytes());

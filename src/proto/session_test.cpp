@@ -336,6 +336,7 @@ INSTANTIATE_TEST_SUITE_P(DesignTable, TextTableTest, ::testing::ValuesIn(all_cas
 TEST(TextTableCasesTest, NamesAreUniqueAndCoverTheTable) {
   auto cases = all_cases();
   std::vector<std::string> names;
+  names.reserve(cases.size());
   for (const auto& c : cases) names.push_back(c.name);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());

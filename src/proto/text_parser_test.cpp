@@ -182,7 +182,7 @@ TEST(TextParserTest, UnknownCommands) {
 // Meta lines are recognised by name and left to parse_meta_line.
 TEST(TextParserTest, MetaCommandsByName) {
   for (const char* line : {"mg k v", "MG k", "mn", "ms k 5", "md k", "ma k", "me k", "mg",
-                           "\tmg\tk", "mg " "k\x01"}) {
+                           "\tmg\tk", "mg k\x01"}) {
     const TextCommand cmd = parsed(line);
     EXPECT_EQ(cmd.kind, Kind::meta) << line;
     EXPECT_TRUE(cmd.keys.empty()) << line;
