@@ -53,7 +53,7 @@ fi
 # inputs), one line or a few values for the others.
 max_len_for() {
   case "$1" in
-    fuzz_session) echo 4096 ;;
+    fuzz_session | fuzz_binary | fuzz_http) echo 4096 ;;
     *) echo 512 ;;
   esac
 }
@@ -61,6 +61,9 @@ dict_for() {
   case "$1" in
     fuzz_session | fuzz_text_parser) echo "$repo/fuzz/dict/memcached_text.dict" ;;
     fuzz_duration) echo "$repo/fuzz/dict/duration.dict" ;;
+    fuzz_binary) echo "$repo/fuzz/dict/memcached_binary.dict" ;;
+    fuzz_meta) echo "$repo/fuzz/dict/memcached_meta.dict" ;;
+    fuzz_http) echo "$repo/fuzz/dict/http.dict" ;;
     *) echo "" ;;
   esac
 }

@@ -51,6 +51,9 @@ class LoopbackClient {
   std::optional<std::string> request(std::string_view bytes, std::string_view terminator,
                                      Millis timeout = kReplyTimeout);
 
+  // Puts bytes back in front of what the next read returns.
+  void unread(std::string_view bytes) { pending_.insert(0, bytes); }
+
   void shutdown_write();
   void close();
   // Close with SO_LINGER 0: the kernel sends RST instead of FIN.
