@@ -33,6 +33,9 @@ struct RigOptions {
   std::uint32_t worker_id = kDefaultWorker;
   std::int64_t start_unix_ms = kDefaultStartUnixMs;
   std::string_view version = kDefaultVersion;  // must outlive the rig
+  // undecided: sniffed from the first bytes, as on the main port; otherwise
+  // the protocol of a dedicated listener (-http-port: http).
+  proto::Protocol protocol = proto::Protocol::undecided;
 };
 
 // How bytes reach the session: copied by receive(), or written into
@@ -48,7 +51,7 @@ struct SessionRig {
         generator(clock, options.worker_id, options.generator),
         core(proto::SessionServices{generator, counters, options.with_stats ? &stats : nullptr,
                                     options.version},
-             options.limits) {}
+             options.limits, options.protocol) {}
   SessionRig(const SessionRig&) = delete;
   SessionRig& operator=(const SessionRig&) = delete;
 
