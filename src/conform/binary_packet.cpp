@@ -1,5 +1,6 @@
 #include "conform/binary_packet.hpp"
 
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -30,6 +31,11 @@ std::string hex_bytes(std::string_view bytes) {
   return out;
 }
 
+// Every field name of send-bin, expect-bin and expect-bin-stats.
+constexpr std::array<std::string_view, 14> kFieldNames{
+    "magic",  "op",  "datatype", "vbucket", "status",  "opaque", "cas",
+    "extras", "key", "keylen",   "extlen",  "bodylen", "value",  "first"};
+
 // `name=value` fields separated by spaces; `value=` takes the rest of the line.
 class FieldReader {
  public:
@@ -48,6 +54,13 @@ class FieldReader {
     if (name == "value") {
       value = text_.substr(eq + 1);
       pos_ = text_.size();
+      // A field written after value= would silently become part of it.
+      for (const std::string_view field : kFieldNames) {
+        if (value.find(" " + std::string(field) + "=") != std::string_view::npos) {
+          error = "value= takes the rest of the line: write " + std::string(field) + "= before it";
+          return false;
+        }
+      }
     } else {
       const std::size_t end = text_.find(' ', eq + 1);
       value = text_.substr(eq + 1, end == std::string_view::npos ? end : end - eq - 1);
@@ -147,6 +160,7 @@ std::string encode_request(const RequestSpec& spec) {
 }
 
 bool parse_request_fields(std::string_view text, RequestSpec& out, std::string& error) {
+  error.clear();
   FieldReader fields(text);
   std::string_view name;
   std::string_view value;
@@ -213,6 +227,7 @@ FrameStatus frame_packet(std::string_view input, Packet& out, std::size_t& used,
 }
 
 bool parse_packet_fields(std::string_view text, PacketExpectation& out, std::string& error) {
+  error.clear();
   FieldReader fields(text);
   std::string_view name;
   std::string_view value;
@@ -315,6 +330,7 @@ bool check_packet(const PacketExpectation& want, const Packet& got, std::vector<
 }
 
 bool parse_stats_fields(std::string_view text, StatsExpectation& out, std::string& error) {
+  error.clear();
   FieldReader fields(text);
   std::string_view name;
   std::string_view value;

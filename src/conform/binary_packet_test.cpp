@@ -58,6 +58,13 @@ TEST(ConformBinary, BadRequestFieldsAreErrors) {
   EXPECT_FALSE(parse_request_fields("keylen=70000", spec, error));
   EXPECT_FALSE(parse_request_fields("op", spec, error));
   EXPECT_FALSE(parse_request_fields("extras=123", spec, error));
+  // value= runs to the end of the line: a field after it would be swallowed.
+  EXPECT_FALSE(parse_request_fields("op=fe value=abc opaque=0000fefe", spec, error));
+  EXPECT_EQ(error, "value= takes the rest of the line: write opaque= before it");
+  PacketExpectation want;
+  EXPECT_FALSE(parse_packet_fields("value={id} cas={cas}", want, error));
+  EXPECT_TRUE(parse_request_fields("op=01 value=a b=c", spec, error)) << error;
+  EXPECT_EQ(spec.value, "a b=c");
 }
 
 TEST(ConformBinary, FramesAPacketOnceItIsWhole) {
