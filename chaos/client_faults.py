@@ -4,6 +4,7 @@ clients keep checking ids. Each scenario's invariants are the standard ones
 
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -102,6 +103,96 @@ class HalfBinary(Scenario):
             header = b"\x80" + bytes([ctx.rng.choice((0x00, 0x09, 0x0A, 0x10))])
             with connect(ctx.port) as s:
                 s.sendall(header + ctx.rng.randbytes(ctx.rng.randrange(0, 21)))
+        return one_by_one(ctx, n, client)
+
+
+def binary_get(opcode, key, opaque=0):
+    """A memcached binary request packet for a get-family opcode."""
+    header = struct.pack(">BBHBBHIIQ", 0x80, opcode, len(key), 0, 0, 0, len(key), opaque, 0)
+    return header + key
+
+
+class HalfBinaryPacket(Scenario):
+    name = "half-binary-pkt"
+    summary = "whole binary gets, then a header announcing a body and part of it, then close"
+    count = 150000
+
+    def act(self, ctx, n):
+        def client(ctx):
+            body_len = ctx.rng.randrange(1, 250)
+            torn = struct.pack(">BBHBBHIIQ", 0x80, 0x00, body_len, 0, 0, 0, body_len, 7, 0)
+            whole = b"".join(binary_get(0x0D, b"k%d" % i, i) for i in range(ctx.rng.randrange(0, 4)))
+            with connect(ctx.port) as s:
+                s.sendall(whole + torn + b"k" * ctx.rng.randrange(0, body_len))
+        return one_by_one(ctx, n, client)
+
+
+class BinaryResetMidReply(Scenario):
+    name = "binary-rst-reply"
+    summary = "a big GetKQ batch closed by Noop, read a little, close with RST"
+    count = 60000
+    BATCH = b"".join(binary_get(0x0D, b"key%03d" % i, i) for i in range(400)) + bytes(
+        [0x80, 0x0A]) + bytes(22)
+
+    def act(self, ctx, n):
+        def client(ctx):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(IO_TIMEOUT_S)
+            try:
+                s.connect(("127.0.0.1", ctx.port))
+                s.sendall(self.BATCH)
+                first = s.recv(ctx.rng.randrange(1, 200))
+                if not first:
+                    ctx.fail("binary-rst-reply: connection closed before any reply")
+                elif first[0] != 0x81:
+                    ctx.fail(f"binary-rst-reply: reply starts with {first[:8].hex()}")
+            except socket.timeout:
+                ctx.fail(f"binary-rst-reply: no reply within {IO_TIMEOUT_S:g}s")
+            finally:
+                close_with_reset(s)
+        return one_by_one(ctx, n, client)
+
+
+class HalfHttpRequest(Scenario):
+    name = "half-http"
+    summary = "whole HTTP requests, then half a request line or half the headers, then close"
+    count = 150000
+    PIECES = (b"GET /id HTT", b"GET /ids?n=10 HTTP/1.1\r\nHost: x\r\nAcc",
+              b"GET /stats HTTP/1.1\r\n", b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r",
+              b"POST /id HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
+
+    def act(self, ctx, n):
+        def client(ctx):
+            whole = b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n" * ctx.rng.randrange(0, 3)
+            with connect(ctx.port) as s:
+                s.sendall(whole + ctx.rng.choice(self.PIECES))
+        return one_by_one(ctx, n, client)
+
+
+class HttpKeepAliveReset(Scenario):
+    name = "http-keepalive-rst"
+    summary = "keep-alive connection, several /ids?n=1000, read part of a response, RST"
+    count = 40000
+    REQUEST = b"GET /ids?n=1000 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def act(self, ctx, n):
+        def client(ctx):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(IO_TIMEOUT_S)
+            try:
+                s.connect(("127.0.0.1", ctx.port))
+                s.sendall(self.REQUEST * ctx.rng.randrange(1, 6))
+                first = s.recv(ctx.rng.randrange(1, 4096))
+                if not first:
+                    ctx.fail("http-keepalive-rst: connection closed before any response")
+                elif not first.startswith(b"HTTP/1.1 200"[:len(first)]):
+                    ctx.fail(f"http-keepalive-rst: response starts {first[:40]!r}")
+            except socket.timeout:
+                ctx.fail(f"http-keepalive-rst: no response within {IO_TIMEOUT_S:g}s")
+            finally:
+                close_with_reset(s)
         return one_by_one(ctx, n, client)
 
 
@@ -396,5 +487,6 @@ def flood_until_stalled(socks, chunk, cap, stall_s):
     return sent
 
 
-SCENARIOS = [HalfLine(), HalfBinary(), PipelineClose(), ResetMidReply(), Silent(), Slowloris(),
+SCENARIOS = [HalfLine(), HalfBinary(), HalfBinaryPacket(), BinaryResetMidReply(), HalfHttpRequest(),
+             HttpKeepAliveReset(), PipelineClose(), ResetMidReply(), Silent(), Slowloris(),
              LongLine(), RandomBytes(), HttpHugeHeader(), Backpressure()]
