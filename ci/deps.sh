@@ -10,4 +10,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
   libspdlog-dev libhiredis-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev \
   clang-14 clang-tidy-14 libclang-rt-14-dev llvm-14 gcovr \
-  redis-server memcached faketime procps curl >/dev/null
+  redis-server memcached faketime procps curl strace \
+  libcache-memcached-fast-perl python3-pymemcache libmemcached-tools ruby ruby-dalli \
+  prometheus >/dev/null
+# Node for the memjs client test (memjs itself comes from npm, into the build
+# tree); an image may already ship Node with its own npm.
+if ! command -v npm >/dev/null; then
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi

@@ -5,8 +5,9 @@
 #   3. address+undefined sanitizer build: the same tests
 #   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
 #   5. libFuzzer: every target for FUZZ_SECONDS (default 60) each
-#   6. chaos: the real release binary under dying clients and server faults
-#   7. line coverage of src/id and src/proto (reported, not gated)
+#   6. clients: real memcached and HTTP clients against the release binary (ci/clients.sh)
+#   7. chaos: the real release binary under dying clients and server faults
+#   8. line coverage of src/id and src/proto (reported, not gated)
 # Ends with one line "N passed, N failed, N skipped" over every test, target and
 # scenario; ctest's counts come from its JUnit report (build/ci-logs/*-junit.xml).
 # Knobs: KATSUBUSHI_SKIP_DEPS=1, FUZZ_SECONDS, CHAOS_BUDGET, SKIP_STAGES="tsan coverage ...",
@@ -119,6 +120,12 @@ if ! skipped fuzz; then
   stage "fuzzing (${FUZZ_SECONDS:-60} s per target)"
   FUZZ_BUILD_DIR="$root/build/fuzz" ci/fuzz.sh "${FUZZ_SECONDS:-60}" 2>&1 | tee "$logdir/fuzz.log"
   count_summary "$logdir/fuzz.log" "fuzz"
+fi
+
+if ! skipped clients; then
+  stage "real clients"
+  ci/clients.sh "$root/build/release/katsubushi" 2>&1 | tee "$logdir/clients.log"
+  count_summary "$logdir/clients.log" "clients"
 fi
 
 if ! skipped chaos; then
