@@ -33,29 +33,13 @@ using testwire::ParsedStream;
 
 std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
-// The wiring of SessionRig, but for a connection of the -http-port listener:
-// HTTP from the first byte, nothing sniffed.
-struct HttpPortRig {
-  explicit HttpPortRig(proto::SessionLimits limits = {})
-      : clock(kStartUnixMs),
-        generator(clock, proto::test::kWorker),
-        core(proto::SessionServices{generator, counters, &stats, proto::test::kVersion}, limits,
-             Protocol::http) {}
-
-  void feed(std::string_view bytes) {
-    core.receive(bytes);
-    core.process();
-    transcript.append(core.output());
-    core.consume_output(core.output().size());
-  }
-
-  id::ManualClock clock;
-  id::IdGenerator generator;
-  proto::ProtocolCounters counters;
-  testkit::FixedStats stats;
-  proto::SessionCore core;
-  std::string transcript;
-};
+// A connection of the -http-port listener: HTTP from the first byte.
+RigOptions http_port(proto::SessionLimits limits = {}) {
+  RigOptions o;
+  o.limits = limits;
+  o.protocol = Protocol::http;
+  return o;
+}
 
 // Parses `output`, failing the test on malformed bytes.
 std::vector<ParsedResponse> responses(std::string_view output,
@@ -238,7 +222,7 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
   for (const std::string& input : {"GET /id HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n",
                                   "GET /id HTTP/1.1\r\nX-Big: " + big,  // never terminated
                                   "GET /" + big + " HTTP/1.1\r\n\r\n"}) {
-    HttpPortRig rig;  // a request line this long is never sniffed as HTTP
+    SessionRig rig(http_port());  // a request line this long is never sniffed as HTTP
     rig.feed(input);
     const auto r = responses(rig.transcript);
     ASSERT_EQ(r.size(), 1u);
@@ -288,7 +272,7 @@ TEST(HttpSessionTest, BodyOverTheLimitIs413ThenClose) {
 
 TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
   // Beast bounds the header but not a chunk's size line: the session does.
-  HttpPortRig rig;
+  SessionRig rig(http_port());
   rig.feed("GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;");
   for (int i = 0; i < 64 && !rig.core.closing(); ++i) {
     rig.feed(std::string(1024, 'e'));
@@ -302,7 +286,7 @@ TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
 
 TEST(HttpSessionTest, MemoryStaysBoundedWhateverArrives) {
   // A header that never ends, sent in pieces, is cut at the limit.
-  HttpPortRig rig;
+  SessionRig rig(http_port());
   rig.feed("GET /id HTTP/1.1\r\n");
   std::size_t most = 0;
   for (int i = 0; i < 1024 && !rig.core.closing(); ++i) {
@@ -360,7 +344,7 @@ TEST(HttpSessionTest, GeneratorThatCannotIssueIs503AndTheConnectionStays) {
 }
 
 TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
-  HttpPortRig http;
+  SessionRig http(http_port());
   http.feed(kGetId);
   auto r = responses(http.transcript);
   ASSERT_EQ(r.size(), 1u);
@@ -369,7 +353,7 @@ TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
   for (const std::string& input : {std::string("get a\r\n"), std::string("\x80\x00\x00\x00", 4),
                                   std::string("\r\n\r\n"),
                                   std::string("\r\nGET /id HTTP/1.1\r\n\r\n")}) {
-    HttpPortRig other;
+    SessionRig other(http_port());
     other.feed(input);
     r = responses(other.transcript);
     ASSERT_EQ(r.size(), 1u) << escaped(input);
