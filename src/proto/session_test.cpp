@@ -151,7 +151,6 @@ std::vector<TextCase> storage_cases() {
 
 std::vector<TextCase> limit_and_sniffing_cases() {
   const std::string key28(28, 'k');  // "get " + 28 bytes: a 32-byte line
-  const std::string http501_prefix = "HTTP/1.1 501 Not Implemented\r\n";
   std::string binary_header(24, '\0');
   binary_header[0] = static_cast<char>(0x80);
   binary_header[1] = 0x0b;  // Version
@@ -178,14 +177,16 @@ std::vector<TextCase> limit_and_sniffing_cases() {
       {"line_at_limit_cr_waits", "get " + key28 + "\r", "", false, 0, 0, with_line_limit(32)},
       {"line_at_limit_cr_then_more", "get " + key28 + "\rX\n", kLineTooLong, true, 0, 0,
        with_line_limit(32)},
+      // An HTTP request line makes the connection HTTP (its own tests: src/http/).
       {"http_request_line", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
-       http501_prefix + "Content-Type: text/plain\r\nContent-Length: 53\r\nConnection: close\r\n"
-                        "\r\nthis port speaks the memcached protocol; try get id\r\n",
-       true, 0, 0},
+       "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+       "Cache-Control: no-store\r\n\r\nnot found\n",
+       false, 1, 0},
       {"http_request_line_bare_lf", "POST /id HTTP/1.0\nHost: x\n\n",
-       http501_prefix + "Content-Type: text/plain\r\nContent-Length: 53\r\nConnection: close\r\n"
-                        "\r\nthis port speaks the memcached protocol; try get id\r\n",
-       true, 0, 0},
+       "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 60\r\n"
+       "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+       "bad request: the request line is not METHOD target HTTP/1.x\n",
+       true, 1, 0},
       // Only the first line chooses the protocol; later it is a text get.
       {"http_line_after_text_is_text", "version\r\nGET / HTTP/1.1\r\n",
        kVersionReply + value_reply("/", id(0)) + value_reply("HTTP/1.1", id(1)) + kEnd, false,

@@ -307,7 +307,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{{"-worker-id=1", "-redis=redis://127.0.0.1:1"},
                                   "not yet supported"},
                       BadFlagCase{{"-redis=redis://127.0.0.1:1"}, "-redis"},
-                      BadFlagCase{{"-worker-id=1", "-http-port=8080"}, "not yet supported"}));
+                      BadFlagCase{{"-worker-id=1", "-http-port=70000"}, "-http-port"}));
 
 TEST(DaemonFlags, BadWorkerIdFromTheEnvironmentNamesTheVariable) {
   const auto r = run_daemon({}, {"WORKER_ID=5000"});

@@ -121,7 +121,7 @@ TEST_F(DaemonTest, VersionAndStatsDescribeThisDaemon) {
 
 TEST_F(DaemonTest, HttpRequestGetsAnHttpAnswerAndTheDaemonKeepsServing) {
   LoopbackClient http = connect();
-  ASSERT_TRUE(http.send_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(http.send_all("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   auto answer = http.read_until_closed();
   ASSERT_TRUE(answer) << "the connection was not closed";
   ASSERT_TRUE(answer->starts_with("HTTP/1.1 ")) << *answer;
