@@ -109,11 +109,12 @@ for target in "${targets[@]}"; do
   status=0
   "$binary" "${args[@]}" "$corpus" >"$log" 2>&1 || status=$?
 
-  # libFuzzer's last status line ("#N DONE cov: C ft: F corp: ...") and final stats.
-  cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | awk '{print $2}')"
-  ft="$(grep -Eo 'ft: [0-9]+' "$log" | tail -n1 | awk '{print $2}')"
-  execs="$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}')"
-  rate="$(grep -E '^stat::average_exec_per_sec:' "$log" | awk '{print $2}')"
+  # libFuzzer's last status line ("#N DONE cov: C ft: F corp: ...") and final
+  # stats; a target that crashes on a seed prints neither (hence || true).
+  cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | awk '{print $2}' || true)"
+  ft="$(grep -Eo 'ft: [0-9]+' "$log" | tail -n1 | awk '{print $2}' || true)"
+  execs="$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' || true)"
+  rate="$(grep -E '^stat::average_exec_per_sec:' "$log" | awk '{print $2}' || true)"
   summary="execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=$(find "$corpus" -type f | wc -l)"
   if [[ $status -eq 0 ]] && ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:' "$log"; then
     echo "fuzz: $target PASSED $summary"
