@@ -106,6 +106,26 @@ class HalfBinary(Scenario):
         return one_by_one(ctx, n, client)
 
 
+def reset_after_first_bytes(ctx, name, payload, first_ok):
+    """One client: sends `payload` through a small receive buffer (so the
+    server is mid-reply), reads a few bytes, checks them, closes with RST."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(IO_TIMEOUT_S)
+    try:
+        s.connect(("127.0.0.1", ctx.port))
+        s.sendall(payload)
+        first = s.recv(ctx.rng.randrange(1, 200))
+        if not first:
+            ctx.fail(f"{name}: connection closed before any reply")
+        elif not first_ok(first):
+            ctx.fail(f"{name}: reply starts {first[:40]!r}")
+    except socket.timeout:
+        ctx.fail(f"{name}: no reply within {IO_TIMEOUT_S:g}s")
+    finally:
+        close_with_reset(s)
+
+
 def binary_get(opcode, key, opaque=0):
     """A memcached binary request packet for a get-family opcode."""
     header = struct.pack(">BBHBBHIIQ", 0x80, opcode, len(key), 0, 0, 0, len(key), opaque, 0)
@@ -135,23 +155,8 @@ class BinaryResetMidReply(Scenario):
         [0x80, 0x0A]) + bytes(22)
 
     def act(self, ctx, n):
-        def client(ctx):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(IO_TIMEOUT_S)
-            try:
-                s.connect(("127.0.0.1", ctx.port))
-                s.sendall(self.BATCH)
-                first = s.recv(ctx.rng.randrange(1, 200))
-                if not first:
-                    ctx.fail("binary-rst-reply: connection closed before any reply")
-                elif first[0] != 0x81:
-                    ctx.fail(f"binary-rst-reply: reply starts with {first[:8].hex()}")
-            except socket.timeout:
-                ctx.fail(f"binary-rst-reply: no reply within {IO_TIMEOUT_S:g}s")
-            finally:
-                close_with_reset(s)
-        return one_by_one(ctx, n, client)
+        return one_by_one(ctx, n, lambda ctx: reset_after_first_bytes(
+            ctx, self.name, self.BATCH, lambda first: first[0] == 0x81))
 
 
 class HalfHttpRequest(Scenario):
@@ -177,23 +182,9 @@ class HttpKeepAliveReset(Scenario):
     REQUEST = b"GET /ids?n=1000 HTTP/1.1\r\nHost: x\r\n\r\n"
 
     def act(self, ctx, n):
-        def client(ctx):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(IO_TIMEOUT_S)
-            try:
-                s.connect(("127.0.0.1", ctx.port))
-                s.sendall(self.REQUEST * ctx.rng.randrange(1, 6))
-                first = s.recv(ctx.rng.randrange(1, 4096))
-                if not first:
-                    ctx.fail("http-keepalive-rst: connection closed before any response")
-                elif not first.startswith(b"HTTP/1.1 200"[:len(first)]):
-                    ctx.fail(f"http-keepalive-rst: response starts {first[:40]!r}")
-            except socket.timeout:
-                ctx.fail(f"http-keepalive-rst: no response within {IO_TIMEOUT_S:g}s")
-            finally:
-                close_with_reset(s)
-        return one_by_one(ctx, n, client)
+        return one_by_one(ctx, n, lambda ctx: reset_after_first_bytes(
+            ctx, self.name, self.REQUEST * ctx.rng.randrange(1, 6),
+            lambda first: b"HTTP/1.1 200".startswith(first[:12])))
 
 
 class PipelineClose(Scenario):
@@ -215,21 +206,8 @@ class ResetMidReply(Scenario):
     PIPELINE = b"get a b c d\r\n" * 300  # ~40 kB of replies
 
     def act(self, ctx, n):
-        def client(ctx):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            # A small receive buffer keeps the server mid-reply when we reset.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(IO_TIMEOUT_S)
-            try:
-                s.connect(("127.0.0.1", ctx.port))
-                s.sendall(self.PIPELINE)
-                if not s.recv(ctx.rng.randrange(1, 200)):
-                    ctx.fail("rst-mid-reply: connection closed before any reply")
-            except socket.timeout:
-                ctx.fail(f"rst-mid-reply: no reply within {IO_TIMEOUT_S:g}s")
-            finally:
-                close_with_reset(s)
-        return one_by_one(ctx, n, client)
+        return one_by_one(ctx, n, lambda ctx: reset_after_first_bytes(
+            ctx, self.name, self.PIPELINE, lambda first: True))
 
 
 class RandomBytes(Scenario):
