@@ -51,6 +51,11 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
 BinarySession::BinarySession(const SessionServices& services, const SessionLimits& limits)
     : services_(services), limits_(limits), ids_(services.generator, services.counters) {}
 
+bool BinarySession::well_framed(const Header& h) const noexcept {
+  return std::uint64_t{h.key_length} + h.extras_length <= h.body_length &&
+         h.body_length <= limits_.max_data_block_bytes && h.key_length <= kMaxKeyBytes;
+}
+
 bool BinarySession::well_formed(const Header& h) noexcept {
   const bool no_extras = h.extras_length == 0;
   const bool key_is_body = h.body_length == h.key_length;
@@ -59,9 +64,9 @@ bool BinarySession::well_formed(const Header& h) noexcept {
     case Opcode::getq:
     case Opcode::getk:
     case Opcode::getkq:
-      return no_extras && key_is_body && h.key_length > 0 && h.key_length <= kMaxKeyBytes;
+      return no_extras && key_is_body && h.key_length > 0;
     case Opcode::stat:
-      return no_extras && key_is_body && h.key_length <= kMaxKeyBytes;
+      return no_extras && key_is_body;
     case Opcode::noop:
     case Opcode::version:
     case Opcode::quit:
@@ -98,8 +103,7 @@ void BinarySession::process(InputBuffer& in, OutputBuffer& out) {
     const auto header = binary::parse_header(pending);
     if (!header) return;  // wait for the whole header
     const Header& h = *header;
-    if (std::uint64_t{h.key_length} + h.extras_length > h.body_length ||
-        h.body_length > limits_.max_data_block_bytes) {
+    if (!well_framed(h)) {
       refuse_and_close(h, in, out);
       return;
     }
@@ -181,6 +185,12 @@ void BinarySession::answer_stat(const Header& h, std::string_view key, OutputBuf
     if (services_.stats != nullptr) stats = services_.stats->general_stats();
   } else if (iequals_ascii(key, "settings")) {
     if (services_.stats != nullptr) stats = services_.stats->settings_stats();
+  } else if (iequals_ascii(key, "items")) {
+    // memcached's answer with nothing stored: the terminator alone.
+  } else if (iequals_ascii(key, "slabs")) {
+    stats = {{"active_slabs", "0"}, {"total_malloced", "0"}};
+  } else if (iequals_ascii(key, "sizes")) {
+    stats = {{"sizes_status", "disabled"}};
   } else if (iequals_ascii(key, "reset")) {
     services_.counters.reset();
     if (services_.stats != nullptr) services_.stats->reset_stats();

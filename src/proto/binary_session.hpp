@@ -25,6 +25,10 @@ class BinarySession {
   std::uint64_t completed_requests() const noexcept { return completed_; }
 
  private:
+  // Checks every header passes, whatever its opcode (memcached's order):
+  // key + extras within the body, a body we would at least skip, a key no
+  // longer than any key.
+  bool well_framed(const binary::Header& h) const noexcept;
   // Whether the header's lengths fit its opcode (known opcodes only).
   static bool well_formed(const binary::Header& h) noexcept;
   void answer(const binary::Header& h, std::string_view key, OutputBuffer& out);

@@ -3,9 +3,11 @@
 // written out here by hand from the protocol's layout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proto/session_test_util.hpp"
 
@@ -69,21 +71,28 @@ TEST(BinarySession, GetFamilyAnswersTheIdAsValueAndCasWithFlagsAndTheOpaque) {
   EXPECT_EQ(o.get_hits, 4u);
 }
 
-// libmemcached's multi-get: quiet gets closed by a Noop, answered in one go.
-TEST(BinarySession, GetkqBatchClosedByNoopIsAnsweredInOneProcessCall) {
-  std::string in, want;
-  for (std::uint32_t i = 0; i < 100; ++i) {
-    const std::string key = "key" + std::to_string(i);
-    in += request(0x0D, key, i);
-    want += get_reply(0x0D, key, id(i), i);
+// libmemcached's multi-get (GetKQ… Noop) and the GetQ… Noop variant: quiet
+// gets that hit are answered (only misses are quiet), all in one go.
+TEST(BinarySession, QuietGetBatchClosedByNoopIsAnsweredInOneProcessCall) {
+  for (const std::uint8_t opcode : {std::uint8_t{0x0D}, std::uint8_t{0x09}}) {
+    SCOPED_TRACE(opcode);
+    const bool with_key = opcode == 0x0D;
+    std::string in, want;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+      const std::string key = "key" + std::to_string(i);
+      in += request(opcode, key, i);
+      want += get_reply(opcode, with_key ? key : "", id(i), i);
+    }
+    in += request(0x0A, {}, 777);
+    want += packet(0x81, 0x0A, {}, {}, {}, 0, 777);
+    SessionRig rig;
+    rig.receive(in);
+    rig.core.process();
+    EXPECT_EQ(escaped(std::string(rig.core.output())), escaped(want));
+    EXPECT_EQ(rig.counters.cmd_get.load(), 100u);
+    EXPECT_EQ(rig.counters.get_hits.load(), 100u);
+    EXPECT_EQ(run_every_chunking(in).output, want);
   }
-  in += request(0x0A, {}, 777);
-  want += packet(0x81, 0x0A, {}, {}, {}, 0, 777);
-  SessionRig rig;
-  rig.receive(in);
-  rig.core.process();
-  EXPECT_EQ(escaped(std::string(rig.core.output())), escaped(want));
-  EXPECT_EQ(run_every_chunking(in).output, want);
 }
 
 TEST(BinarySession, NoopVersionStatAndQuit) {
@@ -109,11 +118,39 @@ TEST(BinarySession, QuitqClosesWithoutAReply) {
   EXPECT_TRUE(o.closing);
 }
 
-TEST(BinarySession, UnknownStatsGroupIsNotFound) {
-  const Outcome o = run_every_chunking(request(0x10, "bogus", 8) + request(0x0A, {}, 9));
-  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 8) +
-                                       packet(0x81, 0x0A, {}, {}, {}, 0, 9)));
+// As memcached's proto_bin.c: items, slabs and sizes are groups (with what
+// applies to a server that stores nothing); any other key, conns included
+// (a text-only group there), is KEY_ENOENT "Not found" and the stream goes on.
+TEST(BinarySession, StatsGroupsAsMemcachedAnswersThem) {
+  const std::string in = request(0x10, "Items", 1) + request(0x10, "slabs", 2) +
+                         request(0x10, "SIZES", 3) + request(0x10, "conns", 4) +
+                         request(0x10, "bogus", 5) + request(0x0A, {}, 6);
+  const Outcome o = run_every_chunking(in);
+  const std::string want =
+      packet(0x81, 0x10, {}, {}, {}, 0, 1) +
+      packet(0x81, 0x10, "active_slabs", {}, "0", 0, 2) +
+      packet(0x81, 0x10, "total_malloced", {}, "0", 0, 2) + packet(0x81, 0x10, {}, {}, {}, 0, 2) +
+      packet(0x81, 0x10, "sizes_status", {}, "disabled", 0, 3) +
+      packet(0x81, 0x10, {}, {}, {}, 0, 3) +
+      packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 4) +
+      packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 5) + packet(0x81, 0x0A, {}, {}, {}, 0, 6);
+  EXPECT_EQ(escaped(o.output), escaped(want));
   EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.completed, 6u);
+}
+
+// Stat "reset" zeroes the get counters (as `stats reset`) and answers the
+// terminator alone; ids go on from where they were.
+TEST(BinarySession, StatResetZeroesTheGetCounters) {
+  const std::string in = request(0x0C, "a", 1) + request(0x10, "reset", 2) +
+                         request(0x00, "b", 3);
+  const Outcome o = run_every_chunking(in);
+  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x0C, "a", id(0), 1) +
+                                       packet(0x81, 0x10, {}, {}, {}, 0, 2) +
+                                       get_reply(0x00, "", id(1), 3)));
+  EXPECT_EQ(o.ids_issued, 2u);
+  EXPECT_EQ(o.cmd_get, 1u);
+  EXPECT_EQ(o.get_hits, 1u);
 }
 
 // An unknown opcode is answered, its body skipped as it arrives, and the
@@ -126,6 +163,29 @@ TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
                                        get_reply(0x0D, "after", id(0), 43)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 2u);
+}
+
+// The body of an unknown command is skipped as it arrives: a Set announcing
+// the largest body accepted, streamed in reads of 16 KiB, never holds more
+// than one read, and the Get after it is answered.
+TEST(BinarySession, AnUnknownCommandsBodyIsNeverBuffered) {
+  constexpr std::size_t kRead = 16 * 1024;
+  const std::size_t body = SessionLimits{}.max_data_block_bytes;
+  std::string header = request(0x01, {}, 5);
+  header.replace(8, 4, be(body, 4));
+  SessionRig rig;
+  rig.feed(header);
+  EXPECT_EQ(escaped(rig.transcript),
+            escaped(packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 5)));
+  const std::string piece(kRead, 'v');
+  for (std::size_t sent = 0; sent < body; sent += kRead) {
+    rig.feed(std::string_view(piece).substr(0, std::min(kRead, body - sent)));
+    ASSERT_LE(rig.core.buffered_bytes(), kRead + 1024) << "after " << sent << " body bytes";
+  }
+  rig.transcript.clear();
+  rig.feed(request(0x00, "after", 6));
+  EXPECT_EQ(escaped(rig.transcript), escaped(get_reply(0x00, "", id(0), 6)));
+  EXPECT_FALSE(rig.core.closing());
 }
 
 struct Malformed {
@@ -164,8 +224,17 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"get_without_key", request(0x00)},
         Malformed{"get_with_extras", packet(0x80, 0x00, "k", "xxxx")},
         Malformed{"get_key_over_250", request(0x00, std::string(251, 'k'))},
+        Malformed{"getkq_with_value", packet(0x80, 0x0D, "k", {}, "v")},
         Malformed{"noop_with_key", request(0x0A, "k")},
         Malformed{"version_with_body", packet(0x80, 0x0B, {}, {}, "v")},
+        Malformed{"stat_with_extras", packet(0x80, 0x10, {}, "xxxx")},
+        Malformed{"stat_with_value", packet(0x80, 0x10, "items", {}, "v")},
+        Malformed{"quit_with_body", packet(0x80, 0x07, {}, {}, "v")},
+        Malformed{"quitq_with_key", request(0x17, "k")},
+        // memcached checks the key length before the opcode: an unknown
+        // command with a key no key can be is refused too.
+        Malformed{"unknown_opcode_key_over_250",
+                  packet(0x80, 0x01, std::string(251, 'k'), std::string(8, '\0'), "v")},
         Malformed{"key_and_extras_over_body", with_lengths(0x00, 10, 0, 5, "kkkkk")},
         // go-katsubushi's remote crash: extras 255, key 65535, body 65790.
         Malformed{"extras_255_key_65535", with_lengths(0x00, 65535, 255, 65790)},
@@ -190,6 +259,30 @@ TEST(BinarySession, GeneratorFailureIsAnInternalErrorAndTheConnectionStays) {
                     packet(0x81, 0x0A, {}, {}, {}, 0, 2)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.get_misses, 1u);
+}
+
+// A clock stepped back further than the generator waits for: once the last
+// millisecond's sequence is used up (here by other connections), a get
+// answers "clock is behind" (quiet or not) and the connection stays; once
+// the clock is past the last id again, ids go on increasing.
+TEST(BinarySession, ClockRewoundPastTheWaitIsAnErrorUntilItCatchesUp) {
+  SessionRig rig;
+  rig.feed(request(0x00, "a", 1));
+  rig.clock.advance(-2000);  // the generator waits for at most 1 s
+  std::vector<std::uint64_t> elsewhere(4095);  // the rest of that millisecond
+  ASSERT_FALSE(rig.generator.next_batch(elsewhere).error);
+  rig.feed(request(0x09, "b", 2) + request(0x0A, {}, 3));
+  rig.clock.advance(2001);
+  rig.feed(request(0x00, "c", 4));
+  EXPECT_EQ(escaped(rig.transcript),
+            escaped(get_reply(0x00, "", id(0), 1) +
+                    packet(0x81, 0x09, {}, {}, "clock is behind the last issued id", 0x0084, 2) +
+                    packet(0x81, 0x0A, {}, {}, {}, 0, 3) +
+                    get_reply(0x00, "", id_at(kStartUnixMs + 1, 0), 4)));
+  EXPECT_FALSE(rig.core.closing());
+  EXPECT_EQ(rig.counters.cmd_get.load(), 3u);
+  EXPECT_EQ(rig.counters.get_hits.load(), 2u);
+  EXPECT_EQ(rig.counters.get_misses.load(), 1u);
 }
 
 // Past the output limit the session stops taking requests until the shell
