@@ -133,6 +133,7 @@ def binary_get(opcode, key, opaque=0):
 
 
 class HalfBinaryPacket(Scenario):
+    prime_request = binary_get(0x0A, b"")
     name = "half-binary-pkt"
     summary = "whole binary gets, then a header announcing a body and part of it, then close"
     count = 150000
@@ -148,6 +149,7 @@ class HalfBinaryPacket(Scenario):
 
 
 class BinaryResetMidReply(Scenario):
+    prime_request = binary_get(0x0A, b"")
     name = "binary-rst-reply"
     summary = "a big GetKQ batch closed by Noop, read a little, close with RST"
     count = 60000
@@ -160,6 +162,7 @@ class BinaryResetMidReply(Scenario):
 
 
 class HalfHttpRequest(Scenario):
+    prime_request = b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n"
     name = "half-http"
     summary = "whole HTTP requests, then half a request line or half the headers, then close"
     count = 150000
@@ -176,6 +179,7 @@ class HalfHttpRequest(Scenario):
 
 
 class HttpKeepAliveReset(Scenario):
+    prime_request = b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n"
     name = "http-keepalive-rst"
     summary = "keep-alive connection, several /ids?n=1000, read part of a response, RST"
     count = 40000

@@ -89,7 +89,7 @@ class Snapshot:
         return int(self.stats[name])
 
 
-def prime_connections(ctx, count):
+def prime_connections(ctx, count, request=b"version\r\n"):
     """Holds `count` connections, each having sent a request, then closes them.
     Asio keeps the per-socket state of its reactors in pools that never shrink
     and that sit wherever the heap's top was when the pool last grew; a first
@@ -99,7 +99,7 @@ def prime_connections(ctx, count):
     try:
         for _ in range(count):
             s = connect(ctx.port)
-            s.sendall(b"version\r\n")
+            s.sendall(request)
             socks.append(s)
         want = count + 1
         if not wait_until(lambda: int(ctx.stats()["live_sessions"]) >= want, IO_TIMEOUT_S):
@@ -145,6 +145,9 @@ class Scenario:
     healthy_clients = 2
     persistent_healthy = False
     prime_count = PRIME_CONNECTIONS
+    # What each primed connection sends: the protocol the scenario stresses,
+    # so its per-session memory is at its high-water mark before the baseline.
+    prime_request = b"version\r\n"
 
     def act(self, ctx, n):
         """Runs up to n dying clients before ctx.deadline; returns how many ran."""
@@ -200,7 +203,7 @@ class Scenario:
         # their reactors and the allocator its caches before the baseline.
         self.run_phase(ctx, warm, max(MIN_ACT_S, act_s * self.warmup_fraction))
         if self.prime_count:
-            prime_connections(ctx, self.prime_count)
+            prime_connections(ctx, self.prime_count, self.prime_request)
         self.settle(ctx)
         before = Snapshot(ctx.daemon, ctx.checking)
         result.fds_before, result.rss_before = before.fds, before.rss
