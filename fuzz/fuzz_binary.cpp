@@ -1,26 +1,61 @@
-// The memcached binary protocol through SessionCore, as the Asio shell drives
-// it: client bytes in fuzzer-chosen chunks, all output read back after each.
+// The memcached binary protocol through SessionCore, driven as the Asio shell
+// drives it: it reads (a fuzzer-chosen number of bytes) only once everything
+// owed is sent, and processes again after each partial write; meanwhile the
+// clock steps, stalls and rewinds, and other connections draw ids.
 //
 // Oracles: the output is a sequence of well-formed response packets (magic
-// 0x81, body length = extras + key + value); every successful get carries 4
-// zero flag bytes and a decimal id equal to its cas, and ids strictly
-// increase; buffered bytes stay bounded (an announced body is skipped, never
-// buffered); once closing, nothing more is said.
+// 0x81, raw data type, key + extras within the body) with only the statuses
+// and messages this server sends, each where it may appear; a successful get
+// carries 4 zero flag bytes, its key exactly for GetK/GetKQ, and a decimal id
+// equal to its cas, with our worker id, strictly increasing; nothing follows
+// "Invalid arguments" or a Quit reply; bytes held stay under a bound of one
+// partial packet plus one read in, one reply over the limit out (an announced
+// body is skipped, never buffered); once closing, nothing more is said;
+// cmd_get = get_hits + get_misses; and neither the chunking, the clock nor
+// the pace of reading changes which replies are sent (compared with the same
+// bytes sent at once to a session whose clock never moves).
+//
+// Input layout (as FuzzedDataProvider does it): client bytes from the front,
+// control bytes (read sizes, clock moves, how much the client reads) from the
+// back, so a seed is plain client traffic plus a few trailing bytes.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
+#include "proto/text_command.hpp"
 #include "support.hpp"
 #include "testing/session_rig.hpp"
 
 namespace {
 
 using namespace katsubushi;
-using katsubushi::fuzz::check;
+using fuzz::check;
+using fuzz::FuzzInput;
+using proto::binary::kHeaderBytes;
+using testkit::SessionRig;
 
-constexpr std::size_t kMaxChunk = 512;
+// Bodies up to 64 KiB are skipped, so most arrive over many reads.
+constexpr proto::SessionLimits kLimits{
+    .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * 1024};
+constexpr std::string_view kVersion = "1.2.3-fuzz";
+constexpr testkit::RigOptions kRig{
+    .limits = kLimits,
+    .generator = {.max_backward_wait_ms = 250},
+    .worker_id = 7,
+    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
+    .version = kVersion};
+
+// Largest read the driver makes at once.
+constexpr std::size_t kMaxRead = 509;
+// Largest output of one request: a GetK with a 250-byte key is 24 + 4 + 250 +
+// at most 20 digits; error replies carry a short reason; the rig's stats are
+// three small packets.
+constexpr std::size_t kMaxReplyBytes = 512;
 
 std::uint64_t be(std::string_view s, std::size_t at, std::size_t width) {
   std::uint64_t v = 0;
@@ -29,33 +64,159 @@ std::uint64_t be(std::string_view s, std::size_t at, std::size_t width) {
 }
 
 bool is_get(std::uint64_t op) { return op == 0x00 || op == 0x09 || op == 0x0C || op == 0x0D; }
+bool is_known(std::uint64_t op) {
+  return is_get(op) || op == 0x07 || op == 0x0A || op == 0x0B || op == 0x10 || op == 0x17;
+}
 
-// Checks every whole packet at the front of `out`, leaving a partial one.
-void check_packets(std::string& out, std::uint64_t& last_id) {
-  std::size_t at = 0;
-  while (out.size() - at >= proto::binary::kHeaderBytes) {
-    check(be(out, at, 1) == 0x81);
-    const auto op = be(out, at + 1, 1);
-    const auto key_length = be(out, at + 2, 2);
-    const auto extras_length = be(out, at + 4, 1);
-    const auto status = be(out, at + 6, 2);
-    const auto body = be(out, at + 8, 4);
-    check(key_length + extras_length <= body);
-    if (out.size() - at < proto::binary::kHeaderBytes + body) break;
-    const std::string_view packet(out.data() + at, proto::binary::kHeaderBytes + body);
-    if (is_get(op) && status == 0) {
-      check(extras_length == 4 && be(packet, 24, 4) == 0);
-      const std::string_view value = packet.substr(24 + extras_length + key_length);
+// Walks the transcript packet by packet as it grows.
+class ReplyChecker {
+ public:
+  // Checks every whole packet from where the last call stopped.
+  void run(std::string_view transcript) {
+    while (transcript.size() - pos_ >= kHeaderBytes) {
+      const std::string_view rest = transcript.substr(pos_);
+      const std::uint64_t body = be(rest, 8, 4);
+      if (rest.size() < kHeaderBytes + body) return;
+      one_packet(rest.substr(0, kHeaderBytes + body));
+      pos_ += kHeaderBytes + body;
+    }
+  }
+  // Everything was read: no packet may be cut short.
+  void finish(std::string_view transcript) {
+    run(transcript);
+    check(pos_ == transcript.size());
+  }
+
+  // Which replies were sent, without what depends on the clock: a get's
+  // opcode and opaque only (an id or a refusal), every other packet whole.
+  const std::string& shape() const { return shape_; }
+
+ private:
+  void one_packet(std::string_view p) {
+    check(!ended_);  // nothing after "Invalid arguments" or a Quit reply
+    check(be(p, 0, 1) == 0x81 && be(p, 5, 1) == 0);
+    const std::uint64_t op = be(p, 1, 1);
+    const std::uint64_t key_length = be(p, 2, 2);
+    const std::uint64_t extras_length = be(p, 4, 1);
+    const std::uint64_t status = be(p, 6, 2);
+    const std::uint64_t cas = be(p, 16, 8);
+    check(key_length + extras_length <= p.size() - kHeaderBytes);
+    const std::string_view extras = p.substr(kHeaderBytes, extras_length);
+    const std::string_view key = p.substr(kHeaderBytes + extras_length, key_length);
+    const std::string_view value = p.substr(kHeaderBytes + extras_length + key_length);
+    const bool bare = extras.empty() && key.empty() && cas == 0;
+    if (is_get(op)) {
+      shape_.append(p.substr(1, 1)).append(p.substr(12, 4));
+    } else {
+      shape_.append(p);
+    }
+    switch (status) {
+      case 0x0000:
+        ok(op, extras, key, value, cas);
+        return;
+      case 0x0001:  // an unknown stats group
+        check(op == 0x10 && bare && value == "Not found");
+        return;
+      case 0x0004:  // refused, then the close
+        check(bare && value == "Invalid arguments");
+        ended_ = true;
+        return;
+      case 0x0081:
+        check(!is_known(op) && bare && value == "Unknown command");
+        return;
+      case 0x0084:  // the generator could not issue: the reason
+        check(is_get(op) && bare && !value.empty() && value.size() <= 128);
+        for (const char c : value) check(c >= 0x20 && c < 0x7f);
+        return;
+      default:
+        check(false);
+    }
+  }
+
+  void ok(std::uint64_t op, std::string_view extras, std::string_view key, std::string_view value,
+          std::uint64_t cas) {
+    if (is_get(op)) {
+      check(extras == std::string_view("\0\0\0\0", 4));
+      const bool with_key = op == 0x0C || op == 0x0D;
+      check(with_key ? !key.empty() && key.size() <= proto::kMaxKeyBytes : key.empty());
       std::uint64_t id = 0;
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
-      check(ec == std::errc() && end == value.data() + value.size());
-      check(id == be(packet, 16, 8));
-      check(id >> 63 == 0 && id > last_id);
-      last_id = id;
+      check(ec == std::errc() && end == value.data() + value.size() && value.front() != '0');
+      check(id == cas && id >> 63 == 0 && id::decode(id).worker_id == kRig.worker_id);
+      check(id > last_id_);
+      last_id_ = id;
+      return;
     }
-    at += packet.size();
+    check(extras.empty() && cas == 0);
+    switch (op) {
+      case 0x07:  // Quit: then the close
+        ended_ = true;
+        [[fallthrough]];
+      case 0x0A:
+        check(key.empty() && value.empty());
+        return;
+      case 0x0B:
+        check(key.empty() && value == kVersion);
+        return;
+      case 0x10:  // a stat, or the terminator
+        check(!key.empty() || value.empty());
+        return;
+      default:
+        check(false);  // QuitQ and unknown opcodes never succeed
+    }
   }
-  out.erase(0, at);
+
+  std::size_t pos_ = 0;
+  std::uint64_t last_id_ = 0;
+  bool ended_ = false;
+  std::string shape_;
+};
+
+// What happens around the session between two steps: the clock stalls,
+// steps, rewinds or jumps out of range; other connections draw ids.
+void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t c) {
+  const std::int64_t arg = c >> 3;  // 0..31
+  switch (c & 7) {
+    case 0:
+    case 1:
+    case 2:
+      break;  // stall
+    case 3:
+      clock.advance(1 + arg);
+      break;
+    case 4:
+      clock.advance(-(1 + arg));  // small rewind: waited out
+      break;
+    case 5:
+      clock.advance(-arg * 97);  // large rewind: refused once the millisecond is used up
+      break;
+    case 6:
+      if (arg == 31) {
+        clock.set(id::kEpochUnixMs - 1);
+      } else if (arg == 30) {
+        clock.set(id::kEpochUnixMs + id::kMaxTimestamp + 1);
+      } else {
+        clock.set(kRig.start_unix_ms + arg * 50);
+      }
+      break;
+    case 7: {
+      // Up to more than a millisecond's 4096 ids: the next get must wait.
+      std::vector<std::uint64_t> ids(static_cast<std::size_t>(arg + 1) * 150);
+      generator.next_batch(ids);
+      break;
+    }
+  }
+}
+
+// The same bytes sent at once to a fresh session whose clock never moves.
+std::string reference_shape(std::string_view sent, bool& closing, std::uint64_t& completed) {
+  SessionRig rig(kRig);
+  rig.feed_all(sent);
+  ReplyChecker replies;
+  replies.finish(rig.transcript);
+  closing = rig.core.closing();
+  completed = rig.core.completed_requests();
+  return replies.shape();
 }
 
 }  // namespace
@@ -63,28 +224,78 @@ void check_packets(std::string& out, std::uint64_t& last_id) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // Binary traffic only: the text and HTTP targets cover the other branches.
   if (size == 0 || data[0] != proto::binary::kRequestMagic) return 0;
-  katsubushi::fuzz::FuzzInput input(data, size);
-  testkit::RigOptions options;
-  options.limits = {.max_line_bytes = 256, .max_output_bytes = 4096,
-                    .max_data_block_bytes = 1024};
-  testkit::SessionRig rig(options);
-  std::string unparsed;
-  std::uint64_t last_id = 0;
-  bool closed = false;
-  while (!input.empty()) {
-    const std::size_t chunk = 1 + input.control().value_or(0) % kMaxChunk;
-    const std::string_view bytes = input.client_bytes(chunk);
-    if (bytes.empty()) break;
-    rig.receive(bytes);
-    rig.core.process();
-    const std::string_view out = rig.core.output();
-    check(!closed || out.empty());
-    unparsed.append(out);
-    rig.core.consume_output(out.size());
-    check_packets(unparsed, last_id);
-    // Input waits only for a packet's header and a key: never for a body.
-    check(rig.core.buffered_bytes() <= 2 * proto::kKeepBufferBytes + 2 * kMaxChunk);
-    closed = rig.core.closing();
+  FuzzInput in(data, size);
+  SessionRig rig(kRig);
+  proto::SessionCore& core = rig.core;
+  ReplyChecker replies;
+  std::string sent;
+  std::uint64_t completed = 0;
+  bool was_closing = false;
+  std::size_t produced_at_close = 0;
+
+  const auto after_process = [&] {
+    const std::size_t produced = rig.transcript.size() + core.output().size();
+    if (was_closing) check(produced == produced_at_close);
+    if (core.closing() && !was_closing) {
+      was_closing = true;
+      produced_at_close = produced;
+    }
+    // In: a partial packet (a header and at most a key: bodies are skipped)
+    // plus one read; alone once nothing is owed. Out: under the limit before
+    // the last reply, plus it.
+    constexpr std::size_t kMaxIn = kHeaderBytes + proto::kMaxKeyBytes + kMaxRead;
+    check(core.buffered_bytes() <= kMaxIn + kLimits.max_output_bytes + kMaxReplyBytes);
+    if (core.output().empty()) check(core.buffered_bytes() <= kMaxIn);
+    check(core.completed_requests() >= completed);
+    completed = core.completed_requests();
+    check(rig.counters.cmd_get.load() ==
+          rig.counters.get_hits.load() + rig.counters.get_misses.load());
+    replies.run(rig.transcript);
+  };
+
+  while (!in.empty() && !core.closing()) {
+    const std::uint8_t c = *in.control();
+    if (core.output().empty()) {
+      // The shell reads only once everything owed is sent.
+      const std::size_t n = (c & 0x80) != 0 ? 1 + (c & 0x7f) * 4u : 1 + c % 16u;
+      const std::string_view bytes = in.client_bytes(n);
+      if (bytes.empty()) break;
+      core.receive(bytes);
+      sent.append(bytes);
+    } else {
+      // The client takes some of the output, or none yet.
+      const std::size_t arg = c >> 2;
+      const std::size_t owed = core.output().size();
+      switch (c & 3) {
+        case 0:
+          break;
+        case 1:
+          rig.read(owed);
+          break;
+        case 2:
+          rig.read(arg);
+          break;
+        case 3:
+          rig.read(owed - std::min(arg, owed));
+          break;
+      }
+    }
+    if (auto e = in.control()) elsewhere(rig.clock, rig.generator, *e);
+    core.process();
+    after_process();
   }
+  // The client reads everything; the shell answers what is left.
+  for (;;) {
+    rig.drain();
+    core.process();
+    after_process();
+    if (core.output().empty()) break;
+  }
+  replies.finish(rig.transcript);
+
+  bool closing = false;
+  std::uint64_t reference_completed = 0;
+  check(reference_shape(sent, closing, reference_completed) == replies.shape());
+  check(closing == core.closing() && reference_completed == core.completed_requests());
   return 0;
 }
