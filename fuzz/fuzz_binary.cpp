@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
 #include "proto/text_command.hpp"
@@ -41,7 +42,7 @@ using testkit::SessionRig;
 
 // Bodies up to 64 KiB are skipped, so most arrive over many reads.
 constexpr proto::SessionLimits kLimits{
-    .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * 1024};
+    .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * config::kKiB};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
 constexpr testkit::RigOptions kRig{
     .limits = kLimits,

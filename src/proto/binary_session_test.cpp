@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "proto/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
@@ -169,7 +170,7 @@ TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
 // the largest body accepted, streamed in reads of 16 KiB, never holds more
 // than one read, and the Get after it is answered.
 TEST(BinarySession, AnUnknownCommandsBodyIsNeverBuffered) {
-  constexpr std::size_t kRead = 16 * 1024;
+  constexpr std::size_t kRead = 16 * config::kKiB;
   const std::size_t body = SessionLimits{}.max_data_block_bytes;
   std::string header = request(0x01, {}, 5);
   header.replace(8, 4, be(body, 4));

@@ -125,5 +125,64 @@ TEST(DaemonBinary, GetkqBatchClosedByNoopThenVersionStatAndQuit) {
   EXPECT_TRUE(bin.read_until_closed()) << "Quit did not close the connection";
 }
 
+// Single gets, an unknown command kept, QuitQ's silent close and a malformed
+// request's refusal, each on the real daemon.
+TEST(DaemonBinary, GetGetkUnknownCommandQuitqAndARefusal) {
+  DaemonProcess daemon;
+  ASSERT_TRUE(daemon.start_tcp({"-worker-id=52"})) << daemon.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
+
+  ASSERT_TRUE(c.send_all(request(0x00, "a", 0xdeadbeef)));
+  const auto get = read_response(c);
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->opcode, 0x00);
+  EXPECT_EQ(get->status, 0);
+  EXPECT_EQ(get->opaque, 0xdeadbeefu);
+  EXPECT_EQ(get->key, "");
+  EXPECT_EQ(get->value, std::to_string(get->cas));
+  EXPECT_EQ(id::decode(get->cas).worker_id, 52u);
+
+  // A Set (0x01) with extras, key and value: unknown here, its body skipped.
+  std::string set = request(0x01, "k", 7);
+  set[4] = 8;                             // extras length
+  set.replace(8, 4, be(8 + 1 + 5, 4));    // body length
+  set.insert(24, std::string(8, '\0'));  // the extras, before the key
+  set += "hello";
+  ASSERT_TRUE(c.send_all(set + request(0x0C, "b", 8)));
+  const auto unknown = read_response(c);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->opcode, 0x01);
+  EXPECT_EQ(unknown->status, 0x0081);
+  EXPECT_EQ(unknown->opaque, 7u);
+  EXPECT_EQ(unknown->value, "Unknown command");
+  const auto getk = read_response(c);
+  ASSERT_TRUE(getk);
+  EXPECT_EQ(getk->status, 0);
+  EXPECT_EQ(getk->key, "b");
+  EXPECT_GT(getk->cas, get->cas);
+
+  ASSERT_TRUE(c.send_all(request(0x17, "", 9)));
+  const auto after_quitq = c.read_until_closed();
+  ASSERT_TRUE(after_quitq) << "QuitQ did not close the connection";
+  EXPECT_EQ(*after_quitq, "");
+
+  // Extras on a Get: Invalid arguments, then the close.
+  LoopbackClient bad;
+  ASSERT_TRUE(bad.connect_tcp("127.0.0.1", daemon.port()));
+  std::string get_with_extras = request(0x00, "a", 10);
+  get_with_extras[4] = 4;
+  get_with_extras.replace(8, 4, be(5, 4));
+  get_with_extras.insert(24, std::string(4, '\0'));
+  ASSERT_TRUE(bad.send_all(get_with_extras));
+  const auto refused = read_response(bad);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 0x0004);
+  EXPECT_EQ(refused->value, "Invalid arguments");
+  const auto rest = bad.read_until_closed();
+  ASSERT_TRUE(rest) << "a refused request did not close the connection";
+  EXPECT_EQ(*rest, "");
+}
+
 }  // namespace
 }  // namespace katsubushi::testing
