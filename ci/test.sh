@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, then
 #   1. Release build: unit, daemon integration, property and fuzz-corpus replay tests
-#   2. tidy: clang-tidy-14 over every file the release build compiles (ci/tidy.sh)
+#   2. tidy: clang-tidy-14 over the code the release build compiles, tests aside (ci/tidy.sh)
 #   3. address+undefined sanitizer build: the same tests
 #   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
 #   5. libFuzzer: every target for FUZZ_SECONDS (default 45) each: seven targets, bounded so the whole run stays under 40 min on 2 cores

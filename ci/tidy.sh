@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# clang-tidy-14 with the root .clang-tidy over every translation unit of a
-# build's compile_commands.json: src/, proptest/ and fuzz/, tests included.
+# clang-tidy-14 with the root .clang-tidy over the translation units of a
+# build's compile_commands.json: the code under src/ (libraries, mains,
+# benchmarks) and the fuzz targets, and through them the headers, src/testing
+# included. The tests (*_test.cpp, test_*.cpp, proptest/) double the run
+# time; TIDY_SCOPE=all checks them too.
 #
 #   ci/tidy.sh [BUILD_DIR]     (default build/release)
 #
@@ -10,6 +13,7 @@
 # Environment:
 #   JOBS          parallel clang-tidy processes (default 2)
 #   TIDY_TIMEOUT  seconds for the whole run (default 1200)
+#   TIDY_SCOPE    code (default) or all (tests and properties too)
 #
 # Prints each finding once (file:line:col, message, [check]), then
 # "tidy: N findings in N files checked". Exits non-zero on any finding, on a
@@ -23,6 +27,11 @@ build="${1:-build/release}"
 jobs="${JOBS:-2}"
 limit="${TIDY_TIMEOUT:-1200}"
 log="$build/clang-tidy.log"
+case "${TIDY_SCOPE:-code}" in
+  code) files='^(?!.*(_test\.cpp|/test_[^/]*\.cpp)$)(?!.*/proptest/).*/(src|fuzz)/' ;;
+  all) files='/(src|proptest|fuzz)/' ;;
+  *) echo "tidy: TIDY_SCOPE is code or all" >&2; exit 2 ;;
+esac
 
 if ! command -v run-clang-tidy-14 >/dev/null; then
   echo "tidy: run-clang-tidy-14 not found (Debian: apt-get install clang-tidy-14)" >&2
@@ -38,7 +47,7 @@ status=0
 # The compile commands are g++'s: clang does not know -Wno-restrict or
 # -Wno-tsan, and -Werror would make that an error in every file.
 (cd "$repo" && timeout "$limit" run-clang-tidy-14 -p "$build" -j "$jobs" -quiet \
-  -extra-arg=-Wno-unknown-warning-option '/(src|proptest|fuzz)/') >"$log" 2>&1 || status=$?
+  -extra-arg=-Wno-unknown-warning-option "$files") >"$log" 2>&1 || status=$?
 elapsed=$(($(date +%s) - start))
 
 # run-clang-tidy-14 always asks for colour: strip it. A header's finding is
