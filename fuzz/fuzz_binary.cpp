@@ -230,25 +230,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   proto::SessionCore& core = rig.core;
   ReplyChecker replies;
   std::string sent;
-  std::uint64_t completed = 0;
-  bool was_closing = false;
-  std::size_t produced_at_close = 0;
+  fuzz::SessionWatch watch;
 
   const auto after_process = [&] {
-    const std::size_t produced = rig.transcript.size() + core.output().size();
-    if (was_closing) check(produced == produced_at_close);
-    if (core.closing() && !was_closing) {
-      was_closing = true;
-      produced_at_close = produced;
-    }
+    watch.after_process(core, rig.transcript.size());
     // In: a partial packet (a header and at most a key: bodies are skipped)
     // plus one read; alone once nothing is owed. Out: under the limit before
     // the last reply, plus it.
     constexpr std::size_t kMaxIn = kHeaderBytes + proto::kMaxKeyBytes + kMaxRead;
     check(core.buffered_bytes() <= kMaxIn + kLimits.max_output_bytes + kMaxReplyBytes);
     if (core.output().empty()) check(core.buffered_bytes() <= kMaxIn);
-    check(core.completed_requests() >= completed);
-    completed = core.completed_requests();
     check(rig.counters.cmd_get.load() ==
           rig.counters.get_hits.load() + rig.counters.get_misses.load());
     replies.run(rig.transcript);

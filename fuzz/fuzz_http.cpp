@@ -142,27 +142,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::string sent;
   std::size_t max_read = 0;
-  bool was_closing = false;
-  std::size_t produced_at_close = 0;
-  std::uint64_t completed = 0;
+  fuzz::SessionWatch watch;
   bool clock_moved = false;
 
   const auto after_process = [&] {
-    const std::size_t produced = rig.transcript.size() + core.output().size();
-    if (was_closing) check(produced == produced_at_close);
-    if (core.closing() && !was_closing) {
-      was_closing = true;
-      produced_at_close = produced;
-    }
+    watch.after_process(core, rig.transcript.size());
     // Input: a sniffing line or one window of Beast's, plus the last read.
     // Output: under the limit before the last response, plus that response.
     const std::size_t bound = std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
                               max_read + kLimits.max_output_bytes + kMaxResponseBytes;
     check(core.buffered_bytes() <= bound);
-    check(core.wants_input() ==
-          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
-    check(core.completed_requests() >= completed);
-    completed = core.completed_requests();
+    fuzz::check_backpressure(core, kLimits.max_output_bytes);
   };
 
   while (!in.empty() && !core.closing()) {

@@ -377,27 +377,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string& transcript = rig.transcript;  // every byte read back, in order
   std::string sent;              // every byte the client sent, in order
   std::size_t max_prepared = 0;  // the largest input space handed out at once
-  std::uint64_t completed = 0;
-  bool was_closing = false;
-  std::size_t produced_at_close = 0;
+  fuzz::SessionWatch watch;
 
   const auto after_process = [&] {
-    const std::size_t produced = transcript.size() + core.output().size();
-    if (was_closing) check(produced == produced_at_close);
-    if (core.closing() && !was_closing) {
-      was_closing = true;
-      produced_at_close = produced;
-    }
+    watch.after_process(core, transcript.size());
     // Input: at most a line in progress (the limit plus the '\r' of its
     // "\r\n") plus what the last read could add: reads happen only while
     // wants_input(). Output: under the limit before the last reply, plus it.
     const std::size_t bound =
         kLimits.max_line_bytes + 1 + max_prepared + kLimits.max_output_bytes + max_reply;
     check(core.buffered_bytes() <= bound);
-    check(core.wants_input() ==
-          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
-    check(core.completed_requests() >= completed);
-    completed = core.completed_requests();
+    fuzz::check_backpressure(core, kLimits.max_output_bytes);
   };
 
   while (!in.empty() && !core.closing()) {

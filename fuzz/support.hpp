@@ -43,6 +43,37 @@ class FuzzInput {
   std::size_t back_;
 };
 
+// What every session driver checks after each process(), whatever the
+// protocol: once closing(), nothing more is produced (what was read plus
+// what is owed stays put), and completed_requests() never goes down.
+class SessionWatch {
+ public:
+  // `read`: the bytes the driver has taken from output() so far.
+  template <typename Core>
+  void after_process(const Core& core, std::size_t read) {
+    const std::size_t produced = read + core.output().size();
+    if (was_closing_) check(produced == produced_at_close_);
+    if (core.closing() && !was_closing_) {
+      was_closing_ = true;
+      produced_at_close_ = produced;
+    }
+    check(core.completed_requests() >= completed_);
+    completed_ = core.completed_requests();
+  }
+
+ private:
+  bool was_closing_ = false;
+  std::size_t produced_at_close_ = 0;
+  std::uint64_t completed_ = 0;
+};
+
+// Backpressure: the session asks for input exactly while it is open and its
+// unsent output is under the limit.
+template <typename Core>
+void check_backpressure(const Core& core, std::size_t max_output_bytes) {
+  check(core.wants_input() == (!core.closing() && core.output().size() < max_output_bytes));
+}
+
 // `s` with each run of digits replaced by one '#': ids differ between two
 // runs of the same conversation; everything else must not.
 inline std::string without_digits(std::string_view s) {
