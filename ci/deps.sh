@@ -6,7 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  ca-certificates g++ cmake make python3 \
+  ca-certificates g++ cmake make pkg-config python3 \
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
   libspdlog-dev libhiredis-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev \
   clang-14 clang-tidy-14 libclang-rt-14-dev llvm-14 gcovr \
