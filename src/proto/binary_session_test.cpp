@@ -240,7 +240,7 @@ INSTANTIATE_TEST_SUITE_P(
         // go-katsubushi's remote crash: extras 255, key 65535, body 65790.
         Malformed{"extras_255_key_65535", with_lengths(0x00, 65535, 255, 65790)},
         Malformed{"body_over_limit", with_lengths(0x01, 0, 0, 2 * 1024 * 1024)}),
-    [](const ::testing::TestParamInfo<Malformed>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Malformed>& param_info) { return std::string(param_info.param.name); });
 
 TEST(BinarySession, AnotherMagicMidStreamCloses) {
   const Outcome o = run_every_chunking(request(0x0A, {}, 1) + "get a\r\n");

@@ -162,8 +162,8 @@ TEST_P(MetaTableTest, SameRepliesUnderEveryChunking) {
 }
 
 INSTANTIATE_TEST_SUITE_P(MetaTable, MetaTableTest, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<MetaCase>& info) {
-                           return info.param.name;
+                         [](const ::testing::TestParamInfo<MetaCase>& param_info) {
+                           return param_info.param.name;
                          });
 
 TEST(MetaTableCasesTest, NamesAreUnique) {

@@ -335,8 +335,8 @@ TEST_P(TextTableTest, SameRepliesUnderEveryChunking) {
 }
 
 INSTANTIATE_TEST_SUITE_P(DesignTable, TextTableTest, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<TextCase>& info) {
-                           return info.param.name;
+                         [](const ::testing::TestParamInfo<TextCase>& param_info) {
+                           return param_info.param.name;
                          });
 
 TEST(TextTableCasesTest, NamesAreUniqueAndCoverTheTable) {

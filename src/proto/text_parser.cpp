@@ -58,7 +58,8 @@ void parse_storage(std::string_view name, std::span<const std::string_view> args
 
 bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
-  for (unsigned char c : key) {
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c == 0x7f) return false;
   }
   return true;

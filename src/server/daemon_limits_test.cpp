@@ -114,7 +114,7 @@ TEST(DaemonLimits, MaxConnectionsRefusesTheExtraOneUntilSlotsFree) {
     return stat_value(s, "curr_connections") == 1;
   });
   ASSERT_EQ(stat_value(stats, "curr_connections"), 1);
-  for (int i = 1; i < kMax; ++i) {
+  for (std::size_t i = 1; i < static_cast<std::size_t>(kMax); ++i) {
     ASSERT_TRUE(open[i].connect_tcp("127.0.0.1", daemon.port()));
     ASSERT_TRUE(request_ids(open[i], "get served")) << "connection " << i << " of " << kMax;
   }
@@ -130,12 +130,12 @@ TEST(DaemonLimits, MaxConnectionsRefusesTheExtraOneUntilSlotsFree) {
   EXPECT_EQ(stat_value(stats, "curr_connections"), kMax);
   EXPECT_EQ(stat_value(stats, "max_connections"), kMax);
 
-  for (int i = 1; i < kMax; ++i) open[i].close();
+  for (std::size_t i = 1; i < static_cast<std::size_t>(kMax); ++i) open[i].close();
   stats = poll_stats(open[0], [](const auto& s) {
     return stat_value(s, "curr_connections") == 1;
   });
   ASSERT_EQ(stat_value(stats, "curr_connections"), 1) << "closed connections kept their slots";
-  for (int i = 1; i < kMax; ++i) {
+  for (std::size_t i = 1; i < static_cast<std::size_t>(kMax); ++i) {
     ASSERT_TRUE(open[i].connect_tcp("127.0.0.1", daemon.port()));
     EXPECT_TRUE(request_ids(open[i], "get again")) << "connection " << i << " not served";
   }

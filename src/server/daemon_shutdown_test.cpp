@@ -52,8 +52,8 @@ TEST_P(DaemonStopSignal, ClosesConnectionsAndExitsZero) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, DaemonStopSignal,
                          ::testing::Values(SIGTERM, SIGINT, SIGHUP, SIGQUIT),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           switch (info.param) {
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           switch (param_info.param) {
                              case SIGTERM: return std::string("SIGTERM");
                              case SIGINT: return std::string("SIGINT");
                              case SIGHUP: return std::string("SIGHUP");
