@@ -1,5 +1,7 @@
 #include "id/generator.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
 namespace katsubushi::id {
@@ -17,6 +19,14 @@ class GeneratorCategory final : public std::error_category {
         return "clock is before the id epoch";
       case GeneratorErrc::timestamp_overflow:
         return "clock is beyond the id timestamp range";
+      case GeneratorErrc::below_floor:
+        return "clock has not yet passed the last reserved mark";
+      case GeneratorErrc::not_reserved:
+        return "clock has reached the reserved-until mark, which is not yet written ahead";
+      case GeneratorErrc::no_lease:
+        return "no valid worker id lease";
+      case GeneratorErrc::stopped:
+        return "the daemon is stopping";
     }
     return "unknown generator error";
   }
@@ -36,6 +46,64 @@ std::error_code make_error_code(GeneratorErrc e) noexcept {
 IdGenerator::IdGenerator(Clock& clock, std::uint32_t worker_id, GeneratorOptions options)
     : clock_(clock), worker_id_(worker_id & kMaxWorkerId), options_(options) {}
 
+std::error_code IdGenerator::window_refusal(std::int64_t now, std::int64_t now_unix) const {
+  if (window_.ceiling_ms == std::numeric_limits<std::int64_t>::min()) {
+    return GeneratorErrc::stopped;
+  }
+  if (now_unix >= window_.lease_until_unix_ms) return GeneratorErrc::no_lease;
+  // The timestamp the next id would carry: the clock's, or the current
+  // millisecond's while it has ids left or the clock is behind it.
+  const std::int64_t ts = std::max(now, last_ts_);
+  if (now <= window_.floor_ms && last_ts_ <= window_.floor_ms) return GeneratorErrc::below_floor;
+  if (ts >= window_.ceiling_ms) return GeneratorErrc::not_reserved;
+  return {};
+}
+
+void IdGenerator::raise_floor(std::int64_t ms) {
+  std::lock_guard lock(mu_);
+  window_.floor_ms = std::max(window_.floor_ms, ms);
+}
+
+void IdGenerator::raise_ceiling(std::int64_t ms) {
+  std::lock_guard lock(mu_);
+  if (window_.ceiling_ms == std::numeric_limits<std::int64_t>::min()) return;  // stopped
+  if (window_.ceiling_ms == std::numeric_limits<std::int64_t>::max() || ms > window_.ceiling_ms) {
+    window_.ceiling_ms = ms;
+  }
+}
+
+void IdGenerator::set_lease(std::uint32_t worker_id, std::int64_t until_unix_ms) {
+  std::lock_guard lock(mu_);
+  if (window_.ceiling_ms == std::numeric_limits<std::int64_t>::min()) return;  // stopped
+  worker_id &= kMaxWorkerId;
+  if (worker_id != worker_id_.load(std::memory_order_relaxed)) {
+    // Ids of the new worker id start above everything issued so far, and
+    // wait for that id's own reserved-until mark to be written.
+    window_.floor_ms = std::max(window_.floor_ms, last_ts_);
+    if (window_.ceiling_ms != std::numeric_limits<std::int64_t>::max()) {
+      window_.ceiling_ms = window_.floor_ms;
+    }
+    worker_id_.store(worker_id, std::memory_order_relaxed);
+  }
+  window_.lease_until_unix_ms = until_unix_ms;
+}
+
+void IdGenerator::drop_lease() {
+  std::lock_guard lock(mu_);
+  window_.lease_until_unix_ms = std::numeric_limits<std::int64_t>::min();
+}
+
+std::int64_t IdGenerator::stop() {
+  std::lock_guard lock(mu_);
+  window_.ceiling_ms = std::numeric_limits<std::int64_t>::min();
+  return std::max(last_ts_, window_.floor_ms);
+}
+
+IssueWindow IdGenerator::window() const {
+  std::lock_guard lock(mu_);
+  return window_;
+}
+
 std::error_code IdGenerator::next(std::uint64_t& out) {
   auto r = next_batch(std::span<std::uint64_t>(&out, 1));
   return r.error;
@@ -47,6 +115,7 @@ IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
   std::uint64_t waits_clock = 0;
   {
     std::lock_guard lock(mu_);
+    const std::uint32_t worker = worker_id_.load(std::memory_order_relaxed);
     while (result.filled < out.size()) {
       const std::int64_t now = clock_.now_unix_ms() - kEpochUnixMs;
       if (now < 0) {
@@ -57,18 +126,22 @@ IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
         result.error = GeneratorErrc::timestamp_overflow;
         break;
       }
+      if (const auto refusal = window_refusal(now, now + kEpochUnixMs)) {
+        result.error = refusal;
+        break;
+      }
       if (now > last_ts_) {
         // A new millisecond: its sequence starts again at 0.
         last_ts_ = now;
         sequence_ = 0;
-        out[result.filled++] = encode({last_ts_, worker_id_, 0});
+        out[result.filled++] = encode({last_ts_, worker, 0});
       }
       // Hand out what is left of the current millisecond. When the clock is
       // behind last_ts_ we keep using last_ts_: it was reached before, so this
       // borrows nothing from the future.
       while (result.filled < out.size() && sequence_ < kMaxSequence) {
         ++sequence_;
-        out[result.filled++] = encode({last_ts_, worker_id_, sequence_});
+        out[result.filled++] = encode({last_ts_, worker, sequence_});
       }
       if (result.filled == out.size()) break;
 
@@ -99,6 +172,7 @@ std::error_code IdGenerator::check_available() const {
   std::int64_t last = 0;
   std::uint32_t sequence = 0;
   std::int64_t now = 0;
+  std::error_code refusal;
   {
     // The clock is read under the lock, as next_batch() reads it, so a
     // concurrent issue cannot make `now` look older than last_ts_.
@@ -106,9 +180,11 @@ std::error_code IdGenerator::check_available() const {
     now = clock_.now_unix_ms() - kEpochUnixMs;
     last = last_ts_;
     sequence = sequence_;
+    if (now >= 0 && now <= kMaxTimestamp) refusal = window_refusal(now, now + kEpochUnixMs);
   }
   if (now < 0) return GeneratorErrc::before_epoch;
   if (now > kMaxTimestamp) return GeneratorErrc::timestamp_overflow;
+  if (refusal) return refusal;
   if (now > last || sequence < kMaxSequence) return {};
   // last's ids are used up: next() waits for the millisecond after it.
   if (last >= kMaxTimestamp) return GeneratorErrc::timestamp_overflow;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <limits>
 #include <cstdint>
 #include <mutex>
 #include <span>
@@ -16,6 +17,10 @@ enum class GeneratorErrc {
   clock_behind = 1,     // clock is further behind the last issued id than we may wait
   before_epoch,         // clock reads a time before 2015-01-01
   timestamp_overflow,   // clock is past what 41 bits of milliseconds can hold
+  below_floor,          // clock has not passed a mark ids must stay above (state file, fence)
+  not_reserved,         // clock has reached the reserved-until mark not yet written ahead
+  no_lease,             // no worker-id lease is held that is still provably valid
+  stopped,              // the daemon has written its last mark and issues no more
 };
 
 const std::error_category& generator_category() noexcept;
@@ -32,6 +37,17 @@ struct GeneratorCounters {
   std::uint64_t sequence_waits = 0;  // a millisecond's 4096 ids were used up
   std::uint64_t clock_waits = 0;     // the clock was behind the last issued ms
   std::uint64_t errors = 0;
+};
+
+// What may be issued, as the state file and the worker-id lease allow. Ids
+// carry a timestamp above `floor_ms` and below `ceiling_ms` (both ms since the
+// id epoch), and are issued only while the clock reads before
+// `lease_until_unix_ms`. The defaults allow everything (a static worker id
+// and no state file).
+struct IssueWindow {
+  std::int64_t floor_ms = -1;
+  std::int64_t ceiling_ms = std::numeric_limits<std::int64_t>::max();
+  std::int64_t lease_until_unix_ms = std::numeric_limits<std::int64_t>::max();
 };
 
 class IdGenerator {
@@ -59,7 +75,27 @@ class IdGenerator {
   // lock only to read two fields.
   std::error_code check_available() const;
 
-  std::uint32_t worker_id() const noexcept { return worker_id_; }
+  std::uint32_t worker_id() const noexcept { return worker_id_.load(std::memory_order_relaxed); }
+
+  // --- The issue window (what makes ids safe across processes) ---
+
+  // Issues nothing at or below `ms` from now on (a stored mark, a fence).
+  void raise_floor(std::int64_t ms);
+  // Ids may carry timestamps below `ms`: the reserved-until mark now
+  // written. The first call sets it (there is none before); later calls
+  // only raise it, until stop().
+  void raise_ceiling(std::int64_t ms);
+  // A lease on `worker_id` is valid until `until_unix_ms`. When the worker
+  // id changes, the ceiling falls back to the floor (the new id's mark is not
+  // written yet) and ids stay above every timestamp issued so far, so they
+  // keep increasing across the change.
+  void set_lease(std::uint32_t worker_id, std::int64_t until_unix_ms);
+  // The lease is gone: nothing is issued until set_lease() again.
+  void drop_lease();
+  // Issues nothing more, ever; returns the mark a clean restart must stay
+  // above: the last issued timestamp, or the floor when that is higher.
+  std::int64_t stop();
+  IssueWindow window() const;
   Clock& clock() noexcept { return clock_; }
   GeneratorCounters counters() const noexcept;
 
@@ -68,12 +104,17 @@ class IdGenerator {
 
  private:
   Clock& clock_;
-  const std::uint32_t worker_id_;
+  std::atomic<std::uint32_t> worker_id_;  // written under mu_
   const GeneratorOptions options_;
 
   mutable std::mutex mu_;
   std::int64_t last_ts_ = -1;      // guarded by mu_
   std::uint32_t sequence_ = 0;     // guarded by mu_: last sequence used at last_ts_
+  IssueWindow window_;             // guarded by mu_
+
+  // Why no id can be issued at `now` (ms since the id epoch, `now_unix` on
+  // the clock) under the window; mu_ held.
+  std::error_code window_refusal(std::int64_t now, std::int64_t now_unix) const;
 
   std::atomic<std::uint64_t> ids_issued_{0};
   std::atomic<std::uint64_t> sequence_waits_{0};

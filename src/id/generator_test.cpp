@@ -337,5 +337,114 @@ TEST(GeneratorTest, ThreadsOnManualClockNeverDuplicate) {
   hammer(clock, 3, 20'000);
 }
 
+
+// --- The issue window: floor (stored mark, fence), ceiling (reserved-until),
+// lease end, stop ---
+
+constexpr std::int64_t kNowMs = kStart - kEpochUnixMs;
+
+TEST(GeneratorWindow, NothingAtOrBelowTheFloorUntilTheClockPassesIt) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  gen.raise_floor(kNowMs + 5);
+  std::uint64_t id = 0;
+  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  EXPECT_EQ(gen.check_available(), GeneratorErrc::below_floor);
+  clock.advance(5);  // now == floor: still at it
+  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  clock.advance(1);
+  ASSERT_FALSE(gen.next(id));
+  EXPECT_EQ(decode(id).timestamp_ms, kNowMs + 6);
+  EXPECT_FALSE(gen.check_available());
+  EXPECT_EQ(clock.sleeps(), 0) << "a floor is refused, never slept out";
+}
+
+TEST(GeneratorWindow, AFloorBelowWhatWasIssuedChangesNothing) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t a = 0;
+  ASSERT_FALSE(gen.next(a));
+  gen.raise_floor(kNowMs - 10);
+  gen.raise_floor(kNowMs - 20);  // never lowers
+  EXPECT_EQ(gen.window().floor_ms, kNowMs - 10);
+  std::uint64_t b = 0;
+  ASSERT_FALSE(gen.next(b));
+  EXPECT_LT(a, b);
+}
+
+TEST(GeneratorWindow, TimestampsStayBelowTheCeilingAndResumeWhenItRises) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  gen.raise_ceiling(kNowMs + 2);
+  std::vector<std::uint64_t> ids(3 * kSequencePerMs);
+  const auto r = gen.next_batch(ids);
+  EXPECT_EQ(r.error, GeneratorErrc::not_reserved);
+  ASSERT_EQ(r.filled, 2 * kSequencePerMs) << "the two reserved milliseconds, whole";
+  EXPECT_EQ(decode(ids[r.filled - 1]).timestamp_ms, kNowMs + 1);
+  EXPECT_EQ(gen.check_available(), GeneratorErrc::not_reserved);
+  gen.raise_ceiling(kNowMs + 1);  // never lowers
+  EXPECT_EQ(gen.window().ceiling_ms, kNowMs + 2);
+  gen.raise_ceiling(kNowMs + 10);
+  std::uint64_t next = 0;
+  ASSERT_FALSE(gen.next(next));
+  EXPECT_GT(next, ids[r.filled - 1]);
+  EXPECT_EQ(decode(next).timestamp_ms, kNowMs + 2);
+}
+
+TEST(GeneratorWindow, NoIdAtOrAfterTheLeaseEnd) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  gen.set_lease(kWorker, kStart + 100);
+  std::uint64_t id = 0;
+  ASSERT_FALSE(gen.next(id));
+  clock.advance(99);
+  ASSERT_FALSE(gen.next(id));
+  clock.advance(1);
+  EXPECT_EQ(gen.next(id), GeneratorErrc::no_lease);
+  EXPECT_EQ(gen.check_available(), GeneratorErrc::no_lease);
+  gen.set_lease(kWorker, kStart + 1000);
+  EXPECT_FALSE(gen.next(id));
+  gen.drop_lease();
+  EXPECT_EQ(gen.next(id), GeneratorErrc::no_lease);
+}
+
+TEST(GeneratorWindow, ANewWorkerIdStartsAboveEverythingIssuedAndWaitsForItsOwnMark) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, 900);
+  gen.raise_ceiling(kNowMs + 2000);
+  gen.set_lease(900, kStart + 10'000);
+  std::uint64_t before = 0;
+  ASSERT_FALSE(gen.next(before));
+
+  gen.set_lease(3, kStart + 10'000);  // a lower worker id: same ms would be smaller
+  EXPECT_EQ(gen.worker_id(), 3u);
+  std::uint64_t id = 0;
+  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  clock.advance(1);
+  EXPECT_EQ(gen.next(id), GeneratorErrc::not_reserved) << "the new id's mark is not written";
+  gen.raise_ceiling(kNowMs + 2001);
+  ASSERT_FALSE(gen.next(id));
+  EXPECT_GT(id, before);
+  EXPECT_EQ(decode(id).worker_id, 3u);
+}
+
+TEST(GeneratorWindow, StopIssuesNothingMoreAndNamesTheMark) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t id = 0;
+  ASSERT_FALSE(gen.next(id));
+  EXPECT_EQ(gen.stop(), kNowMs);
+  EXPECT_EQ(gen.next(id), GeneratorErrc::stopped);
+  gen.raise_ceiling(kNowMs + 100);
+  gen.set_lease(kWorker, kStart + 100);
+  clock.advance(10);
+  EXPECT_EQ(gen.next(id), GeneratorErrc::stopped);
+
+  ManualClock clock2(kStart);
+  IdGenerator unused(clock2, kWorker);
+  unused.raise_floor(kNowMs + 50);
+  EXPECT_EQ(unused.stop(), kNowMs + 50) << "a stop before any id keeps the stored mark";
+}
+
 }  // namespace
 }  // namespace katsubushi::id
