@@ -221,7 +221,7 @@ FlagSpec string_flag(std::string_view name, std::string Config::*field, std::str
 }
 
 FlagSpec choice_flag(std::string_view name, std::string Config::*field,
-                     std::vector<std::string_view> allowed, std::string_view help) {
+                     const std::vector<std::string_view>& allowed, std::string_view help) {
   return {name, "string", help, std::nullopt,
           [=](Config& c, std::string_view v) { c.*field = one_of(name, v, allowed); },
           [=](const Config& c) { return c.*field; }};

@@ -9,7 +9,7 @@
 namespace katsubushi::config {
 
 // nullopt for anything malformed, negative or beyond ~292 years.
-std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) noexcept;
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s) noexcept;
 
 // The shortest Go-style spelling, for help and `stats settings`: "10m0s" is
 // written "600s" here; whole seconds as "Ns", else milliseconds "Nms".

@@ -17,7 +17,7 @@ void BM_Next(benchmark::State& state) {
   ClockT clock;
   IdGenerator gen(clock, 1);
   std::uint64_t id = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     if (gen.next(id)) state.SkipWithError("generator error");
     benchmark::DoNotOptimize(id);
   }
@@ -32,7 +32,7 @@ void BM_BatchSimulatedClock(benchmark::State& state) {
   katsubushi::id::ManualClock clock;
   IdGenerator gen(clock, 1);
   std::vector<std::uint64_t> ids(static_cast<std::size_t>(state.range(0)));
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto r = gen.next_batch(ids);
     if (r.error) state.SkipWithError("generator error");
     benchmark::DoNotOptimize(ids.data());

@@ -101,7 +101,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) noexcept {
         !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
       return std::nullopt;
     }
-    offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
+    offset_min = (std::int64_t{oh} * 60 + om) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return std::nullopt;
@@ -109,7 +109,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) noexcept {
   if (pos != s.size()) return std::nullopt;
   const std::int64_t secs = days_from_civil(year, static_cast<unsigned>(mon),
                                             static_cast<unsigned>(day)) * 86'400 +
-                            hh * 3600 + mm * 60 + ss - offset_min * 60;
+                            std::int64_t{hh} * 3600 + std::int64_t{mm} * 60 + ss - offset_min * 60;
   return secs * 1000 + ms;
 }
 

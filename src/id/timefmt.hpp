@@ -13,6 +13,6 @@ std::string format_rfc3339_ms(std::int64_t unix_ms);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" (a space or lower-case
 // 't'/'z' too). Fractions beyond milliseconds are truncated.
-std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) noexcept;
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) noexcept;
 
 }  // namespace katsubushi::id

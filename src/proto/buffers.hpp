@@ -12,7 +12,7 @@
 namespace katsubushi::proto {
 
 // Buffers bigger than this are released once empty.
-inline constexpr std::size_t kKeepBufferBytes = 64 * 1024;
+inline constexpr std::size_t kKeepBufferBytes = std::size_t{64} * 1024;
 
 // Bytes received and not yet consumed, with room to receive more in place.
 class InputBuffer {

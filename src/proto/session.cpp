@@ -21,16 +21,22 @@ void SessionCore::receive(std::string_view bytes) {
   in_.append(bytes);
 }
 
+namespace {
+
+// f(session) for the protocol's session, `none` before one is chosen. Not
+// std::visit, which may throw bad_variant_access: these accessors are noexcept.
+template <typename Variant, typename R, typename F>
+R on_session(const Variant& v, R none, F f) noexcept {
+  if (const auto* t = std::get_if<TextSession>(&v)) return f(*t);
+  if (const auto* b = std::get_if<BinarySession>(&v)) return f(*b);
+  if (const auto* h = std::get_if<http::HttpSession>(&v)) return f(*h);
+  return none;
+}
+
+}  // namespace
+
 bool SessionCore::closing() const noexcept {
-  return std::visit(
-      [](const auto& s) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
-          return false;
-        } else {
-          return s.closing();
-        }
-      },
-      session_);
+  return on_session(session_, false, [](const auto& s) { return s.closing(); });
 }
 
 bool SessionCore::wants_input() const noexcept {
@@ -38,15 +44,8 @@ bool SessionCore::wants_input() const noexcept {
 }
 
 std::uint64_t SessionCore::completed_requests() const noexcept {
-  return std::visit(
-      [](const auto& s) -> std::uint64_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
-          return 0;
-        } else {
-          return s.completed_requests();
-        }
-      },
-      session_);
+  return on_session(session_, std::uint64_t{0},
+                    [](const auto& s) -> std::uint64_t { return s.completed_requests(); });
 }
 
 std::size_t SessionCore::buffered_bytes() const noexcept {

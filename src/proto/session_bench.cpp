@@ -26,7 +26,7 @@ void BM_SessionPipelinedGets(benchmark::State& state) {
   proto::ProtocolCounters counters;
   proto::SessionCore core({.generator = gen, .counters = counters}, {});
   std::size_t out_bytes = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     core.receive(batch);
     core.process();
     out_bytes += core.output().size();

@@ -59,7 +59,7 @@ bool is_resource_shortage(const boost::system::error_code& ec) {
 
 // Logs and swallows an exception escaping a connection coroutine: one bad
 // connection must never take the daemon down.
-void log_if_failed(std::exception_ptr e) {
+void log_if_failed(const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
