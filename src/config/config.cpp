@@ -252,11 +252,20 @@ const std::vector<FlagSpec>& flag_specs() {
       int_flag("http-port", &Config::http_port, kPortRange, Sign::allowed,
                "HTTP port (/id, /ids, /stats, /metrics, /healthz); 0 = off"),
       string_flag("redis", &Config::redis,
-                  "Redis URL for automatic worker ids (not yet supported)"),
+                  "Redis URL for worker ids when -worker-id is 0: "
+                  "redis://[user:pass@]host[:port][/db][?ns=NS] or "
+                  "rediscluster://host:port,...[?ns=NS]"),
       int_flag("min-worker-id", &Config::min_worker_id, kWorkerIdRange, Sign::refused,
                "lowest worker id to take from Redis"),
       int_flag("max-worker-id", &Config::max_worker_id, kWorkerIdRange, Sign::refused,
                "highest worker id to take from Redis"),
+      duration_flag("lease-ttl", &Config::lease_ttl,
+                    "expiry of the worker id key in Redis; ids stop 1/4 of it before a "
+                    "lease that could not be refreshed ends"),
+      string_flag("state-file", &Config::state_file,
+                  "file keeping the reserved-until mark, so a restart never repeats ids"),
+      duration_flag("max-clock-wait", &Config::max_clock_wait,
+                    "at start, wait this long at most for the clock to pass the stored mark"),
       int_flag("threads", &Config::threads, kThreadsRange, Sign::allowed,
                "threads serving connections", "number of cores"),
       int_flag("max-connections", &Config::max_connections, kMaxConnectionsRange, Sign::allowed,
@@ -409,6 +418,10 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
   if (i < args.size()) c.warnings.push_back(ignored_arguments_warning(args, i));
   if (!env_errors.empty()) throw ConfigError(env_errors.front().second);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (c.worker_id != 0 && !c.redis.empty()) {
+    c.warnings.push_back("flag -redis is ignored: -worker-id " + std::to_string(c.worker_id) +
+                         " is set (as in go-katsubushi, Redis is asked only without one)");
+  }
   return c;
 }
 
@@ -437,18 +450,23 @@ bool json_logs_requested(const std::vector<std::string>& args, const EnvLookup& 
 }
 
 void validate_config(const Config& c) {
-  if (!c.redis.empty()) {
-    throw ConfigError("flag -redis: worker ids from Redis are not yet supported; set -worker-id");
-  }
   // Two listeners cannot share a port; with -sock, -port is not listened on.
   if (c.http_port != 0 && c.sock.empty() && c.http_port == c.port) {
     throw ConfigError("flags -http-port and -port: both are " + std::to_string(c.port) +
                       "; the HTTP listener needs a port of its own (the main port "
                       "answers HTTP too)");
   }
-  if (!id::valid_worker_id(c.worker_id)) {
+  // As go-katsubushi: -redis is used only when no worker id is given.
+  if (c.worker_id == 0 && c.redis.empty()) {
     throw ConfigError("flag -worker-id: set a worker id in 1.." +
-                      std::to_string(id::kMaxWorkerId) + " (or WORKER_ID in the environment)");
+                      std::to_string(id::kMaxWorkerId) +
+                      " (or WORKER_ID in the environment), or -redis to take one from Redis");
+  }
+  if (!id::valid_worker_id(c.worker_id) && c.worker_id != 0) {
+    throw ConfigError("flag -worker-id: want 1.." + std::to_string(id::kMaxWorkerId));
+  }
+  if (c.lease_ttl < kMinLeaseTtl) {
+    throw ConfigError("flag -lease-ttl: want at least " + format_duration(kMinLeaseTtl));
   }
   if (c.min_worker_id == 0 || c.min_worker_id > c.max_worker_id) {
     throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= " +

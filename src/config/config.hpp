@@ -29,6 +29,9 @@ struct Config {
   std::string redis;
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = id::kMaxWorkerId;
+  std::chrono::nanoseconds lease_ttl = kDefaultLeaseTtl;
+  std::string state_file;
+  std::chrono::nanoseconds max_clock_wait = kDefaultMaxClockWait;
   unsigned threads = 0;  // 0 until resolved: the number of cores
   std::uint32_t max_connections = kDefaultMaxConnections;
   std::size_t max_line_bytes = kDefaultMaxLineBytes;

@@ -66,6 +66,9 @@ const std::vector<ValueFlag>& value_flags() {
        [](const Config& c) { EXPECT_EQ(c.redis, "redis://127.0.0.1:6379/0"); }},
       {"min-worker-id", "10", [](const Config& c) { EXPECT_EQ(c.min_worker_id, 10u); }},
       {"max-worker-id", "20", [](const Config& c) { EXPECT_EQ(c.max_worker_id, 20u); }},
+      {"lease-ttl", "30s", [](const Config& c) { EXPECT_EQ(c.lease_ttl, 30s); }},
+      {"state-file", "var/k.state", [](const Config& c) { EXPECT_EQ(c.state_file, "var/k.state"); }},
+      {"max-clock-wait", "1m", [](const Config& c) { EXPECT_EQ(c.max_clock_wait, 1min); }},
       {"threads", "3", [](const Config& c) { EXPECT_EQ(c.threads, 3u); }},
       {"max-connections", "100", [](const Config& c) { EXPECT_EQ(c.max_connections, 100u); }},
       {"max-line-bytes", "4096", [](const Config& c) { EXPECT_EQ(c.max_line_bytes, 4096u); }},
@@ -197,12 +200,37 @@ TEST(ConfigTest, BadValuesNameTheFlag) {
       {"-min-worker-id=2000"}, {"-max-worker-id=1024"}, {"-threads=0"},
       {"-max-connections=0"},  {"-max-line-bytes=10"},  {"-shutdown-timeout=soon"},
       {"-debug-port=x"},       {"-grpc-port=99999"},    {"-enable-pprof=yes"},
+      {"-lease-ttl=5x"},       {"-max-clock-wait=x"},   {"-lease-ttl=-1s"},
   };
   for (const auto& args : bad) {
     const std::string flag = args[0].substr(0, args[0].find('='));
     const std::string msg = error_of(args);
     EXPECT_NE(msg.find(flag), std::string::npos) << args[0] << " -> \"" << msg << '"';
   }
+}
+
+TEST(ConfigTest, RedisStandsInForAMissingWorkerIdOnly) {
+  Config c = parse({"-redis=redis://127.0.0.1:6379"});
+  EXPECT_EQ(validation_error_of(c), "");
+  EXPECT_TRUE(c.warnings.empty());
+  // As go-katsubushi: a worker id given wins, and -redis is not used.
+  c = parse({"-worker-id=3", "-redis=redis://127.0.0.1:6379"});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("-redis is ignored"), std::string::npos) << c.warnings[0];
+  const std::string msg = validation_error_of(parse({"-port=0"}));
+  EXPECT_NE(msg.find("-worker-id"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("-redis"), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, LeaseTtlHasAFloorAndStateFlagsDefault) {
+  Config c = parse({"-redis=redis://h", "-lease-ttl=1s"});
+  const std::string msg = validation_error_of(c);
+  EXPECT_NE(msg.find("-lease-ttl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2s"), std::string::npos) << msg;
+  c = parse({"-worker-id=1"});
+  EXPECT_EQ(c.lease_ttl, 600s);
+  EXPECT_EQ(c.max_clock_wait, 10s);
+  EXPECT_TRUE(c.state_file.empty());
 }
 
 TEST(ConfigTest, WorkerIdOutOfRange) {
@@ -405,14 +433,6 @@ TEST(ConfigTest, ValidateRequiresAWorkerId) {
   const std::string msg = validation_error_of(parse({}));
   EXPECT_NE(msg.find("-worker-id"), std::string::npos) << msg;
   EXPECT_EQ(validation_error_of(parse({"-worker-id=1023"})), "");
-}
-
-TEST(ConfigTest, ValidateRejectsFeaturesNotYetSupported) {
-  Config c = valid_config();
-  c.redis = "redis://127.0.0.1:6379/0";
-  std::string msg = validation_error_of(c);
-  EXPECT_NE(msg.find("-redis"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("not yet supported"), std::string::npos) << msg;
 }
 
 TEST(ConfigTest, ValidateAcceptsAnHttpPortOfItsOwn) {

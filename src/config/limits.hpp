@@ -65,6 +65,23 @@ inline constexpr std::uint64_t kHttpMaxRequestsPerConnection = 1000;
 // Most ids one `GET /ids?n=N` may ask for (go-katsubushi's MaxHTTPBulkSize).
 inline constexpr std::uint32_t kHttpMaxIdsPerRequest = 1000;
 
+// -state-file reservations: ids carry timestamps below a reserved-until mark
+// kept about kReserveAhead ahead of the clock, rewritten (temp file, fsync,
+// rename, directory fsync) once less than kReserveRewriteWithin is left; the
+// writer looks every kReservePoll. A crash costs a restart at most
+// kReserveAhead of waiting.
+inline constexpr std::chrono::milliseconds kReserveAhead{2000};
+inline constexpr std::chrono::milliseconds kReserveRewriteWithin{1000};
+inline constexpr std::chrono::milliseconds kReservePoll{100};
+// -max-clock-wait: a clock behind the stored mark by less than this is waited
+// for at start (ids refused meanwhile); by more, the daemon does not start.
+inline constexpr std::chrono::seconds kDefaultMaxClockWait{10};
+
+// -lease-ttl: the expiry of a worker-id key in Redis, go-katsubushi's (it sets
+// raus.LockExpires to 600 s). Whole seconds, at least kMinLeaseTtl.
+inline constexpr std::chrono::seconds kDefaultLeaseTtl{600};
+inline constexpr std::chrono::seconds kMinLeaseTtl{2};
+
 // How long accept() waits after running out of file descriptors or memory.
 inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
 

@@ -304,9 +304,11 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{{"-worker-id=1", "-no-such-flag"}, "-no-such-flag"},
                       BadFlagCase{{"-worker-id"}, "-worker-id"}, BadFlagCase{{}, "worker-id"},
                       BadFlagCase{{"-threads=1"}, "worker-id"},
-                      BadFlagCase{{"-worker-id=1", "-redis=redis://127.0.0.1:1"},
-                                  "not yet supported"},
-                      BadFlagCase{{"-redis=redis://127.0.0.1:1"}, "-redis"},
+                      BadFlagCase{{"-redis=redis://127.0.0.1:1", "-lease-ttl=1s"}, "-lease-ttl"},
+                      BadFlagCase{{"-worker-id=1", "-max-clock-wait=soon"}, "-max-clock-wait"},
+                      BadFlagCase{{"-redis=redis://127.0.0.1:1", "-min-worker-id=9",
+                                   "-max-worker-id=8"},
+                                  "-min-worker-id"},
                       BadFlagCase{{"-worker-id=1", "-http-port=70000"}, "-http-port"}));
 
 TEST(DaemonFlags, BadWorkerIdFromTheEnvironmentNamesTheVariable) {
