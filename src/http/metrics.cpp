@@ -61,6 +61,16 @@ constexpr std::array kMetrics{
                "Failed accept calls (fd shortage and others)."},
     MetricInfo{"generator_errors", "katsubushi_generator_errors_total", counter,
                "Requests the id generator refused."},
+    MetricInfo{"lease_changes", "katsubushi_lease_changes_total", counter,
+               "Worker ids gained from Redis after the first (after a lease was lost)."},
+    MetricInfo{"reserved_until_ms", "katsubushi_reserved_until_seconds", gauge,
+               "Ids carry timestamps below this mark, written to the state file and Redis "
+               "(seconds since the id epoch, 2015-01-01; 0 without reservations).", {},
+               MetricScale::milli_to_base},
+    MetricInfo{"state_writes", "katsubushi_state_writes_total", counter,
+               "State file writes (reservations and the last mark at a clean stop)."},
+    MetricInfo{"state_write_failures", "katsubushi_state_write_failures_total", counter,
+               "State file writes that failed."},
 };
 
 std::string_view type_name(MetricKind kind) {

@@ -43,6 +43,11 @@ class Server {
   // Starts a graceful shutdown; safe from any thread.
   void stop();
 
+  // Where `stats` finds the lease and reservation figures; before run().
+  void set_id_safety_source(IdSafetySource source) {
+    stats_.set_id_safety_source(std::move(source));
+  }
+
  private:
   struct Worker;
   struct Listeners;

@@ -41,6 +41,7 @@ proto::StatList ServerStats::general_stats() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const auto gen = generator_.counters();
+  const IdSafetyFigures safety = id_safety_ ? id_safety_() : IdSafetyFigures{};
   // go-katsubushi's nine first, in its order; then ours.
   return {
       {"pid", std::to_string(getpid())},
@@ -61,13 +62,17 @@ proto::StatList ServerStats::general_stats() {
       {"ids_issued", std::to_string(gen.ids_issued)},
       {"sequence_waits", std::to_string(gen.sequence_waits)},
       {"clock_drift_ms", std::to_string(generator_.clock().drift_ms())},
-      {"clock_waits", std::to_string(gen.clock_waits)},
-      {"lease_state", "static"},
-      {"lease_refresh_failures", "0"},
+      {"clock_waits", std::to_string(gen.clock_waits + safety.clock_waits)},
+      {"lease_state", safety.lease_state},
+      {"lease_refresh_failures", std::to_string(safety.lease_refresh_failures)},
       {"rusage_user", seconds_micro(ru.ru_utime)},
       {"rusage_system", seconds_micro(ru.ru_stime)},
       {"accept_errors", str(server_.accept_errors)},
       {"generator_errors", std::to_string(gen.errors)},
+      {"lease_changes", std::to_string(safety.lease_changes)},
+      {"reserved_until_ms", std::to_string(safety.reserved_until_ms)},
+      {"state_writes", std::to_string(safety.state_writes)},
+      {"state_write_failures", std::to_string(safety.state_write_failures)},
   };
 }
 
@@ -90,6 +95,8 @@ proto::StatList ServerStats::settings_stats() {
       {"shutdown_timeout", config::format_duration(config_.shutdown_timeout)},
       {"log_level", config_.log_level},
       {"log_format", config_.log_format},
+      {"state_file", config_.state_file.empty() ? "NULL" : config_.state_file},
+      {"max_clock_wait", config::format_duration(config_.max_clock_wait)},
   };
 }
 

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "config/config.hpp"
 #include "id/generator.hpp"
@@ -21,6 +23,19 @@ struct ServerCounters {
   std::atomic<std::uint64_t> accept_errors{0};  // accept() failures (fd shortage and others)
 };
 
+// What keeps ids unique across processes, as the stats show it: the lease
+// (static without -redis) and the reservations (state file, Redis hwm).
+struct IdSafetyFigures {
+  std::string lease_state = "static";
+  std::uint64_t lease_refresh_failures = 0;
+  std::uint64_t lease_changes = 0;
+  std::uint64_t clock_waits = 0;       // starts that waited for the clock to pass a mark
+  std::int64_t reserved_until_ms = 0;  // ms since the id epoch; 0 without reservations
+  std::uint64_t state_writes = 0;
+  std::uint64_t state_write_failures = 0;
+};
+using IdSafetySource = std::function<IdSafetyFigures()>;
+
 class ServerStats final : public proto::StatsSource {
  public:
   ServerStats(const config::Config& config, id::IdGenerator& generator,
@@ -32,12 +47,16 @@ class ServerStats final : public proto::StatsSource {
   // failures), as memcached's `stats reset` does; gauges stay.
   void reset_stats() override;
 
+  // Where the lease and reservation figures come from; set before serving.
+  void set_id_safety_source(IdSafetySource source) { id_safety_ = std::move(source); }
+
  private:
   const config::Config& config_;
   id::IdGenerator& generator_;
   ServerCounters& server_;
   const proto::ProtocolCounters& protocol_;
   const std::chrono::steady_clock::time_point started_;
+  IdSafetySource id_safety_;
 };
 
 }  // namespace katsubushi::server

@@ -1,0 +1,225 @@
+#include "server/reservations.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "config/duration.hpp"
+#include "id/layout.hpp"
+#include "id/timefmt.hpp"
+#include "state/state_file.hpp"
+
+namespace katsubushi::server {
+
+namespace {
+
+std::string time_of(std::int64_t layout_ms) {
+  return id::format_rfc3339_ms(layout_ms + id::kEpochUnixMs);
+}
+
+}  // namespace
+
+Reservations::Reservations(id::IdGenerator& generator, id::Clock& clock,
+                           ReservationOptions options)
+    : generator_(generator), clock_(clock), options_(std::move(options)) {
+  // Marks not yet written allow nothing: with either kind of mark, the
+  // generator starts with a ceiling below every timestamp.
+  if (!options_.state_file.empty() || options_.leased) generator_.raise_ceiling(-1);
+  if (options_.leased) generator_.drop_lease();
+}
+
+Reservations::~Reservations() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::int64_t Reservations::now_ms() const { return clock_.now_unix_ms() - id::kEpochUnixMs; }
+
+std::int64_t Reservations::next_mark() const {
+  return std::max(now_ms(), generator_.window().floor_ms) + options_.ahead.count();
+}
+
+void Reservations::load() {
+  if (options_.state_file.empty()) return;
+  std::optional<state::StateRecord> record;
+  try {
+    record = state::read_state_file(options_.state_file);
+    if (record && !options_.leased) {
+      state::check_worker(*record, generator_.worker_id(), options_.state_file);
+    }
+  } catch (const state::StateFileError& e) {
+    throw StartError(e.what());
+  }
+  if (!record) {
+    spdlog::info("no state file at {}: a fresh start; it is written before the first id",
+                 options_.state_file);
+    return;
+  }
+  const std::int64_t mark = record->mark_ms;
+  const std::int64_t now = now_ms();
+  // Ids must carry a timestamp above the mark: the clock has to reach mark + 1.
+  const std::int64_t behind = mark + 1 - now;
+  const auto wait_limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_clock_wait).count();
+  if (behind > wait_limit) {
+    throw StartError("the clock reads " + time_of(now) + ", " + std::to_string(behind) +
+                     " ms behind the mark " + time_of(mark) + " in " + options_.state_file +
+                     ", more than -max-clock-wait " +
+                     config::format_duration(options_.max_clock_wait) +
+                     ": ids issued before could repeat. Fix the clock (or, knowing what ids "
+                     "were issued, raise -max-clock-wait)");
+  }
+  if (behind > 0) {
+    clock_waits_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("the clock reads {}, {} ms behind the mark {} in {}: ids are refused until "
+                 "it passes; everything else is served",
+                 time_of(now), behind, time_of(mark), options_.state_file);
+  } else {
+    spdlog::info("state file {}: {} mark {}", options_.state_file,
+                 record->graceful ? "clean stop," : "reservation,", time_of(mark));
+  }
+  generator_.raise_floor(mark);
+}
+
+void Reservations::start() {
+  if (options_.state_file.empty()) return;
+  const std::int64_t mark = next_mark();
+  try {
+    state::write_state_file(options_.state_file,
+                            {.worker_id = generator_.worker_id(), .mark_ms = mark,
+                             .graceful = false});
+  } catch (const state::StateFileError& e) {
+    throw StartError(e.what());
+  }
+  state_writes_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
+    file_mark_ = mark;
+    push_ceiling_locked();
+  }
+  if (options_.poll.count() > 0) writer_ = std::thread([this] { run_writer(); });
+}
+
+void Reservations::tick() {
+  {
+    std::lock_guard lock(mu_);
+    if (options_.state_file.empty() || stopping_) return;
+    if (file_mark_ - now_ms() >= options_.rewrite_within.count()) return;
+  }
+  write_reservation(next_mark());
+}
+
+void Reservations::push_ceiling_locked() {
+  std::int64_t ceiling = std::numeric_limits<std::int64_t>::max();
+  if (!options_.state_file.empty()) ceiling = std::min(ceiling, file_mark_);
+  if (options_.leased) ceiling = std::min(ceiling, hwm_mark_);
+  if (ceiling != std::numeric_limits<std::int64_t>::max()) generator_.raise_ceiling(ceiling);
+}
+
+bool Reservations::write_reservation(std::int64_t mark) {
+  try {
+    state::write_state_file(options_.state_file,
+                            {.worker_id = generator_.worker_id(), .mark_ms = mark,
+                             .graceful = false});
+  } catch (const state::StateFileError& e) {
+    state_write_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    if (!write_failing_) {
+      spdlog::error("cannot move the reservation ahead: {}; ids stop at {} until it is written",
+                    e.what(), time_of(file_mark_));
+      write_failing_ = true;
+    }
+    return false;
+  }
+  state_writes_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  if (write_failing_) {
+    spdlog::info("the state file {} is written again", options_.state_file);
+    write_failing_ = false;
+  }
+  file_mark_ = mark;
+  push_ceiling_locked();
+  return true;
+}
+
+void Reservations::run_writer() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    tick();
+    lock.lock();
+    wake_.wait_for(lock, options_.poll, [this] { return stopping_; });
+  }
+}
+
+void Reservations::finish() {
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  // Nothing issued and no mark before (a fresh start): 0, which every id is above.
+  const std::int64_t last = std::max<std::int64_t>(generator_.stop(), 0);
+  if (options_.state_file.empty()) return;
+  try {
+    state::write_state_file(options_.state_file,
+                            {.worker_id = generator_.worker_id(), .mark_ms = last,
+                             .graceful = true});
+    state_writes_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("state file {}: last issued {}", options_.state_file, time_of(last));
+  } catch (const state::StateFileError& e) {
+    state_write_failures_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("cannot write the last mark: {}; the reservation {} still holds", e.what(),
+                  time_of(file_mark_));
+  }
+}
+
+ReservationFigures Reservations::figures() const {
+  ReservationFigures f;
+  const auto ceiling = generator_.window().ceiling_ms;
+  if (ceiling > 0 && ceiling != std::numeric_limits<std::int64_t>::max()) {
+    f.reserved_until_ms = ceiling;
+  }
+  f.state_writes = state_writes_.load(std::memory_order_relaxed);
+  f.state_write_failures = state_write_failures_.load(std::memory_order_relaxed);
+  f.clock_waits = clock_waits_.load(std::memory_order_relaxed);
+  return f;
+}
+
+void Reservations::lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
+                              std::int64_t fence_ts) {
+  std::lock_guard lock(mu_);
+  if (worker_id != lease_worker_) {
+    // Another id's hwm says nothing about this one.
+    lease_worker_ = worker_id;
+    hwm_mark_ = -1;
+  }
+  // The fence first: set_lease() on a new id drops the ceiling to the floor.
+  if (fence_ts >= 0) generator_.raise_floor(fence_ts);
+  generator_.set_lease(worker_id, valid_until_unix_ms);
+  push_ceiling_locked();
+}
+
+void Reservations::lease_lost(std::string_view why) {
+  generator_.drop_lease();
+  spdlog::error("worker id lease lost ({}): no ids until one is held again", why);
+}
+
+std::int64_t Reservations::hwm_to_write() { return next_mark(); }
+
+void Reservations::hwm_written(std::int64_t mark) {
+  std::lock_guard lock(mu_);
+  hwm_mark_ = std::max(hwm_mark_, mark);
+  push_ceiling_locked();
+}
+
+}  // namespace katsubushi::server
