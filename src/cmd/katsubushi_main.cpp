@@ -10,6 +10,7 @@
 #include "id/clock.hpp"
 #include "id/generator.hpp"
 #include "server/logging.hpp"
+#include "server/reservations.hpp"
 #include "server/server.hpp"
 #include "version.hpp"
 
@@ -62,11 +63,34 @@ int main(int argc, char** argv) {
       spdlog::error("{}", *why);
     }
     id::IdGenerator generator(clock, cfg.worker_id);
+    server::Reservations reservations(
+        generator, clock,
+        {.state_file = cfg.state_file,
+         .max_clock_wait = cfg.max_clock_wait,
+         .leased = false,
+         .ahead = config::kReserveAhead,
+         .rewrite_within = config::kReserveRewriteWithin,
+         .poll = config::kReservePoll});
+    // The stop signals are caught from here on: a stop while the state file
+    // is read or written is a graceful stop once run() starts.
     server::Server server(cfg, generator);
+    reservations.load();
+    reservations.start();
+    server.set_id_safety_source([&reservations] {
+      const server::ReservationFigures r = reservations.figures();
+      return server::IdSafetyFigures{.clock_waits = r.clock_waits,
+                                     .reserved_until_ms = r.reserved_until_ms,
+                                     .state_writes = r.state_writes,
+                                     .state_write_failures = r.state_write_failures};
+    });
     server.listen();
     spdlog::info("katsubushi {} worker id {} with {} threads", kVersion, cfg.worker_id,
                  cfg.threads);
-    return server.run();
+    const int code = server.run();
+    // After the last request: nothing more is issued, and the state file
+    // gets the exact last timestamp.
+    reservations.finish();
+    return code;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;

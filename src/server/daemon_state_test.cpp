@@ -1,0 +1,260 @@
+// -state-file on the real daemon: a clean stop writes the exact last
+// timestamp, a SIGKILL leaves a reservation that still covers every id, a
+// restart with the clock set back waits (ids refused, everything else served)
+// or refuses to start naming both times, and an unusable file is a start-up
+// error. The wall clock is set back with libfaketime preloaded into the
+// daemon itself (so signals reach the daemon, not a faketime parent).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "id/layout.hpp"
+#include "id/timefmt.hpp"
+#include "server/test_client.hpp"
+#include "server/test_daemon.hpp"
+#include "state/state_file.hpp"
+
+namespace katsubushi::testing {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// The environment that sets the daemon's wall clock `offset` away ("-30s").
+std::vector<std::string> clock_offset(const std::string& offset) {
+  for (const auto& dir : std::filesystem::directory_iterator("/usr/lib")) {
+    const auto lib = dir.path() / "faketime" / "libfaketime.so.1";
+    if (std::filesystem::exists(lib)) {
+      return {"LD_PRELOAD=" + lib.string(), "FAKETIME=" + offset, "DONT_FAKE_MONOTONIC=1"};
+    }
+  }
+  return {};
+}
+
+// One `get`: the id, or the SERVER_ERROR line.
+std::variant<std::uint64_t, std::string> get_one(LoopbackClient& c) {
+  const auto reply = c.request("get a\r\nmn\r\n", "MN\r\n");
+  if (!reply) return std::string("no reply");
+  if (reply->rfind("VALUE a 0 ", 0) == 0) {
+    const auto start = reply->find("\r\n") + 2;
+    return std::stoull(reply->substr(start, reply->find("\r\n", start) - start));
+  }
+  return reply->substr(0, reply->find("\r\n"));
+}
+
+std::uint64_t must_get(LoopbackClient& c) {
+  const auto r = get_one(c);
+  if (const auto* err = std::get_if<std::string>(&r)) {
+    ADD_FAILURE() << "get answered " << *err;
+    return 0;
+  }
+  return std::get<std::uint64_t>(r);
+}
+
+class DaemonState : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (kSanitized) GTEST_SKIP() << "libfaketime is preloaded, which sanitizer runtimes refuse";
+    if (clock_offset("+0").empty()) GTEST_SKIP() << "libfaketime is not installed";
+    path_ = (dir_.path() / "katsubushi.state").string();
+  }
+  std::vector<std::string> args() const {
+    return {"-worker-id=9", "-threads=1", "-state-file=" + path_};
+  }
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST_F(DaemonState, AFreshStartIsLoggedAndTheFileWrittenBeforeTheFirstId) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.start_tcp(args())) << d.log();
+  EXPECT_NE(d.log().find("no state file at " + path_ + ": a fresh start"), std::string::npos)
+      << d.log();
+  const auto record = state::read_state_file(path_);
+  ASSERT_TRUE(record);
+  EXPECT_FALSE(record->graceful);
+  EXPECT_EQ(record->worker_id, 9u);
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+  const std::uint64_t id = must_get(c);
+  // Every id is below the mark on disk (the writer may have moved it since).
+  EXPECT_LT(id::decode(id).timestamp_ms, state::read_state_file(path_)->mark_ms);
+  const auto stats = query_stats(c);
+  EXPECT_GE(stat_value(stats, "state_writes"), 1);
+  EXPECT_EQ(stat_value(stats, "state_write_failures"), 0);
+  EXPECT_GT(stat_value(stats, "reserved_until_ms"), id::decode(id).timestamp_ms);
+}
+
+TEST_F(DaemonState, ACleanStopWritesTheLastTimestampAndARestartWaitsForNothing) {
+  std::uint64_t last = 0;
+  {
+    DaemonProcess d;
+    ASSERT_TRUE(d.start_tcp(args())) << d.log();
+    LoopbackClient c;
+    ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+    for (int i = 0; i < 5; ++i) last = std::max(last, must_get(c));
+    const auto status = d.stop(SIGTERM);
+    ASSERT_TRUE(status && status->clean()) << d.log();
+  }
+  const auto record = state::read_state_file(path_);
+  ASSERT_TRUE(record);
+  EXPECT_TRUE(record->graceful);
+  EXPECT_EQ(record->mark_ms, id::decode(last).timestamp_ms);
+
+  DaemonProcess again;
+  ASSERT_TRUE(again.start_tcp(args())) << again.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", again.port()));
+  EXPECT_GT(must_get(c), last);
+  EXPECT_EQ(again.log().find("behind the mark"), std::string::npos) << again.log();
+}
+
+// The control: without -state-file a clock set back 4 s after a SIGKILL makes
+// the daemon issue ids below the ones before. The tests below are the fix.
+TEST_F(DaemonState, WithoutTheStateFileAClockSetBackRepeatsTimestamps) {
+  std::uint64_t before = 0;
+  {
+    DaemonProcess d;
+    ASSERT_TRUE(d.start_tcp({"-worker-id=9", "-threads=1"})) << d.log();
+    LoopbackClient c;
+    ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+    before = must_get(c);
+    d.stop(SIGKILL);
+  }
+  DaemonProcess d;
+  ASSERT_TRUE(d.start_tcp({"-worker-id=9", "-threads=1"}, clock_offset("-4s"))) << d.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+  EXPECT_LT(must_get(c), before) << "the faked clock did not take effect";
+}
+
+TEST_F(DaemonState, SigkillThenAClockSetBackWaitsServingStatsAndNeverGoesBack) {
+  std::uint64_t before = 0;
+  {
+    DaemonProcess d;
+    ASSERT_TRUE(d.start_tcp(args())) << d.log();
+    LoopbackClient c;
+    ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+    for (int i = 0; i < 100; ++i) before = std::max(before, must_get(c));
+    d.stop(SIGKILL);
+  }
+  DaemonProcess d;
+  ASSERT_TRUE(d.start_tcp(args(), clock_offset("-4s"))) << d.log();
+  EXPECT_NE(d.log().find("behind the mark"), std::string::npos) << d.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+  // While the clock catches up: ids refused with the reason, stats served.
+  const auto first = get_one(c);
+  ASSERT_TRUE(std::holds_alternative<std::string>(first))
+      << "an id while the clock is 4 s behind the mark: " << std::get<std::uint64_t>(first);
+  EXPECT_EQ(std::get<std::string>(first),
+            "SERVER_ERROR clock has not yet passed the last reserved mark");
+  const auto stats = query_stats(c);
+  EXPECT_EQ(stat_value(stats, "clock_waits"), 1);
+  // Then ids come, every one above those issued before the kill.
+  std::uint64_t after = 0;
+  for (int i = 0; i < 200 && after == 0; ++i) {
+    const auto r = get_one(c);
+    if (const auto* id = std::get_if<std::uint64_t>(&r)) after = *id;
+    else std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(after, 0u) << "no id 10 s after a 4 s wait";
+  EXPECT_GT(after, before);
+}
+
+TEST_F(DaemonState, AClockFurtherBehindThanTheWaitIsAStartUpErrorNamingBothTimes) {
+  {
+    DaemonProcess d;
+    ASSERT_TRUE(d.start_tcp(args())) << d.log();
+    d.stop(SIGKILL);
+  }
+  const auto mark = state::read_state_file(path_)->mark_ms;
+  DaemonProcess d;
+  ASSERT_TRUE(d.spawn(args(), clock_offset("-30s")));
+  const auto status = d.wait_exit();
+  ASSERT_TRUE(status) << d.log();
+  EXPECT_EQ(status->code, 1) << status->describe();
+  const std::string log = d.log();
+  EXPECT_NE(log.find("more than -max-clock-wait 10s"), std::string::npos) << log;
+  const std::string mark_text = id::format_rfc3339_ms(mark + id::kEpochUnixMs);
+  EXPECT_NE(log.find("behind the mark " + mark_text), std::string::npos) << log;
+  EXPECT_NE(log.find("the clock reads "), std::string::npos) << log;
+  // A longer wait lets it start.
+  auto longer = args();
+  longer.push_back("-max-clock-wait=1m");
+  DaemonProcess patient;
+  ASSERT_TRUE(patient.start_tcp(longer, clock_offset("-30s"))) << patient.log();
+}
+
+TEST_F(DaemonState, EveryTruncationOfTheFileIsAStartUpError) {
+  const std::string whole =
+      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true});
+  for (std::size_t n = 0; n < whole.size(); ++n) {
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << whole.substr(0, n);
+    const auto r = run_command(daemon_binary(), {"-worker-id=9", "-port=0", "-state-file=" + path_});
+    ASSERT_TRUE(r.status) << "byte " << n << ": still running";
+    EXPECT_EQ(r.status->code, 1) << "truncated at " << n << ": " << r.err;
+    EXPECT_NE(r.err.find("state file " + path_), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(DaemonState, CorruptForeignOrUnreadableFilesAreStartUpErrors) {
+  const std::string whole =
+      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true});
+  struct Case {
+    std::string name;
+    std::string bytes;
+    std::string says;
+  };
+  std::string flipped = whole;
+  flipped[30] = static_cast<char>(flipped[30] ^ 1);
+  const std::vector<Case> cases = {
+      {"a changed byte", flipped, "unusable"},
+      {"another worker id",
+       state::serialize({.worker_id = 8, .mark_ms = 1'000'000, .graceful = true}),
+       "belongs to worker id 8, this daemon is worker id 9"},
+      {"not ours", "{\"last\": 1}\n", "not a katsubushi state file"},
+  };
+  for (const auto& c : cases) {
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << c.bytes;
+    const auto r = run_command(daemon_binary(), {"-worker-id=9", "-port=0", "-state-file=" + path_});
+    ASSERT_TRUE(r.status) << c.name;
+    EXPECT_EQ(r.status->code, 1) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.name << ": " << r.err;
+  }
+  std::filesystem::remove(path_);
+  std::filesystem::create_directory(path_);
+  const auto r = run_command(daemon_binary(), {"-worker-id=9", "-port=0", "-state-file=" + path_});
+  ASSERT_TRUE(r.status);
+  EXPECT_EQ(r.status->code, 1) << r.err;
+  EXPECT_NE(r.err.find("state file " + path_ + ": cannot read"), std::string::npos) << r.err;
+}
+
+TEST_F(DaemonState, AStateFileThatCannotBeWrittenIsAStartUpError) {
+  const std::string missing = (dir_.path() / "no" / "such" / "k.state").string();
+  const auto r = run_command(daemon_binary(), {"-worker-id=9", "-port=0", "-state-file=" + missing});
+  ASSERT_TRUE(r.status);
+  EXPECT_EQ(r.status->code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot create"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace katsubushi::testing
