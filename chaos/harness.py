@@ -128,8 +128,9 @@ class Daemon:
     """One katsubushi process on a loopback port, logging to a file."""
 
     def __init__(self, binary, port, log_path, max_connections=None, nofile=None,
-                 shutdown_timeout=None, extra_args=()):
+                 shutdown_timeout=None, extra_args=(), extra_env=None):
         self.binary = binary
+        self.extra_env = dict(extra_env or {})
         self.port = port
         self.log_path = log_path
         self.nofile = nofile
@@ -155,7 +156,8 @@ class Daemon:
             # A session of its own: a Ctrl-C at the terminal reaches only us,
             # and we decide how the daemon ends.
             self.proc = subprocess.Popen(
-                self.args, env={**os.environ, **DAEMON_ENV}, stdin=subprocess.DEVNULL,
+                self.args, env={**os.environ, **DAEMON_ENV, **self.extra_env},
+                stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=lower_fd_limit if limit else None)
         finally:

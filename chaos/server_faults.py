@@ -1,15 +1,15 @@
 """Faults on the server's side: signals under load, a restart after SIGKILL,
 more connections than -max-connections, and fewer fds than connections."""
 
+import glob
 import os
 import signal
 import socket
-import subprocess
 import time
 
 from client_faults import PipelineClose
-from harness import (IDLE_TIMEOUT_S, IO_TIMEOUT_S, REAP_WAIT_S, close_with_reset,
-                     connect, wait_until)
+from harness import (IDLE_TIMEOUT_S, IO_TIMEOUT_S, REAP_WAIT_S, ChaosError,
+                     close_with_reset, connect, wait_until)
 from healthy import HealthyLoad, IdChecker, StreamingLoad
 from scenario import (SHUTDOWN_TIMEOUT_S, Context, Result, Scenario, end_daemon,
                       failures_recorded)
@@ -86,21 +86,23 @@ class SigtermUnderLoad(Scenario):
         return result
 
 
-def state_file_args(env):
-    """Hook for the -state-file variant: once the daemon has the flag, every
-    restart shares one reservation file, and ids after a SIGKILL stay above
-    those before even if the wall clock went back. Without it, the restart
-    relies on the wall clock having moved on."""
-    help_text = subprocess.run([env.binary, "-help"], capture_output=True, timeout=10,
-                               text=True).stdout
-    if "-state-file" in help_text:
-        return ["-state-file", os.path.join(env.tmpdir, "sigkill.state")]
-    return []
+# Each restart sets the daemon's wall clock this much further back (libfaketime
+# preloaded into the daemon; its monotonic clock stays real).
+CLOCK_STEP_BACK_S = 2
+
+
+def clock_set_back(seconds):
+    """The environment that runs the daemon `seconds` behind the real clock."""
+    libs = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    if not libs:
+        raise ChaosError("libfaketime is not installed (Debian: faketime)")
+    return {"LD_PRELOAD": libs[0], "FAKETIME": f"-{seconds}s", "DONT_FAKE_MONOTONIC": "1"}
 
 
 class SigkillRestart(Scenario):
     name = "sigkill-restart"
-    summary = "SIGKILL under load, restart on the same port: ids after > ids before"
+    summary = ("SIGKILL under load, restart with the clock set back and -state-file: "
+               "ids after > ids before")
     KILLS = 3  # at scale 1
     # The measured run after the last restart: clients dropping pipelines.
     count = 20000
@@ -112,17 +114,30 @@ class SigkillRestart(Scenario):
         result = Result(self.name)
         checker = IdChecker(inject_duplicate=env.inject == "duplicate-id")
         port = None
-        extra = state_file_args(env)
+        # Every restart shares one reservation file and starts with its clock
+        # further behind: ids must stay above those before the SIGKILL without
+        # the wall clock having moved on.
+        extra = ["-state-file", os.path.join(env.tmpdir, "sigkill.state")]
         kills = max(1, round(self.KILLS * env.scale))
         daemon = checking = None
         try:
             with failures_recorded(result):
                 for k in range(kills + 1):
-                    daemon = env.new_daemon(f"{self.name}-{k}", port=port, extra_args=extra)
+                    daemon = env.new_daemon(f"{self.name}-{k}", port=port, extra_args=extra,
+                                            extra_env=clock_set_back(k * CLOCK_STEP_BACK_S))
                     port = daemon.port
                     checker.set_floor(checker.max_seen)
                     checking = daemon.start()
                     ctx = Context(env, daemon, checking, checker, result)
+                    if k > 0:
+                        # The clock is behind the mark: ids are refused until it
+                        # passes (stats served meanwhile), then come above it.
+                        if int(checking.stats().get("clock_waits", 0)) < 1:
+                            ctx.fail(f"restart {k}: the clock set back was not behind the mark")
+                        if not wait_until(lambda: LowFdLimit.fresh_get(ctx), REAP_WAIT_S,
+                                          interval=0.2):
+                            ctx.fail(f"restart {k}: no id after waiting for the clock")
+                            break
                     if k == kills:
                         break  # the last one gets the standard measured run
                     load = self.healthy_load(ctx, on_disconnect="ignore")
