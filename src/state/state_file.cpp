@@ -7,8 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
-#include <cstring>
+#include <system_error>
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
@@ -17,10 +16,114 @@ namespace katsubushi::state {
 
 namespace {
 
-constexpr std::string_view kMagic = "katsubushi-state 1\n";
+constexpr std::string_view kVersionPrefix = "katsubushi-state ";
+constexpr std::string_view kVersionLine = "katsubushi-state 1\n";
+constexpr std::string_view kGraceful = "graceful";
+constexpr std::string_view kReservation = "reservation";
 
-// CRC-32C (Castagnoli), bitwise: a few dozen bytes once a second.
-std::uint32_t crc32c(std::string_view bytes) {
+[[noreturn]] void refuse(const std::string& why) { throw StateFileError(why); }
+
+[[noreturn]] void refuse_file(const std::string& path, const std::string& why) {
+  refuse("state file " + path + ": " + why);
+}
+
+// Thread-safe, unlike strerror: the reservation writer runs on its own thread.
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+std::string hex8(std::uint32_t v) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string out(8, '0');
+  for (std::size_t i = 8; i-- > 0; v >>= 4) out[i] = kDigits[v & 0xFu];
+  return out;
+}
+
+std::string rfc3339_of(std::int64_t mark_ms) {
+  return id::format_rfc3339_ms(mark_ms + id::kEpochUnixMs);
+}
+
+// Everything the checksum covers.
+std::string body_of(const StateRecord& r) {
+  std::string out(kVersionLine);
+  out.append("worker_id ").append(std::to_string(r.worker_id)).append("\n");
+  out.append("mark_ms ").append(std::to_string(r.mark_ms)).append("\n");
+  out.append("mark ").append(rfc3339_of(r.mark_ms)).append("\n");
+  out.append("kind ").append(r.graceful ? kGraceful : kReservation).append("\n");
+  return out;
+}
+
+// `text` in double quotes for a message, at most 40 bytes of it, with control
+// and non-ASCII bytes escaped: a stray "\r" should show, and nothing from a
+// damaged file should reach a log raw.
+std::string quoted(std::string_view text) {
+  constexpr std::size_t kShown = 40;
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : text.substr(0, kShown)) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\r') {
+      out += "\\r";
+    } else if (ch == '"' || ch == '\\') {
+      out.append(1, '\\').append(1, ch);
+    } else if (byte < 0x20 || byte > 0x7e) {
+      out.append("\\x").append(1, kHex[byte >> 4]).append(1, kHex[byte & 0xFu]);
+    } else {
+      out += ch;
+    }
+  }
+  out += text.size() > kShown ? "\"..." : "\"";
+  return out;
+}
+
+// Reads the line "KEY VALUE\n" at `pos` and moves past it; returns VALUE.
+std::string_view take_line(std::string_view bytes, std::size_t& pos, std::string_view key) {
+  const std::string_view rest = bytes.substr(pos);
+  const std::size_t eol = rest.find('\n');
+  if (eol == std::string_view::npos) {
+    refuse("truncated: the line \"" + std::string(key) + " ...\" is " +
+           (rest.empty() ? "missing" : "cut short"));
+  }
+  const std::string_view line = rest.substr(0, eol);
+  if (!line.starts_with(key) || line.size() == key.size() || line[key.size()] != ' ') {
+    refuse("expected the line \"" + std::string(key) + " ...\" at byte " + std::to_string(pos) +
+           ", found " + quoted(line));
+  }
+  pos += eol + 1;
+  return line.substr(key.size() + 1);
+}
+
+[[noreturn]] void bad_field(std::string_view key, std::string_view text, const std::string& why) {
+  refuse("bad " + std::string(key) + " " + quoted(text) + ": " + why);
+}
+
+// A decimal without sign or leading zeros, at most `max`.
+std::uint64_t decimal(std::string_view text, std::uint64_t max, std::string_view key) {
+  if (text.empty()) bad_field(key, text, "empty");
+  if (text[0] < '0' || text[0] > '9') bad_field(key, text, "not a decimal number");
+  if (text.size() > 1 && text[0] == '0') bad_field(key, text, "a leading zero");
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range) bad_field(key, text, "too large");
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    bad_field(key, text, "not a decimal number");
+  }
+  if (v > max) bad_field(key, text, "above " + std::to_string(max));
+  return v;
+}
+
+void check_version_line(std::string_view bytes) {
+  if (bytes.starts_with(kVersionLine)) return;
+  if (kVersionLine.starts_with(bytes)) refuse("truncated in its first line");
+  if (bytes.starts_with(kVersionPrefix)) {
+    refuse("unknown version " + quoted(bytes.substr(0, bytes.find('\n'))) +
+           " (this daemon reads version 1)");
+  }
+  refuse("not a katsubushi state file (it does not begin \"katsubushi-state 1\")");
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes) noexcept {
+  // Bitwise: a hundred-odd bytes about once a second needs no table.
   std::uint32_t crc = 0xFFFFFFFFu;
   for (const char ch : bytes) {
     crc ^= static_cast<unsigned char>(ch);
@@ -31,172 +134,169 @@ std::uint32_t crc32c(std::string_view bytes) {
   return ~crc;
 }
 
-std::string hex8(std::uint32_t v) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
-std::string body_of(const StateRecord& r) {
-  std::string out(kMagic);
-  out += "worker_id " + std::to_string(r.worker_id) + "\n";
-  out += "mark_ms " + std::to_string(r.mark_ms) + "\n";
-  out += "mark " + id::format_rfc3339_ms(r.mark_ms + id::kEpochUnixMs) + "\n";
-  out += r.graceful ? "kind graceful\n" : "kind reservation\n";
-  return out;
-}
-
-[[noreturn]] void refuse(const std::string& why) { throw StateFileError(why); }
-
-// Reads "KEY VALUE\n" at `pos`, returning VALUE and moving past the line.
-std::string_view field(std::string_view bytes, std::size_t& pos, std::string_view key) {
-  const std::string_view rest = bytes.substr(pos);
-  const std::size_t eol = rest.find('\n');
-  if (eol == std::string_view::npos) refuse("truncated: the line \"" + std::string(key) + "\" has no end");
-  const std::string_view line = rest.substr(0, eol);
-  if (line.size() <= key.size() || line.substr(0, key.size()) != key ||
-      line[key.size()] != ' ') {
-    refuse("expected the line \"" + std::string(key) + " ...\"");
-  }
-  pos += eol + 1;
-  return line.substr(key.size() + 1);
-}
-
-// A decimal without sign or leading zeros, at most `max`.
-std::uint64_t decimal(std::string_view text, std::uint64_t max, std::string_view key) {
-  std::uint64_t v = 0;
-  const bool canonical = !text.empty() && (text.size() == 1 || text[0] != '0');
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (!canonical || ec != std::errc{} || end != text.data() + text.size() || v > max) {
-    refuse("bad " + std::string(key) + " \"" + std::string(text) + "\"");
-  }
-  return v;
-}
-
-std::string errno_text(int err) { return std::strerror(err); }  // NOLINT(concurrency-mt-unsafe)
-
-}  // namespace
-
 std::string serialize(const StateRecord& record) {
+  if (record.worker_id > id::kMaxWorkerId) {
+    refuse("worker id " + std::to_string(record.worker_id) + " is above " +
+           std::to_string(id::kMaxWorkerId));
+  }
+  if (record.mark_ms < 0 || record.mark_ms > id::kMaxTimestamp) {
+    refuse("mark_ms " + std::to_string(record.mark_ms) + " is outside 0.." +
+           std::to_string(id::kMaxTimestamp));
+  }
   std::string out = body_of(record);
-  out += "crc32c " + hex8(crc32c(out)) + "\n";
+  const std::uint32_t crc = crc32c(out);
+  out.append("crc32c ").append(hex8(crc)).append("\n");
   return out;
 }
 
 StateRecord parse(std::string_view bytes) {
   if (bytes.empty()) refuse("empty");
-  if (bytes.substr(0, kMagic.size()) != kMagic) {
-    if (kMagic.substr(0, bytes.size()) == bytes) refuse("truncated in its first line");
-    if (bytes.substr(0, 17) == "katsubushi-state ") refuse("unknown version");
-    refuse("not a katsubushi state file");
-  }
-  std::size_t pos = kMagic.size();
-  StateRecord r;
-  r.worker_id = static_cast<std::uint32_t>(
-      decimal(field(bytes, pos, "worker_id"), id::kMaxWorkerId, "worker_id"));
-  r.mark_ms = static_cast<std::int64_t>(decimal(
-      field(bytes, pos, "mark_ms"), static_cast<std::uint64_t>(id::kMaxTimestamp), "mark_ms"));
-  const std::string_view mark = field(bytes, pos, "mark");
-  const std::string_view kind = field(bytes, pos, "kind");
-  if (kind == "graceful") {
-    r.graceful = true;
-  } else if (kind != "reservation") {
-    refuse("bad kind \"" + std::string(kind) + "\"");
-  }
+  check_version_line(bytes);
+
+  // Shape first, then the checksum, then the values: damage anywhere is
+  // reported as damage, not as whatever field it happened to hit.
+  std::size_t pos = kVersionLine.size();
+  const std::string_view worker_text = take_line(bytes, pos, "worker_id");
+  const std::string_view mark_ms_text = take_line(bytes, pos, "mark_ms");
+  const std::string_view mark_text = take_line(bytes, pos, "mark");
+  const std::string_view kind = take_line(bytes, pos, "kind");
   const std::size_t body_end = pos;
-  const std::string_view crc = field(bytes, pos, "crc32c");
-  if (pos != bytes.size()) refuse("bytes after the checksum line");
-  if (crc != hex8(crc32c(bytes.substr(0, body_end)))) refuse("bad checksum");
-  // The checksum holds, so this is a write of ours: still, the two spellings
-  // of the mark must agree, and the whole must be the one canonical form.
-  if (mark != id::format_rfc3339_ms(r.mark_ms + id::kEpochUnixMs)) {
-    refuse("mark and mark_ms disagree");
+  const std::string_view crc_text = take_line(bytes, pos, "crc32c");
+  if (pos != bytes.size()) {
+    refuse(std::to_string(bytes.size() - pos) + " bytes after the checksum line");
   }
+  const std::string expected_crc = hex8(crc32c(bytes.substr(0, body_end)));
+  if (crc_text != expected_crc) {
+    refuse("bad checksum: the file says " + quoted(crc_text) + ", its content gives " +
+           expected_crc + " (damaged, or edited by hand)");
+  }
+
+  StateRecord r;
+  r.worker_id = static_cast<std::uint32_t>(decimal(worker_text, id::kMaxWorkerId, "worker_id"));
+  r.mark_ms = static_cast<std::int64_t>(
+      decimal(mark_ms_text, static_cast<std::uint64_t>(id::kMaxTimestamp), "mark_ms"));
+  if (const std::string readable = rfc3339_of(r.mark_ms); mark_text != readable) {
+    bad_field("mark", mark_text, "mark_ms " + std::string(mark_ms_text) + " is " + readable);
+  }
+  if (kind == kGraceful) {
+    r.graceful = true;
+  } else if (kind != kReservation) {
+    bad_field("kind", kind, "neither reservation nor graceful");
+  }
+  // Every line above was checked for its one spelling; this holds by
+  // construction, and keeps the format canonical if a check is ever loosened.
   if (serialize(r) != bytes) refuse("not in canonical form");
   return r;
 }
 
 std::optional<StateRecord> read_state_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put in its place is refused below instead of hanging
+  // the start. It changes nothing for a regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) return std::nullopt;
-    refuse("state file " + path + ": cannot open: " + errno_text(err));
+    refuse_file(path, "cannot open: " + errno_text(err));
   }
+  struct stat st {};
+  int err = 0;
   std::string bytes;
-  char buf[1024];
-  int read_error = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      read_error = errno;
-      break;
+  if (::fstat(fd, &st) != 0) {
+    err = errno;
+  } else if (S_ISREG(st.st_mode)) {
+    // One byte over the cap is enough to know the file is too long.
+    std::array<char, kMaxStateFileBytes + 1> buf{};
+    while (bytes.size() < buf.size()) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size() - bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        err = errno;
+        break;
+      }
+      if (n == 0) break;
+      bytes.append(buf.data(), static_cast<std::size_t>(n));
     }
-    if (n == 0) break;
-    bytes.append(buf, static_cast<std::size_t>(n));
-    if (bytes.size() > kMaxStateFileBytes) break;
   }
-  ::close(fd);
-  if (read_error != 0) refuse("state file " + path + ": cannot read: " + errno_text(read_error));
+  ::close(fd);  // read-only: nothing to lose
+  if (err != 0) refuse_file(path, "cannot read: " + errno_text(err));
+  if (S_ISDIR(st.st_mode)) refuse_file(path, "cannot read: " + errno_text(EISDIR));
+  if (!S_ISREG(st.st_mode)) refuse_file(path, "not a regular file");
+  if (bytes.empty()) refuse_file(path, "empty");
   if (bytes.size() > kMaxStateFileBytes) {
-    refuse("state file " + path + ": longer than " + std::to_string(kMaxStateFileBytes) +
-           " bytes, not a katsubushi state file");
+    refuse_file(path, "longer than " + std::to_string(kMaxStateFileBytes) +
+                          " bytes, so not a katsubushi state file");
   }
   try {
     return parse(bytes);
   } catch (const StateFileError& e) {
-    refuse("state file " + path + " is unusable (" + e.what() +
-           "); ids issued before cannot be proved; see the README's Restarts section");
+    refuse_file(path, std::string("unusable: ") + e.what() +
+                          "; which ids were issued before cannot be known: move it away only "
+                          "knowing the clock is past every id issued");
   }
 }
 
 void write_state_file(const std::string& path, const StateRecord& record) {
-  const std::string tmp = path + ".tmp";
   const std::string bytes = serialize(record);
-  const auto fail = [&](const std::string& step, int err) {
-    ::unlink(tmp.c_str());
-    refuse("state file " + path + ": " + step + ": " + errno_text(err));
-  };
+  const std::string tmp = path + ".tmp";
+
   const int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
-    refuse("state file " + path + ": cannot create " + tmp + ": " + errno_text(err));
+    refuse_file(path, "cannot create " + tmp + ": " + errno_text(err));
   }
+  // Until the rename, a failure leaves only the temporary file behind: take
+  // it away too, so that nothing but PATH is ever left.
+  const auto fail_tmp = [&](const std::string& step, int err) {
+    ::unlink(tmp.c_str());
+    refuse_file(path, step + ": " + errno_text(err));
+  };
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      fail("write", err);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
     }
-    done += static_cast<std::size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    const int err = n < 0 ? errno : EIO;  // 0 bytes written: never for a regular file
+    ::close(fd);
+    fail_tmp("cannot write " + tmp, err);
   }
   if (::fsync(fd) != 0) {
     const int err = errno;
     ::close(fd);
-    fail("fsync", err);
+    fail_tmp("cannot fsync " + tmp, err);
   }
-  if (::close(fd) != 0) fail("close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
-  // The rename is durable once the directory is.
+  // close() may report a delayed write error (NFS); the descriptor is gone either way.
+  if (::close(fd) != 0) fail_tmp("cannot close " + tmp, errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    fail_tmp("cannot rename " + tmp + " over it", errno);
+  }
+
+  // The rename is durable once the directory holding it is.
   const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) refuse("state file " + path + ": cannot open its directory: " + errno_text(errno));
-  const int synced = ::fsync(dfd);
-  const int err = errno;
+  if (dfd < 0) {
+    const int err = errno;
+    refuse_file(path, "cannot open its directory " + dir + " to fsync: " + errno_text(err));
+  }
+  if (::fsync(dfd) != 0) {
+    const int err = errno;
+    ::close(dfd);
+    refuse_file(path, "cannot fsync its directory " + dir + ": " + errno_text(err));
+  }
   ::close(dfd);
-  if (synced != 0) refuse("state file " + path + ": fsync of its directory: " + errno_text(err));
 }
 
 void check_worker(const StateRecord& record, std::uint32_t worker_id, const std::string& path) {
   if (record.worker_id != worker_id) {
     refuse("state file " + path + " belongs to worker id " + std::to_string(record.worker_id) +
            ", this daemon is worker id " + std::to_string(worker_id) +
-           ": use the file of this worker id, or move that one away to start afresh");
+           ": give this daemon its own state file (or -worker-id " +
+           std::to_string(record.worker_id) + ")");
   }
 }
 
