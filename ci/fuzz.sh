@@ -66,6 +66,7 @@ dict_for() {
     fuzz_binary) echo "$repo/fuzz/dict/memcached_binary.dict" ;;
     fuzz_meta) echo "$repo/fuzz/dict/memcached_meta.dict" ;;
     fuzz_http) echo "$repo/fuzz/dict/http.dict" ;;
+    fuzz_state_file) echo "$repo/fuzz/dict/state_file.dict" ;;
     *) echo "" ;;
   esac
 }
