@@ -4,7 +4,7 @@
 #   2. tidy: clang-tidy-14 over the code the release build compiles, tests aside (ci/tidy.sh)
 #   3. address+undefined sanitizer build: the same tests
 #   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
-#   5. libFuzzer: every target for FUZZ_SECONDS (default 45) each: seven targets, bounded so the whole run stays under 40 min on 2 cores
+#   5. libFuzzer: every target for FUZZ_SECONDS (default 45) each: eight targets, bounded so the whole run stays under 40 min on 2 cores
 #   6. clients: real memcached and HTTP clients against the release binary (ci/clients.sh)
 #   7. chaos: the real release binary under dying clients and server faults
 #   8. line coverage of src/id and src/proto (reported, not gated)

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "state/state_file.hpp"
 #include "config/config.hpp"
 #include "config/duration.hpp"
 #include "config/limits.hpp"
@@ -232,6 +233,13 @@ const std::map<std::string, std::vector<std::int64_t>>& limit_constants() {
       {"config::kHttpMaxBodyBytes", {num(kHttpMaxBodyBytes)}},
       {"config::kHttpMaxRequestsPerConnection", {num(kHttpMaxRequestsPerConnection)}},
       {"config::kHttpMaxIdsPerRequest", {num(kHttpMaxIdsPerRequest)}},
+      {"config::kReserveAhead", {ms(kReserveAhead)}},
+      {"config::kReserveRewriteWithin", {ms(kReserveRewriteWithin)}},
+      {"config::kReservePoll", {ms(kReservePoll)}},
+      {"config::kDefaultMaxClockWait", {ms(kDefaultMaxClockWait)}},
+      {"state::kMaxStateFileBytes", {num(state::kMaxStateFileBytes)}},
+      {"config::kDefaultLeaseTtl", {ms(kDefaultLeaseTtl)}},
+      {"config::kMinLeaseTtl", {ms(kMinLeaseTtl)}},
       {"id::GeneratorOptions::max_backward_wait_ms", {id::GeneratorOptions{}.max_backward_wait_ms}},
       {"id::kEpochUnixMs", {id::kEpochUnixMs}},
       {"id::kMaxTimestamp", {id::kEpochUnixMs + id::kMaxTimestamp}},
