@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "state/state_file.hpp"
 #include "config/config.hpp"
 #include "config/duration.hpp"
 #include "config/limits.hpp"
@@ -20,6 +19,7 @@
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
 #include "proto/text_command.hpp"
+#include "state/state_file.hpp"
 
 namespace katsubushi::config {
 namespace {
