@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,39 @@ TEST_F(RoutesTest, GeneratorThatCannotIssueIs503WithTheReason) {
   clock.set(kStartUnixMs + 1);
   EXPECT_EQ(get("/healthz").status, 200u);
   EXPECT_EQ(get("/id").body, std::to_string(id_at(kStartUnixMs + 1, 0)));
+}
+
+// What the issue window refuses (a stored mark not yet passed, no lease, the
+// reserved-until mark reached) is a 503 with the reason on every route that
+// issues, and on /healthz, so a load balancer takes the daemon out meanwhile.
+TEST_F(RoutesTest, TheIssueWindowRefusingIs503WithTheReason) {
+  const std::int64_t now_ms = kStartUnixMs - id::kEpochUnixMs;
+  struct Case {
+    std::function<void()> close;
+    std::string reason;
+    std::function<void()> reopen;
+  };
+  const std::vector<Case> cases = {
+      {[&] { generator.raise_floor(now_ms + 50); },
+       "clock has not yet passed the last reserved mark\n", [&] { clock.advance(51); }},
+      {[&] { generator.drop_lease(); }, "no valid worker id lease\n",
+       [&] { generator.set_lease(kWorker, clock.now_unix_ms() + 1000); }},
+      {[&] { generator.raise_ceiling(clock.now_unix_ms() - id::kEpochUnixMs); },
+       "clock has reached the reserved-until mark, which is not yet written ahead\n",
+       [&] { generator.raise_ceiling(clock.now_unix_ms() - id::kEpochUnixMs + 1000); }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.reason);
+    c.close();
+    for (const char* target : {"/id", "/ids?n=3", "/healthz"}) {
+      const Response r = get(target);
+      EXPECT_EQ(r.status, 503u) << target;
+      EXPECT_EQ(r.body, c.reason) << target;
+    }
+    c.reopen();
+    EXPECT_EQ(get("/healthz").status, 200u);
+    EXPECT_EQ(get("/id").status, 200u);
+  }
 }
 
 TEST_F(RoutesTest, HealthzIsOkWithoutIssuing) {
