@@ -2,13 +2,17 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <chrono>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "id/clock.hpp"
 #include "id/generator.hpp"
+#include "lease/lease_keeper.hpp"
+#include "lease/redis_url.hpp"
 #include "server/logging.hpp"
 #include "server/reservations.hpp"
 #include "server/server.hpp"
@@ -47,7 +51,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     config::validate_config(cfg);
+    if (cfg.worker_id == 0) lease::parse_redis_url(cfg.redis);  // a bad URL is a flag error
   } catch (const config::ConfigError& e) {
+    report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
+    return 2;
+  } catch (const lease::RedisUrlError& e) {
     report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
     return 2;
   }
@@ -62,12 +70,14 @@ int main(int argc, char** argv) {
     if (const auto why = id::outside_id_time_range(clock.now_unix_ms())) {
       spdlog::error("{}", *why);
     }
+    // Without -worker-id the id comes from a Redis lease (checked by validate_config).
+    const bool leased = cfg.worker_id == 0;
     id::IdGenerator generator(clock, cfg.worker_id);
     server::Reservations reservations(
         generator, clock,
         {.state_file = cfg.state_file,
          .max_clock_wait = cfg.max_clock_wait,
-         .leased = false,
+         .leased = leased,
          .ahead = config::kReserveAhead,
          .rewrite_within = config::kReserveRewriteWithin,
          .poll = config::kReservePoll});
@@ -75,21 +85,40 @@ int main(int argc, char** argv) {
     // is read or written is a graceful stop once run() starts.
     server::Server server(cfg, generator);
     reservations.load();
+    std::unique_ptr<lease::LeaseKeeper> keeper;
+    if (leased) {
+      lease::LeaseOptions options{.url = lease::parse_redis_url(cfg.redis),
+                                  .min_worker_id = cfg.min_worker_id,
+                                  .max_worker_id = cfg.max_worker_id,
+                                  .expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                                      cfg.lease_ttl)};
+      keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
+      keeper->claim_at_start();
+    }
     reservations.start();
-    server.set_id_safety_source([&reservations] {
+    if (keeper) keeper->start();
+    server.set_id_safety_source([&reservations, &keeper] {
       const server::ReservationFigures r = reservations.figures();
-      return server::IdSafetyFigures{.clock_waits = r.clock_waits,
-                                     .reserved_until_ms = r.reserved_until_ms,
-                                     .state_writes = r.state_writes,
-                                     .state_write_failures = r.state_write_failures};
+      server::IdSafetyFigures f{.clock_waits = r.clock_waits,
+                                .reserved_until_ms = r.reserved_until_ms,
+                                .state_writes = r.state_writes,
+                                .state_write_failures = r.state_write_failures};
+      if (keeper) {
+        const lease::LeaseStats l = keeper->stats();
+        f.lease_state = std::string(lease::to_string(l.state));
+        f.lease_refresh_failures = l.refresh_failures;
+        f.lease_changes = l.lease_changes;
+      }
+      return f;
     });
     server.listen();
-    spdlog::info("katsubushi {} worker id {} with {} threads", kVersion, cfg.worker_id,
+    spdlog::info("katsubushi {} worker id {} with {} threads", kVersion, generator.worker_id(),
                  cfg.threads);
     const int code = server.run();
-    // After the last request: nothing more is issued, and the state file
-    // gets the exact last timestamp.
+    // After the last request: nothing more is issued, the state file gets
+    // the exact last timestamp, then the worker id is given back.
     reservations.finish();
+    if (keeper) keeper->stop_and_release();
     return code;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());

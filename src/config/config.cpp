@@ -472,10 +472,6 @@ void validate_config(const Config& c) {
     throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= " +
                       std::to_string(id::kMaxWorkerId));
   }
-  if (c.worker_id == 0) {
-    throw ConfigError("flag -redis: worker id leases from Redis are not yet supported; "
-                      "set -worker-id");
-  }
 }
 
 std::vector<FlagInfo> flag_infos() {

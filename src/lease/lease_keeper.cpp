@@ -244,7 +244,10 @@ void LeaseKeeper::run() {
         redis_.disconnect();
         std::lock_guard lock(mu_);
         ++stats_.refresh_failures;
-        spdlog::warn("lease refresh failed ({} so far): {}", stats_.refresh_failures, e.what());
+        // The first failure, then one in 30: Redis may be gone for minutes.
+        if (stats_.refresh_failures % 30 == 1) {
+          spdlog::warn("lease refresh failed ({} so far): {}", stats_.refresh_failures, e.what());
+        }
         held = clock_.now_unix_ms() < until;
       }
       if (!held || clock_.now_unix_ms() >= until) {
@@ -307,8 +310,17 @@ void LeaseKeeper::stop_and_release() {
 }
 
 LeaseStats LeaseKeeper::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  LeaseStats s;
+  {
+    std::lock_guard lock(mu_);
+    s = stats_;
+  }
+  // Past its end a lease is lost, whether or not the thread, waiting on a
+  // call, has noticed yet: the generator already refuses.
+  if (s.state == LeaseState::held && clock_.now_unix_ms() >= s.valid_until_unix_ms) {
+    s.state = LeaseState::lost;
+  }
+  return s;
 }
 
 }  // namespace katsubushi::lease

@@ -203,6 +203,7 @@ void Reservations::lease_held(std::uint32_t worker_id, std::int64_t valid_until_
     lease_worker_ = worker_id;
     hwm_mark_ = -1;
   }
+  lease_until_unix_ms_ = valid_until_unix_ms;
   // The fence first: set_lease() on a new id drops the ceiling to the floor.
   if (fence_ts >= 0) generator_.raise_floor(fence_ts);
   generator_.set_lease(worker_id, valid_until_unix_ms);
@@ -214,7 +215,18 @@ void Reservations::lease_lost(std::string_view why) {
   spdlog::error("worker id lease lost ({}): no ids until one is held again", why);
 }
 
-std::int64_t Reservations::hwm_to_write() { return next_mark(); }
+std::int64_t Reservations::hwm_to_write() {
+  // Up to the lease's end: while the lease is valid, Redis being away does
+  // not stop ids sooner. A later holder can claim the id only after the key
+  // expires (expiry > lease end), so with clocks that agree the fence is
+  // already in its past and costs it no wait.
+  std::int64_t lease_end = 0;
+  {
+    std::lock_guard lock(mu_);
+    lease_end = lease_until_unix_ms_ - id::kEpochUnixMs;
+  }
+  return std::max(next_mark(), lease_end);
+}
 
 void Reservations::hwm_written(std::int64_t mark) {
   std::lock_guard lock(mu_);

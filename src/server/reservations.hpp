@@ -114,6 +114,7 @@ class Reservations final : public lease::LeaseListener {
   std::int64_t file_mark_ = -1;             // guarded by mu_: last mark written to the file
   std::int64_t hwm_mark_ = -1;              // guarded by mu_: last hwm written for lease_worker_
   std::uint32_t lease_worker_ = 0;          // guarded by mu_
+  std::int64_t lease_until_unix_ms_ = 0;    // guarded by mu_: the held lease's end
   bool write_failing_ = false;              // guarded by mu_: log failures once, and recovery
   std::thread writer_;
 
