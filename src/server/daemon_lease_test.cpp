@@ -152,6 +152,25 @@ TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   EXPECT_TRUE(d.running()) << "the daemon exited on a lost lease";
 }
 
+TEST_F(DaemonLease, ARedisClusterServesLeases) {
+  RedisCluster cluster;
+  DaemonProcess d;
+  ASSERT_TRUE(d.start_tcp({"-redis=" + cluster.url("kc"), "-threads=1"})) << d.log();
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+  const auto stats = query_stats(c);
+  EXPECT_EQ(stats.at("lease_state"), "held");
+  const auto worker = stat_value(stats, "worker_id");
+  const std::string key = "kc:id:" + std::to_string(worker);
+  EXPECT_NE(cluster.node(cluster.owner_of(key)).cli({"GET", key}), "");
+  const auto r = get_one(c);
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
+  EXPECT_EQ(id::decode(std::get<std::uint64_t>(r)).worker_id, static_cast<std::uint32_t>(worker));
+  const auto status = d.stop(SIGTERM);
+  ASSERT_TRUE(status && status->clean()) << d.log();
+  EXPECT_EQ(cluster.node(cluster.owner_of(key)).cli({"EXISTS", key}), "0");
+}
+
 // Daemon A holds worker id 5 with its clock 6 s ahead and dies; daemon B, on
 // the real clock, claims 5 once A's key expires. B must issue nothing at or
 // below A's mark, so its first id is above every id A issued.

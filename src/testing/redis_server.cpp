@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -20,19 +21,34 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint16_t free_port() {
+// Binds 127.0.0.1:`port` (0: any) and returns the port bound, 0 if taken.
+std::uint16_t try_bind(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
   socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("no free port");
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  return ok ? ntohs(addr.sin_port) : 0;
+}
+
+// A free port; for a cluster node, one whose bus port (port + 10000) is free
+// too, so below the ephemeral range.
+std::uint16_t free_port(bool cluster) {
+  if (!cluster) {
+    const std::uint16_t p = try_bind(0);
+    if (p == 0) throw std::runtime_error("no free port");
+    return p;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  std::random_device rd;
+  for (int i = 0; i < 200; ++i) {
+    const auto p = static_cast<std::uint16_t>(20000 + rd() % 10000);
+    if (try_bind(p) != 0 && try_bind(static_cast<std::uint16_t>(p + 10000)) != 0) return p;
+  }
+  throw std::runtime_error("no free port pair for a cluster node");
 }
 
 // Runs argv to completion, returning its stdout.
@@ -64,7 +80,7 @@ RedisServer::RedisServer(bool cluster) : cluster_(cluster) {
   std::string templ = std::filesystem::temp_directory_path().string() + "/katsubushi-redis-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp");
   dir_ = templ;
-  port_ = free_port();
+  port_ = free_port(cluster);
   start();
 }
 
