@@ -94,6 +94,9 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     // Die with the test process: a crashed test must not leave daemons behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
+    // A group of its own, killed whole: a wrapper (faketime) forks the daemon
+    // as its own child, which the death signal above does not reach.
+    ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -219,6 +222,7 @@ CommandResult run_command(const std::string& program, const std::vector<std::str
     if (pid > 0) {
       result.status = wait_pid(pid, timeout);
       if (!result.status) {
+        ::kill(-pid, SIGKILL);
         ::kill(pid, SIGKILL);
         wait_pid(pid, kExitTimeout);
       }
@@ -236,6 +240,8 @@ DaemonProcess::DaemonProcess() = default;
 DaemonProcess::~DaemonProcess() { kill_now(); }
 
 void DaemonProcess::kill_now() {
+  // The group, even when the direct child has exited: a wrapper's child may not have.
+  if (pid_ > 0) ::kill(-pid_, SIGKILL);
   if (pid_ > 0 && !exit_) {
     ::kill(pid_, SIGKILL);
     exit_ = wait_pid(pid_, kExitTimeout);
