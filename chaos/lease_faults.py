@@ -17,7 +17,7 @@ from harness import HOST, IO_TIMEOUT_S, WORKER_ID, ChaosError, connect, free_por
 from healthy import IdChecker
 from scenario import (Context, Result, Scenario, end_daemon, failures_recorded)
 
-LEASE_TTL_S = 4  # refreshed every second; the lease ends 3 s after its last refresh
+LEASE_TTL_S = 6  # refreshed every second; the lease ends 4.5 s after its last refresh
 # Outages the lease outlasts (a refresh is missed, the next one lands well
 # before the lease's end): ids must flow on without one error.
 SHORT_OUTAGE_S = 1.2
