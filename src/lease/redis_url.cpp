@@ -1,6 +1,7 @@
 #include "lease/redis_url.hpp"
 
 #include <charconv>
+#include <optional>
 
 namespace katsubushi::lease {
 
@@ -37,7 +38,7 @@ std::string unescape(std::string_view s, bool plus_is_space) {
 RedisEndpoint endpoint(std::string_view hostport) {
   RedisEndpoint e;
   std::string_view host = hostport;
-  std::string_view port;
+  std::optional<std::string_view> port;  // after a ':', perhaps empty
   if (hostport.starts_with('[')) {
     const auto close = hostport.find(']');
     if (close == std::string_view::npos) bad("unclosed [ in \"" + std::string(hostport) + "\"");
@@ -53,11 +54,12 @@ RedisEndpoint endpoint(std::string_view hostport) {
   }
   if (host.empty()) bad("no host in \"" + std::string(hostport) + "\"");
   e.host = std::string(host);
-  if (!port.empty()) {
+  if (port) {
     unsigned v = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc{} || end != port.data() + port.size() || v == 0 || v > 65535) {
-      bad("bad port \"" + std::string(port) + "\"");
+    const auto [end, ec] = std::from_chars(port->data(), port->data() + port->size(), v);
+    if (port->empty() || ec != std::errc{} || end != port->data() + port->size() || v == 0 ||
+        v > 65535) {
+      bad("bad port \"" + std::string(*port) + "\" in \"" + std::string(hostport) + "\"");
     }
     e.port = static_cast<std::uint16_t>(v);
   }
@@ -92,14 +94,15 @@ RedisUrl parse_redis_url(std::string_view text) {
     rest = text.substr(15);
   } else {
     bad("want redis://[user:pass@]host[:port][/db][?ns=NS] or "
-        "rediscluster://host:port,...[?ns=NS], not \"" + std::string(text) + "\"");
+        "rediscluster://host:port,...[?ns=NS], not \"" +
+        std::string(text) + "\"");
   }
+  if (const auto f = rest.find('#'); f != std::string_view::npos) rest = rest.substr(0, f);
   std::string_view query;
   if (const auto q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
-  if (const auto f = query.find('#'); f != std::string_view::npos) query = query.substr(0, f);
   std::string_view path;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     path = rest.substr(slash + 1);
@@ -131,19 +134,19 @@ RedisUrl parse_redis_url(std::string_view text) {
     }
     url.db = v;
   }
-  // The first ns= wins, as url.Values.Get.
-  bool ns_seen = false;
-  while (!query.empty() && !ns_seen) {
+  // As raus reads it (url.Query()["ns"][0]): the first ns wins, even an
+  // empty one; pairs with a ';' are dropped, as Go's query parser does.
+  while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with("ns=")) {
-      url.ns = unescape(pair.substr(3), true);
-      ns_seen = true;
+    const auto eq = pair.find('=');
+    if (pair.find(';') == std::string_view::npos && unescape(pair.substr(0, eq), true) == "ns") {
+      url.ns = eq == std::string_view::npos ? std::string() : unescape(pair.substr(eq + 1), true);
+      break;
     }
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);
   }
-  if (url.ns.empty()) url.ns = "raus";
   return url;
 }
 

@@ -1,7 +1,11 @@
 // -redis URLs, in the forms raus (and so go-katsubushi) reads:
 //   redis://[user:pass@]host[:port][/db][?ns=NAMESPACE]
 //   rediscluster://host:port[,host:port...][?ns=NAMESPACE]
-// The port defaults to 6379, the database to 0, the namespace to "raus".
+// The port defaults to 6379, the database to 0, the namespace to "raus"
+// (raus's DefaultNamespace). As in raus, `?ns=` names the empty namespace
+// (keys ":id:N"): a Go and a C++ daemon given the same URL share the keys.
+// Beyond raus: several cluster seeds, [IPv6] hosts, early errors for ports
+// and databases raus would only fail on when connecting.
 #pragma once
 
 #include <cstdint>
