@@ -1,19 +1,21 @@
 #include "testing/redis_server.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <stdexcept>
-#include <thread>
 
 namespace katsubushi::testing {
 
@@ -21,40 +23,61 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Binds 127.0.0.1:`port` (0: any) and returns the port bound, 0 if taken.
-std::uint16_t try_bind(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// How long a server may take to answer PING after it was started.
+constexpr auto kStartWait = 10s;
+// Ports a new server tries before giving up (another process may take a
+// port between our probe and redis-server binding it).
+constexpr int kPortAttempts = 8;
+// The cluster bus listens on port + 10000.
+constexpr std::uint16_t kClusterBusOffset = 10000;
+
+// Whether 127.0.0.1:port can be bound now (0: any port); the port bound.
+std::uint16_t bind_probe(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
   socklen_t len = sizeof addr;
-  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) ::close(fd);
-  return ok ? ntohs(addr.sin_port) : 0;
+  std::uint16_t bound = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return bound;
 }
 
-// A free port; for a cluster node, one whose bus port (port + 10000) is free
-// too, so below the ephemeral range.
 std::uint16_t free_port(bool cluster) {
-  if (!cluster) {
-    const std::uint16_t p = try_bind(0);
-    if (p == 0) throw std::runtime_error("no free port");
-    return p;
-  }
-  std::random_device rd;
   for (int i = 0; i < 200; ++i) {
-    const auto p = static_cast<std::uint16_t>(20000 + rd() % 10000);
-    if (try_bind(p) != 0 && try_bind(static_cast<std::uint16_t>(p + 10000)) != 0) return p;
+    const std::uint16_t port = bind_probe(0);
+    if (port == 0) continue;
+    if (!cluster) return port;
+    if (port <= 65535 - kClusterBusOffset &&
+        bind_probe(static_cast<std::uint16_t>(port + kClusterBusOffset)) != 0) {
+      return port;
+    }
   }
-  throw std::runtime_error("no free port pair for a cluster node");
+  throw std::runtime_error("no free loopback port");
 }
 
-// Runs argv to completion, returning its stdout.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// Runs argv to completion, returning its stdout, trimmed.
 std::string capture(const std::vector<std::string>& argv) {
   std::string cmd;
-  for (const auto& a : argv) cmd += "'" + a + "' ";
+  for (const auto& a : argv) cmd += shell_quote(a) + " ";
   cmd += "2>/dev/null";
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -69,19 +92,35 @@ std::string capture(const std::vector<std::string>& argv) {
   return out;
 }
 
+// In a child between fork and exec: die with the parent, keep none of its fds
+// (a listening socket of the test held open by redis-server would still
+// accept connections after the test closed it).
+void child_hygiene() {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+}
+
 }  // namespace
 
 bool redis_available() {
-  return std::system("command -v redis-server >/dev/null 2>&1 && "
-                     "command -v redis-cli >/dev/null 2>&1") == 0;
+  return std::system(
+             "command -v redis-server >/dev/null 2>&1 && "
+             "command -v redis-cli >/dev/null 2>&1") == 0;
 }
 
-RedisServer::RedisServer(bool cluster) : cluster_(cluster) {
+RedisServer::RedisServer(bool cluster) : RedisServer(RedisServerOptions{.cluster = cluster}) {}
+
+RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
   std::string templ = std::filesystem::temp_directory_path().string() + "/katsubushi-redis-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp");
+  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
-  port_ = free_port(cluster);
-  start();
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    port_ = free_port(options_.cluster);
+    if (start_on_port()) return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  throw std::runtime_error("redis-server did not start (log in " + dir_ + ")");
 }
 
 RedisServer::~RedisServer() {
@@ -90,63 +129,83 @@ RedisServer::~RedisServer() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string RedisServer::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
 std::string RedisServer::url(const std::string& ns) const {
-  return "redis://127.0.0.1:" + std::to_string(port_) + (ns.empty() ? "" : "?ns=" + ns);
+  return "redis://" + address() + (ns.empty() ? "" : "?ns=" + ns);
 }
 
 void RedisServer::start() {
   if (pid_ > 0) return;
-  std::vector<std::string> args = {"redis-server",     "--port",       std::to_string(port_),
-                                   "--bind",           "127.0.0.1",    "--save",
-                                   "",                 "--appendonly", "no",
-                                   "--dir",            dir_,           "--daemonize",
-                                   "no",               "--loglevel",   "warning",
-                                   "--logfile",        dir_ + "/redis.log"};
-  if (cluster_) {
-    args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
-                             dir_ + "/nodes.conf", "--cluster-node-timeout", "2000",
-                             "--cluster-require-full-coverage", "no"});
+  // The port was ours a moment ago; it may take a moment to be free again.
+  const auto until = std::chrono::steady_clock::now() + kStartWait;
+  while (std::chrono::steady_clock::now() < until) {
+    if (start_on_port()) return;
+    std::this_thread::sleep_for(100ms);
   }
-  // A port just given up may still be held by sockets of the killed server
-  // for a moment: a server that exits at once is started again.
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
-    if (pid < 0) throw std::runtime_error("fork failed");
-    pid_ = pid;
-    paused_ = false;
-    if (wait_ready()) return;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == 0) break;  // running but not answering
-    pid_ = -1;
-    std::this_thread::sleep_for(200ms);
+  throw std::runtime_error("redis-server did not start again on " + address());
+}
+
+bool RedisServer::start_on_port() {
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_,
+                                   "--daemonize",
+                                   "no",
+                                   "--loglevel",
+                                   "warning",
+                                   "--logfile",
+                                   dir_ + "/redis.log"};
+  if (options_.cluster) {
+    args.insert(args.end(),
+                {"--cluster-enabled", "yes", "--cluster-config-file", dir_ + "/nodes.conf",
+                 "--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"});
   }
-  stop();
-  throw std::runtime_error("redis-server did not start on " + url());
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    child_hygiene();
+    ::execvp("redis-server", argv.data());
+    ::_exit(127);
+  }
+  if (pid < 0) throw std::runtime_error("fork failed");
+  pid_ = pid;
+  paused_ = false;
+  if (wait_ready()) return true;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == 0) {  // running but not answering
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  return false;
 }
 
 bool RedisServer::wait_ready() const {
-  for (int i = 0; i < 200; ++i) {
+  const auto until = std::chrono::steady_clock::now() + kStartWait;
+  while (std::chrono::steady_clock::now() < until) {
     if (cli({"PING"}) == "PONG") return true;
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      // Exited: reaped here; start() sees it gone.
-      return false;
-    }
-    std::this_thread::sleep_for(25ms);
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) return false;  // exited (port taken?)
+    std::this_thread::sleep_for(20ms);
   }
   return false;
 }
 
 void RedisServer::stop() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);  // a stopped (paused) process dies of SIGKILL too
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
@@ -168,8 +227,12 @@ void RedisServer::resume() {
 }
 
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"timeout", "5", "redis-cli", "-h", "127.0.0.1", "-p",
-                                   std::to_string(port_)};
+  std::vector<std::string> argv = {"timeout",   "5",  "redis-cli",          "-h",
+                                   "127.0.0.1", "-p", std::to_string(port_)};
+  if (!options_.cli_user.empty()) argv.insert(argv.end(), {"--user", options_.cli_user});
+  if (!options_.cli_password.empty()) {
+    argv.insert(argv.end(), {"--pass", options_.cli_password, "--no-auth-warning"});
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   return capture(argv);
 }
@@ -178,11 +241,14 @@ RedisCluster::RedisCluster() {
   std::vector<std::string> create = {"timeout", "30", "redis-cli", "--cluster", "create"};
   for (int i = 0; i < 3; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(true));
-    create.push_back("127.0.0.1:" + std::to_string(nodes_.back()->port()));
+    create.push_back(nodes_.back()->address());
   }
   create.insert(create.end(), {"--cluster-replicas", "0", "--cluster-yes"});
   capture(create);
-  for (int i = 0; i < 400 && !healthy(); ++i) std::this_thread::sleep_for(25ms);
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (!healthy() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
   if (!healthy()) throw std::runtime_error("the Redis Cluster did not become ready");
 }
 
@@ -190,43 +256,40 @@ std::string RedisCluster::url(const std::string& ns) const {
   std::string u = "rediscluster://";
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (i > 0) u += ',';
-    u += "127.0.0.1:" + std::to_string(nodes_[i]->port());
+    u += nodes_[i]->address();
   }
   return u + (ns.empty() ? "" : "?ns=" + ns);
 }
 
 bool RedisCluster::healthy() const {
-  for (const auto& n : nodes_) {
-    if (!n->running()) return false;
-    if (n->cli({"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos) return false;
-  }
-  return true;
+  return std::all_of(nodes_.begin(), nodes_.end(), [](const auto& n) {
+    return n->running() &&
+           n->cli({"CLUSTER", "INFO"}).find("cluster_state:ok") != std::string::npos;
+  });
 }
 
 std::size_t RedisCluster::owner_of(const std::string& key) const {
-  const RedisServer* ask = nullptr;
-  for (const auto& n : nodes_) {
-    if (n->running()) ask = n.get();
-  }
-  if (ask == nullptr) throw std::runtime_error("no node running");
-  const std::string slot = ask->cli({"CLUSTER", "KEYSLOT", key});
-  // CLUSTER NODES: "<id> <ip:port@bus> <flags> ... <slot ranges>" per line.
-  const std::string table = ask->cli({"CLUSTER", "NODES"});
-  const long want = std::stol(slot);
+  const auto ask =
+      std::find_if(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->running(); });
+  if (ask == nodes_.end()) throw std::runtime_error("no node running");
+  const long want = std::stol((*ask)->cli({"CLUSTER", "KEYSLOT", key}));
+  // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch>
+  // <link> <slot or range>..." a line per node.
+  const std::string table = (*ask)->cli({"CLUSTER", "NODES"});
   std::size_t start = 0;
   while (start < table.size()) {
     const std::size_t end = std::min(table.find('\n', start), table.size());
     const std::string line = table.substr(start, end - start);
     start = end + 1;
     std::vector<std::string> f;
-    std::size_t p = 0;
-    while (p < line.size()) {
+    for (std::size_t p = 0; p < line.size();) {
       const std::size_t q = std::min(line.find(' ', p), line.size());
       f.push_back(line.substr(p, q - p));
       p = q + 1;
     }
     if (f.size() < 9) continue;
     for (std::size_t k = 8; k < f.size(); ++k) {
+      if (f[k].starts_with('[')) continue;  // a slot being migrated
       const auto dash = f[k].find('-');
       long lo = 0;
       long hi = 0;
@@ -245,6 +308,93 @@ std::size_t RedisCluster::owner_of(const std::string& key) const {
     }
   }
   throw std::runtime_error("no owner for " + key);
+}
+
+std::size_t RedisCluster::kill_owner_of(const std::string& key) {
+  const std::size_t i = owner_of(key);
+  nodes_[i]->stop();
+  return i;
+}
+
+FakeRedis::FakeRedis(Mode mode, std::string bytes) : mode_(mode), bytes_(std::move(bytes)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listen_fd_, 16) != 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::pipe2(wake_, O_CLOEXEC) != 0) {
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    throw std::runtime_error("FakeRedis: cannot listen on loopback");
+  }
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+FakeRedis::~FakeRedis() {
+  const char stop = 's';
+  [[maybe_unused]] const auto n = ::write(wake_[1], &stop, 1);
+  thread_.join();
+  ::close(listen_fd_);
+  ::close(wake_[0]);
+  ::close(wake_[1]);
+}
+
+void FakeRedis::set(Mode mode, std::string bytes) {
+  std::lock_guard lock(mu_);
+  mode_ = mode;
+  bytes_ = std::move(bytes);
+}
+
+std::string FakeRedis::url(const std::string& ns) const {
+  return "redis://127.0.0.1:" + std::to_string(port_) + (ns.empty() ? "" : "?ns=" + ns);
+}
+
+void FakeRedis::serve() {
+  std::vector<int> clients;
+  std::array<char, 65536> buf{};
+  for (;;) {
+    std::vector<pollfd> fds = {{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    for (const int c : clients) fds.push_back({c, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (fds[0].revents != 0) break;
+    Mode mode{};
+    std::string bytes;
+    {
+      std::lock_guard lock(mu_);
+      mode = mode_;
+      bytes = bytes_;
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      const int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) {
+        ++connections_;
+        if (mode == Mode::close_at_once) {
+          ::close(c);
+        } else {
+          clients.push_back(c);
+        }
+      }
+    }
+    for (std::size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const int c = fds[i].fd;
+      const ssize_t n = ::read(c, buf.data(), buf.size());
+      bool close_it = n <= 0;
+      if (n > 0 && (mode == Mode::reply || mode == Mode::reply_then_close)) {
+        [[maybe_unused]] const auto w = ::send(c, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        close_it = mode == Mode::reply_then_close;
+      }
+      if (n > 0 && mode == Mode::close_at_once) close_it = true;
+      if (close_it) {
+        ::close(c);
+        clients.erase(std::find(clients.begin(), clients.end(), c));
+      }
+    }
+  }
+  for (const int c : clients) ::close(c);
 }
 
 }  // namespace katsubushi::testing
