@@ -1,19 +1,20 @@
 // Worker ids from Redis, in raus's key scheme so go-katsubushi (raus) and
 // this daemon can share a namespace:
-//   {ns}:id:{N} = our uuid, with an expiry   (SET NX EX to claim)
-//   PUBLISH {ns}:broadcast "{uuid}:{N}"      (every refresh, as raus)
+//   SUBSCRIBE {ns}:broadcast for a while at start  (learn the ids in use)
+//   {ns}:id:{N} = our uuid, with an expiry          (SET NX EX to claim)
+//   PUBLISH {ns}:broadcast "{uuid}:{N}"             (every refresh, as raus)
 // and, beyond raus:
 //   {ns}:hwm:{N} = the holder's reserved-until mark (ms since the id epoch),
 //   only ever raised, never expiring: the fence a later holder of N starts above.
 //
-// One thread of its own makes every Redis call. A lease is valid until the
-// start of its last successful refresh + expiry - margin (on the daemon's
-// clock); the LeaseListener hears of every claim, refresh and loss, and the
-// daemon issues no id outside a valid lease. Losing the lease is never fatal:
-// the keeper keeps claiming (the same id first) until one is held again.
+// One thread of its own makes every Redis call once start() has run. A lease
+// is valid until the start of its last successful refresh + expiry - margin
+// (on the daemon's clock); the LeaseListener hears of every claim, refresh
+// and loss, and the daemon issues no id outside a valid lease. Losing the
+// lease is never fatal: the keeper keeps claiming (the same id first) until
+// one is held again.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "id/clock.hpp"
 #include "lease/lease_listener.hpp"
@@ -31,31 +33,53 @@
 
 namespace katsubushi::lease {
 
+// raus's constants. go-katsubushi sets raus.LockExpires to 600 s (raus's own
+// default is 60 s); the daemon replaces go-katsubushi, so 600 s it is.
+inline constexpr std::chrono::seconds kDefaultExpiry{600};
+inline constexpr std::chrono::milliseconds kRausHoldInterval{1000};      // raus's ticker
+inline constexpr std::chrono::milliseconds kRausSubscribeTimeout{3000};  // raus.SubscribeTimeout
+inline constexpr std::size_t kRausMaxCandidates = 10;                    // raus.MaxCandidate
+// Beyond raus.
+inline constexpr int kMarginDivisor = 4;         // margin = expiry / 4
+inline constexpr int kRefreshesPerExpiry = 3;    // refresh at least 3 times an expiry
+inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2 by default
+inline constexpr std::chrono::milliseconds kDefaultCallTimeout{1000};
+inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
+
 struct LeaseOptions {
-  RedisUrl url;
+  RedisUrl url{};
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = 1023;
-  std::chrono::seconds expiry{600};  // go-katsubushi's raus.LockExpires
-  // Every call's timeout; well under the margin.
-  std::chrono::milliseconds call_timeout{1000};
+  // The key's expiry (SET EX / EXPIRE, whole seconds).
+  std::chrono::seconds expiry = kDefaultExpiry;
+  // Every Redis call's timeout. 0: min(1 s, margin / 2). Must be under the margin.
+  std::chrono::milliseconds call_timeout{0};
   // 0: min(1 s, expiry / 3), raus's one second unless the expiry is short.
   std::chrono::milliseconds refresh_interval{0};
+  // valid_until = start of the last successful refresh + expiry - margin.
   // 0: expiry / 4.
   std::chrono::milliseconds margin{0};
-  // The longest wait between claims while no lease is held.
-  std::chrono::milliseconds max_backoff{5000};
+  // How long to listen on {ns}:broadcast before the first claim; 0 skips it
+  // (as raus with SubscribeTimeout <= 0).
+  std::chrono::milliseconds learn_time = kRausSubscribeTimeout;
+  // The longest wait between attempts while no lease is held.
+  std::chrono::milliseconds max_backoff = kDefaultMaxBackoff;
+  // Seeds the candidate order; nullopt: std::random_device.
+  std::optional<std::uint64_t> seed{};
+  // The value stored in {ns}:id:{N}; empty: a random (version 4) uuid.
+  std::string uuid{};
 };
 
 struct LeaseStats {
   LeaseState state = LeaseState::claiming;
-  std::uint32_t worker_id = 0;
+  std::uint32_t worker_id = 0;  // the id held, or last held; 0 before the first
   std::uint64_t refresh_failures = 0;
   std::uint64_t lease_changes = 0;  // leases gained after the first (after a loss)
   std::int64_t valid_until_unix_ms = 0;
 };
 
-// Claiming failed for good (no free id in the range) or Redis cannot be
-// reached at start; the message names the range or the address.
+// Options that cannot work, no free id in the range, or Redis unreachable at
+// start; the message names the option, the range or the address.
 class LeaseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -63,56 +87,79 @@ class LeaseError : public std::runtime_error {
 
 class LeaseKeeper {
  public:
+  // Throws LeaseError for options that cannot work (the message names them).
   LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener);
-  ~LeaseKeeper();
+  ~LeaseKeeper();  // stop_and_release()
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  // The first claim, on the caller's thread: an id from the range, its fence
-  // read, the listener told, the hwm written. Throws LeaseError.
+  // The first claim, on the caller's thread, before start(): the ids in use
+  // learnt for learn_time, an id from the range, its fence read, the listener
+  // told, the hwm written. Throws LeaseError.
   std::uint32_t claim_at_start();
 
-  // Holds the lease on a thread of its own from now on.
+  // Holds the lease on a thread of its own from now on (claims one first if
+  // none is held). Never throws from that thread; never ends the process.
   void start();
 
-  // Stops the thread and deletes our key if it still holds our uuid (bounded
-  // by the call timeout). Idempotent.
+  // Stops the thread (promptly: it waits on a condition variable) and deletes
+  // our key if it still holds our uuid, bounded by the call timeout.
+  // Idempotent; the destructor calls it.
   void stop_and_release();
 
+  // Thread-safe. A lease past its end reads as lost even before the thread,
+  // perhaps waiting on a call, has noticed.
   LeaseStats stats() const;
-  const std::string& uuid() const { return uuid_; }
+  const std::string& uuid() const noexcept { return uuid_; }
+  // The values in effect once the zeros of LeaseOptions are resolved.
+  std::chrono::milliseconds refresh_interval() const noexcept { return refresh_interval_; }
+  std::chrono::milliseconds margin() const noexcept { return margin_; }
+  std::chrono::milliseconds call_timeout() const noexcept { return call_timeout_; }
 
  private:
+  enum class Hold : std::uint8_t { kept, gone, taken };
+
   std::string id_key(std::uint32_t worker) const;
   std::string hwm_key(std::uint32_t worker) const;
-  // One SET NX per candidate from a random offset; the id, or nullopt when
-  // every id of the range is held. Throws RedisError.
-  std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer);
-  // After a claim: read the fence, tell the listener, write the hwm.
-  void took(std::uint32_t worker, std::int64_t started_unix_ms);
-  // raus's hold step plus the hwm; false when the key holds another uuid or
-  // none (the lease is gone). Throws RedisError.
-  bool refresh(std::int64_t started_unix_ms);
-  void write_hwm();
-  void run();
-  bool wait_for(std::chrono::milliseconds d);  // false once stopping
   std::int64_t valid_until(std::int64_t started_unix_ms) const;
+  // Listens on {ns}:broadcast for learn_time; the ids others publish.
+  std::vector<bool> learn_used_ids();
+  // `prefer` first, then raus's way: up to 10 unused ids from a random
+  // offset, one of them at random, SET NX; the id, or nullopt when every id
+  // of the range is held. Throws RedisError.
+  std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer,
+                                         std::vector<bool> used);
+  // After a claim: read the fence, tell the listener, write the hwm.
+  // Throws RedisError when the fence cannot be read (the key is given back).
+  void took(std::uint32_t worker, std::int64_t started_unix_ms);
+  // raus's hold step. Throws RedisError.
+  Hold hold(std::uint32_t worker);
+  // Raises {ns}:hwm:{N} to the listener's mark. Throws RedisError.
+  void write_hwm(std::uint32_t worker);
+  void release(std::uint32_t worker);
+  void run();
+  void step(std::chrono::milliseconds& wait, std::chrono::milliseconds& backoff);
+  void lose(std::string_view why);
+  bool wait_for(std::chrono::milliseconds d);  // false once stopping
+  std::string range_text() const;
 
   const LeaseOptions options_;
-  const std::chrono::milliseconds refresh_interval_;
   const std::chrono::milliseconds margin_;
+  const std::chrono::milliseconds refresh_interval_;
+  const std::chrono::milliseconds call_timeout_;
   id::Clock& clock_;
   LeaseListener& listener_;
-  RedisClient redis_;
+  RedisClient redis_;  // used by the thread, or by the caller while it does not run
   std::string uuid_;
   std::mt19937_64 random_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  bool released_ = false;  // guarded by mu_
-  LeaseStats stats_;       // guarded by mu_
-  std::int64_t fence_ = -1;  // guarded by mu_: the hwm found at the claim
+  bool stopping_ = false;             // guarded by mu_
+  bool released_ = false;             // guarded by mu_
+  LeaseStats stats_;                  // guarded by mu_
+  std::int64_t fence_ = -1;           // guarded by mu_: the hwm found at the claim
+  std::uint64_t claim_failures_ = 0;  // the thread's: failed claims, for quieter logs
   std::thread thread_;
 };
 

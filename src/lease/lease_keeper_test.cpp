@@ -1,11 +1,15 @@
 // The lease keeper against real redis-server processes (single and a 3-node
-// cluster) started by the tests on free loopback ports. Expiries are short
-// (3 s) so losses happen within a test; the system clock is the lease clock.
+// cluster) and FakeRedis servers, all started by the tests on free loopback
+// ports. Expiries are short (3 s) so losses happen within a test; the
+// system clock is the lease clock.
 #include "lease/lease_keeper.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -22,10 +26,17 @@ namespace katsubushi::lease {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::FakeRedis;
 using testing::RedisCluster;
 using testing::RedisServer;
 
-// Records what the keeper says; proposes hwm marks 2 s ahead of the clock.
+constexpr std::int64_t kExpiryMs = 3000;
+constexpr std::int64_t kMarginMs = kExpiryMs / 4;
+// Only a hang goes past this.
+constexpr auto kNoHang = 3s;
+
+// Records what the keeper says; proposes hwm marks 2 s ahead of the clock
+// unless told otherwise.
 class Recorder final : public LeaseListener {
  public:
   explicit Recorder(id::Clock& clock) : clock_(clock) {}
@@ -47,20 +58,29 @@ class Recorder final : public LeaseListener {
     lost_at_.push_back(clock_.now_unix_ms());
   }
   std::int64_t hwm_to_write() override {
-    return clock_.now_unix_ms() - id::kEpochUnixMs + 2000;
+    std::lock_guard lock(mu_);
+    return propose_ ? propose_() : clock_.now_unix_ms() - id::kEpochUnixMs + 2000;
   }
   void hwm_written(std::int64_t mark) override {
     std::lock_guard lock(mu_);
     hwm_.push_back(mark);
   }
 
+  void propose(std::function<std::int64_t()> f) {
+    std::lock_guard lock(mu_);
+    propose_ = std::move(f);
+  }
   std::vector<Held> held() const {
     std::lock_guard lock(mu_);
     return held_;
   }
-  std::size_t losses() const {
+  std::vector<std::string> losses() const {
     std::lock_guard lock(mu_);
-    return losses_.size();
+    return losses_;
+  }
+  std::vector<std::int64_t> lost_at() const {
+    std::lock_guard lock(mu_);
+    return lost_at_;
   }
   std::vector<std::int64_t> hwm() const {
     std::lock_guard lock(mu_);
@@ -74,6 +94,7 @@ class Recorder final : public LeaseListener {
   std::vector<std::string> losses_;
   std::vector<std::int64_t> lost_at_;
   std::vector<std::int64_t> hwm_;
+  std::function<std::int64_t()> propose_;
 };
 
 LeaseOptions options(const std::string& url, std::uint32_t lo = 1, std::uint32_t hi = 1023) {
@@ -81,8 +102,9 @@ LeaseOptions options(const std::string& url, std::uint32_t lo = 1, std::uint32_t
   o.url = parse_redis_url(url);
   o.min_worker_id = lo;
   o.max_worker_id = hi;
-  o.expiry = 3s;
+  o.expiry = std::chrono::seconds(kExpiryMs / 1000);
   o.call_timeout = 300ms;
+  o.learn_time = 0ms;  // the tests of learning set it
   o.max_backoff = 500ms;
   return o;
 }
@@ -92,10 +114,32 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 15s) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(20ms);
   }
   return pred();
 }
+
+// Publishes raus payloads on a channel until it goes.
+class Announcer {
+ public:
+  Announcer(RedisServer& redis, std::string channel, std::vector<std::string> payloads)
+      : thread_([&redis, channel = std::move(channel), payloads = std::move(payloads), this] {
+          while (!stop_) {
+            for (const auto& p : payloads) redis.cli({"PUBLISH", channel, p});
+            std::this_thread::sleep_for(100ms);
+          }
+        }) {}
+  ~Announcer() {
+    stop_ = true;
+    thread_.join();
+  }
+  Announcer(const Announcer&) = delete;
+  Announcer& operator=(const Announcer&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 class LeaseTest : public ::testing::Test {
  protected:
@@ -105,39 +149,116 @@ class LeaseTest : public ::testing::Test {
   id::SystemClock clock;
 };
 
+TEST_F(LeaseTest, OptionsThatCannotWorkAreRefusedByName) {
+  Recorder rec(clock);
+  const auto refused = [&](LeaseOptions o, const std::string& says) {
+    try {
+      LeaseKeeper keeper(std::move(o), clock, rec);
+      ADD_FAILURE() << "accepted; want: " << says;
+    } catch (const LeaseError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  const std::string url = "redis://127.0.0.1:1";
+  refused(options(url, 0, 5), "not 0..5");
+  refused(options(url, 6, 5), "not 6..5");
+  refused(options(url, 1, 1024), "not 1..1024");
+  LeaseOptions slow_calls = options(url);
+  slow_calls.call_timeout = 750ms;
+  refused(slow_calls, "call timeout (750 ms) must be under the margin (750 ms)");
+  LeaseOptions slow_refresh = options(url);
+  slow_refresh.refresh_interval = 2250ms;
+  refused(slow_refresh, "refresh interval (2250 ms) must be under expiry - margin");
+  LeaseOptions wide_margin = options(url);
+  wide_margin.margin = 3s;
+  refused(wide_margin, "margin (3000 ms) must be under the expiry");
+
+  // The zeros resolved: raus's second, a quarter of the expiry, 1 s calls.
+  LeaseOptions defaults;
+  defaults.url = parse_redis_url(url);
+  const LeaseKeeper by_default(defaults, clock, rec);
+  EXPECT_EQ(by_default.refresh_interval(), 1000ms);
+  EXPECT_EQ(by_default.margin(), 150000ms);
+  EXPECT_EQ(by_default.call_timeout(), 1000ms);
+  LeaseOptions short_expiry = defaults;
+  short_expiry.expiry = 2s;
+  const LeaseKeeper short_one(short_expiry, clock, rec);
+  EXPECT_EQ(short_one.refresh_interval(), 666ms);
+  EXPECT_EQ(short_one.margin(), 500ms);
+  EXPECT_EQ(short_one.call_timeout(), 250ms);
+  // A random version 4 uuid, as raus's uuid.NewRandom().
+  const std::string& u = by_default.uuid();
+  ASSERT_EQ(u.size(), 36u) << u;
+  EXPECT_EQ(u[8], '-');
+  EXPECT_EQ(u[14], '4');
+  EXPECT_NE(u, short_one.uuid());
+}
+
 TEST_F(LeaseTest, ClaimHoldAndReleaseInRausKeys) {
   RedisServer redis;
   Recorder rec(clock);
   LeaseKeeper keeper(options(redis.url("t")), clock, rec);
+  const std::int64_t before = clock.now_unix_ms();
   const std::uint32_t id = keeper.claim_at_start();
+  const std::string key = "t:id:" + std::to_string(id);
   EXPECT_GE(id, 1u);
   EXPECT_LE(id, 1023u);
-  // raus's key and value: {ns}:id:{N} = uuid, with an expiry.
-  EXPECT_EQ(redis.cli({"GET", "t:id:" + std::to_string(id)}), keeper.uuid());
-  const int ttl = std::stoi(redis.cli({"TTL", "t:id:" + std::to_string(id)}));
+  // raus's key and value: {ns}:id:{N} = uuid, with the expiry.
+  EXPECT_EQ(redis.cli({"GET", key}), keeper.uuid());
+  const int ttl = std::stoi(redis.cli({"TTL", key}));
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, 3);
-  // The fence: nothing there before; the hwm written after the claim.
-  ASSERT_FALSE(rec.held().empty());
+  // Told once, fence -1 (no hwm yet), valid from a start before the claim.
+  ASSERT_EQ(rec.held().size(), 1u);
+  EXPECT_EQ(rec.held()[0].worker, id);
   EXPECT_EQ(rec.held()[0].fence, -1);
-  EXPECT_EQ(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), std::to_string(rec.hwm().at(0)));
+  EXPECT_GE(rec.held()[0].valid_until, before + kExpiryMs - kMarginMs);
+  EXPECT_LE(rec.held()[0].valid_until, rec.held()[0].at + kExpiryMs - kMarginMs);
+  // The hwm written after the claim, with no expiry.
+  ASSERT_EQ(rec.hwm().size(), 1u);
+  EXPECT_EQ(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), std::to_string(rec.hwm()[0]));
+  EXPECT_EQ(redis.cli({"TTL", "t:hwm:" + std::to_string(id)}), "-1");
+  EXPECT_EQ(keeper.stats().state, LeaseState::held);
+  EXPECT_EQ(keeper.stats().worker_id, id);
 
   keeper.start();
-  ASSERT_TRUE(eventually([&] { return rec.held().size() >= 4; })) << "no refreshes";
   // Held past the expiry: the refreshes keep it.
-  EXPECT_EQ(redis.cli({"GET", "t:id:" + std::to_string(id)}), keeper.uuid());
+  ASSERT_TRUE(eventually([&] { return rec.held().size() >= 5; })) << "no refreshes";
+  EXPECT_EQ(redis.cli({"GET", key}), keeper.uuid());
   for (const auto& h : rec.held()) {
     EXPECT_EQ(h.worker, id);
-    EXPECT_LE(h.valid_until, h.at + 3000 - 750) << "valid past refresh + expiry - margin";
+    EXPECT_EQ(h.fence, -1) << "a refresh reports the claim's fence";
+    EXPECT_LE(h.valid_until, h.at + kExpiryMs - kMarginMs)
+        << "valid past refresh + expiry - margin";
   }
-  // The hwm only grows.
   const auto marks = rec.hwm();
-  for (std::size_t i = 1; i < marks.size(); ++i) EXPECT_GE(marks[i], marks[i - 1]);
-  EXPECT_EQ(keeper.stats().state, LeaseState::held);
+  ASSERT_GE(marks.size(), 4u);
+  EXPECT_EQ(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), std::to_string(marks.back()));
+  const LeaseStats s = keeper.stats();
+  EXPECT_EQ(s.state, LeaseState::held);
+  EXPECT_EQ(s.refresh_failures, 0u);
+  EXPECT_EQ(s.lease_changes, 0u);
+  EXPECT_EQ(s.valid_until_unix_ms, rec.held().back().valid_until);
 
+  const auto t0 = std::chrono::steady_clock::now();
   keeper.stop_and_release();
-  EXPECT_EQ(redis.cli({"EXISTS", "t:id:" + std::to_string(id)}), "0");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms) << "stop waited for a refresh";
+  EXPECT_EQ(redis.cli({"EXISTS", key}), "0");
   EXPECT_NE(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), "") << "the fence stays";
+  keeper.stop_and_release();  // idempotent
+}
+
+TEST_F(LeaseTest, TheHoldStepPublishesRausPayloads) {
+  RedisServer redis;
+  Recorder rec(clock);
+  LeaseKeeper keeper(options(redis.url()), clock, rec);
+  const std::uint32_t id = keeper.claim_at_start();
+  keeper.start();
+  RedisClient listener(parse_redis_url(redis.url()), 300ms);
+  std::set<std::string> heard;
+  listener.listen("raus:broadcast", 2500ms, [&](std::string_view m) { heard.emplace(m); });
+  // What raus's parsePayload reads: uuid ":" N, one colon.
+  EXPECT_EQ(heard, (std::set<std::string>{keeper.uuid() + ":" + std::to_string(id)}));
 }
 
 TEST_F(LeaseTest, TwoKeepersOnOneNamespaceGetDifferentIdsAndAFullRangeIsAClearError) {
@@ -150,7 +271,6 @@ TEST_F(LeaseTest, TwoKeepersOnOneNamespaceGetDifferentIdsAndAFullRangeIsAClearEr
   LeaseKeeper c(options(redis.url(), 5, 6), clock, c_rec);
   const auto ia = a.claim_at_start();
   const auto ib = b.claim_at_start();
-  EXPECT_NE(ia, ib);
   EXPECT_EQ((std::set<std::uint32_t>{ia, ib}), (std::set<std::uint32_t>{5, 6}));
   try {
     c.claim_at_start();
@@ -158,7 +278,66 @@ TEST_F(LeaseTest, TwoKeepersOnOneNamespaceGetDifferentIdsAndAFullRangeIsAClearEr
   } catch (const LeaseError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("no free worker id in 5..6"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(redis.port())), std::string::npos) << msg;
+    EXPECT_NE(msg.find(redis.address()), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(c_rec.held().empty());
+}
+
+TEST_F(LeaseTest, UnreachableRedisIsAClearErrorNamingIt) {
+  std::uint16_t port = 0;
+  {
+    RedisServer gone;
+    port = gone.port();
+  }
+  Recorder rec(clock);
+  LeaseOptions o = options("redis://127.0.0.1:" + std::to_string(port));
+  o.learn_time = 200ms;
+  LeaseKeeper keeper(o, clock, rec);
+  try {
+    keeper.claim_at_start();
+    FAIL() << "claimed from nowhere";
+  } catch (const LeaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(LeaseTest, IdsAnnouncedOnTheBroadcastChannelAreSkipped) {
+  RedisServer redis;
+  // Other holders announce 1..7 (their keys are not even there: raus skips
+  // announced ids all the same).
+  std::vector<std::string> payloads;
+  for (int i = 1; i <= 7; ++i)
+    payloads.push_back("other-" + std::to_string(i) + ":" + std::to_string(i));
+  payloads.emplace_back("not a payload");
+  payloads.emplace_back("a:b:3");
+  Announcer announcer(redis, "raus:broadcast", payloads);
+  Recorder rec(clock);
+  LeaseOptions o = options(redis.url(), 1, 8);
+  o.learn_time = 800ms;
+  LeaseKeeper keeper(o, clock, rec);
+  EXPECT_EQ(keeper.claim_at_start(), 8u) << "an announced id was taken";
+
+  Recorder rec2(clock);
+  LeaseOptions full = options(redis.url(), 1, 7);
+  full.learn_time = 800ms;
+  LeaseKeeper none_left(full, clock, rec2);
+  EXPECT_THROW(none_left.claim_at_start(), LeaseError);
+}
+
+TEST_F(LeaseTest, OurUuidAnnouncedBySomeoneElseIsAnError) {
+  RedisServer redis;
+  Announcer announcer(redis, "raus:broadcast", {"same-uuid:3"});
+  Recorder rec(clock);
+  LeaseOptions o = options(redis.url(), 1, 8);
+  o.learn_time = 500ms;
+  o.uuid = "same-uuid";
+  LeaseKeeper keeper(o, clock, rec);
+  try {
+    keeper.claim_at_start();
+    FAIL() << "claimed with a uuid another process announces";
+  } catch (const LeaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("same-uuid"), std::string::npos) << e.what();
   }
 }
 
@@ -170,33 +349,50 @@ TEST_F(LeaseTest, AnIdARausProcessHoldsIsSkippedAndOursIsInRausFormat) {
   LeaseKeeper keeper(options(redis.url(), 7, 8), clock, rec);
   EXPECT_EQ(keeper.claim_at_start(), 8u);
   EXPECT_EQ(redis.cli({"GET", "raus:id:7"}), "3b1f0d2e-0000-4000-8000-000000000001");
-  // What raus reads back: a uuid string (8-4-4-4-12 hex).
-  const std::string ours = redis.cli({"GET", "raus:id:8"});
-  ASSERT_EQ(ours.size(), 36u) << ours;
-  EXPECT_EQ(ours[8], '-');
-  EXPECT_EQ(ours[14], '4');
+  EXPECT_EQ(redis.cli({"GET", "raus:id:8"}), keeper.uuid());
+  // A raus starting now tries SET NX on our key and skips it.
+  EXPECT_EQ(redis.cli({"SET", "raus:id:8", "a-raus-uuid", "NX", "EX", "600"}), "");
+  EXPECT_EQ(redis.cli({"GET", "raus:id:8"}), keeper.uuid());
+  // Releasing deletes only our own key.
+  keeper.stop_and_release();
+  EXPECT_EQ(redis.cli({"EXISTS", "raus:id:8"}), "0");
+  EXPECT_EQ(redis.cli({"EXISTS", "raus:id:7"}), "1");
 }
 
-TEST_F(LeaseTest, ANewHolderIsFencedByTheHwmAndAGarbageHwmIsRefused) {
+TEST_F(LeaseTest, TheHwmFencesTheNextHolderAndOnlyGrows) {
   RedisServer redis;
-  redis.cli({"SET", "raus:hwm:3", "999999999999"});
+  std::int64_t mark = 0;
+  {
+    Recorder rec(clock);
+    LeaseKeeper first(options(redis.url(), 3, 3), clock, rec);
+    ASSERT_EQ(first.claim_at_start(), 3u);
+    mark = rec.hwm().at(0);
+    EXPECT_EQ(redis.cli({"GET", "raus:hwm:3"}), std::to_string(mark));
+  }  // released
   Recorder rec(clock);
-  LeaseKeeper keeper(options(redis.url(), 3, 3), clock, rec);
-  EXPECT_EQ(keeper.claim_at_start(), 3u);
-  EXPECT_EQ(rec.held().at(0).fence, 999999999999);
-  // A lower mark does not lower it.
-  EXPECT_EQ(redis.cli({"GET", "raus:hwm:3"}), "999999999999");
+  LeaseKeeper next(options(redis.url(), 3, 3), clock, rec);
+  ASSERT_EQ(next.claim_at_start(), 3u);
+  EXPECT_EQ(rec.held().at(0).fence, mark) << "the next holder of 3 is fenced by the hwm";
 
+  // A mark lower than the stored one leaves it; a higher one raises it.
+  redis.cli({"SET", "raus:hwm:3", "999999999999"});
+  rec.propose([] { return std::int64_t{5}; });
+  next.start();
+  ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }));
+  EXPECT_EQ(redis.cli({"GET", "raus:hwm:3"}), "999999999999") << "the hwm went down";
+  rec.propose([] { return std::int64_t{1999999999999}; });
+  ASSERT_TRUE(eventually([&] { return redis.cli({"GET", "raus:hwm:3"}) == "1999999999999"; }));
+  for (const auto& h : rec.held()) EXPECT_EQ(h.fence, mark) << "refreshes report the claim's fence";
+}
+
+TEST_F(LeaseTest, AnUnreadableHwmIsNoFenceAndIsOverwritten) {
+  RedisServer redis;
   redis.cli({"SET", "raus:hwm:4", "yesterday"});
-  Recorder rec2(clock);
-  LeaseKeeper other(options(redis.url(), 4, 4), clock, rec2);
-  try {
-    other.claim_at_start();
-    FAIL() << "claimed an id whose fence is unreadable";
-  } catch (const LeaseError& e) {
-    EXPECT_NE(std::string(e.what()).find("raus:hwm:4"), std::string::npos) << e.what();
-  }
-  EXPECT_EQ(redis.cli({"EXISTS", "raus:id:4"}), "0") << "the id was not given back";
+  Recorder rec(clock);
+  LeaseKeeper keeper(options(redis.url(), 4, 4), clock, rec);
+  ASSERT_EQ(keeper.claim_at_start(), 4u);
+  EXPECT_EQ(rec.held().at(0).fence, -1);
+  EXPECT_EQ(redis.cli({"GET", "raus:hwm:4"}), std::to_string(rec.hwm().at(0)));
 }
 
 TEST_F(LeaseTest, RedisGoneLongerThanTheLeaseLosesItOnceAndItComesBack) {
@@ -208,73 +404,166 @@ TEST_F(LeaseTest, RedisGoneLongerThanTheLeaseLosesItOnceAndItComesBack) {
   ASSERT_TRUE(eventually([&] { return rec.held().size() >= 2; }));
   const std::int64_t stopped_at = clock.now_unix_ms();
   redis.stop();
-  ASSERT_TRUE(eventually([&] { return rec.losses() == 1; }, 10s)) << "no loss reported";
-  // Nothing said after Redis went claims a validity past its last chance.
-  for (const auto& h : rec.held()) EXPECT_LE(h.valid_until, stopped_at + 3000 - 750);
+  ASSERT_TRUE(eventually([&] { return rec.losses().size() == 1; }, 10s)) << "no loss reported";
+  const auto held = rec.held();
+  std::int64_t last_valid = 0;
+  for (const auto& h : held) {
+    // Every refresh that succeeded started before Redis went.
+    EXPECT_LE(h.valid_until, stopped_at + kExpiryMs - kMarginMs);
+    EXPECT_LE(h.valid_until, h.at + kExpiryMs - kMarginMs);
+    last_valid = std::max(last_valid, h.valid_until);
+  }
+  EXPECT_GE(rec.lost_at().at(0), last_valid) << "lost before the lease's end";
+  EXPECT_LT(rec.lost_at().at(0), last_valid + 2000) << "the loss was noticed late";
   EXPECT_GE(keeper.stats().refresh_failures, 1u);
   EXPECT_EQ(keeper.stats().state, LeaseState::lost);
   std::this_thread::sleep_for(1s);
-  EXPECT_EQ(rec.losses(), 1u) << "a loss is reported once";
+  EXPECT_EQ(rec.losses().size(), 1u) << "a loss is reported once";
+  EXPECT_EQ(rec.held().size(), held.size()) << "held while Redis is gone";
 
   redis.start();  // empty: the old key went with it
-  const auto before = rec.held().size();
-  ASSERT_TRUE(eventually([&] { return rec.held().size() > before; })) << "not held again";
+  ASSERT_TRUE(eventually([&] { return rec.held().size() > held.size(); })) << "not held again";
   EXPECT_EQ(keeper.stats().state, LeaseState::held);
   EXPECT_EQ(keeper.stats().worker_id, id) << "the same id is tried first";
   EXPECT_EQ(keeper.stats().lease_changes, 1u);
+  EXPECT_EQ(redis.cli({"GET", "raus:id:" + std::to_string(id)}), keeper.uuid());
 }
 
-TEST_F(LeaseTest, AHangingRedisTimesOutAndNeverBlocksStop) {
+TEST_F(LeaseTest, AHangingRedisTimesOutLosesTheLeaseAndNeverBlocksStop) {
   RedisServer redis;
   Recorder rec(clock);
   LeaseKeeper keeper(options(redis.url()), clock, rec);
   keeper.claim_at_start();
   keeper.start();
+  ASSERT_TRUE(eventually([&] { return rec.held().size() >= 2; }));
   redis.pause();
-  ASSERT_TRUE(eventually([&] { return keeper.stats().refresh_failures >= 2; }, 5s));
+  ASSERT_TRUE(eventually([&] { return rec.losses().size() == 1; }, 10s)) << "hung, not lost";
+  EXPECT_GE(keeper.stats().refresh_failures, 2u);
   const auto t0 = std::chrono::steady_clock::now();
   keeper.stop_and_release();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "stop waited on a hung Redis";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, kNoHang) << "stop waited on a hung Redis";
   redis.resume();
 }
 
-TEST_F(LeaseTest, AnotherHolderTakingTheKeyIsALoss) {
+TEST_F(LeaseTest, AnotherHolderTakingTheKeyIsALossAndItIsNeverTakenBack) {
   RedisServer redis;
   Recorder rec(clock);
   LeaseKeeper keeper(options(redis.url(), 2, 2), clock, rec);
   keeper.claim_at_start();
   keeper.start();
   redis.cli({"SET", "raus:id:2", "someone-else", "EX", "600"});
-  ASSERT_TRUE(eventually([&] { return rec.losses() == 1; }, 5s));
-  EXPECT_EQ(redis.cli({"GET", "raus:id:2"}), "someone-else") << "never taken back by force";
+  ASSERT_TRUE(eventually([&] { return rec.losses().size() == 1; }, 5s));
+  EXPECT_LT(rec.lost_at().at(0), rec.held().back().valid_until) << "noticed at the next refresh";
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(redis.cli({"GET", "raus:id:2"}), "someone-else") << "taken back by force";
+  EXPECT_EQ(keeper.stats().state, LeaseState::lost);
   keeper.stop_and_release();
   EXPECT_EQ(redis.cli({"GET", "raus:id:2"}), "someone-else") << "released what was not ours";
+}
+
+TEST_F(LeaseTest, AKeyThatVanishedIsALossThenTheIdIsClaimedAgainBehindItsFence) {
+  RedisServer redis;
+  Recorder rec(clock);
+  LeaseKeeper keeper(options(redis.url(), 9, 9), clock, rec);
+  keeper.claim_at_start();
+  keeper.start();
+  ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }));
+  redis.cli({"DEL", "raus:id:9"});
+  ASSERT_TRUE(eventually([&] { return rec.losses().size() == 1; }, 5s));
+  ASSERT_TRUE(eventually([&] { return keeper.stats().lease_changes == 1; }, 5s));
+  // Claimed again: it reads the fence, which is our own last mark.
+  const auto held = rec.held();
+  const auto reclaim = std::find_if(held.begin(), held.end(),
+                                    [&](const auto& h) { return h.at >= rec.lost_at().at(0); });
+  ASSERT_NE(reclaim, held.end());
+  EXPECT_EQ(reclaim->worker, 9u);
+  EXPECT_GE(reclaim->fence, rec.hwm().at(0));
+  EXPECT_EQ(redis.cli({"GET", "raus:id:9"}), keeper.uuid());
+}
+
+TEST_F(LeaseTest, GarbageOrSilentServersAreErrorsNotCrashesOrHangs) {
+  struct Case {
+    FakeRedis::Mode mode;
+    std::string bytes;
+  };
+  for (const Case& c : std::vector<Case>{
+           {FakeRedis::Mode::reply, "hello\r\n"},
+           {FakeRedis::Mode::reply, ":1\r\n"},   // Redis protocol, the wrong reply
+           {FakeRedis::Mode::reply, "+OK\r\n"},  // "claims" anything; the hwm GET is wrong
+           {FakeRedis::Mode::reply_then_close, "$5\r\nab"},
+           {FakeRedis::Mode::silent, ""},
+           {FakeRedis::Mode::close_at_once, ""}}) {
+    FakeRedis fake(c.mode, c.bytes);
+    Recorder rec(clock);
+    LeaseOptions o = options(fake.url());
+    o.learn_time = 200ms;
+    LeaseKeeper keeper(o, clock, rec);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      keeper.claim_at_start();
+      ADD_FAILURE() << "claimed from a server answering " << ::testing::PrintToString(c.bytes);
+    } catch (const LeaseError& e) {
+      EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(fake.port())),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2 * kNoHang) << c.bytes;
+    // The thread keeps trying, without a crash, and stops when told.
+    keeper.start();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_NE(keeper.stats().state, LeaseState::held);
+    const auto t1 = std::chrono::steady_clock::now();
+    keeper.stop_and_release();
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, kNoHang);
+    EXPECT_TRUE(rec.held().empty());
+  }
 }
 
 TEST_F(LeaseTest, AClusterClaimsHoldsAndSurvivesLosingTheKeysNode) {
   RedisCluster cluster;
   Recorder rec(clock);
-  LeaseKeeper keeper(options(cluster.url("c")), clock, rec);
+  LeaseOptions o = options(cluster.url("c"));
+  o.learn_time = 300ms;
+  LeaseKeeper keeper(o, clock, rec);
   const auto id = keeper.claim_at_start();
   const std::string key = "c:id:" + std::to_string(id);
-  const auto owner = cluster.owner_of(key);
-  EXPECT_EQ(cluster.node(owner).cli({"GET", key}), keeper.uuid());
+  EXPECT_EQ(cluster.node(cluster.owner_of(key)).cli({"GET", key}), keeper.uuid());
+  const std::string hwm_key = "c:hwm:" + std::to_string(id);
+  EXPECT_EQ(cluster.node(cluster.owner_of(hwm_key)).cli({"GET", hwm_key}),
+            std::to_string(rec.hwm().at(0)));
   keeper.start();
   ASSERT_TRUE(eventually([&] { return rec.held().size() >= 3; })) << "no refreshes on a cluster";
+  EXPECT_EQ(keeper.stats().refresh_failures, 0u);
 
   // The node with our key dies (no replica takes over): refreshes fail.
-  cluster.node(owner).stop();
+  const std::size_t owner = cluster.kill_owner_of(key);
+  const std::int64_t killed_at = clock.now_unix_ms();
   ASSERT_TRUE(eventually([&] { return keeper.stats().refresh_failures >= 1; }, 10s));
-  // Either the lease is lost (and maybe another id, on a live node, taken)
-  // or the node comes back first; both end with a lease held.
-  const bool lost = eventually([&] { return rec.losses() >= 1; }, 6s);
+  // Two honest outcomes: the lease runs out (and another id, on a live
+  // node, may be claimed) or the node is back before it does.
+  const bool lost = eventually([&] { return !rec.losses().empty(); }, 6s);
   cluster.node(owner).start();
   ASSERT_TRUE(eventually([&] { return keeper.stats().state == LeaseState::held; }, 30s))
       << "no lease after the node came back";
-  if (lost) {
+  const auto held = rec.held();
+  if (!lost) {
+    for (const auto& h : held) EXPECT_EQ(h.worker, id) << "changed ids without a loss";
+  } else {
+    EXPECT_EQ(rec.losses().size(), 1u);
+    EXPECT_GE(rec.lost_at().at(0), killed_at);
     EXPECT_GE(keeper.stats().lease_changes, 1u);
+    // Nothing after the kill was valid past the last refresh before it.
+    for (const auto& h : held) {
+      if (h.at < rec.lost_at().at(0)) {
+        EXPECT_LE(h.valid_until, killed_at + kExpiryMs - kMarginMs);
+      }
+    }
   }
+  const std::uint32_t now_held = keeper.stats().worker_id;
+  const std::string now_key = "c:id:" + std::to_string(now_held);
+  EXPECT_EQ(cluster.node(cluster.owner_of(now_key)).cli({"GET", now_key}), keeper.uuid());
   keeper.stop_and_release();
+  EXPECT_EQ(cluster.node(cluster.owner_of(now_key)).cli({"EXISTS", now_key}), "0");
 }
 
 }  // namespace
