@@ -60,6 +60,8 @@ class SigpipeBlocked {
   sigset_t before_{};
 };
 
+// Recursive over arrays; hiredis reads replies nested 7 deep at most.
+// NOLINTNEXTLINE(misc-no-recursion)
 RedisReply convert(const redisReply& r) {
   RedisReply out;
   switch (r.type) {
@@ -83,7 +85,6 @@ RedisReply convert(const redisReply& r) {
       out.type = RedisReply::Type::array;
       out.elements.reserve(r.elements);
       for (std::size_t i = 0; i < r.elements; ++i) {
-        // hiredis nests at most 7 levels deep: the recursion is bounded.
         out.elements.push_back(r.element[i] != nullptr ? convert(*r.element[i]) : RedisReply{});
       }
       break;
@@ -455,11 +456,9 @@ bool RedisClient::listen(const std::string& channel, std::chrono::milliseconds l
     errno = 0;
     if (redisGetReply(conn->ctx, &raw) != REDIS_OK || raw == nullptr) {
       const int saved_errno = errno;
-      // Nothing more within the time: the normal end.
-      if (conn->ctx->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
-        return true;
-      }
-      return false;
+      // Nothing more within the time is the normal end; anything else ended it early.
+      return conn->ctx->err == REDIS_ERR_IO &&
+             (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
     }
     const std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
                                                              freeReplyObject);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,36 +63,6 @@ std::uint16_t free_port(bool cluster) {
   throw std::runtime_error("no free loopback port");
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-// Runs argv to completion, returning its stdout, trimmed.
-std::string capture(const std::vector<std::string>& argv) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += shell_quote(a) + " ";
-  cmd += "2>/dev/null";
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) {
-    out.pop_back();
-  }
-  return out;
-}
-
 // In a child between fork and exec: die with the parent, keep none of its fds
 // (a listening socket of the test held open by redis-server would still
 // accept connections after the test closed it).
@@ -100,13 +71,63 @@ void child_hygiene() {
   for (int fd = 3; fd < 1024; ++fd) ::close(fd);
 }
 
+// Runs argv (no shell) to completion, returning its stdout, trimmed; stderr
+// is dropped.
+std::string capture(const std::vector<std::string>& argv) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  args.reserve(copy.size() + 1);
+  for (auto& a : copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  int out[2] = {-1, -1};
+  if (::pipe2(out, O_CLOEXEC) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, STDERR_FILENO);
+    child_hygiene();
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const ssize_t n = ::read(out[0], buf.data(), buf.size());
+    if (n > 0) {
+      text.append(buf.data(), static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  ::close(out[0]);
+  if (pid > 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    if (::access(((dir.empty() ? "." : dir) + "/" + program).c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) break;
+    dirs = dirs.substr(colon + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
-bool redis_available() {
-  return std::system(
-             "command -v redis-server >/dev/null 2>&1 && "
-             "command -v redis-cli >/dev/null 2>&1") == 0;
-}
+bool redis_available() { return on_path("redis-server") && on_path("redis-cli"); }
 
 RedisServer::RedisServer(bool cluster) : RedisServer(RedisServerOptions{.cluster = cluster}) {}
 
@@ -171,6 +192,7 @@ bool RedisServer::start_on_port() {
   }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
