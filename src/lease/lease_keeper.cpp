@@ -127,8 +127,8 @@ LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& 
     bad("the refresh interval (" + ms_text(refresh_interval_) +
         ") must be under expiry - margin (" + ms_text(expiry - margin_) + ")");
   }
-  if (call_timeout_ >= margin_) {
-    bad("the call timeout (" + ms_text(call_timeout_) + ") must be under the margin (" +
+  if (call_timeout_ > margin_ / kCallTimeoutPerMargin) {
+    bad("the call timeout (" + ms_text(call_timeout_) + ") must be at most half the margin (" +
         ms_text(margin_) + ")");
   }
   if (options_.learn_time.count() < 0) bad("the learn time cannot be negative");
@@ -202,6 +202,10 @@ std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t>
   };
   if (prefer) {
     if (set_nx(*prefer)) return prefer;
+    // Still ours: the lease ran out here (calls failing past its end) but
+    // not in Redis. Nobody held the id meanwhile, so it is taken back as is
+    // rather than left to expire while we take another.
+    if (extend(*prefer) == Hold::kept) return prefer;
     used[*prefer] = true;
   }
   const std::uint32_t lo = options_.min_worker_id;
@@ -243,11 +247,12 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms) {
   if (hwm.type == RedisReply::Type::string) {
     const auto [end, ec] = std::from_chars(hwm.str.data(), hwm.str.data() + hwm.str.size(), fence);
     if (ec != std::errc{} || end != hwm.str.data() + hwm.str.size() || fence < 0) {
-      fence = -1;
-      spdlog::error(
-          "{} holds \"{}\", not a mark (ms since 2015-01-01): worker id {} is taken "
-          "without a fence, and the key is overwritten by our mark",
-          hwm_key(worker), hwm.str.substr(0, 40), worker);
+      // Neither trusted nor ignored: without its fence the id could repeat
+      // another holder's ids. The id goes back; an operator fixes the key.
+      release(worker);
+      throw RedisError(hwm_key(worker) + " holds \"" + hwm.str.substr(0, 40) +
+                       "\", not a mark (ms since 2015-01-01): worker id " +
+                       std::to_string(worker) + " cannot be fenced; fix or delete that key");
     }
   }
   const std::int64_t until = valid_until(started_unix_ms);
@@ -292,6 +297,10 @@ LeaseKeeper::Hold LeaseKeeper::hold(std::uint32_t worker) {
     throw RedisError("Redis " + options_.url.redacted() + ": PUBLISH " + channel + ": " +
                      (published.is_error() ? published.str : std::string("an unexpected reply")));
   }
+  return extend(worker);
+}
+
+LeaseKeeper::Hold LeaseKeeper::extend(std::uint32_t worker) {
   const RedisReply r = redis_.key_command(
       {"EVAL", kHoldScript, "1", id_key(worker), uuid_, std::to_string(options_.expiry.count())},
       3);
