@@ -42,7 +42,7 @@ inline constexpr std::size_t kRausMaxCandidates = 10;                    // raus
 // Beyond raus.
 inline constexpr int kMarginDivisor = 4;         // margin = expiry / 4
 inline constexpr int kRefreshesPerExpiry = 3;    // refresh at least 3 times an expiry
-inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2 by default
+inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{1000};
 inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
 
@@ -52,7 +52,7 @@ struct LeaseOptions {
   std::uint32_t max_worker_id = 1023;
   // The key's expiry (SET EX / EXPIRE, whole seconds).
   std::chrono::seconds expiry = kDefaultExpiry;
-  // Every Redis call's timeout. 0: min(1 s, margin / 2). Must be under the margin.
+  // Every Redis call's timeout. 0: min(1 s, margin / 2). At most margin / 2.
   std::chrono::milliseconds call_timeout{0};
   // 0: min(1 s, expiry / 3), raus's one second unless the expiry is short.
   std::chrono::milliseconds refresh_interval{0};
@@ -124,7 +124,7 @@ class LeaseKeeper {
   std::int64_t valid_until(std::int64_t started_unix_ms) const;
   // Listens on {ns}:broadcast for learn_time; the ids others publish.
   std::vector<bool> learn_used_ids();
-  // `prefer` first, then raus's way: up to 10 unused ids from a random
+  // `prefer` first (taken back if it still holds our uuid), then raus's way: up to 10 unused ids from a random
   // offset, one of them at random, SET NX; the id, or nullopt when every id
   // of the range is held. Throws RedisError.
   std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer,
@@ -132,8 +132,11 @@ class LeaseKeeper {
   // After a claim: read the fence, tell the listener, write the hwm.
   // Throws RedisError when the fence cannot be read (the key is given back).
   void took(std::uint32_t worker, std::int64_t started_unix_ms);
-  // raus's hold step. Throws RedisError.
+  // raus's hold step: PUBLISH, then extend(). Throws RedisError.
   Hold hold(std::uint32_t worker);
+  // Resets our key to our uuid with a fresh expiry if it still holds our
+  // uuid. Throws RedisError.
+  Hold extend(std::uint32_t worker);
   // Raises {ns}:hwm:{N} to the listener's mark. Throws RedisError.
   void write_hwm(std::uint32_t worker);
   void release(std::uint32_t worker);
