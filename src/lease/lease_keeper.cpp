@@ -42,6 +42,12 @@ constexpr const char* kRaiseScript =
     "end "
     "return 0";
 
+// An id whose {ns}:hwm:{N} is not a mark: given back, and another one tried.
+class UnfenceableId : public RedisError {
+ public:
+  using RedisError::RedisError;
+};
+
 // Warnings that repeat while Redis is away: the first, then one in this many.
 constexpr std::uint64_t kLogEvery = 30;
 
@@ -250,9 +256,9 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms) {
       // Neither trusted nor ignored: without its fence the id could repeat
       // another holder's ids. The id goes back; an operator fixes the key.
       release(worker);
-      throw RedisError(hwm_key(worker) + " holds \"" + hwm.str.substr(0, 40) +
-                       "\", not a mark (ms since 2015-01-01): worker id " +
-                       std::to_string(worker) + " cannot be fenced; fix or delete that key");
+      throw UnfenceableId(hwm_key(worker) + " holds \"" + hwm.str.substr(0, 40) +
+                          "\", not a mark (ms since 2015-01-01): worker id " +
+                          std::to_string(worker) + " cannot be fenced; fix or delete that key");
     }
   }
   const std::int64_t until = valid_until(started_unix_ms);
@@ -328,19 +334,36 @@ void LeaseKeeper::release(std::uint32_t worker) {
   }
 }
 
+std::optional<std::uint32_t> LeaseKeeper::claim(std::optional<std::uint32_t> prefer,
+                                                std::vector<bool> used, std::string& refused) {
+  const std::int64_t started = clock_.now_unix_ms();
+  for (;;) {
+    const std::optional<std::uint32_t> worker = try_claim(prefer, used);
+    if (!worker) return std::nullopt;
+    try {
+      took(*worker, started);
+      return worker;
+    } catch (const UnfenceableId& e) {
+      spdlog::error("{}", e.what());
+      refused += std::string(refused.empty() ? "" : "; ") + e.what();
+      used[*worker] = true;
+      prefer.reset();
+    }
+  }
+}
+
 std::uint32_t LeaseKeeper::claim_at_start() {
   if (thread_.joinable()) throw LeaseError("worker id lease: claim_at_start() after start()");
   std::vector<bool> used = learn_used_ids();
-  const std::int64_t started = clock_.now_unix_ms();
   try {
-    const std::optional<std::uint32_t> worker = try_claim(std::nullopt, std::move(used));
+    std::string refused;
+    const std::optional<std::uint32_t> worker = claim(std::nullopt, std::move(used), refused);
     if (!worker) {
       throw LeaseError("no free worker id in " + range_text() + " at " + options_.url.redacted() +
                        ": every key " + options_.url.ns +
                        ":id:N of the range is held (or announced on " + options_.url.ns +
-                       ":broadcast)");
+                       ":broadcast)" + (refused.empty() ? "" : ", or refused: " + refused));
     }
-    took(*worker, started);
     return *worker;
   } catch (const RedisError& e) {
     throw LeaseError(std::string("cannot take a worker id in ") + range_text() + ": " + e.what());
@@ -434,13 +457,13 @@ void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
   // Claiming (never held, or lost): any id in the range, the last one first.
   std::string failure;
   try {
-    if (const auto got = try_claim(worker == 0 ? std::nullopt : std::optional(worker),
-                                   std::vector<bool>(id::kMaxWorkerId + 1, false))) {
-      took(*got, started);
+    std::string refused;
+    if (claim(worker == 0 ? std::nullopt : std::optional(worker),
+              std::vector<bool>(id::kMaxWorkerId + 1, false), refused)) {
       wait = backoff = refresh_interval_;
       return;
     }
-    failure = "no free worker id in " + range_text();
+    failure = "no free worker id in " + range_text() + (refused.empty() ? "" : "; " + refused);
   } catch (const RedisError& e) {
     redis_.disconnect();
     failure = e.what();

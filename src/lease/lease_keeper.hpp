@@ -124,14 +124,20 @@ class LeaseKeeper {
   std::int64_t valid_until(std::int64_t started_unix_ms) const;
   // Listens on {ns}:broadcast for learn_time; the ids others publish.
   std::vector<bool> learn_used_ids();
-  // `prefer` first (taken back if it still holds our uuid), then raus's way: up to 10 unused ids from a random
-  // offset, one of them at random, SET NX; the id, or nullopt when every id
-  // of the range is held. Throws RedisError.
+  // `prefer` first (taken back if it still holds our uuid), then raus's way: up to 10 unused ids
+  // from a random offset, one of them at random, SET NX; the id, or nullopt when every id of the
+  // range is held. Throws RedisError.
   std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer,
                                          std::vector<bool> used);
   // After a claim: read the fence, tell the listener, write the hwm.
-  // Throws RedisError when the fence cannot be read (the key is given back).
+  // Throws RedisError when the fence cannot be read or is not a mark (the
+  // key is given back).
   void took(std::uint32_t worker, std::int64_t started_unix_ms);
+  // try_claim() then took(), until an id whose fence can be read is held;
+  // ids whose hwm is not a mark are skipped and described in `refused`.
+  // nullopt when none is left. Throws RedisError.
+  std::optional<std::uint32_t> claim(std::optional<std::uint32_t> prefer, std::vector<bool> used,
+                                     std::string& refused);
   // raus's hold step: PUBLISH, then extend(). Throws RedisError.
   Hold hold(std::uint32_t worker);
   // Resets our key to our uuid with a fresh expiry if it still holds our

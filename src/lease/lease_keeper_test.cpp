@@ -401,6 +401,19 @@ TEST_F(LeaseTest, AnUnreadableHwmRefusesTheId) {
   EXPECT_TRUE(rec.held().empty());
   EXPECT_EQ(redis.cli({"EXISTS", "raus:id:4"}), "0") << "the id was not given back";
   EXPECT_EQ(redis.cli({"GET", "raus:hwm:4"}), "yesterday");
+
+  // With another id in the range, that one is taken instead (the seeds
+  // make some keepers try 4 first).
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    Recorder wider(clock);
+    LeaseOptions o = options(redis.url(), 4, 5);
+    o.seed = seed;
+    LeaseKeeper keeper45(o, clock, wider);
+    EXPECT_EQ(keeper45.claim_at_start(), 5u);
+    EXPECT_EQ(wider.held().size(), 1u);
+    EXPECT_EQ(redis.cli({"EXISTS", "raus:id:4"}), "0");
+  }  // released
+  EXPECT_EQ(redis.cli({"GET", "raus:hwm:4"}), "yesterday");
 }
 
 TEST_F(LeaseTest, RedisGoneLongerThanTheLeaseLosesItOnceAndItComesBack) {
