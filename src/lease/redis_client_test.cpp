@@ -264,11 +264,37 @@ class RedisClusterClientTest : public ::testing::Test {
     if (!cluster_) GTEST_SKIP() << "redis-server is not installed";
   }
   static std::string node_id(std::size_t i) { return cluster_->node(i).cli({"CLUSTER", "MYID"}); }
-  // Gives `slot` to node `to` on every node (the slot must hold no key).
-  static void assign(long slot, std::size_t to) {
+  // Starts moving `slot` from `from` to `to`, as redis-cli --cluster does.
+  static void start_migration(long slot, std::size_t from, std::size_t to) {
+    const std::string s = std::to_string(slot);
+    cluster_->node(to).cli({"CLUSTER", "SETSLOT", s, "IMPORTING", node_id(from)});
+    cluster_->node(from).cli({"CLUSTER", "SETSLOT", s, "MIGRATING", node_id(to)});
+  }
+  // Ends it: `to` first (it bumps its config epoch, so the others take its
+  // word over `from`'s), then `from`, then the rest; returns once every node
+  // redirects `key` to `to`.
+  static bool finish_migration(long slot, std::size_t from, std::size_t to,
+                               const std::string& key) {
+    const std::string s = std::to_string(slot);
+    cluster_->node(to).cli({"CLUSTER", "SETSLOT", s, "NODE", node_id(to)});
+    cluster_->node(from).cli({"CLUSTER", "SETSLOT", s, "NODE", node_id(to)});
     for (std::size_t i = 0; i < cluster_->size(); ++i) {
-      cluster_->node(i).cli({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", node_id(to)});
+      if (i != to && i != from)
+        cluster_->node(i).cli({"CLUSTER", "SETSLOT", s, "NODE", node_id(to)});
     }
+    const std::string moved = std::to_string(cluster_->node(to).port());
+    for (int tries = 0; tries < 200; ++tries) {
+      bool agreed = true;
+      for (std::size_t i = 0; i < cluster_->size() && agreed; ++i) {
+        const std::string r = cluster_->node(i).cli({"GET", key});
+        agreed = i == to
+                     ? r.find("MOVED") == std::string::npos
+                     : r.find("MOVED") != std::string::npos && r.find(moved) != std::string::npos;
+      }
+      if (agreed) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
   }
   static std::unique_ptr<RedisCluster> cluster_;
 };
@@ -304,8 +330,8 @@ TEST_F(RedisClusterClientTest, MovedIsFollowedAndLearnt) {
   const long slot = key_slot(key);
   const std::size_t from = cluster_->owner_of(key);
   const std::size_t to = (from + 1) % cluster_->size();
-  assign(slot, to);
-  ASSERT_EQ(cluster_->owner_of(key), to);
+  start_migration(slot, from, to);
+  ASSERT_TRUE(finish_migration(slot, from, to, key)) << "the nodes do not agree on the slot";
   // The client still thinks `from` owns it: MOVED, followed.
   EXPECT_TRUE(client.key_command({"SET", key, "moved"}).is_status("OK"));
   EXPECT_EQ(cluster_->node(to).cli({"GET", key}), "moved");
@@ -320,15 +346,14 @@ TEST_F(RedisClusterClientTest, AskIsFollowedWithAsking) {
   const std::size_t from = cluster_->owner_of(key);
   const std::size_t to = (from + 1) % cluster_->size();
   const std::string s = std::to_string(slot);
-  cluster_->node(to).cli({"CLUSTER", "SETSLOT", s, "IMPORTING", node_id(from)});
-  cluster_->node(from).cli({"CLUSTER", "SETSLOT", s, "MIGRATING", node_id(to)});
+  start_migration(slot, from, to);
   // `from` owns the slot but not the (new) key: ASK `to`, which takes it
   // only after ASKING.
   EXPECT_TRUE(client.key_command({"SET", key, "asked"}).is_status("OK"));
   EXPECT_EQ(cluster_->node(to).cli({"CLUSTER", "COUNTKEYSINSLOT", s}), "1");
   EXPECT_EQ(cluster_->node(from).cli({"CLUSTER", "COUNTKEYSINSLOT", s}), "0");
   EXPECT_EQ(client.key_command({"GET", key}).str, "asked");
-  assign(slot, to);  // the migration done
+  EXPECT_TRUE(finish_migration(slot, from, to, key));
 }
 
 TEST_F(RedisClusterClientTest, ListenOnOneNodeHearsPublishesOnAnother) {
