@@ -285,13 +285,15 @@ void RedisClient::forget_node(const RedisEndpoint& node) {
 void RedisClient::load_slots(Deadline deadline) {
   const std::vector<RedisEndpoint> candidates = known_nodes();
   std::string last_error = "Redis Cluster: no node to ask for CLUSTER SLOTS";
+  const std::size_t start = next_node_;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
-    const RedisEndpoint& at = candidates[(next_node_ + i) % candidates.size()];
+    const RedisEndpoint& at = candidates[(start + i) % candidates.size()];
     RedisReply r;
     try {
       r = exchange(at, {"CLUSTER", "SLOTS"}, deadline);
     } catch (const RedisError& e) {
       last_error = e.what();
+      next_node_ = start + i + 1;  // a node that swallows calls is not asked first again
       if (time_left(deadline).count() <= 0) break;
       continue;
     }
