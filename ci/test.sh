@@ -106,7 +106,8 @@ fi
 
 if ! skipped tsan; then
   stage "thread sanitizer: multi-threaded generator and server tests"
-  if build tsan katsubushi katsubushi-dump katsubushi_unit_tests katsubushi_daemon_tests; then
+  if build tsan katsubushi katsubushi-dump katsubushi_unit_tests katsubushi_daemon_tests \
+      katsubushi_lease_tests; then
     TSAN_OPTIONS=halt_on_error=1 run_ctest "tsan tests" tsan -L tsan
   fi
 fi
