@@ -466,18 +466,6 @@ TEST(DaemonFlags, NonUtf8SocketPathKeepsJsonLogsValid) {
 
 // ---- a wall clock outside the id layout's range ----
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;  // ASan refuses to run after a preloaded library
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 // Runs the daemon under faketime(1) with its wall clock starting at `start`;
 // the monotonic clock stays real (past 2262 a faked one would overflow the
 // daemon's timers, which is not what these tests are about).

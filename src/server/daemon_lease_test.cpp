@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,33 +23,10 @@
 namespace katsubushi::testing {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// One `get`: the id, or the first line of what came instead.
-std::variant<std::uint64_t, std::string> get_one(LoopbackClient& c) {
-  const auto reply = c.request("get a\r\nmn\r\n", "MN\r\n");
-  if (!reply) return std::string("no reply");
-  if (reply->rfind("VALUE a 0 ", 0) == 0) {
-    const auto start = reply->find("\r\n") + 2;
-    return std::stoull(reply->substr(start, reply->find("\r\n", start) - start));
-  }
-  return reply->substr(0, reply->find("\r\n"));
 }
 
 class DaemonLease : public ::testing::Test {
@@ -80,7 +56,7 @@ TEST_F(DaemonLease, TwoDaemonsTakeDifferentIdsAndGiveThemBack) {
   const auto wb = stat_value(sb, "worker_id");
   EXPECT_NE(wa, wb);
   EXPECT_TRUE((wa == 3 && wb == 4) || (wa == 4 && wb == 3)) << wa << " " << wb;
-  const auto ida = get_one(ca);
+  const auto ida = get_one_id(ca);
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(ida)) << std::get<std::string>(ida);
   EXPECT_EQ(id::decode(std::get<std::uint64_t>(ida)).worker_id, static_cast<std::uint32_t>(wa));
 
@@ -118,14 +94,14 @@ TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   ASSERT_TRUE(d.start_tcp({"-redis=" + redis.url(), "-lease-ttl=3s", "-threads=1"})) << d.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
-  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(get_one(c)));
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(get_one_id(c)));
   const std::int64_t stopped_at = now_unix_ms();
   redis.stop();
   // Ids go on for at most expiry - margin (3 s - 0.75 s) after the last
   // refresh, which came before Redis went; then SERVER_ERROR.
   std::string refusal;
   for (int i = 0; i < 400 && refusal.empty(); ++i) {
-    const auto r = get_one(c);
+    const auto r = get_one_id(c);
     if (const auto* id_value = std::get_if<std::uint64_t>(&r)) {
       EXPECT_LT(id::decode(*id_value).timestamp_ms + id::kEpochUnixMs, stopped_at + 2250)
           << "an id issued after the lease's end";
@@ -142,7 +118,7 @@ TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   redis.start();
   bool resumed = false;
   for (int i = 0; i < 300 && !resumed; ++i) {
-    resumed = std::holds_alternative<std::uint64_t>(get_one(c));
+    resumed = std::holds_alternative<std::uint64_t>(get_one_id(c));
     if (!resumed) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(resumed) << d.log();
@@ -163,7 +139,7 @@ TEST_F(DaemonLease, ARedisClusterServesLeases) {
   const auto worker = stat_value(stats, "worker_id");
   const std::string key = "kc:id:" + std::to_string(worker);
   EXPECT_NE(cluster.node(cluster.owner_of(key)).cli({"GET", key}), "");
-  const auto r = get_one(c);
+  const auto r = get_one_id(c);
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
   EXPECT_EQ(id::decode(std::get<std::uint64_t>(r)).worker_id, static_cast<std::uint32_t>(worker));
   const auto status = d.stop(SIGTERM);
@@ -176,13 +152,7 @@ TEST_F(DaemonLease, ARedisClusterServesLeases) {
 // below A's mark, so its first id is above every id A issued.
 TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
   if (kSanitized) GTEST_SKIP() << "libfaketime is preloaded, which sanitizer runtimes refuse";
-  std::vector<std::string> fake;
-  for (const auto& dir : std::filesystem::directory_iterator("/usr/lib")) {
-    const auto lib = dir.path() / "faketime" / "libfaketime.so.1";
-    if (std::filesystem::exists(lib)) {
-      fake = {"LD_PRELOAD=" + lib.string(), "FAKETIME=+6s", "DONT_FAKE_MONOTONIC=1"};
-    }
-  }
+  const std::vector<std::string> fake = faketime_env("+6s");
   if (fake.empty()) GTEST_SKIP() << "libfaketime is not installed";
   RedisServer redis;
   const std::vector<std::string> args = {"-redis=" + redis.url(), "-min-worker-id=5",
@@ -194,7 +164,7 @@ TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
     LoopbackClient c;
     ASSERT_TRUE(c.connect_tcp("127.0.0.1", a.port()));
     for (int i = 0; i < 50; ++i) {
-      const auto r = get_one(c);
+      const auto r = get_one_id(c);
       ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
       a_max = std::max(a_max, std::get<std::uint64_t>(r));
     }
@@ -210,14 +180,14 @@ TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
   ASSERT_TRUE(b.start_tcp(args)) << b.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", b.port()));
-  const auto first = get_one(c);
+  const auto first = get_one_id(c);
   ASSERT_TRUE(std::holds_alternative<std::string>(first))
       << "B issued at once, below A's mark: " << std::get<std::uint64_t>(first);
   EXPECT_EQ(std::get<std::string>(first),
             "SERVER_ERROR clock has not yet passed the last reserved mark");
   std::uint64_t b_first = 0;
   for (int i = 0; i < 300 && b_first == 0; ++i) {
-    const auto r = get_one(c);
+    const auto r = get_one_id(c);
     if (const auto* id_value = std::get_if<std::uint64_t>(&r)) {
       b_first = *id_value;
     } else {

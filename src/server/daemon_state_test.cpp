@@ -26,42 +26,8 @@
 namespace katsubushi::testing {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// The environment that sets the daemon's wall clock `offset` away ("-30s").
-std::vector<std::string> clock_offset(const std::string& offset) {
-  for (const auto& dir : std::filesystem::directory_iterator("/usr/lib")) {
-    const auto lib = dir.path() / "faketime" / "libfaketime.so.1";
-    if (std::filesystem::exists(lib)) {
-      return {"LD_PRELOAD=" + lib.string(), "FAKETIME=" + offset, "DONT_FAKE_MONOTONIC=1"};
-    }
-  }
-  return {};
-}
-
-// One `get`: the id, or the SERVER_ERROR line.
-std::variant<std::uint64_t, std::string> get_one(LoopbackClient& c) {
-  const auto reply = c.request("get a\r\nmn\r\n", "MN\r\n");
-  if (!reply) return std::string("no reply");
-  if (reply->rfind("VALUE a 0 ", 0) == 0) {
-    const auto start = reply->find("\r\n") + 2;
-    return std::stoull(reply->substr(start, reply->find("\r\n", start) - start));
-  }
-  return reply->substr(0, reply->find("\r\n"));
-}
-
 std::uint64_t must_get(LoopbackClient& c) {
-  const auto r = get_one(c);
+  const auto r = get_one_id(c);
   if (const auto* err = std::get_if<std::string>(&r)) {
     ADD_FAILURE() << "get answered " << *err;
     return 0;
@@ -73,7 +39,7 @@ class DaemonState : public ::testing::Test {
  protected:
   void SetUp() override {
     if (kSanitized) GTEST_SKIP() << "libfaketime is preloaded, which sanitizer runtimes refuse";
-    if (clock_offset("+0").empty()) GTEST_SKIP() << "libfaketime is not installed";
+    if (faketime_env("+0").empty()) GTEST_SKIP() << "libfaketime is not installed";
     path_ = (dir_.path() / "katsubushi.state").string();
   }
   std::vector<std::string> args() const {
@@ -140,7 +106,7 @@ TEST_F(DaemonState, WithoutTheStateFileAClockSetBackRepeatsTimestamps) {
     d.stop(SIGKILL);
   }
   DaemonProcess d;
-  ASSERT_TRUE(d.start_tcp({"-worker-id=9", "-threads=1"}, clock_offset("-4s"))) << d.log();
+  ASSERT_TRUE(d.start_tcp({"-worker-id=9", "-threads=1"}, faketime_env("-4s"))) << d.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
   EXPECT_LT(must_get(c), before) << "the faked clock did not take effect";
@@ -157,12 +123,12 @@ TEST_F(DaemonState, SigkillThenAClockSetBackWaitsServingStatsAndNeverGoesBack) {
     d.stop(SIGKILL);
   }
   DaemonProcess d;
-  ASSERT_TRUE(d.start_tcp(args(), clock_offset("-4s"))) << d.log();
+  ASSERT_TRUE(d.start_tcp(args(), faketime_env("-4s"))) << d.log();
   EXPECT_NE(d.log().find("behind the mark"), std::string::npos) << d.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
   // While the clock catches up: ids refused with the reason, stats served.
-  const auto first = get_one(c);
+  const auto first = get_one_id(c);
   ASSERT_TRUE(std::holds_alternative<std::string>(first))
       << "an id while the clock is 4 s behind the mark: " << std::get<std::uint64_t>(first);
   EXPECT_EQ(std::get<std::string>(first),
@@ -172,7 +138,7 @@ TEST_F(DaemonState, SigkillThenAClockSetBackWaitsServingStatsAndNeverGoesBack) {
   // Then ids come, every one above those issued before the kill.
   std::uint64_t after = 0;
   for (int i = 0; i < 200 && after == 0; ++i) {
-    const auto r = get_one(c);
+    const auto r = get_one_id(c);
     if (const auto* id = std::get_if<std::uint64_t>(&r)) after = *id;
     else std::this_thread::sleep_for(50ms);
   }
@@ -188,7 +154,7 @@ TEST_F(DaemonState, AClockFurtherBehindThanTheWaitIsAStartUpErrorNamingBothTimes
   }
   const auto mark = state::read_state_file(path_)->mark_ms;
   DaemonProcess d;
-  ASSERT_TRUE(d.spawn(args(), clock_offset("-30s")));
+  ASSERT_TRUE(d.spawn(args(), faketime_env("-30s")));
   const auto status = d.wait_exit();
   ASSERT_TRUE(status) << d.log();
   EXPECT_EQ(status->code, 1) << status->describe();
@@ -201,7 +167,7 @@ TEST_F(DaemonState, AClockFurtherBehindThanTheWaitIsAStartUpErrorNamingBothTimes
   auto longer = args();
   longer.push_back("-max-clock-wait=1m");
   DaemonProcess patient;
-  ASSERT_TRUE(patient.start_tcp(longer, clock_offset("-30s"))) << patient.log();
+  ASSERT_TRUE(patient.start_tcp(longer, faketime_env("-30s"))) << patient.log();
 }
 
 TEST_F(DaemonState, EveryTruncationOfTheFileIsAStartUpError) {

@@ -299,4 +299,14 @@ std::optional<std::vector<IdValue>> request_ids(LoopbackClient& client, std::str
   return values;
 }
 
+std::variant<std::uint64_t, std::string> get_one_id(LoopbackClient& client) {
+  const auto reply = client.request("get a\r\nmn\r\n", "MN\r\n");
+  if (!reply) return std::string("no reply");
+  if (reply->rfind("VALUE a 0 ", 0) == 0) {
+    const auto start = reply->find("\r\n") + 2;
+    return std::stoull(reply->substr(start, reply->find("\r\n", start) - start));
+  }
+  return reply->substr(0, reply->find("\r\n"));
+}
+
 }  // namespace katsubushi::testing

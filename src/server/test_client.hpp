@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace katsubushi::testing {
@@ -88,5 +89,9 @@ ParseStatus parse_get_reply(std::string_view in, std::vector<IdValue>& values, s
 // Sends `command` plus "\r\n" and parses the reply; nullopt unless exactly
 // one whole get/gets reply came back.
 std::optional<std::vector<IdValue>> request_ids(LoopbackClient& client, std::string_view command);
+
+// One `get a` (closed by a meta no-op, so an error line ends it too): the id,
+// or the first line of what came instead ("no reply" when nothing did).
+std::variant<std::uint64_t, std::string> get_one_id(LoopbackClient& client);
 
 }  // namespace katsubushi::testing

@@ -160,6 +160,17 @@ std::string with_sanitizer_option(const std::string& name, const std::string& op
 }
 
 std::string daemon_binary() { return KATSUBUSHI_BIN; }
+
+std::vector<std::string> faketime_env(const std::string& offset) {
+  std::error_code ec;
+  for (const auto& dir : std::filesystem::directory_iterator("/usr/lib", ec)) {
+    const auto lib = dir.path() / "faketime" / "libfaketime.so.1";
+    if (std::filesystem::exists(lib, ec)) {
+      return {"LD_PRELOAD=" + lib.string(), "FAKETIME=" + offset, "DONT_FAKE_MONOTONIC=1"};
+    }
+  }
+  return {};
+}
 std::string dump_binary() { return KATSUBUSHI_DUMP_BIN; }
 
 TempDir::TempDir() {

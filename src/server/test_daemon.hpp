@@ -23,6 +23,26 @@ namespace katsubushi::testing {
 inline constexpr Millis kStartTimeout = 10s;
 inline constexpr Millis kExitTimeout = 20s;
 
+// Whether this is a sanitizer build: their runtimes refuse a preloaded
+// library (libfaketime), so the tests that fake the clock skip there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// The environment that preloads libfaketime into the daemon itself (so
+// signals reach the daemon, not a faketime parent) with its wall clock
+// `offset` away ("-30s", "+6s") and its monotonic clock real; empty when
+// libfaketime is not installed.
+std::vector<std::string> faketime_env(const std::string& offset);
+
 std::string daemon_binary();
 std::string dump_binary();
 
