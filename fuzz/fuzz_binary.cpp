@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
 #include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
@@ -203,7 +204,7 @@ void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t 
     case 7: {
       // Up to more than a millisecond's 4096 ids: the next get must wait.
       std::vector<std::uint64_t> ids(static_cast<std::size_t>(arg + 1) * 150);
-      generator.next_batch(ids);
+      katsubushi::id::issue_waiting(generator, ids);
       break;
     }
   }

@@ -27,6 +27,7 @@
 #include <system_error>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
 #include "http/test_wire.hpp"
 #include "id/layout.hpp"
@@ -78,7 +79,7 @@ void elsewhere(SessionRig& rig, std::uint8_t c) {
       break;
     default: {
       std::vector<std::uint64_t> ids(static_cast<std::size_t>(arg + 1) * 150);
-      rig.generator.next_batch(ids);
+      katsubushi::id::issue_waiting(rig.generator, ids);
       break;
     }
   }

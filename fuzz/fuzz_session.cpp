@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
@@ -349,7 +350,7 @@ void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t 
     case 7: {
       // Up to more than a millisecond's 4096 ids: the next get must wait.
       std::vector<std::uint64_t> ids(static_cast<std::size_t>(arg + 1) * 150);
-      generator.next_batch(ids);
+      katsubushi::id::issue_waiting(generator, ids);
       break;
     }
   }

@@ -18,6 +18,7 @@ namespace {
 
 using katsubushi::fuzz::check;
 using katsubushi::proto::parse_text_line;
+using katsubushi::proto::split_keys;
 using katsubushi::proto::TextCommand;
 using katsubushi::proto::TextCommandKind;
 using katsubushi::proto::kMaxStatsArgs;
@@ -59,13 +60,10 @@ bool inside(std::string_view view, std::string_view line) {
 bool same_command(const TextCommand& a, const TextCommand& b) {
   if (a.kind != b.kind || a.data_bytes != b.data_bytes || a.noreply != b.noreply ||
       a.stats_group != b.stats_group || a.stats_nargs != b.stats_nargs ||
-      a.stats_args != b.stats_args || a.keys.size() != b.keys.size()) {
+      a.stats_args != b.stats_args || a.key_count != b.key_count) {
     return false;
   }
-  for (std::size_t i = 0; i < a.keys.size(); ++i) {
-    if (a.keys[i] != b.keys[i]) return false;
-  }
-  return true;
+  return split_keys(a.keys) == split_keys(b.keys);
 }
 
 bool is_storage_name(std::string_view name) {
@@ -91,10 +89,11 @@ void check_against_tokens(std::string_view line, const TextCommand& cmd) {
 
   if (iequals(name, "get") || iequals(name, "gets")) {
     // Every token after the name is a key, in order, valid or not.
-    check(cmd.keys.size() == nargs);
+    const auto keys = split_keys(cmd.keys);
+    check(cmd.key_count == nargs && keys.size() == nargs);
     bool all_valid = true;
     for (std::size_t i = 0; i < nargs; ++i) {
-      check(cmd.keys[i] == tokens[i + 1]);
+      check(keys[i] == tokens[i + 1]);
       all_valid = all_valid && valid_key(tokens[i + 1]);
     }
     const auto want = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
@@ -105,7 +104,7 @@ void check_against_tokens(std::string_view line, const TextCommand& cmd) {
     }
     return;
   }
-  check(cmd.keys.empty());
+  check(cmd.keys.empty() && cmd.key_count == 0);
   check((cmd.kind == TextCommandKind::meta) == is_meta_name(name));
   if (cmd.kind != TextCommandKind::stats) check(cmd.stats_group.empty() && cmd.stats_nargs == 0);
 
@@ -164,7 +163,7 @@ std::string render(const TextCommand& cmd) {
     case TextCommandKind::get:
     case TextCommandKind::gets:
       out = cmd.kind == TextCommandKind::get ? "get" : "gets";
-      for (auto k : cmd.keys) {
+      for (auto k : split_keys(cmd.keys)) {
         out += ' ';
         out += k;
       }
@@ -209,12 +208,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   TextCommand cmd;
   parse_text_line(line, cmd);
 
-  for (auto k : cmd.keys) check(!k.empty() && inside(k, line));
+  check(inside(cmd.keys, line));
+  for (auto k : split_keys(cmd.keys)) check(!k.empty() && inside(k, line));
   check(inside(cmd.stats_group, line));
   for (std::size_t i = 0; i < cmd.stats_nargs; ++i) check(inside(cmd.stats_args[i], line));
   if (cmd.kind == TextCommandKind::get || cmd.kind == TextCommandKind::gets) {
-    check(!cmd.keys.empty());
-    for (auto k : cmd.keys) check(valid_key(k));
+    check(cmd.key_count > 0);
+    for (auto k : split_keys(cmd.keys)) check(valid_key(k));
   }
   check_against_tokens(line, cmd);
 

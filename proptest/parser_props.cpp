@@ -42,8 +42,9 @@ void assert_meta_parsed_as(std::string_view line, const TextRequest& want) {
 
 void assert_parsed_as(std::string_view line, const TextCommand& got, const TextRequest& want) {
   RC_ASSERT(kind_name(got.kind) == kind_name(want.kind));
-  RC_ASSERT(got.keys.size() == want.keys.size());
-  for (std::size_t i = 0; i < want.keys.size(); ++i) RC_ASSERT(got.keys[i] == want.keys[i]);
+  const auto keys = proto::split_keys(got.keys);
+  RC_ASSERT(got.key_count == want.keys.size() && keys.size() == want.keys.size());
+  for (std::size_t i = 0; i < want.keys.size(); ++i) RC_ASSERT(keys[i] == want.keys[i]);
   RC_ASSERT(got.stats_group == want.stats_group);
   RC_ASSERT(got.stats_nargs == want.stats_args.size());
   for (std::size_t i = 0; i < want.stats_args.size(); ++i) {

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
@@ -243,7 +244,7 @@ class World {
 
   void issue(std::size_t n) {
     std::vector<std::uint64_t> ids(n);
-    const auto result = run_->generator->next_batch(ids);
+    const auto result = katsubushi::id::issue_waiting(*run_->generator, ids);
     RC_ASSERT(result.filled <= n);
     for (std::size_t i = 0; i < result.filled; ++i) check(ids[i]);
   }

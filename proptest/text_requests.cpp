@@ -1,3 +1,4 @@
+#include "id/issue_waiting.hpp"
 #include "text_requests.hpp"
 
 #include <array>
@@ -660,7 +661,7 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
     case TextCommandKind::get:
     case TextCommandKind::gets: {
       std::vector<std::uint64_t> ids(r.keys.size());
-      const auto got = twin.next_batch(ids);
+      const auto got = katsubushi::id::issue_waiting(twin, ids);
       RC_ASSERT(!got.error);
       for (std::size_t i = 0; i < ids.size(); ++i) {
         out += testkit::value_reply(r.keys[i], ids[i], r.kind == TextCommandKind::gets);
@@ -692,7 +693,7 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
   switch (r.meta) {
     case proto::MetaCommandKind::get: {
       std::uint64_t id = 0;
-      const auto got = twin.next_batch({&id, 1});
+      const auto got = katsubushi::id::issue_waiting(twin, {&id, 1});
       RC_ASSERT(!got.error);
       append_mg_reply(r, id, out);
       return;

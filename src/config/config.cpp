@@ -272,6 +272,8 @@ const std::vector<FlagSpec>& flag_specs() {
                "connections served at once; more are refused"),
       int_flag("max-line-bytes", &Config::max_line_bytes, kMaxLineBytesRange, Sign::allowed,
                "longest request line; longer closes the connection"),
+      int_flag("max-keys-per-get", &Config::max_keys_per_get, kMaxKeysPerGetRange,
+               Sign::allowed, "most keys in one get or gets; more is a CLIENT_ERROR"),
       duration_flag("shutdown-timeout", &Config::shutdown_timeout,
                     "how long a graceful stop may take"),
       bool_flag("version", &Config::show_version, "print the version and exit"),

@@ -40,6 +40,7 @@ struct Config {
   // Not flags: fixed limits, carried here so everything the server sets up
   // comes from one Config.
   std::size_t max_output_bytes = kMaxOutputBytes;
+  std::size_t max_keys_per_get = kDefaultMaxKeysPerGet;
   std::size_t max_data_block_bytes = kMaxDataBlockBytes;
 
   bool show_version = false;

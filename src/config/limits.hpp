@@ -37,8 +37,14 @@ inline constexpr IntRange kThreadsRange{1, 1024};
 inline constexpr std::chrono::seconds kDefaultIdleTimeout{600};
 inline constexpr std::chrono::seconds kDefaultShutdownTimeout{10};
 
-// Output a connection may owe before the server stops reading from it.
-inline constexpr std::size_t kMaxOutputBytes = 1 * kMiB;
+// -max-keys-per-get: a get or gets with more keys is answered
+// CLIENT_ERROR. The default is more than the default line can hold.
+inline constexpr std::size_t kDefaultMaxKeysPerGet = 32 * kKiB;
+inline constexpr IntRange kMaxKeysPerGetRange{1, 8 * kMiB};
+
+// Output a connection may owe before the server stops answering its requests
+// (a many-key get stops mid-way) until the client has read some.
+inline constexpr std::size_t kMaxOutputBytes = 64 * kKiB;
 // Largest storage data block swallowed to keep a text stream in sync; a
 // larger one is refused and the connection closed.
 inline constexpr std::size_t kMaxDataBlockBytes = 1 * kMiB;

@@ -19,6 +19,7 @@
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
 #include "proto/text_command.hpp"
+#include "proto/text_session.hpp"
 #include "state/state_file.hpp"
 
 namespace katsubushi::config {
@@ -217,12 +218,15 @@ const std::map<std::string, std::vector<std::int64_t>>& limit_constants() {
   static const std::map<std::string, std::vector<std::int64_t>> constants = {
       {"config::kDefaultMaxLineBytes", {num(kDefaultMaxLineBytes)}},
       {"config::kMaxLineBytesRange", range(kMaxLineBytesRange)},
+      {"config::kDefaultMaxKeysPerGet", {num(kDefaultMaxKeysPerGet)}},
+      {"config::kMaxKeysPerGetRange", range(kMaxKeysPerGetRange)},
       {"config::kDefaultMaxConnections", {num(kDefaultMaxConnections)}},
       {"config::kMaxConnectionsRange", range(kMaxConnectionsRange)},
       {"config::kThreadsRange", range(kThreadsRange)},
       {"config::kDefaultIdleTimeout", {ms(kDefaultIdleTimeout)}},
       {"config::kDefaultShutdownTimeout", {ms(kDefaultShutdownTimeout)}},
       {"proto::kMaxKeyBytes", {num(proto::kMaxKeyBytes)}},
+      {"proto::TextSession::kIdsPerStep", {num(proto::TextSession::kIdsPerStep)}},
       {"config::kMaxOutputBytes", {num(kMaxOutputBytes)}},
       {"config::kMaxDataBlockBytes", {num(kMaxDataBlockBytes)}},
       {"config::kReadChunkBytes", {num(kReadChunkBytes)}},

@@ -10,7 +10,8 @@ namespace katsubushi::config {
 inline proto::SessionLimits session_limits(const Config& c) {
   return {.max_line_bytes = c.max_line_bytes,
           .max_output_bytes = c.max_output_bytes,
-          .max_data_block_bytes = c.max_data_block_bytes};
+          .max_data_block_bytes = c.max_data_block_bytes,
+          .max_keys_per_get = c.max_keys_per_get};
 }
 
 }  // namespace katsubushi::config

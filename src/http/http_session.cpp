@@ -99,73 +99,21 @@ HttpSession::HttpSession(const proto::SessionServices& services,
 HttpSession::~HttpSession() = default;
 
 void HttpSession::process(proto::InputBuffer& in, proto::OutputBuffer& out) {
-  // Beast is offered at most this much at a time, so what it answers never
-  // depends on how much has arrived: a chunk line or trailer it cannot
-  // finish in one window is refused the same way whether it came whole or in
-  // pieces. A header is offered only once whole (HeaderGate).
-  constexpr std::size_t kWindow = config::kHttpMaxHeaderBytes;
+  not_before_ = 0;
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
-    const std::string_view pending = in.pending().substr(0, kWindow);
-    if (pending.empty()) return;
     RequestParser& parser = parser_->next();
-    if (!parser.is_header_done()) {
-      switch (parser_->gate.scan(pending, config::kHttpMaxHeaderBytes)) {
-        case HeaderGate::Verdict::need_more:
-          return;
-        case HeaderGate::Verdict::complete:
-          break;
-        case HeaderGate::Verdict::bare_lf:
-          fail(400, "bad request: a line ends in a bare LF, not CRLF\n", in, out);
-          return;
-        case HeaderGate::Verdict::bad_request_line:
-          fail(400, "bad request: the request line is not METHOD target HTTP/1.x\n", in, out);
-          return;
-        case HeaderGate::Verdict::too_large:
-          fail(431, "request header too large\n", in, out);
-          return;
-      }
-    }
-    beast::error_code ec;
-    const std::size_t used =
-        parser.put(boost::asio::const_buffer(pending.data(), pending.size()), ec);
-    // The parser has copied what it keeps (method, target, fields) and
-    // expects the bytes it did not use to be offered again, first.
-    in.consume(used);
-    if (ec == bhttp::error::need_more) {
-      if (used > 0) continue;
-      if (pending.size() < kWindow) return;
-      // A full window and no progress: a chunk's size line or the trailers
-      // are longer than any header may be.
-      fail(400, "bad request: chunk line or trailer too long\n", in, out);
-      return;
-    }
-    if (ec == bhttp::error::header_limit) {
-      fail(431, "request header too large\n", in, out);
-      return;
-    }
-    if (ec == bhttp::error::body_limit) {
-      fail(413, "request body too large\n", in, out);
-      return;
-    }
-    if (ec) {
-      fail(400, "bad request: " + ec.message() + "\n", in, out);
-      return;
-    }
-    // The window went into a body that is not complete yet.
-    if (!parser.is_done()) {
-      if (used == 0) return;  // cannot happen; never spin on it
-      continue;
-    }
-
+    // A request that waited for ids is parsed already: answer it again.
+    if (!parser.is_done() && !parse(in, out)) return;
     const auto& message = parser.get();
     const Request request{.method = method_of(message.method()),
                           .target = message.target(),
                           .wants_json = wants_json(message[bhttp::field::accept])};
-    RouteContext context{.ids = ids_,
-                         .generator = services_.generator,
-                         .stats = services_.stats,
-                         .id_scratch = id_scratch_};
+    RouteContext context{.ids = ids_, .generator = services_.generator, .stats = services_.stats};
     const Response response = route(request, context);
+    if (response.not_before_unix_ms != 0) {
+      not_before_ = response.not_before_unix_ms;
+      return;
+    }
     ++completed_;
     const bool last = !message.keep_alive() || completed_ >= config::kHttpMaxRequestsPerConnection;
     // An HTTP/1.0 client keeps the connection only when told so.
@@ -176,6 +124,67 @@ void HttpSession::process(proto::InputBuffer& in, proto::OutputBuffer& out) {
       closing_ = true;
       in.clear();
     }
+  }
+}
+
+// Offers `in` to the parser until a whole request is parsed (true), or more
+// bytes are needed or the request was refused (false; fail() has answered).
+bool HttpSession::parse(proto::InputBuffer& in, proto::OutputBuffer& out) {
+  RequestParser& parser = parser_->next();
+  // Beast is offered at most this much at a time, so what it answers never
+  // depends on how much has arrived: a chunk line or trailer it cannot
+  // finish in one window is refused the same way whether it came whole or in
+  // pieces. A header is offered only once whole (HeaderGate).
+  constexpr std::size_t kWindow = config::kHttpMaxHeaderBytes;
+  for (;;) {
+    const std::string_view pending = in.pending().substr(0, kWindow);
+    if (pending.empty()) return false;
+    if (!parser.is_header_done()) {
+      switch (parser_->gate.scan(pending, config::kHttpMaxHeaderBytes)) {
+        case HeaderGate::Verdict::need_more:
+          return false;
+        case HeaderGate::Verdict::complete:
+          break;
+        case HeaderGate::Verdict::bare_lf:
+          fail(400, "bad request: a line ends in a bare LF, not CRLF\n", in, out);
+          return false;
+        case HeaderGate::Verdict::bad_request_line:
+          fail(400, "bad request: the request line is not METHOD target HTTP/1.x\n", in, out);
+          return false;
+        case HeaderGate::Verdict::too_large:
+          fail(431, "request header too large\n", in, out);
+          return false;
+      }
+    }
+    beast::error_code ec;
+    const std::size_t used =
+        parser.put(boost::asio::const_buffer(pending.data(), pending.size()), ec);
+    // The parser has copied what it keeps (method, target, fields) and
+    // expects the bytes it did not use to be offered again, first.
+    in.consume(used);
+    if (ec == bhttp::error::need_more) {
+      if (used > 0) continue;
+      if (pending.size() < kWindow) return false;
+      // A full window and no progress: a chunk's size line or the trailers
+      // are longer than any header may be.
+      fail(400, "bad request: chunk line or trailer too long\n", in, out);
+      return false;
+    }
+    if (ec == bhttp::error::header_limit) {
+      fail(431, "request header too large\n", in, out);
+      return false;
+    }
+    if (ec == bhttp::error::body_limit) {
+      fail(413, "request body too large\n", in, out);
+      return false;
+    }
+    if (ec) {
+      fail(400, "bad request: " + ec.message() + "\n", in, out);
+      return false;
+    }
+    if (parser.is_done()) return true;
+    // The window went into a body that is not complete yet.
+    if (used == 0) return false;  // cannot happen; never spin on it
   }
 }
 

@@ -31,6 +31,9 @@ class HttpSession {
   bool closing() const noexcept { return closing_; }
   // Requests answered, malformed ones included.
   std::uint64_t completed_requests() const noexcept { return completed_; }
+  // Non-zero: the parsed request waits for the generator until this time
+  // (unix ms on its clock); a later process() answers it.
+  std::int64_t not_before_unix_ms() const noexcept { return not_before_; }
 
  private:
   // Beast's request parser, kept out of this header: SessionCore and with it
@@ -38,6 +41,9 @@ class HttpSession {
   struct Parser;
 
   // Answers `status` with `body`, then closes: the stream cannot be trusted.
+  // Offers `in` to the parser until a whole request is parsed (true), or
+  // more bytes are needed or the request was refused (false).
+  bool parse(proto::InputBuffer& in, proto::OutputBuffer& out);
   void fail(unsigned status, std::string body, proto::InputBuffer& in, proto::OutputBuffer& out);
   void write(const Response& response, bool head, bool close, bool keep_alive_header,
              proto::OutputBuffer& out);
@@ -45,10 +51,10 @@ class HttpSession {
   const proto::SessionServices& services_;
   const proto::SessionLimits& limits_;
   proto::IdService ids_;
-  std::vector<std::uint64_t> id_scratch_;
   std::unique_ptr<Parser> parser_;
   bool closing_ = false;
   std::uint64_t completed_ = 0;
+  std::int64_t not_before_ = 0;
 };
 
 }  // namespace katsubushi::http

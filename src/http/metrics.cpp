@@ -71,6 +71,8 @@ constexpr std::array kMetrics{
                "State file writes (reservations and the last mark at a clean stop)."},
     MetricInfo{"state_write_failures", "katsubushi_state_write_failures_total", counter,
                "State file writes that failed."},
+    MetricInfo{"memory_trims", "katsubushi_memory_trims_total", counter,
+               "Times free heap was given back to the system after connections closed."},
 };
 
 std::string_view type_name(MetricKind kind) {

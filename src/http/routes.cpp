@@ -1,5 +1,6 @@
 #include "http/routes.hpp"
 
+#include <array>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -21,6 +22,13 @@ Response text(unsigned status, std::string body) {
 }
 
 Response unavailable(std::error_code ec) { return text(503, ec.message() + "\n"); }
+
+// No answer yet: the generator's millisecond is used up until `unix_ms`.
+Response later(std::int64_t unix_ms) {
+  Response r;
+  r.not_before_unix_ms = unix_ms;
+  return r;
+}
 
 void append_decimal(std::string& out, std::uint64_t v) {
   char digits[24];
@@ -45,9 +53,9 @@ std::optional<std::uint32_t> ids_wanted(std::string_view target) {
 
 Response get_id(const Request& request, RouteContext& context) {
   std::uint64_t id = 0;
-  if (const std::error_code ec = context.ids.issue(std::span<std::uint64_t>(&id, 1))) {
-    return unavailable(ec);
-  }
+  const auto issued = context.ids.issue_all(std::span<std::uint64_t>(&id, 1));
+  if (issued.not_before_unix_ms != 0) return later(issued.not_before_unix_ms);
+  if (issued.error) return unavailable(issued.error);
   Response r;
   if (request.wants_json) {
     r.content_type = kApplicationJson;
@@ -64,9 +72,11 @@ Response get_ids(const Request& request, RouteContext& context) {
     return text(400, "n must be a number from 1 to " +
                          std::to_string(config::kHttpMaxIdsPerRequest) + "\n");
   }
-  auto& ids = context.id_scratch;
-  ids.resize(*n);
-  if (const std::error_code ec = context.ids.issue(ids)) return unavailable(ec);
+  std::array<std::uint64_t, config::kHttpMaxIdsPerRequest> scratch;
+  const std::span<std::uint64_t> ids(scratch.data(), *n);
+  const auto issued = context.ids.issue_all(ids);
+  if (issued.not_before_unix_ms != 0) return later(issued.not_before_unix_ms);
+  if (issued.error) return unavailable(issued.error);
   Response r;
   if (request.wants_json) {
     r.content_type = kApplicationJson;

@@ -34,6 +34,9 @@ struct Response {
   std::string_view content_type = kTextPlain;
   std::string body;          // a HEAD reply sends its length, not the body
   std::string_view allow;    // with 405: the methods the path takes
+  // Non-zero: no answer yet; the ids are to be asked for again at this time
+  // (unix ms on the generator's clock).
+  std::int64_t not_before_unix_ms = 0;
 };
 
 // What the routes use: ids through IdService (so cmd_get/get_hits/get_misses
@@ -42,7 +45,6 @@ struct RouteContext {
   proto::IdService& ids;
   const id::IdGenerator& generator;
   proto::StatsSource* stats = nullptr;  // null: /stats is {} and /metrics empty
-  std::vector<std::uint64_t>& id_scratch;
 };
 
 // GET /id, GET /ids?n=N, GET|HEAD /stats, /metrics, /healthz; 404 for any

@@ -71,14 +71,18 @@ std::int64_t SystemClock::now_unix_ms() {
   return saturating_add(anchor_unix_us_, elapsed_us) / 1000;
 }
 
-void SystemClock::sleep_until_unix_ms(std::int64_t target) {
+std::chrono::steady_clock::time_point SystemClock::steady_at_unix_ms(std::int64_t target) {
   using namespace std::chrono;
   // Callers wait a millisecond or so; clamping keeps the steady time point
   // from overflowing whatever the target.
   const std::int64_t since_anchor_us =
       std::clamp(saturating_sub(scaled(target, 1000, 0), anchor_unix_us_), -kMaxWaitUs, kMaxWaitUs);
-  const auto target_steady = anchor_steady_ + microseconds(since_anchor_us);
-  while (steady_clock::now() < target_steady) {
+  return anchor_steady_ + microseconds(since_anchor_us);
+}
+
+void SystemClock::sleep_until_unix_ms(std::int64_t target) {
+  const auto target_steady = steady_at_unix_ms(target);
+  while (std::chrono::steady_clock::now() < target_steady) {
     std::this_thread::sleep_until(target_steady);
   }
 }

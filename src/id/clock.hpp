@@ -20,6 +20,14 @@ class Clock {
   // itself forward; a real one sleeps.
   virtual void sleep_until_unix_ms(std::int64_t target) = 0;
 
+  // When the steady clock will have reached the moment this clock reads
+  // `target`: what a timer waits for before coming back to the generator.
+  // A clock that moves only when told (ManualClock) answers "now".
+  virtual std::chrono::steady_clock::time_point steady_at_unix_ms(std::int64_t target) {
+    (void)target;
+    return std::chrono::steady_clock::now();
+  }
+
   // Wall clock minus this clock's estimate, so operators can see NTP steps.
   virtual std::int64_t drift_ms() { return 0; }
 };
@@ -38,6 +46,7 @@ class SystemClock final : public Clock {
 
   std::int64_t now_unix_ms() override;
   void sleep_until_unix_ms(std::int64_t target) override;
+  std::chrono::steady_clock::time_point steady_at_unix_ms(std::int64_t target) override;
   std::int64_t drift_ms() override;
 
  private:

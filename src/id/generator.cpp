@@ -104,66 +104,68 @@ IssueWindow IdGenerator::window() const {
   return window_;
 }
 
-std::error_code IdGenerator::next(std::uint64_t& out) {
-  auto r = next_batch(std::span<std::uint64_t>(&out, 1));
-  return r.error;
+IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
+  return issue(out, false);
 }
 
-IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
+IdGenerator::BatchResult IdGenerator::next_all(std::span<std::uint64_t> out) {
+  if (out.size() > std::size_t{kMaxSequence} + 1) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return {.error = std::make_error_code(std::errc::invalid_argument)};
+  }
+  return issue(out, true);
+}
+
+IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool all_or_nothing) {
   BatchResult result;
-  std::uint64_t waits_seq = 0;
-  std::uint64_t waits_clock = 0;
-  {
+  bool waits_seq = false;
+  bool waits_clock = false;
+  if (!out.empty()) {
     std::lock_guard lock(mu_);
     const std::uint32_t worker = worker_id_.load(std::memory_order_relaxed);
-    while (result.filled < out.size()) {
-      const std::int64_t now = clock_.now_unix_ms() - kEpochUnixMs;
-      if (now < 0) {
-        result.error = GeneratorErrc::before_epoch;
-        break;
+    const std::int64_t now = clock_.now_unix_ms() - kEpochUnixMs;
+    if (now < 0) {
+      result.error = GeneratorErrc::before_epoch;
+    } else if (now > kMaxTimestamp) {
+      result.error = GeneratorErrc::timestamp_overflow;
+    } else if (const auto refusal = window_refusal(now, now + kEpochUnixMs)) {
+      result.error = refusal;
+    } else {
+      // Ids left now: a new millisecond's 4096, or what the current one has
+      // left. When the clock is behind last_ts_ we keep using last_ts_: it
+      // was reached before, so this borrows nothing from the future.
+      const bool fresh = now > last_ts_;
+      const std::size_t left = fresh ? std::size_t{kMaxSequence} + 1 : kMaxSequence - sequence_;
+      if (left >= out.size() || (!all_or_nothing && left > 0)) {
+        if (fresh) {
+          last_ts_ = now;
+          sequence_ = 0;
+          out[result.filled++] = encode({last_ts_, worker, 0});
+        }
+        while (result.filled < out.size() && sequence_ < kMaxSequence) {
+          ++sequence_;
+          out[result.filled++] = encode({last_ts_, worker, sequence_});
+        }
       }
-      if (now > kMaxTimestamp) {
-        result.error = GeneratorErrc::timestamp_overflow;
-        break;
+      if (result.filled < out.size()) {
+        // The millisecond last_ts_ is used up (or too short for all of out).
+        const std::int64_t behind = last_ts_ - now;
+        // A used-up millisecond the clock has reached is always worth coming
+        // back for; only a clock truly behind is measured against the limit.
+        if (behind > 0 && behind >= options_.max_backward_wait_ms) {
+          result.error = GeneratorErrc::clock_behind;
+        } else if (last_ts_ >= kMaxTimestamp) {
+          result.error = GeneratorErrc::timestamp_overflow;
+        } else {
+          (behind == 0 ? waits_seq : waits_clock) = true;
+          result.not_before_unix_ms = kEpochUnixMs + last_ts_ + 1;
+        }
       }
-      if (const auto refusal = window_refusal(now, now + kEpochUnixMs)) {
-        result.error = refusal;
-        break;
-      }
-      if (now > last_ts_) {
-        // A new millisecond: its sequence starts again at 0.
-        last_ts_ = now;
-        sequence_ = 0;
-        out[result.filled++] = encode({last_ts_, worker, 0});
-      }
-      // Hand out what is left of the current millisecond. When the clock is
-      // behind last_ts_ we keep using last_ts_: it was reached before, so this
-      // borrows nothing from the future.
-      while (result.filled < out.size() && sequence_ < kMaxSequence) {
-        ++sequence_;
-        out[result.filled++] = encode({last_ts_, worker, sequence_});
-      }
-      if (result.filled == out.size()) break;
-
-      // The millisecond last_ts_ is used up: wait for the next one.
-      const std::int64_t behind = last_ts_ - now;
-      // A used-up millisecond the clock has reached is always worth waiting
-      // out; only a clock truly behind is measured against the limit.
-      if (behind > 0 && behind >= options_.max_backward_wait_ms) {
-        result.error = GeneratorErrc::clock_behind;
-        break;
-      }
-      if (behind == 0) {
-        ++waits_seq;
-      } else {
-        ++waits_clock;
-      }
-      clock_.sleep_until_unix_ms(kEpochUnixMs + last_ts_ + 1);
     }
   }
   ids_issued_.fetch_add(result.filled, std::memory_order_relaxed);
-  if (waits_seq) sequence_waits_.fetch_add(waits_seq, std::memory_order_relaxed);
-  if (waits_clock) clock_waits_.fetch_add(waits_clock, std::memory_order_relaxed);
+  if (waits_seq) sequence_waits_.fetch_add(1, std::memory_order_relaxed);
+  if (waits_clock) clock_waits_.fetch_add(1, std::memory_order_relaxed);
   if (result.error) errors_.fetch_add(1, std::memory_order_relaxed);
   return result;
 }

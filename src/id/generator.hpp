@@ -34,8 +34,8 @@ struct GeneratorOptions {
 
 struct GeneratorCounters {
   std::uint64_t ids_issued = 0;
-  std::uint64_t sequence_waits = 0;  // a millisecond's 4096 ids were used up
-  std::uint64_t clock_waits = 0;     // the clock was behind the last issued ms
+  std::uint64_t sequence_waits = 0;  // "not before": a millisecond's 4096 ids were used up
+  std::uint64_t clock_waits = 0;     // "not before": the clock was behind the last issued ms
   std::uint64_t errors = 0;
 };
 
@@ -57,21 +57,32 @@ class IdGenerator {
   IdGenerator(const IdGenerator&) = delete;
   IdGenerator& operator=(const IdGenerator&) = delete;
 
-  // One id, or an error and no id.
-  std::error_code next(std::uint64_t& out);
-
-  // Fills `out` with consecutive ids under one lock. On error, the first
-  // `filled` entries are valid ids (issued, never to be repeated) and the
-  // rest are untouched.
+  // The generator never waits. When the current millisecond's ids are used
+  // up (or the clock is a little behind the last issued one) it says when to
+  // come back instead: `not_before_unix_ms`, a time on its clock. Callers on
+  // an I/O thread wait for it on a timer; tests use issue_waiting()
+  // (id/issue_waiting.hpp).
   struct BatchResult {
     std::error_code error;
     std::size_t filled = 0;
+    // Non-zero when filled < size without an error: the rest can be issued
+    // once the clock reads this (unix ms).
+    std::int64_t not_before_unix_ms = 0;
   };
+  // Fills as much of `out` as can be issued now, under one lock: what is left
+  // of the current millisecond, or of the clock's if it has moved on, so at
+  // most one millisecond's worth (kMaxSequence + 1 ids) per call. The first
+  // `filled` entries are valid ids (issued, never to be repeated) whatever
+  // else is returned; the rest are untouched.
   BatchResult next_batch(std::span<std::uint64_t> out);
+  // All of `out`, or nothing: an error, or not_before with nothing issued.
+  // For requests that answer with every id or none (at most
+  // kMaxSequence + 1 ids; a larger `out` is refused with invalid_argument).
+  BatchResult next_all(std::span<std::uint64_t> out);
 
-  // Whether next() would give an id now, and if not why, without issuing one
-  // or waiting: what health checks ask. A used-up millisecond or a clock a
-  // little behind counts as available (next() waits those out). Takes the
+  // Whether an id can be issued now or soon, and if not why, without issuing
+  // one: what health checks ask. A used-up millisecond or a clock a little
+  // behind counts as available (callers come back at not_before). Takes the
   // lock only to read two fields.
   std::error_code check_available() const;
 
@@ -115,6 +126,8 @@ class IdGenerator {
   // Why no id can be issued at `now` (ms since the id epoch, `now_unix` on
   // the clock) under the window; mu_ held.
   std::error_code window_refusal(std::int64_t now, std::int64_t now_unix) const;
+  // next_batch() and next_all(); mu_ not held.
+  BatchResult issue(std::span<std::uint64_t> out, bool all_or_nothing);
 
   std::atomic<std::uint64_t> ids_issued_{0};
   std::atomic<std::uint64_t> sequence_waits_{0};

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "id/clock.hpp"
 #include "id/generator.hpp"
 #include "id/manual_clock.hpp"
@@ -18,7 +19,7 @@ void BM_Next(benchmark::State& state) {
   IdGenerator gen(clock, 1);
   std::uint64_t id = 0;
   for ([[maybe_unused]] auto _ : state) {
-    if (gen.next(id)) state.SkipWithError("generator error");
+    if (katsubushi::id::next_waiting(gen, id)) state.SkipWithError("generator error");
     benchmark::DoNotOptimize(id);
   }
   state.SetItemsProcessed(state.iterations());
@@ -33,7 +34,7 @@ void BM_BatchSimulatedClock(benchmark::State& state) {
   IdGenerator gen(clock, 1);
   std::vector<std::uint64_t> ids(static_cast<std::size_t>(state.range(0)));
   for ([[maybe_unused]] auto _ : state) {
-    auto r = gen.next_batch(ids);
+    auto r = katsubushi::id::issue_waiting(gen, ids);
     if (r.error) state.SkipWithError("generator error");
     benchmark::DoNotOptimize(ids.data());
   }

@@ -1,3 +1,4 @@
+#include "id/issue_waiting.hpp"
 #include "id/generator.hpp"
 
 #include <gtest/gtest.h>
@@ -24,8 +25,8 @@ TEST(GeneratorTest, FirstIdsCarryClockWorkerAndSequence) {
   IdGenerator gen(clock, kWorker);
   std::uint64_t a = 0;
   std::uint64_t b = 0;
-  ASSERT_FALSE(gen.next(a));
-  ASSERT_FALSE(gen.next(b));
+  ASSERT_FALSE(next_waiting(gen, a));
+  ASSERT_FALSE(next_waiting(gen, b));
   EXPECT_EQ(decode(a), (IdParts{kStart - kEpochUnixMs, kWorker, 0}));
   EXPECT_EQ(decode(b), (IdParts{kStart - kEpochUnixMs, kWorker, 1}));
   EXPECT_EQ(gen.worker_id(), kWorker);
@@ -34,7 +35,7 @@ TEST(GeneratorTest, FirstIdsCarryClockWorkerAndSequence) {
 
   clock.advance(3);
   std::uint64_t c = 0;
-  ASSERT_FALSE(gen.next(c));
+  ASSERT_FALSE(next_waiting(gen, c));
   EXPECT_EQ(decode(c), (IdParts{kStart + 3 - kEpochUnixMs, kWorker, 0}));
 }
 
@@ -48,7 +49,7 @@ TEST(GeneratorTest, ZeroBackwardWaitStillWaitsOutAUsedUpMillisecond) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 0});
   std::vector<std::uint64_t> ids(kSequencePerMs + 1);
-  const auto r = gen.next_batch(ids);
+  const auto r = issue_waiting(gen, ids);
   ASSERT_FALSE(r.error) << r.error.message();
   EXPECT_EQ(r.filled, ids.size());
   EXPECT_EQ(decode(ids.back()).timestamp_ms + kEpochUnixMs, kStart + 1);
@@ -59,7 +60,7 @@ TEST(GeneratorTest, FiveThousandIdsInOneMillisecondWaitExactlyOnce) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);
   std::vector<std::uint64_t> ids(5000);
-  for (auto& id : ids) ASSERT_FALSE(gen.next(id));
+  for (auto& id : ids) ASSERT_FALSE(next_waiting(gen, id));
 
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const IdParts p = decode(ids[i]);
@@ -88,10 +89,10 @@ TEST(GeneratorTest, BatchSpansMillisecondBoundaries) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);
   std::uint64_t first = 0;
-  ASSERT_FALSE(gen.next(first));  // sequence 0 of kStart used
+  ASSERT_FALSE(next_waiting(gen, first));  // sequence 0 of kStart used
 
   std::vector<std::uint64_t> ids(3 * kSequencePerMs);
-  const auto r = gen.next_batch(ids);
+  const auto r = issue_waiting(gen, ids);
   ASSERT_FALSE(r.error);
   ASSERT_EQ(r.filled, ids.size());
 
@@ -114,7 +115,7 @@ TEST(GeneratorTest, BatchSpansMillisecondBoundaries) {
 TEST(GeneratorTest, EmptyBatchIssuesNothing) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);
-  const auto r = gen.next_batch({});
+  const auto r = issue_waiting(gen, {});
   EXPECT_FALSE(r.error);
   EXPECT_EQ(r.filled, 0u);
   EXPECT_EQ(gen.counters().ids_issued, 0u);
@@ -126,12 +127,12 @@ TEST(GeneratorTest, ClockRewoundWithinTheLimitKeepsIdsIncreasing) {
   std::vector<std::uint64_t> ids;
   std::uint64_t id = 0;
   for (int i = 0; i < 10; ++i) {
-    ASSERT_FALSE(gen.next(id));
+    ASSERT_FALSE(next_waiting(gen, id));
     ids.push_back(id);
   }
   clock.set(kStart - 20);  // stepped back, less than the 50 ms we may wait
   for (int i = 0; i < 5000; ++i) {
-    ASSERT_FALSE(gen.next(id)) << i;
+    ASSERT_FALSE(next_waiting(gen, id)) << i;
     ids.push_back(id);
   }
   for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]) << i;
@@ -150,13 +151,13 @@ TEST(GeneratorTest, ClockRewoundBeyondTheLimitRefusesAndIssuesNothingMore) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 50});
   std::uint64_t id = 0;
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   std::uint64_t last = id;
 
   clock.set(kStart - 50);  // exactly the limit: refuse rather than wait
   // What is left of kStart's sequence is still handed out; it borrows nothing.
   for (std::uint32_t i = 1; i < kSequencePerMs; ++i) {
-    ASSERT_FALSE(gen.next(id)) << i;
+    ASSERT_FALSE(next_waiting(gen, id)) << i;
     ASSERT_LT(last, id);
     ASSERT_EQ(unix_ms_of(id), kStart);
     last = id;
@@ -164,11 +165,11 @@ TEST(GeneratorTest, ClockRewoundBeyondTheLimitRefusesAndIssuesNothingMore) {
   const auto before = gen.counters();
   for (int i = 0; i < 3; ++i) {
     std::uint64_t untouched = 12345;
-    EXPECT_EQ(gen.next(untouched), GeneratorErrc::clock_behind);
+    EXPECT_EQ(next_waiting(gen, untouched), GeneratorErrc::clock_behind);
     EXPECT_EQ(untouched, 12345u);
   }
   std::array<std::uint64_t, 4> batch{};
-  const auto r = gen.next_batch(batch);
+  const auto r = issue_waiting(gen, batch);
   EXPECT_EQ(r.error, GeneratorErrc::clock_behind);
   EXPECT_EQ(r.filled, 0u);
   const auto after = gen.counters();
@@ -178,7 +179,7 @@ TEST(GeneratorTest, ClockRewoundBeyondTheLimitRefusesAndIssuesNothingMore) {
 
   // Once the clock is past the last issued ms again, issuing resumes above it.
   clock.set(kStart + 1);
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   EXPECT_LT(last, id);
   EXPECT_EQ(unix_ms_of(id), kStart + 1);
 }
@@ -187,10 +188,10 @@ TEST(GeneratorTest, BatchStoppedByRewindKeepsItsIssuedPrefix) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 10});
   std::uint64_t id = 0;
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   clock.set(kStart - 1000);
   std::vector<std::uint64_t> batch(kSequencePerMs + 10, 0);
-  const auto r = gen.next_batch(batch);
+  const auto r = issue_waiting(gen, batch);
   EXPECT_EQ(r.error, GeneratorErrc::clock_behind);
   ASSERT_EQ(r.filled, kSequencePerMs - 1);
   EXPECT_LT(id, batch[0]);
@@ -203,12 +204,12 @@ TEST(GeneratorTest, BeforeEpochIsAnError) {
   ManualClock clock(kEpochUnixMs - 1);
   IdGenerator gen(clock, kWorker);
   std::uint64_t id = 0;
-  EXPECT_EQ(gen.next(id), GeneratorErrc::before_epoch);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::before_epoch);
   EXPECT_EQ(gen.counters().ids_issued, 0u);
   EXPECT_EQ(gen.counters().errors, 1u);
 
   clock.set(kEpochUnixMs);  // the epoch itself is fine
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   EXPECT_EQ(decode(id), (IdParts{0, kWorker, 0}));
 }
 
@@ -216,12 +217,12 @@ TEST(GeneratorTest, TimestampOverflowIsAnError) {
   ManualClock clock(kEpochUnixMs + kMaxTimestamp);
   IdGenerator gen(clock, kWorker);
   std::uint64_t id = 0;
-  ASSERT_FALSE(gen.next(id));  // the last representable ms still works
+  ASSERT_FALSE(next_waiting(gen, id));  // the last representable ms still works
   EXPECT_EQ(decode(id), (IdParts{kMaxTimestamp, kWorker, 0}));
 
   clock.advance(1);
   std::uint64_t untouched = 99;
-  EXPECT_EQ(gen.next(untouched), GeneratorErrc::timestamp_overflow);
+  EXPECT_EQ(next_waiting(gen, untouched), GeneratorErrc::timestamp_overflow);
   EXPECT_EQ(untouched, 99u);
   EXPECT_EQ(gen.counters().ids_issued, 1u);
 }
@@ -259,7 +260,7 @@ TEST(GeneratorTest, CheckAvailableAgreesWithNextWithoutIssuingOrWaiting) {
     ManualClock clock(c.start_unix_ms);
     IdGenerator gen(clock, kWorker, GeneratorOptions{.max_backward_wait_ms = 50});
     std::vector<std::uint64_t> first(c.ids_drawn_first);
-    ASSERT_FALSE(gen.next_batch(first).error);
+    ASSERT_FALSE(issue_waiting(gen, first).error);
     clock.set(c.then_unix_ms);
     const auto before = gen.counters();
     const std::int64_t sleeps = clock.sleeps();
@@ -272,7 +273,7 @@ TEST(GeneratorTest, CheckAvailableAgreesWithNextWithoutIssuingOrWaiting) {
     EXPECT_EQ(clock.now_unix_ms(), c.then_unix_ms);
 
     std::uint64_t id = 0;
-    EXPECT_EQ(gen.next(id), c.expected);
+    EXPECT_EQ(next_waiting(gen, id), c.expected);
   }
 }
 
@@ -300,12 +301,12 @@ void hammer(Clock& clock, int threads, int per_thread) {
       while (out.size() < static_cast<std::size_t>(per_thread)) {
         // Odd threads take batches, even threads single ids: both paths share the lock.
         if (t % 2 == 1 && out.size() + batch.size() <= static_cast<std::size_t>(per_thread)) {
-          const auto r = gen.next_batch(batch);
+          const auto r = issue_waiting(gen, batch);
           if (r.error) return;
           out.insert(out.end(), batch.begin(), batch.begin() + static_cast<long>(r.filled));
         } else {
           std::uint64_t id = 0;
-          if (gen.next(id)) return;
+          if (next_waiting(gen, id)) return;
           out.push_back(id);
         }
       }
@@ -348,12 +349,12 @@ TEST(GeneratorWindow, NothingAtOrBelowTheFloorUntilTheClockPassesIt) {
   IdGenerator gen(clock, kWorker);
   gen.raise_floor(kNowMs + 5);
   std::uint64_t id = 0;
-  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::below_floor);
   EXPECT_EQ(gen.check_available(), GeneratorErrc::below_floor);
   clock.advance(5);  // now == floor: still at it
-  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::below_floor);
   clock.advance(1);
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   EXPECT_EQ(decode(id).timestamp_ms, kNowMs + 6);
   EXPECT_FALSE(gen.check_available());
   EXPECT_EQ(clock.sleeps(), 0) << "a floor is refused, never slept out";
@@ -363,12 +364,12 @@ TEST(GeneratorWindow, AFloorBelowWhatWasIssuedChangesNothing) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);
   std::uint64_t a = 0;
-  ASSERT_FALSE(gen.next(a));
+  ASSERT_FALSE(next_waiting(gen, a));
   gen.raise_floor(kNowMs - 10);
   gen.raise_floor(kNowMs - 20);  // never lowers
   EXPECT_EQ(gen.window().floor_ms, kNowMs - 10);
   std::uint64_t b = 0;
-  ASSERT_FALSE(gen.next(b));
+  ASSERT_FALSE(next_waiting(gen, b));
   EXPECT_LT(a, b);
 }
 
@@ -377,7 +378,7 @@ TEST(GeneratorWindow, TimestampsStayBelowTheCeilingAndResumeWhenItRises) {
   IdGenerator gen(clock, kWorker);
   gen.raise_ceiling(kNowMs + 2);
   std::vector<std::uint64_t> ids(3 * kSequencePerMs);
-  const auto r = gen.next_batch(ids);
+  const auto r = issue_waiting(gen, ids);
   EXPECT_EQ(r.error, GeneratorErrc::not_reserved);
   ASSERT_EQ(r.filled, 2 * kSequencePerMs) << "the two reserved milliseconds, whole";
   EXPECT_EQ(decode(ids[r.filled - 1]).timestamp_ms, kNowMs + 1);
@@ -386,7 +387,7 @@ TEST(GeneratorWindow, TimestampsStayBelowTheCeilingAndResumeWhenItRises) {
   EXPECT_EQ(gen.window().ceiling_ms, kNowMs + 2);
   gen.raise_ceiling(kNowMs + 10);
   std::uint64_t next = 0;
-  ASSERT_FALSE(gen.next(next));
+  ASSERT_FALSE(next_waiting(gen, next));
   EXPECT_GT(next, ids[r.filled - 1]);
   EXPECT_EQ(decode(next).timestamp_ms, kNowMs + 2);
 }
@@ -396,16 +397,16 @@ TEST(GeneratorWindow, NoIdAtOrAfterTheLeaseEnd) {
   IdGenerator gen(clock, kWorker);
   gen.set_lease(kWorker, kStart + 100);
   std::uint64_t id = 0;
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   clock.advance(99);
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   clock.advance(1);
-  EXPECT_EQ(gen.next(id), GeneratorErrc::no_lease);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::no_lease);
   EXPECT_EQ(gen.check_available(), GeneratorErrc::no_lease);
   gen.set_lease(kWorker, kStart + 1000);
-  EXPECT_FALSE(gen.next(id));
+  EXPECT_FALSE(next_waiting(gen, id));
   gen.drop_lease();
-  EXPECT_EQ(gen.next(id), GeneratorErrc::no_lease);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::no_lease);
 }
 
 TEST(GeneratorWindow, ANewWorkerIdStartsAboveEverythingIssuedAndWaitsForItsOwnMark) {
@@ -414,16 +415,16 @@ TEST(GeneratorWindow, ANewWorkerIdStartsAboveEverythingIssuedAndWaitsForItsOwnMa
   gen.raise_ceiling(kNowMs + 2000);
   gen.set_lease(900, kStart + 10'000);
   std::uint64_t before = 0;
-  ASSERT_FALSE(gen.next(before));
+  ASSERT_FALSE(next_waiting(gen, before));
 
   gen.set_lease(3, kStart + 10'000);  // a lower worker id: same ms would be smaller
   EXPECT_EQ(gen.worker_id(), 3u);
   std::uint64_t id = 0;
-  EXPECT_EQ(gen.next(id), GeneratorErrc::below_floor);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::below_floor);
   clock.advance(1);
-  EXPECT_EQ(gen.next(id), GeneratorErrc::not_reserved) << "the new id's mark is not written";
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::not_reserved) << "the new id's mark is not written";
   gen.raise_ceiling(kNowMs + 2001);
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   EXPECT_GT(id, before);
   EXPECT_EQ(decode(id).worker_id, 3u);
 }
@@ -432,13 +433,13 @@ TEST(GeneratorWindow, StopIssuesNothingMoreAndNamesTheMark) {
   ManualClock clock(kStart);
   IdGenerator gen(clock, kWorker);
   std::uint64_t id = 0;
-  ASSERT_FALSE(gen.next(id));
+  ASSERT_FALSE(next_waiting(gen, id));
   EXPECT_EQ(gen.stop(), kNowMs);
-  EXPECT_EQ(gen.next(id), GeneratorErrc::stopped);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::stopped);
   gen.raise_ceiling(kNowMs + 100);
   gen.set_lease(kWorker, kStart + 100);
   clock.advance(10);
-  EXPECT_EQ(gen.next(id), GeneratorErrc::stopped);
+  EXPECT_EQ(next_waiting(gen, id), GeneratorErrc::stopped);
 
   ManualClock clock2(kStart);
   IdGenerator unused(clock2, kWorker);

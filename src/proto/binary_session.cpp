@@ -83,6 +83,7 @@ void BinarySession::refuse_and_close(const Header& h, InputBuffer& in, OutputBuf
 }
 
 void BinarySession::process(InputBuffer& in, OutputBuffer& out) {
+  not_before_ = 0;
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
     if (skip_left_ > 0) {
       const auto n = static_cast<std::size_t>(
@@ -124,21 +125,20 @@ void BinarySession::process(InputBuffer& in, OutputBuffer& out) {
     if (pending.size() < packet) return;
     const std::string_view key = pending.substr(binary::kHeaderBytes + h.extras_length,
                                                 h.key_length);
+    if (!answer(h, key, out)) return;  // waits for ids: the packet stays in `in`
     ++completed_;
-    answer(h, key, out);
     in.consume(packet);
     if (closing_) in.clear();
   }
 }
 
-void BinarySession::answer(const Header& h, std::string_view key, OutputBuffer& out) {
+bool BinarySession::answer(const Header& h, std::string_view key, OutputBuffer& out) {
   switch (static_cast<Opcode>(h.opcode)) {
     case Opcode::get:
     case Opcode::getq:
     case Opcode::getk:
     case Opcode::getkq:
-      answer_get(h, key, out);
-      break;
+      return answer_get(h, key, out);
     case Opcode::noop:
       append_reply(out, Reply(h));
       break;
@@ -156,17 +156,23 @@ void BinarySession::answer(const Header& h, std::string_view key, OutputBuffer& 
       closing_ = true;
       break;
   }
+  return true;
 }
 
-void BinarySession::answer_get(const Header& h, std::string_view key, OutputBuffer& out) {
+bool BinarySession::answer_get(const Header& h, std::string_view key, OutputBuffer& out) {
   const auto opcode = static_cast<Opcode>(h.opcode);
   const bool with_key = opcode == Opcode::getk || opcode == Opcode::getkq;
   std::array<std::uint64_t, 1> id{};
-  if (const std::error_code ec = ids_.issue(id)) {
+  const auto issued = ids_.issue_all(id);
+  if (issued.not_before_unix_ms != 0) {
+    not_before_ = issued.not_before_unix_ms;
+    return false;
+  }
+  if (issued.error) {
     // Quiet gets hide misses only; a server error is always reported.
-    const std::string reason = ec.message();
+    const std::string reason = issued.error.message();
     append_reply(out, Reply(h, Status::internal_error, reason));
-    return;
+    return true;
   }
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id[0]);
@@ -177,6 +183,7 @@ void BinarySession::answer_get(const Header& h, std::string_view key, OutputBuff
   if (with_key) reply.key = key;
   reply.value = std::string_view(digits, static_cast<std::size_t>(end - digits));
   append_reply(out, reply);
+  return true;
 }
 
 void BinarySession::answer_stat(const Header& h, std::string_view key, OutputBuffer& out) {

@@ -23,6 +23,9 @@ class BinarySession {
 
   bool closing() const noexcept { return closing_; }
   std::uint64_t completed_requests() const noexcept { return completed_; }
+  // Non-zero: the request at the front of the input waits for the generator
+  // until this time (unix ms on its clock); it is answered by a later process().
+  std::int64_t not_before_unix_ms() const noexcept { return not_before_; }
 
  private:
   // Checks every header passes, whatever its opcode (memcached's order):
@@ -31,8 +34,9 @@ class BinarySession {
   bool well_framed(const binary::Header& h) const noexcept;
   // Whether the header's lengths fit its opcode (known opcodes only).
   static bool well_formed(const binary::Header& h) noexcept;
-  void answer(const binary::Header& h, std::string_view key, OutputBuffer& out);
-  void answer_get(const binary::Header& h, std::string_view key, OutputBuffer& out);
+  // False when the request waits for ids (not_before_ says until when).
+  bool answer(const binary::Header& h, std::string_view key, OutputBuffer& out);
+  bool answer_get(const binary::Header& h, std::string_view key, OutputBuffer& out);
   void answer_stat(const binary::Header& h, std::string_view key, OutputBuffer& out);
   void refuse_and_close(const binary::Header& h, InputBuffer& in, OutputBuffer& out);
 
@@ -42,6 +46,7 @@ class BinarySession {
   std::uint64_t skip_left_ = 0;  // body bytes of an unknown command still to skip
   bool closing_ = false;
   std::uint64_t completed_ = 0;
+  std::int64_t not_before_ = 0;
 };
 
 }  // namespace katsubushi::proto

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
 #include "proto/session_test_util.hpp"
 
@@ -271,7 +272,7 @@ TEST(BinarySession, ClockRewoundPastTheWaitIsAnErrorUntilItCatchesUp) {
   rig.feed(request(0x00, "a", 1));
   rig.clock.advance(-2000);  // the generator waits for at most 1 s
   std::vector<std::uint64_t> elsewhere(4095);  // the rest of that millisecond
-  ASSERT_FALSE(rig.generator.next_batch(elsewhere).error);
+  ASSERT_FALSE(katsubushi::id::issue_waiting(rig.generator, elsewhere).error);
   rig.feed(request(0x09, "b", 2) + request(0x0A, {}, 3));
   rig.clock.advance(2001);
   rig.feed(request(0x00, "c", 4));

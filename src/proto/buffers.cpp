@@ -7,6 +7,7 @@
 namespace katsubushi::proto {
 
 std::span<char> InputBuffer::prepare(std::size_t n) {
+  keep();
   compact();
   if (buf_.size() < end_ + n) buf_.resize(end_ + n);
   return {buf_.data() + end_, n};
@@ -14,19 +15,57 @@ std::span<char> InputBuffer::prepare(std::size_t n) {
 
 void InputBuffer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buf_.size()); }
 
+void InputBuffer::lend(std::string_view bytes) {
+  if (lent_ || begin_ != end_) {
+    append(bytes);
+    return;
+  }
+  lent_ = true;
+  lent_view_ = bytes;
+}
+
+void InputBuffer::keep() {
+  if (lent_) {
+    const std::string_view rest = lent_view_;
+    lent_ = false;
+    lent_view_ = {};
+    append(rest);
+  }
+  if (begin_ == end_) clear();
+}
+
+void InputBuffer::clear() noexcept {
+  lent_ = false;
+  lent_view_ = {};
+  begin_ = end_ = 0;
+  std::string().swap(buf_);
+}
+
 void InputBuffer::append(std::string_view bytes) {
+  if (lent_) {
+    // Bytes after lent ones: the lent ones move into storage first.
+    const std::string_view rest = lent_view_;
+    lent_ = false;
+    lent_view_ = {};
+    append(rest);
+  }
   auto space = prepare(bytes.size());
   if (!bytes.empty()) std::memcpy(space.data(), bytes.data(), bytes.size());
   commit(bytes.size());
 }
 
-void InputBuffer::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
+void InputBuffer::consume(std::size_t n) noexcept {
+  if (lent_) {
+    lent_view_.remove_prefix(std::min(n, lent_view_.size()));
+    return;
+  }
+  begin_ = std::min(begin_ + n, end_);
+}
 
 void InputBuffer::compact() {
   if (begin_ == 0) return;
   if (begin_ == end_) {
     begin_ = end_ = 0;
-    if (buf_.size() > kKeepBufferBytes) std::string().swap(buf_);
     return;
   }
   std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
@@ -45,8 +84,7 @@ void OutputBuffer::consume(std::size_t n) noexcept {
   begin_ = std::min(begin_ + n, buf_.size());
   if (begin_ == buf_.size()) {
     begin_ = 0;
-    buf_.clear();
-    if (buf_.capacity() > kKeepBufferBytes) std::string().swap(buf_);
+    std::string().swap(buf_);
   }
 }
 

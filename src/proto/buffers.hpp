@@ -1,6 +1,7 @@
 // A connection's input and output bytes, shared by every protocol session.
-// Both give memory back once a burst is over, so an idle connection does not
-// keep the size of its largest request or reply.
+// Both give their memory back once empty, so an idle connection holds no
+// buffer at all: not the size of its largest request or reply, not even a
+// small one.
 #pragma once
 
 #include <cstddef>
@@ -11,8 +12,11 @@
 
 namespace katsubushi::proto {
 
-// Buffers bigger than this are released once empty.
-inline constexpr std::size_t kKeepBufferBytes = std::size_t{64} * 1024;
+// The bytes `s` holds on the heap: none while it fits its inline buffer.
+inline std::size_t heap_bytes(const std::string& s) noexcept {
+  static const std::size_t kInline = std::string().capacity();
+  return s.capacity() > kInline ? s.capacity() : 0;
+}
 
 // Bytes received and not yet consumed, with room to receive more in place.
 class InputBuffer {
@@ -20,15 +24,25 @@ class InputBuffer {
   // Room for `n` more bytes at the end; write into it, then commit().
   std::span<char> prepare(std::size_t n);
   void commit(std::size_t n) noexcept;
-  // Copying convenience for tests and fuzzers.
+  // Copies `bytes` in after what is pending.
   void append(std::string_view bytes);
 
+  // Zero-copy: `bytes`, in a buffer the caller reuses, become what is
+  // pending, without a copy, until keep(). Copies instead when bytes of the
+  // buffer's own are pending (they come first).
+  void lend(std::string_view bytes);
+  // Ends a lend(): what is left of the lent bytes is copied into the
+  // buffer's own storage. Storage with nothing pending is released.
+  void keep();
+
   std::string_view pending() const noexcept {
+    if (lent_) return lent_view_;
     return std::string_view(buf_).substr(begin_, end_ - begin_);
   }
   void consume(std::size_t n) noexcept;
-  void clear() noexcept { begin_ = end_ = 0; }
-  std::size_t capacity_bytes() const noexcept { return buf_.size(); }
+  void clear() noexcept;
+  // Heap bytes held (a string's inline bytes are not counted).
+  std::size_t capacity_bytes() const noexcept { return heap_bytes(buf_); }
 
  private:
   void compact();
@@ -36,6 +50,8 @@ class InputBuffer {
   std::string buf_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  std::string_view lent_view_;
+  bool lent_ = false;
 };
 
 // Reply bytes not yet sent.
@@ -51,7 +67,8 @@ class OutputBuffer {
   void consume(std::size_t n) noexcept;
   // Drops what has been sent, so partial sends cannot grow the buffer.
   void drop_sent();
-  std::size_t capacity_bytes() const noexcept { return buf_.size(); }
+  // Heap bytes held (a string's inline bytes are not counted).
+  std::size_t capacity_bytes() const noexcept { return heap_bytes(buf_); }
 
  private:
   std::string buf_;

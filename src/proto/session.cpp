@@ -21,6 +21,13 @@ void SessionCore::receive(std::string_view bytes) {
   in_.append(bytes);
 }
 
+void SessionCore::receive_and_process(std::string_view bytes) {
+  if (closing()) return;
+  in_.lend(bytes);
+  process();
+  in_.keep();
+}
+
 namespace {
 
 // f(session) for the protocol's session, `none` before one is chosen. Not
@@ -39,8 +46,21 @@ bool SessionCore::closing() const noexcept {
   return on_session(session_, false, [](const auto& s) { return s.closing(); });
 }
 
+std::int64_t SessionCore::not_before_unix_ms() const noexcept {
+  return on_session(session_, std::int64_t{0},
+                    [](const auto& s) -> std::int64_t { return s.not_before_unix_ms(); });
+}
+
+bool SessionCore::yielded() const noexcept {
+  if (const auto* t = std::get_if<TextSession>(&session_)) return t->yielded();
+  return false;
+}
+
 bool SessionCore::wants_input() const noexcept {
-  return !closing() && out_.unsent_size() < limits_.max_output_bytes;
+  if (closing() || out_.unsent_size() >= limits_.max_output_bytes) return false;
+  if (not_before_unix_ms() != 0) return false;
+  if (const auto* t = std::get_if<TextSession>(&session_)) return !t->in_request() && !t->yielded();
+  return true;
 }
 
 std::uint64_t SessionCore::completed_requests() const noexcept {
@@ -92,6 +112,8 @@ void SessionCore::process() {
         }
       },
       session_);
+  // Nothing pending: no input buffer is held either.
+  in_.keep();
 }
 
 }  // namespace katsubushi::proto

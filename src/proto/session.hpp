@@ -36,10 +36,26 @@ class SessionCore {
   void commit(std::size_t n);
   // Copying convenience for tests and fuzzers.
   void receive(std::string_view bytes);
+  // The shell's path: answers what it can of `bytes` (in a buffer the shell
+  // reuses for every connection of its thread) at once, as process() does,
+  // without copying them; only what is left (an unfinished line, requests
+  // held back) is copied into this connection's own buffer.
+  void receive_and_process(std::string_view bytes);
 
-  // Answers every complete request that is buffered, stopping early when the
-  // output is over its limit or the session is closing.
+  // Answers the complete requests that are buffered, a bounded amount of
+  // work at a time: it stops early when the output is over its limit, the
+  // session is closing, a step's worth of ids is issued (yielded()), or the
+  // request in hand waits for the generator (not_before_unix_ms()). Never
+  // waits itself.
   void process();
+
+  // Non-zero: the request in hand waits for the generator until this time
+  // (unix ms on the generator's clock). The shell waits on a timer, then
+  // calls process(); calling it earlier only asks again.
+  std::int64_t not_before_unix_ms() const noexcept;
+  // process() stopped with more it can do at once: the shell lets other
+  // connections run, then calls process() again.
+  bool yielded() const noexcept;
 
   // The peer has half-closed: nothing more will be received. Call once, then
   // process() and flush as usual; the connection can close once output() is
@@ -54,7 +70,8 @@ class SessionCore {
 
   // The shell closes the connection once output() is empty and this is true.
   bool closing() const noexcept;
-  // Whether the shell should read more now (false under backpressure).
+  // Whether the shell should read more now: false under backpressure, and
+  // while a request is being answered or waits for ids.
   bool wants_input() const noexcept;
   // Complete requests handled so far: the idle timer restarts when it grows.
   std::uint64_t completed_requests() const noexcept;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "proto/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
@@ -187,7 +188,7 @@ TEST(SessionPipelineTest, GeneratorRecoversAfterServerError) {
   options.generator.max_backward_wait_ms = 10;
   SessionRig rig(options);
   std::vector<std::uint64_t> used(id::kSequencePerMs);
-  ASSERT_FALSE(rig.generator.next_batch(used).error);
+  ASSERT_FALSE(katsubushi::id::issue_waiting(rig.generator, used).error);
   rig.clock.set(kStartUnixMs - 500);
   rig.feed("get a\r\n");
   EXPECT_EQ(rig.transcript, "SERVER_ERROR clock is behind the last issued id\r\n");

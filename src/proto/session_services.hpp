@@ -18,6 +18,9 @@ struct SessionLimits {
   // A storage command announcing more than this is refused and the connection
   // closes: we would have to skip it blind to stay in sync.
   std::size_t max_data_block_bytes = config::kMaxDataBlockBytes;
+  // A get or gets with more keys is answered CLIENT_ERROR (the connection
+  // stays open).
+  std::size_t max_keys_per_get = config::kDefaultMaxKeysPerGet;
 };
 
 struct SessionServices {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "id/issue_waiting.hpp"
 #include "proto/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
@@ -211,7 +212,7 @@ std::vector<TextCase> generator_unavailable_cases() {
        id::kSequencePerMs, wait_1s,
        [](SessionRig& rig) {
          std::vector<std::uint64_t> ids(id::kSequencePerMs);
-         ASSERT_FALSE(rig.generator.next_batch(ids).error);
+         ASSERT_FALSE(katsubushi::id::issue_waiting(rig.generator, ids).error);
          rig.clock.set(kStartUnixMs - 1000);
        }},
   };

@@ -31,7 +31,11 @@ enum class TextCommandKind {
 
 struct TextCommand {
   TextCommandKind kind = TextCommandKind::empty;
-  std::vector<std::string_view> keys;  // get, gets
+  // get, gets: the line from its first key to its end, and how many keys it
+  // holds (split them with TextTokenizer). No vector: a 16 MiB line of keys
+  // costs no memory of its own, and is answered a slice at a time.
+  std::string_view keys;
+  std::size_t key_count = 0;
   std::string_view stats_group;        // stats: "" or "settings" etc.
   std::array<std::string_view, kMaxStatsArgs> stats_args{};  // stats: tokens after the group
   std::size_t stats_nargs = 0;
@@ -43,6 +47,9 @@ struct TextCommand {
 // reused so a connection's steady state allocates nothing. Never throws,
 // never reads outside `line`.
 void parse_text_line(std::string_view line, TextCommand& out);
+
+// The keys of a get, split (tests and tools; the session walks them in place).
+std::vector<std::string_view> split_keys(std::string_view keys);
 
 // memcached's key rule: 1..250 bytes, no control bytes, no space and no DEL.
 bool valid_key(std::string_view key) noexcept;

@@ -56,6 +56,14 @@ void parse_storage(std::string_view name, std::span<const std::string_view> args
 
 }  // namespace
 
+std::vector<std::string_view> split_keys(std::string_view keys) {
+  std::vector<std::string_view> out;
+  TextTokenizer tokens(keys);
+  std::string_view key;
+  while (tokens.next(key)) out.push_back(key);
+  return out;
+}
+
 bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
   for (const char ch : key) {
@@ -67,7 +75,8 @@ bool valid_key(std::string_view key) noexcept {
 
 void parse_text_line(std::string_view line, TextCommand& out) {
   out.kind = TextCommandKind::empty;
-  out.keys.clear();
+  out.keys = {};
+  out.key_count = 0;
   out.stats_group = {};
   out.stats_args = {};
   out.stats_nargs = 0;
@@ -80,13 +89,15 @@ void parse_text_line(std::string_view line, TextCommand& out) {
 
   if (iequals_ascii(name, "get") || iequals_ascii(name, "gets")) {
     out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
+    const std::size_t keys_from = tokens.position();
     std::string_view key;
     bool all_valid = true;
     while (tokens.next(key)) {
       all_valid = all_valid && valid_key(key);
-      out.keys.push_back(key);
+      ++out.key_count;
     }
-    if (out.keys.empty()) {
+    out.keys = line.substr(keys_from);
+    if (out.key_count == 0) {
       out.kind = TextCommandKind::unknown;  // memcached answers a bare "get" with ERROR
     } else if (!all_valid) {
       out.kind = TextCommandKind::bad_format;

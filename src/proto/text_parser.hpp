@@ -29,7 +29,8 @@ constexpr bool iequals_ascii(std::string_view a, std::string_view lower) noexcep
 // at either end are ignored. Tokens point into the line.
 class TextTokenizer {
  public:
-  explicit constexpr TextTokenizer(std::string_view line) noexcept : s_(line) {}
+  explicit constexpr TextTokenizer(std::string_view line, std::size_t from = 0) noexcept
+      : s_(line), pos_(from) {}
 
   constexpr bool next(std::string_view& token) noexcept {
     while (pos_ < s_.size() && is_token_separator(s_[pos_])) ++pos_;
@@ -39,6 +40,9 @@ class TextTokenizer {
     token = s_.substr(start, pos_ - start);
     return true;
   }
+  // Where the next token's search starts: a later TextTokenizer(line, position())
+  // goes on from here.
+  constexpr std::size_t position() const noexcept { return pos_; }
 
  private:
   std::string_view s_;

@@ -1,7 +1,9 @@
 #include "proto/text_session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <span>
 
 #include "proto/meta_reply.hpp"
 #include "proto/text_parser.hpp"
@@ -16,6 +18,7 @@ constexpr std::string_view kLineTooLong = "CLIENT_ERROR line too long\r\n";
 constexpr std::string_view kBadDataChunk = "CLIENT_ERROR bad data chunk\r\n";
 constexpr std::string_view kBlockTooLarge = "CLIENT_ERROR data block too large\r\n";
 constexpr std::string_view kEnd = "END\r\n";
+constexpr std::string_view kTooManyKeys = "CLIENT_ERROR too many keys in one get\r\n";
 
 // memcached's MAX_NUMBER_OF_SLAB_CLASSES: `stats cachedump <id> …` takes ids below it.
 constexpr std::uint32_t kSlabClasses = 64;
@@ -49,7 +52,19 @@ void TextSession::close_after(std::string_view final_reply, InputBuffer& in, Out
 }
 
 void TextSession::process(InputBuffer& in, OutputBuffer& out) {
-  while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
+  ids_left_in_step_ = kIdsPerStep;
+  yielded_ = false;
+  not_before_ = 0;
+  while (!closing_ && out.unsent_size() < limits_.max_output_bytes && not_before_ == 0) {
+    if (ids_left_in_step_ == 0) {
+      yielded_ = true;
+      return;
+    }
+    if (line_bytes_ != 0) {
+      resume(in, out);
+      if (line_bytes_ != 0) return;  // waiting: for ids, or for room in `out`
+      continue;
+    }
     if (swallow_left_ > 0) {
       swallow_data(in, out);
       if (swallow_left_ > 0) {
@@ -70,8 +85,7 @@ void TextSession::process(InputBuffer& in, OutputBuffer& out) {
         return;
       case LineFramer::Result::line:
         // `line` points into `in`; it stays valid until the next prepare().
-        in.consume(used);
-        handle_line(line, in, out);
+        handle_line(line, used, in, out);
         break;
     }
   }
@@ -83,21 +97,56 @@ void TextSession::process(InputBuffer& in, OutputBuffer& out) {
 void TextSession::handle_last_line(InputBuffer& in, OutputBuffer& out) {
   std::string_view line = in.pending();
   if (!line.empty()) {
+    const std::size_t used = line.size();
     if (line.back() == '\r') line.remove_suffix(1);  // as after a "\r\n"-less line's '\r'
-    in.consume(in.pending().size());
-    handle_line(line, in, out);
+    handle_line(line, used, in, out);
     // A storage or ms header as the last line: its block can never arrive.
     swallow_left_ = 0;
+    // A get still being answered closes once its END is written.
+    if (line_bytes_ != 0) return;
   }
   closing_ = true;
 }
 
-void TextSession::handle_line(std::string_view line, InputBuffer& in, OutputBuffer& out) {
-  parse_text_line(line, cmd_);
+void TextSession::hold_line(std::string_view line, std::size_t used) {
+  line_length_ = line.size();
+  line_bytes_ = used;
+  // Counted once answered (handle_line counted it already).
+  --completed_;
+}
+
+void TextSession::finish_line(InputBuffer& in) {
+  in.consume(line_bytes_);
+  line_bytes_ = line_length_ = 0;
+  get_active_ = false;
+  ++completed_;
+}
+
+void TextSession::resume(InputBuffer& in, OutputBuffer& out) {
+  if (get_active_) {
+    continue_get(in, out);
+    return;
+  }
+  // A meta get that waited for ids: answer its line again from the start.
+  const std::string_view line = in.pending().substr(0, line_length_);
+  const std::size_t used = line_bytes_;
+  line_bytes_ = line_length_ = 0;
+  handle_line(line, used, in, out);
+}
+
+void TextSession::handle_line(std::string_view line, std::size_t used, InputBuffer& in,
+                              OutputBuffer& out) {
+  // Parsed into a local: nothing of a request is kept between lines but a
+  // get in hand, so an idle session holds no parsed request.
+  TextCommand cmd;
+  parse_text_line(line, cmd);
   // Every whole line is a request, an empty one included: each restarts the
   // shell's idle timer.
   ++completed_;
-  switch (cmd_.kind) {
+  const bool gives_ids = cmd.kind == TextCommandKind::get ||
+                         cmd.kind == TextCommandKind::gets || cmd.kind == TextCommandKind::meta;
+  if (!gives_ids) in.consume(used);
+  switch (cmd.kind) {
     case TextCommandKind::empty:
     case TextCommandKind::unknown:
       out.append(kError);
@@ -106,13 +155,21 @@ void TextSession::handle_line(std::string_view line, InputBuffer& in, OutputBuff
       out.append(kBadFormat);
       break;
     case TextCommandKind::get:
-      handle_get(false, out);
-      break;
     case TextCommandKind::gets:
-      handle_get(true, out);
+      if (cmd.key_count > limits_.max_keys_per_get) {
+        in.consume(used);
+        out.append(kTooManyKeys);
+        break;
+      }
+      hold_line(line, used);
+      get_active_ = true;
+      get_with_cas_ = cmd.kind == TextCommandKind::gets;
+      get_cursor_ = static_cast<std::size_t>(cmd.keys.data() - line.data());
+      get_keys_left_ = cmd.key_count;
+      continue_get(in, out);
       break;
     case TextCommandKind::stats:
-      handle_stats(out);
+      handle_stats(cmd, out);
       break;
     case TextCommandKind::version:
       out.append("VERSION ");
@@ -120,16 +177,19 @@ void TextSession::handle_line(std::string_view line, InputBuffer& in, OutputBuff
       out.append("\r\n");
       break;
     case TextCommandKind::verbosity:
-      if (!cmd_.noreply) out.append("OK\r\n");
+      if (!cmd.noreply) out.append("OK\r\n");
       break;
     case TextCommandKind::quit:
       close_after({}, in, out);
       break;
     case TextCommandKind::storage:
-      start_swallow(cmd_.data_bytes, kError, cmd_.noreply, in, out);
+      start_swallow(cmd.data_bytes, kError, cmd.noreply, in, out);
       break;
     case TextCommandKind::meta:
+      hold_line(line, used);
       handle_meta(line, in, out);
+      // Answered unless it waits for ids (then it stays in hand).
+      if (not_before_ == 0) finish_line(in);
       break;
   }
 }
@@ -171,47 +231,96 @@ void TextSession::append_server_error(std::error_code ec, OutputBuffer& out) {
   out.append("\r\n");
 }
 
-void TextSession::handle_get(bool with_cas, OutputBuffer& out) {
-  const std::size_t n = cmd_.keys.size();
-  id_scratch_.resize(n);
-  if (const std::error_code ec = ids_.issue(id_scratch_)) {
-    append_server_error(ec, out);
-    return;
-  }
-  out.reserve_more(n * 48);
-  for (std::size_t i = 0; i < n; ++i) {
-    char digits[24];
-    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id_scratch_[i]);
-    (void)ec;  // 24 bytes hold any uint64
-    const auto len = static_cast<std::size_t>(end - digits);
-    out.append("VALUE ");
-    out.append(cmd_.keys[i]);
-    out.append(" 0 ");
-    out.append_uint(len);
-    if (with_cas) {
-      out.append(" ");
-      out.append(digits, len);
+// The next slice of the get in hand: as many keys as the step's ids, the
+// room left in `out` and the generator's current millisecond allow. Its line
+// is consumed, and END written, once every key is answered.
+void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
+  // Bytes of one VALUE entry besides its key: "VALUE ", " 0 ", the length,
+  // " " and the cas, "\r\n", the id and "\r\n", all at their longest.
+  constexpr std::size_t kEntryOverhead = 6 + 3 + 2 + 21 + 2 + 20 + 2;
+  constexpr std::size_t kKeysPerIssue = 256;
+  const std::string_view line = in.pending().substr(0, line_length_);
+  std::array<std::string_view, kKeysPerIssue> keys;
+  std::array<std::size_t, kKeysPerIssue> after{};  // the cursor after each key
+  std::array<std::uint64_t, kKeysPerIssue> ids{};
+  while (get_keys_left_ > 0) {
+    if (out.unsent_size() >= limits_.max_output_bytes) return;
+    if (ids_left_in_step_ == 0) {
+      yielded_ = true;
+      return;
     }
-    out.append("\r\n");
-    out.append(digits, len);
-    out.append("\r\n");
+    const std::size_t room = limits_.max_output_bytes - out.unsent_size();
+    const std::size_t most = std::min({kKeysPerIssue, get_keys_left_, ids_left_in_step_});
+    TextTokenizer tokens(line, get_cursor_);
+    std::size_t n = 0;
+    std::size_t bytes = 0;
+    std::string_view key;
+    while (n < most && tokens.next(key)) {
+      bytes += key.size() + kEntryOverhead;
+      if (n > 0 && bytes > room) break;
+      keys[n] = key;
+      after[n] = tokens.position();
+      ++n;
+    }
+    const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
+    out.reserve_more(bytes);
+    for (std::size_t i = 0; i < issued.filled; ++i) {
+      char digits[24];
+      const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, ids[i]);
+      (void)ec;  // 24 bytes hold any uint64
+      const auto len = static_cast<std::size_t>(end - digits);
+      out.append("VALUE ");
+      out.append(keys[i]);
+      out.append(" 0 ");
+      out.append_uint(len);
+      if (get_with_cas_) {
+        out.append(" ");
+        out.append(digits, len);
+      }
+      out.append("\r\n");
+      out.append(digits, len);
+      out.append("\r\n");
+    }
+    if (issued.filled > 0) get_cursor_ = after[issued.filled - 1];
+    get_keys_left_ -= issued.filled;
+    ids_left_in_step_ -= std::min(ids_left_in_step_, issued.filled);
+    if (issued.error) {
+      // The VALUEs already sent stand (those ids are issued); the get ends
+      // with the error instead of END. Keys never answered count as misses.
+      ids_.count_misses(get_keys_left_ - (n - issued.filled));
+      append_server_error(issued.error, out);
+      finish_line(in);
+      return;
+    }
+    if (issued.not_before_unix_ms != 0) {
+      not_before_ = issued.not_before_unix_ms;
+      return;
+    }
   }
   out.append(kEnd);
+  finish_line(in);
 }
 
 void TextSession::handle_meta(std::string_view line, InputBuffer& in, OutputBuffer& out) {
-  if (const MetaError error = parse_meta_line(line, meta_); error != MetaError::none) {
+  MetaRequest meta;
+  if (const MetaError error = parse_meta_line(line, meta); error != MetaError::none) {
     out.append(meta_error_reply(error));
     return;
   }
-  switch (meta_.kind) {
+  switch (meta.kind) {
     case MetaCommandKind::get: {
       std::uint64_t id = 0;
-      if (const std::error_code ec = ids_.issue({&id, 1})) {
-        append_server_error(ec, out);  // errors are sent even with q
+      const auto issued = ids_.issue_all({&id, 1});
+      if (issued.not_before_unix_ms != 0) {
+        not_before_ = issued.not_before_unix_ms;
         return;
       }
-      append_meta_get_reply(meta_, id, out);
+      if (issued.error) {
+        append_server_error(issued.error, out);  // errors are sent even with q
+        return;
+      }
+      if (ids_left_in_step_ > 0) --ids_left_in_step_;
+      append_meta_get_reply(meta, id, out);
       return;
     }
     case MetaCommandKind::noop:
@@ -219,20 +328,20 @@ void TextSession::handle_meta(std::string_view line, InputBuffer& in, OutputBuff
       return;
     case MetaCommandKind::set:
       // Skip the block like a storage command's, then refuse; errors ignore q.
-      start_swallow(meta_.data_bytes, meta_unsupported_reply(meta_.kind), false, in, out);
+      start_swallow(meta.data_bytes, meta_unsupported_reply(meta.kind), false, in, out);
       return;
     case MetaCommandKind::remove:
     case MetaCommandKind::arithmetic:
     case MetaCommandKind::debug:
-      out.append(meta_unsupported_reply(meta_.kind));
+      out.append(meta_unsupported_reply(meta.kind));
       return;
   }
 }
 
-void TextSession::handle_stats(OutputBuffer& out) {
-  const std::string_view group = cmd_.stats_group;
-  const auto arg = [this](std::size_t i) {
-    return i < cmd_.stats_nargs ? cmd_.stats_args[i] : std::string_view();
+void TextSession::handle_stats(const TextCommand& cmd, OutputBuffer& out) {
+  const std::string_view group = cmd.stats_group;
+  const auto arg = [&cmd](std::size_t i) {
+    return i < cmd.stats_nargs ? cmd.stats_args[i] : std::string_view();
   };
   StatList stats;
   if (group.empty()) {
@@ -266,7 +375,7 @@ void TextSession::handle_stats(OutputBuffer& out) {
   } else if (iequals_ascii(group, "cachedump")) {
     std::uint32_t slab_class = 0;
     std::uint32_t limit = 0;
-    if (cmd_.stats_nargs < 2) {
+    if (cmd.stats_nargs < 2) {
       out.append("CLIENT_ERROR bad command line\r\n");
     } else if (!parse_u32(arg(0), slab_class) || !parse_u32(arg(1), limit)) {
       out.append(kBadFormat);

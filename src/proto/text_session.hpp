@@ -21,9 +21,17 @@ class TextSession {
  public:
   TextSession(const SessionServices& services, const SessionLimits& limits);
 
-  // Answers every complete request in `in`, stopping early when `out` is
-  // over its limit or the session is closing.
+  // Answers the complete requests in `in`, a bounded amount of work at a
+  // time: it stops when `out` is over its limit, when the session is closing,
+  // when it has issued a millisecond's worth of ids (kIdsPerStep; then
+  // yielded() is true and the next call goes on), or when the generator says
+  // "not before T" (then not_before_unix_ms() is T). A get with many keys is
+  // answered a slice at a time; its line stays at the front of `in` until its
+  // END is written.
   void process(InputBuffer& in, OutputBuffer& out);
+
+  // Ids one process() call issues at most: a millisecond's worth.
+  static constexpr std::size_t kIdsPerStep = 4096;
 
   // The peer sends nothing more. From the next process() on, a last line
   // without its "\n" is a complete line (as go-katsubushi's line scanner
@@ -33,12 +41,26 @@ class TextSession {
 
   bool closing() const noexcept { return closing_; }
   std::uint64_t completed_requests() const noexcept { return completed_; }
+  // A request is half answered: the next process() goes on with it.
+  bool in_request() const noexcept { return line_bytes_ != 0; }
+  // process() stopped with work it can do at once (its step's ids ran out).
+  bool yielded() const noexcept { return yielded_; }
+  // Non-zero: the request in hand waits for the generator until this time
+  // (unix ms on its clock); process() before then just asks again.
+  std::int64_t not_before_unix_ms() const noexcept { return not_before_; }
 
  private:
-  void handle_line(std::string_view line, InputBuffer& in, OutputBuffer& out);
+  // `used`: the line's bytes in `in`, its "\n" included; they are consumed
+  // here, at once or once a request waiting for ids is answered.
+  void handle_line(std::string_view line, std::size_t used, InputBuffer& in, OutputBuffer& out);
   void handle_last_line(InputBuffer& in, OutputBuffer& out);
-  void handle_get(bool with_cas, OutputBuffer& out);
-  void handle_stats(OutputBuffer& out);
+  // Goes on with the line in hand (a get's next slice, or a meta get again).
+  void resume(InputBuffer& in, OutputBuffer& out);
+  void continue_get(InputBuffer& in, OutputBuffer& out);
+  // The line in hand stays in `in` until answered.
+  void hold_line(std::string_view line, std::size_t used);
+  void finish_line(InputBuffer& in);
+  void handle_stats(const TextCommand& cmd, OutputBuffer& out);
   void handle_meta(std::string_view line, InputBuffer& in, OutputBuffer& out);
   void start_swallow(std::uint64_t data_bytes, std::string_view reply, bool noreply,
                      InputBuffer& in, OutputBuffer& out);
@@ -51,9 +73,18 @@ class TextSession {
   IdService ids_;
   LineFramer framer_;
 
-  TextCommand cmd_;
-  MetaRequest meta_;
-  std::vector<std::uint64_t> id_scratch_;
+  // The line in hand, at the front of the input: its length without and
+  // with its end of line (0: none), and for a get, where its next key's
+  // search starts in it and how many keys are left.
+  std::size_t line_length_ = 0;
+  std::size_t line_bytes_ = 0;
+  bool get_active_ = false;
+  bool get_with_cas_ = false;
+  std::size_t get_cursor_ = 0;
+  std::size_t get_keys_left_ = 0;
+  std::size_t ids_left_in_step_ = 0;
+  std::int64_t not_before_ = 0;
+  bool yielded_ = false;
 
   // Data block being skipped: bytes left, including its "\r\n", and the reply
   // owed once it has been (ERROR for storage commands, a CLIENT_ERROR for ms).

@@ -75,12 +75,31 @@ struct SessionRig {
   // Moves all output into `transcript`.
   void drain() { read(core.output().size()); }
 
-  // Receives `bytes`, processes once, and drains, as a shell that always
-  // writes everything would.
+  // What the shell does when process() leaves the request in hand waiting:
+  // at "not before T" its timer fires at T (here the clock jumps there), and
+  // after a yield it simply goes on. Returns false when nothing waits.
+  bool wait_as_the_shell() {
+    if (const std::int64_t at = core.not_before_unix_ms(); at != 0) {
+      ++not_before_waits;
+      if (clock.now_unix_ms() < at) clock.set(at);
+      return true;
+    }
+    if (core.yielded()) {
+      ++yields;
+      return true;
+    }
+    return false;
+  }
+
+  // Receives `bytes`, processes and drains, as a shell that always writes
+  // everything would; a request left waiting for ids, or yielded, is gone on
+  // with before more is read, as the shell does.
   void feed(std::string_view bytes) {
     receive(bytes);
-    core.process();
-    drain();
+    do {
+      core.process();
+      drain();
+    } while (wait_as_the_shell());
   }
 
   // Receives `bytes`, then processes and drains until the session has nothing
@@ -90,7 +109,8 @@ struct SessionRig {
     receive(bytes, how);
     for (;;) {
       core.process();
-      if (core.output().empty()) return;
+      const bool waited = wait_as_the_shell();
+      if (core.output().empty() && !waited) return;
       drain();
     }
   }
@@ -101,6 +121,8 @@ struct SessionRig {
   FixedStats stats;
   proto::SessionCore core;
   std::string transcript;  // every byte read back, in order
+  std::uint64_t not_before_waits = 0;  // times the session said "not before T"
+  std::uint64_t yields = 0;            // times it yielded with work left
 };
 
 }  // namespace katsubushi::testkit
