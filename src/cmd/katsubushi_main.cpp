@@ -14,6 +14,7 @@
 #include "lease/lease_keeper.hpp"
 #include "lease/redis_url.hpp"
 #include "server/logging.hpp"
+#include "server/memory.hpp"
 #include "server/reservations.hpp"
 #include "server/server.hpp"
 #include "version.hpp"
@@ -37,6 +38,8 @@ void report_config_error(const char* what, const std::vector<std::string>& warni
 
 int main(int argc, char** argv) {
   using namespace katsubushi;
+  // Before anything allocates: the daemon sets its allocator up itself.
+  server::tune_allocator();
   const std::vector<std::string> args(argv + 1, argv + argc);
   const config::EnvLookup env = config::process_environment();
   config::Config cfg;

@@ -3,12 +3,15 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <span>
+#include <string_view>
 #include <variant>
 
 #include "config/limits.hpp"
@@ -45,27 +48,55 @@ enum class Step {
   peer_gone,  // the peer closed or failed, or stopped reading: just close
 };
 
-// One connection's socket, idle timer and session core, and the two steps of
-// its loop: send what is owed, then read more.
+// Bytes a connection reads into an array of its own while it waits for a
+// request: a request of one or a few keys fits, so a request answered one at
+// a time costs one read, and an idle connection holds no other buffer. Reads
+// after a full one go to the thread's buffer.
+constexpr std::size_t kOwnReadBytes = 64;
+
+bool would_block(const boost::system::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+// One connection's socket and session core, and the steps of its loop: send
+// what is owed, then read more (or wait for the generator).
+//
+// The hot path is one read, one write and one wait in the event loop per
+// request: no timer is armed per operation (the thread's idle sweep looks at
+// last_progress_), and replies are written at once, without a trip through
+// the event loop, unless the socket is full.
 template <typename Socket>
 class Connection final : public StopHandle {
  public:
-  Connection(Socket socket, proto::Protocol protocol, ConnectionServices& services)
+  Connection(Socket socket, proto::Protocol protocol, ConnectionServices& services,
+             ConnectionRegistry& registry)
       : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
         core_(services.session, services.limits, protocol),
         services_(services),
-        last_progress_(Clock::now()) {}
+        registry_(registry),
+        last_progress_(Clock::now()) {
+    // Writes and the reads after a full one are tried at once and must not
+    // block the thread.
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
 
   void request_stop() override {
     stop_requested_ = true;
     // Only a read is interrupted; a write in progress is allowed to finish.
-    if (reading_) timer_.cancel();
+    if (reading_) cancel_io();
   }
   void force_close() override {
     boost::system::error_code ignored;
     socket_.close(ignored);
-    timer_.cancel();
+    if (wait_timer_ != nullptr) wait_timer_->cancel();
+  }
+  void check_idle(Clock::time_point now, std::chrono::nanoseconds timeout) override {
+    // Answering, or waiting for ids: not idle.
+    if (!reading_ && !writing_) return;
+    if (now < deadline_after(last_progress_, timeout)) return;
+    idle_expired_ = true;
+    cancel_io();
   }
 
   // Sends everything owed before reading more, so pipelined requests that
@@ -73,26 +104,34 @@ class Connection final : public StopHandle {
   // backpressure are answered as the output drains.
   asio::awaitable<Step> flush() {
     while (!core_.output().empty()) {
-      timer_.expires_at(idle_deadline());
-      auto r = co_await (socket_.async_write_some(asio::buffer(core_.output()), use_tuple) ||
-                         timer_.async_wait(use_tuple));
-      if (r.index() == 1) {
-        if (Clock::now() < idle_deadline()) continue;
-        // The client has not taken a byte of our replies for a whole idle period.
-        services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
-        co_return Step::peer_gone;
+      boost::system::error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(core_.output()), ec);
+      if (would_block(ec)) {
+        // The socket is full: wait until the client takes some.
+        writing_ = true;
+        auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write, use_tuple);
+        writing_ = false;
+        if (idle_expired_) {
+          // The client has not taken a byte of our replies for a whole idle period.
+          services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+          co_return Step::peer_gone;
+        }
+        if (wait_ec) co_return Step::peer_gone;
+        continue;
       }
-      auto [ec, n] = std::get<0>(r);
       if (ec) co_return Step::peer_gone;
       // A client that reads our output is not idle, however slowly it reads.
       last_progress_ = Clock::now();
       core_.consume_output(n);
-      core_.process();
+      if (core_.not_before_unix_ms() == 0) process();
     }
+    if (core_.closing()) co_return input_ended_ ? Step::peer_gone : Step::finish;
+    // The request in hand goes on first, during a stop too.
+    if (core_.not_before_unix_ms() != 0 || core_.yielded()) co_return Step::go_on;
     // The peer half-closed and everything it asked is answered: nothing to
     // linger for.
     if (input_ended_) co_return Step::peer_gone;
-    if (core_.closing() || stop_requested_) co_return Step::finish;
+    if (stop_requested_) co_return Step::finish;
     if (!core_.wants_input()) {
       // With all output sent the core always wants input; if it does not, a
       // read would never be attempted and the loop would spin. End it instead.
@@ -102,41 +141,61 @@ class Connection final : public StopHandle {
     co_return Step::go_on;
   }
 
-  // Reads once and answers what is complete. Only a complete request counts
-  // as progress for the idle timeout: trickled bytes do not keep a connection.
-  asio::awaitable<Step> read() {
-    auto space = core_.prepare(config::kReadChunkBytes);
-    timer_.expires_at(idle_deadline());
-    reading_ = true;
-    auto r = co_await (socket_.async_read_some(asio::buffer(space.data(), space.size()),
-                                               use_tuple) ||
-                       timer_.async_wait(use_tuple));
-    reading_ = false;
-    if (r.index() == 1) {
-      if (stop_requested_) co_return Step::finish;
-      if (Clock::now() >= idle_deadline()) {
-        services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
-        co_return Step::finish;
-      }
-      co_return Step::go_on;
+  // Whether the next step is resume() rather than read().
+  bool has_request_in_hand() const noexcept {
+    return core_.not_before_unix_ms() != 0 || core_.yielded();
+  }
+
+  // Goes on with the request in hand: at the time the generator named, on a
+  // timer made for the occasion, or after the thread's other connections
+  // had their turn.
+  asio::awaitable<Step> resume() {
+    if (const std::int64_t at = core_.not_before_unix_ms(); at != 0) {
+      asio::steady_timer timer(socket_.get_executor(),
+                               services_.session.generator.clock().steady_at_unix_ms(at));
+      wait_timer_ = &timer;
+      co_await timer.async_wait(use_tuple);
+      wait_timer_ = nullptr;
+    } else {
+      co_await asio::post(socket_.get_executor(), asio::use_awaitable);
     }
-    auto [ec, n] = std::get<0>(r);
-    if (ec == asio::error::eof) {
-      // A half-close: answer what was sent, a last line without its "\n"
-      // included (as go-katsubushi does), then close.
-      input_ended_ = true;
-      core_.end_of_input();
-      core_.process();
-      co_return Step::go_on;
-    }
-    if (ec) co_return Step::peer_gone;
-    core_.commit(n);
-    core_.process();
-    if (core_.completed_requests() != completed_) {
-      completed_ = core_.completed_requests();
-      last_progress_ = Clock::now();
-    }
+    if (!socket_.is_open()) co_return Step::peer_gone;  // closed by force meanwhile
+    process();
     co_return Step::go_on;
+  }
+
+  // The wait of an idle connection: one read into its own small array.
+  // Awaited in serve_connection itself, not in a coroutine of its own, so an
+  // idle connection holds no frame beyond its own.
+  auto read_some() {
+    reading_ = true;
+    return socket_.async_read_some(asio::buffer(own_), use_tuple);
+  }
+
+  // Answers what read_some() brought that is complete. Only a complete
+  // request counts as progress for the idle timeout: trickled bytes do not
+  // keep a connection.
+  Step on_read(boost::system::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (idle_expired_) {
+      services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+      return Step::finish;
+    }
+    if (ec == asio::error::operation_aborted) {
+      if (stop_requested_) return Step::finish;
+      return socket_.is_open() ? Step::go_on : Step::peer_gone;
+    }
+    if (ec == asio::error::eof) {
+      end_input();
+      return Step::go_on;
+    }
+    if (ec) return Step::peer_gone;
+    core_.receive_and_process(std::string_view(own_.data(), n));
+    note_progress();
+    // A full read may have left more behind: take it now, into the thread's
+    // buffer, while the session wants it.
+    if (n == own_.size()) return read_more();
+    return Step::go_on;
   }
 
   // Drains what the peer still sends after our last byte, bounded in time and
@@ -145,17 +204,23 @@ class Connection final : public StopHandle {
     if (!socket_.is_open()) co_return;
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_send, ignored);
-    timer_.expires_after(config::kLingerTimeout);
-    std::array<char, 4096> sink;
+    asio::steady_timer timer(socket_.get_executor(), config::kLingerTimeout);
+    wait_timer_ = &timer;
     std::size_t drained = 0;
-    while (drained < config::kLingerMaxBytes) {
-      auto r = co_await (socket_.async_read_some(asio::buffer(sink), use_tuple) ||
-                         timer_.async_wait(use_tuple));
+    while (drained < config::kLingerMaxBytes && socket_.is_open()) {
+      auto r = co_await (socket_.async_wait(Socket::wait_read, use_tuple) ||
+                         timer.async_wait(use_tuple));
       if (r.index() == 1) break;
-      auto [ec, n] = std::get<0>(r);
+      const auto [wait_ec] = std::get<0>(r);
+      if (wait_ec) break;
+      const std::span<char> sink = registry_.read_buffer();
+      boost::system::error_code ec;
+      const std::size_t n = socket_.read_some(asio::buffer(sink.data(), sink.size()), ec);
+      if (would_block(ec)) continue;
       if (ec) break;
       drained += n;
     }
+    wait_timer_ = nullptr;
   }
 
   void close() {
@@ -164,19 +229,62 @@ class Connection final : public StopHandle {
   }
 
  private:
-  Clock::time_point idle_deadline() const {
-    return deadline_after(last_progress_, services_.idle_timeout);
+  void cancel_io() {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  void process() {
+    core_.process();
+    note_progress();
+  }
+
+  void note_progress() {
+    if (core_.completed_requests() != completed_) {
+      completed_ = core_.completed_requests();
+      last_progress_ = Clock::now();
+    }
+  }
+
+  // A half-close: answer what was sent, a last line without its "\n"
+  // included (as go-katsubushi does), then close.
+  void end_input() {
+    input_ended_ = true;
+    core_.end_of_input();
+    process();
+  }
+
+  Step read_more() {
+    const std::span<char> buffer = registry_.read_buffer();
+    while (core_.wants_input()) {
+      boost::system::error_code ec;
+      const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+      if (would_block(ec)) break;
+      if (ec == asio::error::eof) {
+        end_input();
+        break;
+      }
+      if (ec) return Step::peer_gone;
+      core_.receive_and_process(std::string_view(buffer.data(), n));
+      note_progress();
+      if (n < buffer.size()) break;
+    }
+    return Step::go_on;
   }
 
   Socket socket_;
-  asio::steady_timer timer_;
   proto::SessionCore core_;
   ConnectionServices& services_;
+  ConnectionRegistry& registry_;
   Clock::time_point last_progress_;  // last complete request, or last byte the client took
+  asio::steady_timer* wait_timer_ = nullptr;  // the timer of a wait in progress
   std::uint64_t completed_ = 0;
   bool stop_requested_ = false;
   bool reading_ = false;
-  bool input_ended_ = false;  // the peer half-closed
+  bool writing_ = false;
+  bool idle_expired_ = false;  // the sweep found it idle and cancelled its read or write
+  bool input_ended_ = false;   // the peer half-closed
+  std::array<char, kOwnReadBytes> own_{};
 };
 
 // Keeps a connection in its thread's registry for as long as it lives.
@@ -199,13 +307,19 @@ asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
                                        proto::Protocol protocol, ConnectionServices& services,
                                        ConnectionRegistry& registry) {
   LiveSessionGuard live(services.counters);
-  Connection<Socket> conn(std::move(socket), protocol, services);
+  Connection<Socket> conn(std::move(socket), protocol, services, registry);
   RegistryEntry entry(registry, conn);
 
   Step step = Step::go_on;
   while (step == Step::go_on) {
     step = co_await conn.flush();
-    if (step == Step::go_on) step = co_await conn.read();
+    if (step != Step::go_on) break;
+    if (conn.has_request_in_hand()) {
+      step = co_await conn.resume();
+    } else {
+      auto [ec, n] = co_await conn.read_some();
+      step = conn.on_read(ec, n);
+    }
   }
   if (step == Step::finish) co_await conn.linger();
   conn.close();

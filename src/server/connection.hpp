@@ -1,5 +1,10 @@
 // The Asio shell around one SessionCore: one coroutine per connection owns
-// its socket, timer and buffers, so all of them end when the connection does.
+// its socket and session, so both end when the connection does.
+//
+// What an idle connection holds is kept small: no timer (idle timeouts come
+// from a per-thread sweep), no input buffer (it reads into a small array of
+// its own, then into its thread's buffer; only an unfinished line is copied),
+// no output buffer (released once flushed).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <unordered_set>
 #include <utility>
 
@@ -27,16 +34,25 @@ struct ConnectionServices {
   ServerCounters& counters;
 };
 
-// What shutdown may do to a live connection.
+// What shutdown and the idle sweep may do to a live connection.
 class StopHandle {
  public:
   virtual void request_stop() = 0;  // finish the request in hand, flush, close
   virtual void force_close() = 0;   // close now
+  // Closes the connection if it has been idle for `timeout` (non-zero) at `now`.
+  virtual void check_idle(std::chrono::steady_clock::time_point now,
+                          std::chrono::nanoseconds timeout) = 0;
+
  protected:
   ~StopHandle() = default;
 };
 
-// The live connections of one io_context; used only from that context's thread.
+// Bytes one read into the thread's buffer may take.
+inline constexpr std::size_t kThreadReadBufferBytes = std::size_t{64} * 1024;
+
+// What the connections of one io_context share; used only from that
+// context's thread: the live connections (for shutdown and the idle sweep)
+// and the buffer every read lands in before the session takes what it needs.
 class ConnectionRegistry {
  public:
   void add(StopHandle* c) {
@@ -51,11 +67,22 @@ class ConnectionRegistry {
   void force_close_all() {
     for (auto* c : live_) c->force_close();
   }
+  void sweep_idle(std::chrono::steady_clock::time_point now, std::chrono::nanoseconds timeout) {
+    // check_idle() only cancels operations: nothing is removed meanwhile.
+    for (auto* c : live_) c->check_idle(now, timeout);
+  }
   std::size_t size() const { return live_.size(); }
+
+  // Valid until the thread's next read: a session copies what it keeps.
+  std::span<char> read_buffer() {
+    if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(kThreadReadBufferBytes);
+    return {read_buffer_.get(), kThreadReadBufferBytes};
+  }
 
  private:
   std::unordered_set<StopHandle*> live_;
   bool stopping_ = false;
+  std::unique_ptr<char[]> read_buffer_;
 };
 
 // The number of open connections (the curr_connections stat), and a way for

@@ -229,7 +229,7 @@ TEST(DaemonLimits, AClientReadingALongReplySlowlyIsNotIdle) {
   constexpr std::size_t kReadBytes = 64 * 1024;
   DaemonProcess daemon;
   ASSERT_TRUE(daemon.start_tcp({"-worker-id=15", "-threads=2", "-idle-timeout=500ms",
-                                "-max-line-bytes=12582912"}))
+                                "-max-line-bytes=12582912", "-max-keys-per-get=48000"}))
       << daemon.log();
   std::string line = "get";
   const std::string key(250, 'k');

@@ -29,6 +29,7 @@
 #include "config/limits.hpp"
 #include "config/session_limits.hpp"
 #include "server/deadline.hpp"
+#include "server/memory.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -206,10 +207,12 @@ void listen_tcp(tcp::acceptor& acceptor, std::string_view flag, std::uint16_t po
 // created lazily by the first connection, it could fail for lack of fds
 // in the middle of serving.
 struct Server::Worker {
-  explicit Worker(std::size_t thread_index) : index(thread_index), reactor_primer(io) {}
+  explicit Worker(std::size_t thread_index)
+      : index(thread_index), reactor_primer(io), sweeper(io) {}
   std::size_t index;
   asio::io_context io{1};
   asio::steady_timer reactor_primer;
+  asio::steady_timer sweeper;  // the idle sweep's tick; cancelled at shutdown
   ConnectionRegistry registry;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
 };
@@ -243,24 +246,29 @@ std::size_t open_fd_count() {
 constexpr std::size_t kFdsPerThread = 3;
 constexpr std::size_t kFdsBesideThreads = 2 + 2 + 1;
 
+// Event loop 0 is the control loop (listeners, signals, shutdown, giving
+// memory back); loops 1..threads serve connections. Sockets and their
+// coroutines are then allocated on different threads, so the reactor's
+// per-socket records (which Asio pools and never frees) stay packed together
+// instead of pinning, here and there, pages that connections freed.
 template <typename WorkerT>
 std::vector<std::unique_ptr<WorkerT>> make_workers(unsigned threads) {
   const rlimit fd_limit = raise_fd_limit();
-  const unsigned n = std::max(1u, threads);
+  const unsigned n = std::max(1u, threads) + 1;
   const std::string advice = " (open file limit " + fd_limit_text(fd_limit) + ", " +
                              std::to_string(kFdsPerThread) +
                              " per thread): lower -threads or raise the limit";
   const std::size_t needed = open_fd_count() + kFdsPerThread * n + kFdsBesideThreads;
   if (fd_limit.rlim_cur != RLIM_INFINITY && needed > fd_limit.rlim_cur) {
-    throw std::runtime_error("-threads " + std::to_string(n) + " needs " + std::to_string(needed) +
-                             " file descriptors to start" + advice);
+    throw std::runtime_error("-threads " + std::to_string(n - 1) + " needs " +
+                             std::to_string(needed) + " file descriptors to start" + advice);
   }
   std::vector<std::unique_ptr<WorkerT>> workers;
   for (unsigned i = 0; i < n; ++i) {
     try {
       workers.push_back(std::make_unique<WorkerT>(i));
     } catch (const std::exception&) {
-      throw std::runtime_error("-threads " + std::to_string(n) +
+      throw std::runtime_error("-threads " + std::to_string(n - 1) +
                                ": creating the event loop of thread " + std::to_string(i + 1) +
                                " failed" + advice);
     }
@@ -345,8 +353,8 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
   while (!stopping_.load()) {
     bool back_off = false;
     try {
-      Worker& w =
-          *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+      Worker& w = *workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
+                                    (workers_.size() - 1)];
       auto [ec, accepted] = co_await acceptor.async_accept(w.io, use_tuple);
       if (ec == asio::error::operation_aborted || stopping_.load()) break;
       if (ec) {
@@ -366,10 +374,15 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
           socket.set_option(tcp::no_delay(true), ignored);
         }
         ConnectionSlot slot(open_connections_);
-        asio::co_spawn(
-            w.io, serve_connection(std::move(socket), std::move(slot), protocol, connection_services_,
-                             w.registry),
-            log_if_failed);
+        // The coroutine is made on its own thread, so its frame comes from
+        // that thread's heap.
+        asio::post(w.io, [this, &w, protocol, socket = std::move(socket),
+                          slot = std::move(slot)]() mutable {
+          asio::co_spawn(w.io,
+                         serve_connection(std::move(socket), std::move(slot), protocol,
+                                          connection_services_, w.registry),
+                         log_if_failed);
+        });
       }
     } catch (const std::exception& e) {
       // Starting a connection can fail (memory); the listener must not.
@@ -379,6 +392,48 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
     if (back_off) {
       backoff.expires_after(config::kAcceptBackoff);
       co_await backoff.async_wait(use_tuple);
+    }
+  }
+}
+
+// How often each thread looks for idle connections: a quarter of the idle
+// timeout, so one is closed at most 25% late, at most once a second.
+SteadyClock::duration sweep_period(std::chrono::nanoseconds idle_timeout) {
+  using namespace std::chrono_literals;
+  if (idle_timeout == idle_timeout.zero()) return 1s;
+  return std::clamp<SteadyClock::duration>(
+      std::chrono::duration_cast<SteadyClock::duration>(idle_timeout / 4), 10ms, 1s);
+}
+
+asio::awaitable<void> Server::sweep(Worker& w) {
+  const auto period = sweep_period(config_.idle_timeout);
+  const auto idle_timeout = config_.idle_timeout;
+  std::int64_t closed_at_last_trim = 0;
+  auto last_trim = SteadyClock::now();
+  std::uint64_t trims_seen = 0;
+  while (!stopping_.load()) {
+    w.sweeper.expires_after(period);
+    co_await w.sweeper.async_wait(use_tuple);
+    if (stopping_.load()) break;
+    if (idle_timeout != idle_timeout.zero()) w.registry.sweep_idle(SteadyClock::now(), idle_timeout);
+    if (w.index == 0 && SteadyClock::now() - last_trim >= std::chrono::seconds(1)) {
+      // Connections closed since the last look: their buffers went back to
+      // the heap; give its free pages back to the system, at most once a second.
+      const auto closed = static_cast<std::int64_t>(counters_.total_connections.load()) -
+                          counters_.curr_connections.load();
+      if (closed != closed_at_last_trim) {
+        closed_at_last_trim = closed;
+        last_trim = SteadyClock::now();
+        give_back_free_memory();
+        counters_.memory_trims.fetch_add(1, std::memory_order_relaxed);
+        trim_generation_.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else if (w.index != 0) {
+      const auto generation = trim_generation_.load(std::memory_order_relaxed);
+      if (generation != trims_seen) {
+        trims_seen = generation;
+        give_back_thread_heap_top();
+      }
     }
   }
 }
@@ -411,7 +466,10 @@ void Server::begin_shutdown(const std::string& why) {
       SteadyClock::now(),
       std::chrono::duration_cast<SteadyClock::duration>(config_.shutdown_timeout));
   for (auto& w : workers_) {
-    asio::post(w->io, [&r = w->registry] { r.stop_all(); });
+    asio::post(w->io, [&w = *w] {
+      w.registry.stop_all();
+      w.sweeper.cancel();
+    });
     w->guard.reset();
   }
   // The last connection to close, on whatever thread, wakes drain().
@@ -457,6 +515,9 @@ int Server::run() {
                    asio::detached);
   }
 
+  for (auto& w : workers_) asio::co_spawn(w->io, sweep(*w), asio::detached);
+
+  // Loop 0, the control loop, runs on this thread; the others serve.
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];

@@ -55,6 +55,8 @@ class Server {
   template <typename Acceptor>
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, proto::Protocol protocol);
   boost::asio::awaitable<void> wait_for_signals();
+  // One thread's idle sweep (and, on thread 0, giving memory back), until shutdown.
+  boost::asio::awaitable<void> sweep(Worker& w);
   boost::asio::awaitable<void> drain();
   void begin_shutdown(const std::string& why);
   template <typename Socket>
@@ -74,6 +76,9 @@ class Server {
   std::unique_ptr<Listeners> listeners_;
   std::atomic<std::size_t> next_worker_{0};
   std::atomic<bool> stopping_{false};
+  // Bumped by the control loop each time it gives memory back; each serving
+  // thread then trims its own heap's top.
+  std::atomic<std::uint64_t> trim_generation_{0};
   boost::asio::steady_timer drain_timer_;  // wakes drain() at the deadline or when the last connection closes
   std::chrono::steady_clock::time_point drain_deadline_;
   LogRateLimit reject_log_;

@@ -73,6 +73,7 @@ proto::StatList ServerStats::general_stats() {
       {"reserved_until_ms", std::to_string(safety.reserved_until_ms)},
       {"state_writes", std::to_string(safety.state_writes)},
       {"state_write_failures", std::to_string(safety.state_write_failures)},
+      {"memory_trims", str(server_.memory_trims)},
   };
 }
 
@@ -92,6 +93,7 @@ proto::StatList ServerStats::settings_stats() {
       {"idle_timeout", config::format_duration(config_.idle_timeout)},
       {"worker_id", std::to_string(generator_.worker_id())},
       {"max_line_bytes", std::to_string(config_.max_line_bytes)},
+      {"max_keys_per_get", std::to_string(config_.max_keys_per_get)},
       {"shutdown_timeout", config::format_duration(config_.shutdown_timeout)},
       {"log_level", config_.log_level},
       {"log_format", config_.log_format},

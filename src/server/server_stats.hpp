@@ -21,6 +21,7 @@ struct ServerCounters {
   // Connection coroutines alive: what the chaos and leak tests watch.
   std::atomic<std::int64_t> live_sessions{0};
   std::atomic<std::uint64_t> accept_errors{0};  // accept() failures (fd shortage and others)
+  std::atomic<std::uint64_t> memory_trims{0};   // free heap given back after connections closed
 };
 
 // What keeps ids unique across processes, as the stats show it: the lease
