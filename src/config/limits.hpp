@@ -49,8 +49,12 @@ inline constexpr std::size_t kMaxOutputBytes = 64 * kKiB;
 // larger one is refused and the connection closed.
 inline constexpr std::size_t kMaxDataBlockBytes = 1 * kMiB;
 
-// Bytes asked of the socket per read.
-inline constexpr std::size_t kReadChunkBytes = 16 * kKiB;
+// Reads: a connection waiting for a request reads into an array of its own of
+// kOwnReadBytes (a request of one or a few keys fits, so an idle connection
+// needs no other buffer); after a full one it reads on into its thread's
+// buffer of kThreadReadBufferBytes.
+inline constexpr std::size_t kOwnReadBytes = 64;
+inline constexpr std::size_t kThreadReadBufferBytes = 64 * kKiB;
 
 // After its last reply a connection half-closes and drains what the client
 // still sends, for at most this long and this much, so the kernel does not

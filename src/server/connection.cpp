@@ -48,12 +48,6 @@ enum class Step {
   peer_gone,  // the peer closed or failed, or stopped reading: just close
 };
 
-// Bytes a connection reads into an array of its own while it waits for a
-// request: a request of one or a few keys fits, so a request answered one at
-// a time costs one read, and an idle connection holds no other buffer. Reads
-// after a full one go to the thread's buffer.
-constexpr std::size_t kOwnReadBytes = 64;
-
 bool would_block(const boost::system::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
@@ -284,7 +278,7 @@ class Connection final : public StopHandle {
   bool writing_ = false;
   bool idle_expired_ = false;  // the sweep found it idle and cancelled its read or write
   bool input_ended_ = false;   // the peer half-closed
-  std::array<char, kOwnReadBytes> own_{};
+  std::array<char, config::kOwnReadBytes> own_{};  // what an idle connection reads into
 };
 
 // Keeps a connection in its thread's registry for as long as it lives.

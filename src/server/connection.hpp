@@ -21,6 +21,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "config/limits.hpp"
 #include "proto/session.hpp"
 #include "server/server_stats.hpp"
 
@@ -47,9 +48,6 @@ class StopHandle {
   ~StopHandle() = default;
 };
 
-// Bytes one read into the thread's buffer may take.
-inline constexpr std::size_t kThreadReadBufferBytes = std::size_t{64} * 1024;
-
 // What the connections of one io_context share; used only from that
 // context's thread: the live connections (for shutdown and the idle sweep)
 // and the buffer every read lands in before the session takes what it needs.
@@ -75,8 +73,8 @@ class ConnectionRegistry {
 
   // Valid until the thread's next read: a session copies what it keeps.
   std::span<char> read_buffer() {
-    if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(kThreadReadBufferBytes);
-    return {read_buffer_.get(), kThreadReadBufferBytes};
+    if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(config::kThreadReadBufferBytes);
+    return {read_buffer_.get(), config::kThreadReadBufferBytes};
   }
 
  private:
