@@ -152,10 +152,10 @@ IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool a
         const std::int64_t behind = last_ts_ - now;
         // A used-up millisecond the clock has reached is always worth coming
         // back for; only a clock truly behind is measured against the limit.
+        // (At the last representable millisecond the next one is out of
+        // range: asked again then, the clock check above refuses.)
         if (behind > 0 && behind >= options_.max_backward_wait_ms) {
           result.error = GeneratorErrc::clock_behind;
-        } else if (last_ts_ >= kMaxTimestamp) {
-          result.error = GeneratorErrc::timestamp_overflow;
         } else {
           (behind == 0 ? waits_seq : waits_clock) = true;
           result.not_before_unix_ms = kEpochUnixMs + last_ts_ + 1;
