@@ -1,0 +1,145 @@
+#include "bench/reply_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace katsubushi::bench {
+namespace {
+
+struct Recorder {
+  std::vector<std::string> events;
+  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
+  void on_reply(ReplyEnd end) { events.push_back("reply " + std::to_string(static_cast<int>(end))); }
+};
+
+std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
+
+// Feeds `wire` as a client does: the bytes arrive in pieces cut at `cuts`,
+// what the parser leaves unconsumed stays at the front of the buffer.
+struct Fed {
+  std::vector<std::string> events;
+  ParseStatus status = ParseStatus::ok;
+  std::size_t left = 0;  // bytes never consumed
+};
+Fed feed(std::string_view wire, const std::vector<std::size_t>& cuts) {
+  Recorder r;
+  std::string buffer;
+  std::size_t from = 0;
+  Fed out;
+  auto step = [&](std::size_t to) {
+    buffer.append(wire.substr(from, to - from));
+    from = to;
+    const ParseResult res = parse_replies(buffer, r);
+    buffer.erase(0, res.consumed);
+    if (res.status != ParseStatus::ok) out.status = res.status;
+  };
+  for (std::size_t cut : cuts) step(cut);
+  step(wire.size());
+  out.events = r.events;
+  out.left = buffer.size();
+  return out;
+}
+
+constexpr std::string_view kWire =
+    "VALUE id 0 19\r\n6830153034829824001\r\nEND\r\n"
+    "VALUE k0 0 19 77\r\n1000000000000000000\r\nVALUE k1 5 3\r\na\nb\r\nEND\r\n"
+    "STORED\r\n"
+    "ERROR\r\n"
+    "CLIENT_ERROR bad command line format\r\n"
+    "SERVER_ERROR too many open connections\r\n"
+    "VALUE e 0 0\r\n\r\nEND\r\n";
+
+std::vector<std::string> expected_events() {
+  return {"value 6830153034829824001", reply(ReplyEnd::end),
+          "value 1000000000000000000", "value a\nb",
+          reply(ReplyEnd::end),        reply(ReplyEnd::stored),
+          reply(ReplyEnd::error),      reply(ReplyEnd::client_error),
+          reply(ReplyEnd::server_error), "value ",
+          reply(ReplyEnd::end)};
+}
+
+TEST(ReplyParserTest, ReadsEveryKindOfReplyInOnePiece) {
+  const Fed f = feed(kWire, {});
+  EXPECT_EQ(f.status, ParseStatus::ok);
+  EXPECT_EQ(f.events, expected_events());
+  EXPECT_EQ(f.left, 0U);
+}
+
+TEST(ReplyParserTest, SameEventsWhereverTheBytesAreCut) {
+  for (std::size_t cut = 1; cut < kWire.size(); ++cut) {
+    const Fed f = feed(kWire, {cut});
+    ASSERT_EQ(f.status, ParseStatus::ok) << cut;
+    ASSERT_EQ(f.events, expected_events()) << "cut at " << cut;
+    ASSERT_EQ(f.left, 0U) << cut;
+  }
+}
+
+TEST(ReplyParserTest, SameEventsByteByByte) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1; i < kWire.size(); ++i) cuts.push_back(i);
+  const Fed f = feed(kWire, cuts);
+  EXPECT_EQ(f.status, ParseStatus::ok);
+  EXPECT_EQ(f.events, expected_events());
+}
+
+TEST(ReplyParserTest, AValueIsConsumedOnlyWithItsWholeDataBlock) {
+  Recorder r;
+  const std::string_view partial = "END\r\nVALUE id 0 19\r\n6830153034";
+  const ParseResult res = parse_replies(partial, r);
+  EXPECT_EQ(res.status, ParseStatus::ok);
+  EXPECT_EQ(res.consumed, 5U);  // END only
+  EXPECT_EQ(r.events, std::vector<std::string>{reply(ReplyEnd::end)});
+}
+
+TEST(ReplyParserTest, AnUnfinishedLineIsLeft) {
+  Recorder r;
+  const ParseResult res = parse_replies("VALUE id 0 1", r);
+  EXPECT_EQ(res.status, ParseStatus::ok);
+  EXPECT_EQ(res.consumed, 0U);
+  EXPECT_TRUE(r.events.empty());
+}
+
+TEST(ReplyParserTest, MalformedInputIsReportedWithTheLine) {
+  const std::vector<std::pair<std::string_view, std::string_view>> cases = {
+      {"HELLO\r\n", "HELLO"},
+      {"END\n", "END"},                         // no \r
+      {"\n", ""},                               // a bare newline
+      {"VALUE k 0\r\n", "VALUE k 0"},           // no length
+      {"VALUE k 0 x\r\n", "VALUE k 0 x"},       // length not a number
+      {"VALUE k 0 -1\r\n", "VALUE k 0 -1"},     // negative
+      {"VALUE k 0 1 2 3\r\n", "VALUE k 0 1 2 3"},  // a token too many
+      {"VALUE k 0 2\r\nabc\r\n", "VALUE k 0 2"},   // block longer than said
+      {"ENDX\r\n", "ENDX"},
+      {"SERVER_ERRORx\r\n", "SERVER_ERRORx"},
+      {"VALUE k 0 99999999999\r\n", "VALUE k 0 99999999999"},  // over the data cap
+  };
+  for (const auto& [wire, line] : cases) {
+    Recorder r;
+    const ParseResult res = parse_replies(wire, r);
+    EXPECT_EQ(res.status, ParseStatus::malformed) << wire;
+    EXPECT_EQ(res.bad_line, line) << wire;
+    EXPECT_EQ(res.consumed, 0U) << wire;
+  }
+}
+
+TEST(ReplyParserTest, RepliesBeforeAMalformedLineAreDelivered) {
+  Recorder r;
+  const ParseResult res = parse_replies("STORED\r\nVALUE\r\n", r);
+  EXPECT_EQ(res.status, ParseStatus::malformed);
+  EXPECT_EQ(res.consumed, 8U);
+  EXPECT_EQ(r.events, std::vector<std::string>{reply(ReplyEnd::stored)});
+}
+
+TEST(ReplyParserTest, ErrorsAreErrorsAndTheRestAreNot) {
+  EXPECT_TRUE(is_error(ReplyEnd::error));
+  EXPECT_TRUE(is_error(ReplyEnd::client_error));
+  EXPECT_TRUE(is_error(ReplyEnd::server_error));
+  EXPECT_FALSE(is_error(ReplyEnd::end));
+  EXPECT_FALSE(is_error(ReplyEnd::stored));
+}
+
+}  // namespace
+}  // namespace katsubushi::bench
