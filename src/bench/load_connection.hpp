@@ -1,0 +1,54 @@
+// One connection of a load run, on a thread of its own: it keeps -depth
+// identical gets in flight (the bytes of -depth requests are built once and
+// sent from the same buffer), reads the replies without allocating, and
+// records what the main thread asked it to measure.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "bench/id_check.hpp"
+#include "bench/latency_histogram.hpp"
+
+namespace katsubushi::bench {
+
+enum class Phase : int { warmup, measure, stop };
+
+// What the main thread shares with every connection.
+struct LoadControl {
+  std::atomic<Phase> phase{Phase::warmup};
+  // Requests left to send when the run is a fixed number of them (-requests);
+  // unused otherwise.
+  bool budgeted = false;
+  std::atomic<std::int64_t> budget{0};
+};
+
+struct LoadPlan {
+  std::string request;  // one get, with its \r\n
+  unsigned depth = 1;
+  unsigned keys = 1;  // per request, to count misses
+  bool check = false;
+};
+
+// One connection's figures. Counts are of replies that ended while the
+// phase was `measure`; errors and -check cover the whole run.
+struct ConnectionResult {
+  std::uint64_t requests = 0;
+  std::uint64_t ids = 0;     // values received
+  std::uint64_t misses = 0;  // keys of a get answered without a value
+  std::uint64_t errors = 0;  // ERROR, CLIENT_ERROR, SERVER_ERROR (whole run)
+  LatencyHistogram latency;
+  ConnectionIdCheck check;
+  std::string failure;  // why the connection ended early, empty if it did not
+};
+
+// The requests of `plan` on socket `fd` until the phase is `stop` (or the
+// budget is spent) and every request sent is answered.
+void run_connection(int fd, const LoadPlan& plan, LoadControl& control, ConnectionResult& result);
+
+// "get <prefix>0 <prefix>1 ... <prefix>(keys-1)\r\n".
+std::string get_request(const std::string& key_prefix, unsigned keys);
+
+}  // namespace katsubushi::bench
