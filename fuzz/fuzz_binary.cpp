@@ -1,7 +1,10 @@
 // The memcached binary protocol through SessionCore, driven as the Asio shell
-// drives it: it reads (a fuzzer-chosen number of bytes) only once everything
-// owed is sent, and processes again after each partial write; meanwhile the
-// clock steps, stalls and rewinds, and other connections draw ids.
+// drives it: it reads (a fuzzer-chosen number of bytes, copied or lent for
+// one receive_and_process() call) only once everything owed is sent and the
+// session wants input, processes again after each partial write, and goes on
+// with a request left waiting before anything else (at "not before T" its
+// timer fires at T or later); meanwhile the clock steps, stalls and rewinds,
+// and other connections draw ids.
 //
 // Oracles: the output is a sequence of well-formed response packets (magic
 // 0x81, raw data type, key + extras within the body) with only the statuses
@@ -11,9 +14,11 @@
 // "Invalid arguments" or a Quit reply; bytes held stay under a bound of one
 // partial packet plus one read in, one reply over the limit out (an announced
 // body is skipped, never buffered); once closing, nothing more is said;
-// cmd_get = get_hits + get_misses; and neither the chunking, the clock nor
-// the pace of reading changes which replies are sent (compared with the same
-// bytes sent at once to a session whose clock never moves).
+// cmd_get = get_hits + get_misses; every id the session issues is sent; no
+// call into the core sleeps or issues more than a step's ids, and "not
+// before T" names a millisecond still to come; and neither the chunking, the
+// clock nor the pace of reading changes which replies are sent (compared
+// with the same bytes sent at once to a session whose clock never moves).
 //
 // Input layout (as FuzzedDataProvider does it): client bytes from the front,
 // control bytes (read sizes, clock moves, how much the client reads) from the
@@ -21,15 +26,17 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
+#include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
 #include "proto/text_command.hpp"
+#include "proto/text_session.hpp"
 #include "support.hpp"
 #include "testing/session_rig.hpp"
 
@@ -37,6 +44,8 @@ namespace {
 
 using namespace katsubushi;
 using fuzz::check;
+using fuzz::checked_core_call;
+using fuzz::lend_once;
 using fuzz::FuzzInput;
 using proto::binary::kHeaderBytes;
 using testkit::SessionRig;
@@ -92,6 +101,8 @@ class ReplyChecker {
   // Which replies were sent, without what depends on the clock: a get's
   // opcode and opaque only (an id or a refusal), every other packet whole.
   const std::string& shape() const { return shape_; }
+  // Ids sent in successful get replies.
+  std::size_t ids() const { return ids_; }
 
  private:
   void one_packet(std::string_view p) {
@@ -147,6 +158,7 @@ class ReplyChecker {
       check(id == cas && id >> 63 == 0 && id::decode(id).worker_id == kRig.worker_id);
       check(id > last_id_);
       last_id_ = id;
+      ++ids_;
       return;
     }
     check(extras.empty() && cas == 0);
@@ -170,6 +182,7 @@ class ReplyChecker {
 
   std::size_t pos_ = 0;
   std::uint64_t last_id_ = 0;
+  std::size_t ids_ = 0;
   bool ended_ = false;
   std::string shape_;
 };
@@ -214,6 +227,8 @@ void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t 
 std::string reference_shape(std::string_view sent, bool& closing, std::uint64_t& completed) {
   SessionRig rig(kRig);
   rig.feed_all(sent);
+  // The rig waits as the shell does, by moving the clock: nothing sleeps.
+  check(rig.clock.sleeps() == 0);
   ReplyChecker replies;
   replies.finish(rig.transcript);
   closing = rig.core.closing();
@@ -231,6 +246,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   proto::SessionCore& core = rig.core;
   ReplyChecker replies;
   std::string sent;
+  // Ids the core issued; elsewhere() draws others from the same generator.
+  std::uint64_t session_ids = 0;
   fuzz::SessionWatch watch;
 
   const auto after_process = [&] {
@@ -246,14 +263,49 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     replies.run(rig.transcript);
   };
 
+  // Every call into the core: it never sleeps (only issue_waiting(), from
+  // elsewhere(), moves sleeps()), issues at most a step's ids (each get
+  // answers at once, so the output limit bounds them well below that), and a
+  // "not before T" names a millisecond the clock has not reached, with no
+  // input wanted meanwhile.
+  const auto call_core = [&](auto&& call) {
+    session_ids += checked_core_call(rig, proto::TextSession::kIdsPerStep, call);
+    check(!core.yielded());  // only text sessions yield
+    after_process();
+  };
+  const auto process = [&] { call_core([&] { core.process(); }); };
+
+  // What the shell does before anything else: a request left waiting is
+  // gone on with when its timer fires, at T or later (other connections may
+  // run meanwhile).
+  const auto settle = [&] {
+    for (std::size_t rounds = 0;; ++rounds) {
+      // Each round takes a control byte or answers at least one request.
+      check(rounds <= 2 * size + 16);
+      const std::int64_t at = core.not_before_unix_ms();
+      if (at == 0) break;
+      if (auto c = in.control()) elsewhere(rig.clock, rig.generator, *c);
+      if (rig.clock.now_unix_ms() < at) rig.clock.set(at);
+      process();
+    }
+    check(core.wants_input() ==
+          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
+  };
+
   while (!in.empty() && !core.closing()) {
     const std::uint8_t c = *in.control();
-    if (core.output().empty()) {
+    if (core.output().empty() && core.wants_input()) {
       // The shell reads only once everything owed is sent.
       const std::size_t n = (c & 0x80) != 0 ? 1 + (c & 0x7f) * 4u : 1 + c % 16u;
       const std::string_view bytes = in.client_bytes(n);
       if (bytes.empty()) break;
-      core.receive(bytes);
+      if ((c & 0x81) == 0x81) {
+        // As the shell reads: lent, and answered at once.
+        call_core([&] { lend_once(core, bytes); });
+        settle();
+      } else {
+        core.receive(bytes);
+      }
       sent.append(bytes);
     } else {
       // The client takes some of the output, or none yet.
@@ -274,17 +326,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     if (auto e = in.control()) elsewhere(rig.clock, rig.generator, *e);
-    core.process();
-    after_process();
+    process();
+    settle();
   }
   // The client reads everything; the shell answers what is left.
   for (;;) {
     rig.drain();
-    core.process();
-    after_process();
+    process();
+    settle();
     if (core.output().empty()) break;
   }
   replies.finish(rig.transcript);
+  // Every id the session issued was sent.
+  check(session_ids == replies.ids());
 
   bool closing = false;
   std::uint64_t reference_completed = 0;

@@ -1,17 +1,25 @@
 // HTTP through the whole SessionCore, starting undecided as on the main
 // port: sniffing, Beast's framing, the routes and every limit, with input in
-// chunks the fuzzer chooses (only while wants_input()), a clock that steps
-// and rewinds, other connections drawing ids, and output read in full, in
-// part or not at all.
+// chunks the fuzzer chooses (copied, written in place or lent for one
+// receive_and_process() call; only while wants_input()), a request left
+// waiting gone on with first (at "not before T" the timer fires at T or
+// later), a clock that steps and rewinds, other connections drawing ids, and
+// output read in full, in part or not at all.
 //
 // Oracles: no crash or sanitizer report; buffered_bytes() under a bound from
-// the limits; nothing produced once closing(). When the bytes were HTTP:
+// the limits; nothing produced once closing(); no call into the core sleeps
+// or issues more than a millisecond's ids (several requests may be answered
+// in one call, but on a clock that stands still during it they share one
+// millisecond), and "not before T" names a millisecond still to come;
+// between requests input is wanted exactly while open and under the output
+// limit. When the bytes were HTTP:
 // the output is a sequence of "HTTP/1.1 NNN Reason" responses with valid
 // framing, one per completed request, each status one we send with its
 // reason; only the last says "Connection: close", and it closes; the ids in
-// the bodies are strictly increasing, carry our worker id and match
-// get_hits; and the same bytes sent whole, on a clock that never moves, get
-// the same responses up to the first one the clock could change (a 503).
+// the bodies are strictly increasing, carry our worker id and match both
+// get_hits and the ids the session issued; and the same bytes sent whole,
+// on a clock that never moves, get the same responses up to the first one
+// the clock could change (a 503).
 //
 // Input layout (as fuzz_session's): client bytes from the front, control
 // bytes (chunk sizes, clock moves, reads) from the back.
@@ -21,17 +29,19 @@
 #include <charconv>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
-#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
 #include "http/test_wire.hpp"
+#include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "proto/session.hpp"
+#include "proto/text_session.hpp"
 #include "support.hpp"
 #include "testing/session_rig.hpp"
 
@@ -39,6 +49,8 @@ namespace {
 
 using namespace katsubushi;
 using fuzz::check;
+using fuzz::checked_core_call;
+using fuzz::lend_once;
 using fuzz::FuzzInput;
 using fuzz::without_digits;
 using testkit::SessionRig;
@@ -143,17 +155,61 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::string sent;
   std::size_t max_read = 0;
+  // Ids the core issued; elsewhere() draws others from the same generator.
+  std::uint64_t session_ids = 0;
   fuzz::SessionWatch watch;
   bool clock_moved = false;
 
   const auto after_process = [&] {
     watch.after_process(core, rig.transcript.size());
     // Input: a sniffing line or one window of Beast's, plus the last read.
-    // Output: under the limit before the last response, plus that response.
+    // Output: under the limit before the last response, plus that response;
+    // the memory holding it may be twice that, as a string's capacity grows
+    // geometrically (sent bytes are dropped, the capacity stays).
+    const std::size_t max_unsent = kLimits.max_output_bytes + kMaxResponseBytes;
     const std::size_t bound = std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
-                              max_read + kLimits.max_output_bytes + kMaxResponseBytes;
+                              max_read + 2 * max_unsent;
+    check(core.output().size() <= max_unsent);
     check(core.buffered_bytes() <= bound);
-    fuzz::check_backpressure(core, kLimits.max_output_bytes);
+    if (core.wants_input()) {
+      check(!core.closing() && core.output().size() < kLimits.max_output_bytes);
+    }
+  };
+
+  // Every call into the core: it never sleeps (only issue_waiting(), from
+  // elsewhere(), moves sleeps()); what it issues is bounded by the output
+  // limit and, the clock standing still meanwhile, by one millisecond's ids
+  // (kIdsPerStep); a "not before T" names a millisecond the clock has not
+  // reached, with no input wanted meanwhile.
+  const auto call_core = [&](auto&& call) {
+    session_ids += checked_core_call(rig, proto::TextSession::kIdsPerStep, call);
+    check(!core.yielded() || core.protocol() == proto::Protocol::text);
+    after_process();
+  };
+  const auto process = [&] { call_core([&] { core.process(); }); };
+
+  // What the shell does before it reads again: a request left waiting is
+  // gone on with when its timer fires, at T or later (other connections may
+  // run meanwhile); after a yield (text only) at once.
+  const auto settle = [&] {
+    for (std::size_t rounds = 0;; ++rounds) {
+      // Each round takes a control byte or answers at least one request.
+      check(rounds <= 2 * size + 16);
+      if (const std::int64_t at = core.not_before_unix_ms(); at != 0) {
+        if (auto c = in.control()) {
+          clock_moved = clock_moved || (*c & 7) > 1;
+          elsewhere(rig, *c);
+        }
+        if (rig.clock.now_unix_ms() < at) rig.clock.set(at);
+      } else if (!core.yielded()) {
+        break;
+      }
+      process();
+    }
+    // Between requests input is wanted exactly while open and under the
+    // output limit.
+    check(core.wants_input() ==
+          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
   };
 
   while (!in.empty() && !core.closing()) {
@@ -175,16 +231,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           bytes = in.client_bytes(1 + n * 16);
           break;
       }
-      rig.receive(bytes, (c >> 6) == 3 ? testkit::Input::zero_copy : testkit::Input::copy);
       max_read = std::max(max_read, bytes.size() + 16);
+      if ((c >> 6) == 2 && (n & 1) != 0) {
+        // As the shell reads: lent, and answered at once.
+        call_core([&] { lend_once(core, bytes); });
+        settle();
+      } else {
+        rig.receive(bytes, (c >> 6) == 3 ? testkit::Input::zero_copy : testkit::Input::copy);
+      }
       sent.append(bytes);
     }
     if (auto c = in.control()) {
       clock_moved = clock_moved || (*c & 7) > 1;
       elsewhere(rig, *c);
     }
-    core.process();
-    after_process();
+    process();
+    settle();
 
     const std::uint8_t c = in.control().value_or(1);
     switch (c & 3) {
@@ -197,20 +259,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         rig.read(static_cast<std::size_t>(c >> 2) * 64);
         break;
     }
-    core.process();
-    after_process();
+    process();  // as the shell does after each write
+    settle();
   }
   for (std::size_t rounds = 0;; ++rounds) {
     check(rounds <= size + 2);
     rig.drain();
-    core.process();
-    after_process();
+    process();
+    settle();
     if (core.output().empty()) break;
   }
   if (core.closing()) {
     core.receive("GET /id HTTP/1.1\r\n\r\n");
-    core.process();
-    after_process();
+    process();
     check(core.output().empty() && !core.wants_input());
   }
   if (core.protocol() != proto::Protocol::http) return 0;  // fuzz_session's ground
@@ -234,6 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   check(ids_seen == rig.counters.get_hits.load());
+  check(ids_seen == session_ids);  // every id the session issued was sent
   check(rig.counters.cmd_get.load() ==
         rig.counters.get_hits.load() + rig.counters.get_misses.load());
 
@@ -241,6 +303,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // same answers: the whole input at once, on a clock that stands still.
   SessionRig whole(kRig);
   whole.feed_all(sent);
+  check(whole.clock.sleeps() == 0);  // the rig waits by moving the clock
   if (!clock_moved) {
     check(without_digits(rig.transcript) == without_digits(whole.transcript) &&
           whole.core.closing() == core.closing() &&

@@ -1,17 +1,25 @@
 // The whole SessionCore, driven the way the Asio shell drives it: input in
-// chunks the fuzzer chooses (only while wants_input()), a simulated clock that
-// steps, stalls and rewinds, other connections drawing ids from the same
-// generator, output read back in full, in part or not at all.
+// chunks the fuzzer chooses (copied, written in place, or lent for one
+// receive_and_process() call as the shell's thread buffer is), read only
+// while wants_input(); a request left waiting is gone on with first (at "not
+// before T" the timer fires at T or later, after a yield at once); a
+// simulated clock that steps, stalls and rewinds, other connections drawing
+// ids from the same generator, output read back in full, in part or not at
+// all.
 //
 // Oracles: the output stream is a sequence of well-formed replies (text and
-// meta: VALUE/END, VA/HD/MN, STAT blocks, RESET, errors); ids are strictly
-// increasing over the whole session, carry our worker id, and equal their
-// cas; get_hits counts the hits replied since the last RESET;
-// buffered_bytes() stays under a bound derived from the limits; once
-// closing(), no more output; a text session the client half-closed (odd-sized
-// inputs end with SessionCore::end_of_input()) is closing once all is
-// answered; and none of the chunking, clock or reading choices changes a
-// reply (compared with a one-line-at-a-time replay).
+// meta: VALUE/END, VALUEs cut short by SERVER_ERROR, VA/HD/MN, STAT blocks,
+// RESET, errors); ids are strictly increasing over the whole session, carry
+// our worker id, and equal their cas; every id the session issues is sent;
+// get_hits counts the hits replied since the last RESET; no call into the
+// core sleeps or issues more than a step's ids, and "not before T" names a
+// millisecond still to come; buffered_bytes() stays under a bound derived
+// from the limits; once closing(), no more output; between requests the
+// session wants input exactly while it is open and under its output limit; a
+// text session the client half-closed (odd-sized inputs end with
+// SessionCore::end_of_input()) is closing once all is answered; and none of
+// the chunking, clock or reading choices changes a reply (compared with a
+// one-line-at-a-time replay).
 //
 // Input layout (as FuzzedDataProvider does it): client bytes are taken from
 // the front, control bytes (chunk sizes, clock moves, how much to read) from
@@ -19,20 +27,22 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "id/issue_waiting.hpp"
 #include "id/generator.hpp"
+#include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
 #include "proto/meta_base64.hpp"
-#include "proto/sniff.hpp"
 #include "proto/meta_command.hpp"
 #include "proto/session.hpp"
+#include "proto/sniff.hpp"
 #include "proto/stats.hpp"
+#include "proto/text_session.hpp"
 #include "support.hpp"
 #include "testing/session_rig.hpp"
 #include "testing/wire.hpp"
@@ -41,12 +51,18 @@ namespace {
 
 using namespace katsubushi;
 using fuzz::check;
+using fuzz::checked_core_call;
+using fuzz::lend_once;
 using fuzz::FuzzInput;
 using fuzz::without_digits;
 using testkit::SessionRig;
 
-constexpr proto::SessionLimits kLimits{
-    .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 1024};
+// A line of 256 bytes holds up to 126 keys: gets of more than 120 are
+// refused, and 117 one-byte keys already answer more than the output limit.
+constexpr proto::SessionLimits kLimits{.max_line_bytes = 256,
+                                       .max_output_bytes = 4096,
+                                       .max_data_block_bytes = 1024,
+                                       .max_keys_per_get = 120};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
 constexpr testkit::RigOptions kRig{
     .limits = kLimits,
@@ -148,9 +164,7 @@ class ReplyChecker {
     }
     for (std::string_view prefix : {"CLIENT_ERROR ", "SERVER_ERROR "}) {
       if (!l.starts_with(prefix)) continue;
-      const std::string_view msg = l.substr(prefix.size());
-      check(!msg.empty());
-      for (char c : msg) check(c >= 0x20 && c < 0x7f);
+      const std::string_view msg = error_message(l, prefix);
       // These two end the connection: nothing may follow them.
       if (msg == "line too long" || msg == "data block too large") {
         check(closing && pos_ == s_.size());
@@ -160,10 +174,24 @@ class ReplyChecker {
     check(false);  // not a reply this server sends
   }
 
-  // VALUE <key> 0 <len>[ <cas>]\r\n<len digits>\r\n ... END\r\n
+  // A printable reason after the prefix.
+  static std::string_view error_message(std::string_view l, std::string_view prefix) {
+    const std::string_view msg = l.substr(prefix.size());
+    check(!msg.empty());
+    for (char c : msg) check(c >= 0x20 && c < 0x7f);
+    return msg;
+  }
+
+  // VALUE <key> 0 <len>[ <cas>]\r\n<len digits>\r\n ... END\r\n, or
+  // SERVER_ERROR <reason>\r\n instead of END when the generator failed
+  // after some slices: the VALUEs already sent stand.
   void values(std::string_view first) {
     std::optional<bool> with_cas;
     for (std::string_view l = first; l != "END"; l = line()) {
+      if (l.starts_with("SERVER_ERROR ")) {
+        error_message(l, "SERVER_ERROR ");
+        return;
+      }
       const auto t = split(l);
       check((t.size() == 4 || t.size() == 5) && t[0] == "VALUE" && t[2] == "0");
       check(proto::valid_key(t[1]));
@@ -300,21 +328,23 @@ struct OneLineAtATime {
 };
 
 // Feeds `sent` up to each '\n' in turn, so at most one request ends per
-// process() call, and reads everything after each; then half-closes if the
-// run under test did.
+// process() call, and reads everything after each (a get sliced by the output
+// limit is finished before the next line); then half-closes if the run under
+// test did.
 OneLineAtATime replay_one_line_at_a_time(std::string_view sent, bool half_close) {
   SessionRig rig(kRig);
   for (std::size_t pos = 0; pos < sent.size() && !rig.core.closing();) {
     const std::size_t nl = sent.find('\n', pos);
     const std::size_t end = nl == std::string_view::npos ? sent.size() : nl + 1;
-    // Output was empty: nothing holds this line back.
-    rig.feed(sent.substr(pos, end - pos));
+    rig.feed_all(sent.substr(pos, end - pos));
     pos = end;
   }
   if (half_close && !rig.core.closing()) {
     rig.core.end_of_input();
     rig.feed_all({});
   }
+  // The rig waits as the shell does, by moving the clock: nothing sleeps.
+  check(rig.clock.sleeps() == 0);
   return {rig.transcript, rig.core.closing(), rig.core.completed_requests()};
 }
 
@@ -374,10 +404,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string settings = testkit::stats_reply(rig.stats.settings_stats());
   const std::size_t max_reply =
       std::max({kMaxGetReplyBytes, kMaxSmallReplyBytes, general.size(), settings.size()});
+  // A get is answered a slice at a time, each sized to the room left under
+  // the output limit: it passes the limit by at most one entry (a key of up
+  // to 250 bytes) and its END or SERVER_ERROR line, less than any other
+  // reply may by itself.
+  const std::size_t max_past_limit =
+      std::max({kMaxSmallReplyBytes, general.size(), settings.size()});
 
   const std::string& transcript = rig.transcript;  // every byte read back, in order
   std::string sent;              // every byte the client sent, in order
   std::size_t max_prepared = 0;  // the largest input space handed out at once
+  // Ids the core issued; elsewhere() draws others from the same generator.
+  std::uint64_t session_ids = 0;
   fuzz::SessionWatch watch;
 
   const auto after_process = [&] {
@@ -388,7 +426,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t bound =
         kLimits.max_line_bytes + 1 + max_prepared + kLimits.max_output_bytes + max_reply;
     check(core.buffered_bytes() <= bound);
-    fuzz::check_backpressure(core, kLimits.max_output_bytes);
+    check(core.output().size() < kLimits.max_output_bytes + max_past_limit);
+    if (core.wants_input()) {
+      check(!core.closing() && core.output().size() < kLimits.max_output_bytes);
+    }
+  };
+
+  // Every call into the core: it never sleeps (only issue_waiting(), from
+  // elsewhere(), moves sleeps()), issues at most a step's ids, and a "not
+  // before T" names a millisecond the clock has not reached; while a request
+  // waits or has yielded, no input is wanted.
+  const auto call_core = [&](auto&& call) {
+    session_ids += checked_core_call(rig, proto::TextSession::kIdsPerStep, call);
+    after_process();
+  };
+  const auto process = [&] { call_core([&] { core.process(); }); };
+
+  // What the shell does before it reads again: a request left waiting is
+  // gone on with. At "not before T" its timer fires at T or later (other
+  // connections may run meanwhile); after a yield it goes on at once.
+  const auto settle = [&] {
+    for (std::size_t rounds = 0;; ++rounds) {
+      // Each round takes a control byte or answers at least one key or line.
+      check(rounds <= 2 * size + 16);
+      if (const std::int64_t at = core.not_before_unix_ms(); at != 0) {
+        if (auto c = in.control()) elsewhere(rig.clock, rig.generator, *c);
+        if (rig.clock.now_unix_ms() < at) rig.clock.set(at);
+      } else if (!core.yielded()) {
+        break;
+      }
+      process();
+    }
+    // Between requests the session wants input exactly while it is open and
+    // under its output limit (else the shell would neither write nor read).
+    check(core.wants_input() ==
+          (!core.closing() && core.output().size() < kLimits.max_output_bytes));
   };
 
   while (!in.empty() && !core.closing()) {
@@ -410,21 +482,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           bytes = in.client_bytes(1 + n * 4);
           break;
       }
+      max_prepared = std::max(max_prepared, bytes.size());
       if (c >> 6 == 3) {
-        // As the shell reads: into a big buffer, partly filled.
+        // Written in place (prepare, commit): into a big buffer, partly filled.
         const auto space = core.prepare(1024);
         std::copy(bytes.begin(), bytes.end(), space.begin());
         core.commit(bytes.size());
         max_prepared = std::max<std::size_t>(max_prepared, 1024);
+      } else if (c >> 6 != 0 && (n & 1) != 0) {
+        // As the shell reads: lent, and answered at once.
+        call_core([&] { lend_once(core, bytes); });
+        settle();
       } else {
         core.receive(bytes);
-        max_prepared = std::max(max_prepared, bytes.size());
       }
       sent.append(bytes);
     }
     if (auto c = in.control()) elsewhere(rig.clock, rig.generator, *c);
-    core.process();
-    after_process();
+    process();
+    settle();
 
     const std::uint8_t c = in.control().value_or(1);
     const std::size_t arg = c >> 2;
@@ -441,8 +517,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         rig.read(core.output().size() - std::min(arg, core.output().size()));
         break;
     }
-    core.process();  // as the shell does after each write
-    after_process();
+    process();  // as the shell does after each write
+    settle();
   }
 
   // Odd-sized inputs end with the client's half-close, as the shell reports
@@ -452,18 +528,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The client reads everything that is owed, as long as replies keep coming.
   for (std::size_t rounds = 0;; ++rounds) {
-    check(rounds <= size + 2);  // each round answers at least one buffered line
+    check(rounds <= size + 2);  // each round answers at least one key or line
     rig.read(core.output().size());
-    core.process();
-    after_process();
+    process();
+    settle();
     if (core.output().empty()) break;
   }
 
   if (core.closing()) {
     // Even a shell that ignored closing() gets nothing more.
     core.receive("get k\r\nversion\r\n");
-    core.process();
-    after_process();
+    process();
     check(core.output().empty() && !core.wants_input());
   }
 
@@ -475,7 +550,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const proto::ProtocolCounters& counters = rig.counters;
   check(counters.get_hits.load() == replies.hits_since_reset());
   check(counters.cmd_get.load() == counters.get_hits.load() + counters.get_misses.load());
-  check(rig.generator.counters().ids_issued >= replies.hits());
+  // Every id the session issued was sent: none is lost to a wait, a slice or
+  // an error midway through a get.
+  check(session_ids == replies.hits());
 
   // Chunking, backpressure and partial reads change nothing the client sees:
   // the same bytes, one line per process() call on a clock that never moves,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,11 +68,34 @@ class SessionWatch {
   std::uint64_t completed_ = 0;
 };
 
-// Backpressure: the session asks for input exactly while it is open and its
-// unsent output is under the limit.
+// The shell's path: `bytes` in a block of their own, lent to the core for one
+// receive_and_process() call, then overwritten and freed, as the shell reuses
+// its thread's read buffer. A view the core kept into it shows as a
+// use-after-free, or as a reply that differs from the replay's.
 template <typename Core>
-void check_backpressure(const Core& core, std::size_t max_output_bytes) {
-  check(core.wants_input() == (!core.closing() && core.output().size() < max_output_bytes));
+void lend_once(Core& core, std::string_view bytes) {
+  const auto block = std::make_unique<char[]>(bytes.size() + 1);
+  std::copy(bytes.begin(), bytes.end(), block.get());
+  core.receive_and_process(std::string_view(block.get(), bytes.size()));
+  std::fill_n(block.get(), bytes.size(), '\xa5');
+}
+
+// One call into the core, checked: it never sleeps (only issue_waiting()
+// moves the clock's sleeps()), issues at most `max_ids`, and a "not before
+// T" names a millisecond the clock has not reached, with no input wanted
+// while a request waits or has yielded. Returns the ids the call issued.
+template <typename Rig, typename Call>
+std::uint64_t checked_core_call(Rig& rig, std::uint64_t max_ids, Call&& call) {
+  const std::int64_t sleeps = rig.clock.sleeps();
+  const std::uint64_t ids = rig.generator.counters().ids_issued;
+  call();
+  check(rig.clock.sleeps() == sleeps);
+  const std::uint64_t issued = rig.generator.counters().ids_issued - ids;
+  check(issued <= max_ids);
+  const std::int64_t at = rig.core.not_before_unix_ms();
+  if (at != 0) check(at > rig.clock.now_unix_ms());
+  if (at != 0 || rig.core.yielded()) check(!rig.core.wants_input());
+  return issued;
 }
 
 // `s` with each run of digits replaced by one '#': ids differ between two

@@ -1,7 +1,9 @@
 // Properties of SessionCore: however the bytes of a conversation are cut into
 // reads, the session answers exactly what it answers to the conversation in
 // one piece, and that is the reply each request is owed. Invalid lines get
-// their documented error and never consume an id.
+// their documented error and never consume an id. Every session is driven as
+// the Asio shell drives it, and every call into it is bounded work that never
+// sleeps (feed_as_the_shell).
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -12,6 +14,7 @@
 
 #include "id/generator.hpp"
 #include "id/layout.hpp"
+#include "proto/text_session.hpp"
 #include "testing/session_rig.hpp"
 #include "text_requests.hpp"
 
@@ -35,6 +38,33 @@ struct Expected {
   bool quits = false;
 };
 
+// Receives `bytes` and answers everything, as the Asio shell does: after each
+// process() a request left waiting is gone on with (the rig's clock jumps to
+// "not before T"; after a yield, at once), output is written, and nothing
+// more is read until the session wants it. Every call into the core is
+// checked: nothing sleeps, at most a step's ids are issued, and "not before
+// T" names a millisecond the clock has not reached, with no input wanted
+// meanwhile.
+void feed_as_the_shell(SessionRig& rig, std::string_view bytes, Input how = Input::copy) {
+  rig.receive(bytes, how);
+  for (;;) {
+    const std::uint64_t ids = rig.generator.counters().ids_issued;
+    rig.core.process();
+    RC_ASSERT(rig.clock.sleeps() == 0);
+    RC_ASSERT(rig.generator.counters().ids_issued - ids <= proto::TextSession::kIdsPerStep);
+    if (const std::int64_t at = rig.core.not_before_unix_ms(); at != 0) {
+      RC_ASSERT(at > rig.clock.now_unix_ms());
+      RC_ASSERT(!rig.core.wants_input());
+    }
+    if (rig.core.yielded()) RC_ASSERT(!rig.core.wants_input());
+    const bool waited = rig.wait_as_the_shell();
+    if (!waited && rig.core.output().empty()) break;
+    rig.drain();
+  }
+  // All answered: the session wants more unless it is closing.
+  RC_ASSERT(rig.core.wants_input() == !rig.core.closing());
+}
+
 Expected expect_conversation(const std::vector<TextRequest>& requests) {
   Expected e;
   SessionRig twin(kRig);
@@ -53,7 +83,7 @@ Expected expect_conversation(const std::vector<TextRequest>& requests) {
 // (sometimes a byte at a time), and checks both against what is owed.
 void check_any_chunking(const std::string& wire, const Expected& want) {
   SessionRig whole(kRig);
-  whole.feed_all(wire);
+  feed_as_the_shell(whole, wire);
 
   SessionRig pieces(kRig);
   const bool bytewise = wire.size() <= 4096 && *rc::gen::inRange(0, 4) == 0;
@@ -70,8 +100,8 @@ void check_any_chunking(const std::string& wire, const Expected& want) {
   std::size_t from = 0;
   for (std::size_t i = 0; i < cuts.size(); ++i) {
     const bool zc = !zero_copy.empty() && zero_copy[i % zero_copy.size()];
-    pieces.feed_all(std::string_view(wire).substr(from, cuts[i] - from),
-                    zc ? Input::zero_copy : Input::copy);
+    feed_as_the_shell(pieces, std::string_view(wire).substr(from, cuts[i] - from),
+                      zc ? Input::zero_copy : Input::copy);
     from = cuts[i];
   }
 
@@ -87,6 +117,7 @@ void check_any_chunking(const std::string& wire, const Expected& want) {
               (wire.empty() ? proto::Protocol::undecided : proto::Protocol::text));
   }
   RC_TAG(bytewise ? "byte at a time" : "random cuts");
+  RC_TAG(whole.not_before_waits > 0 ? "waited for a millisecond" : "no wait");
 }
 
 RC_GTEST_PROP(SessionProperties, AnyChunkingGivesTheSameReplies, ()) {
@@ -113,14 +144,14 @@ RC_GTEST_PROP(SessionProperties, InvalidLinesGetErrorsAndConsumeNoIds, ()) {
 RC_GTEST_PROP(SessionProperties, InvalidLineLeavesGeneratorCountersAlone, ()) {
   const auto bad = *invalid_request();
   SessionRig rig(kRig);
-  rig.feed_all("version\r\n");
-  rig.feed_all("get warmup\r\n");
+  feed_as_the_shell(rig, "version\r\n");
+  feed_as_the_shell(rig, "get warmup\r\n");
   const id::GeneratorCounters before = rig.generator.counters();
   const std::string output_before = rig.transcript;
 
   std::string wire;
   render(bad, wire);
-  rig.feed_all(wire);
+  feed_as_the_shell(rig, wire);
 
   const id::GeneratorCounters after = rig.generator.counters();
   RC_ASSERT(after.ids_issued == before.ids_issued);
@@ -131,6 +162,28 @@ RC_GTEST_PROP(SessionProperties, InvalidLineLeavesGeneratorCountersAlone, ()) {
   const std::string reply = rig.transcript.substr(output_before.size());
   RC_ASSERT(reply == error_reply(bad));
   RC_ASSERT(!rig.core.closing());
+}
+
+// More meta gets pipelined than one step issues (an mg without flags is
+// answered "HD", so the output limit does not stop them first): process()
+// yields after a step's ids, the rest are answered on later calls, and
+// nothing more is read meanwhile.
+RC_GTEST_PROP(SessionProperties, ManyMetaGetsYieldAStepAtATime, ()) {
+  const auto n = *rc::gen::inRange<std::size_t>(proto::TextSession::kIdsPerStep + 1,
+                                                 3 * proto::TextSession::kIdsPerStep);
+  std::string wire;
+  std::string want;
+  for (std::size_t i = 0; i < n; ++i) {
+    wire += "mg k" + std::to_string(i % 10) + "\r\n";
+    want += "HD\r\n";
+  }
+  SessionRig rig(kRig);
+  feed_as_the_shell(rig, wire);
+  RC_ASSERT(rig.transcript == want);
+  RC_ASSERT(rig.yields >= 1u);
+  RC_ASSERT(rig.generator.counters().ids_issued == n);
+  RC_ASSERT(rig.core.completed_requests() == n);
+  RC_ASSERT(rig.counters.get_hits.load() == n);
 }
 
 }  // namespace
