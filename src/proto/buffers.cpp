@@ -77,20 +77,29 @@ void OutputBuffer::append_uint(std::uint64_t v) {
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
   (void)ec;  // 24 bytes hold any uint64
-  buf_.append(digits, static_cast<std::size_t>(end - digits));
+  append(digits, static_cast<std::size_t>(end - digits));
+}
+
+void OutputBuffer::reserve_more(std::size_t n) {
+  const std::size_t need = buf_.size() + n;
+  const std::size_t have = buf_.capacity();
+  if (need <= have) return;
+  constexpr std::size_t kDoubleBelow = std::size_t{16} * 1024;
+  const std::size_t grown = have < kDoubleBelow ? 2 * have : have + have / 4;
+  buf_.reserve(std::max(need, grown));  // std::vector reserves exactly this
 }
 
 void OutputBuffer::consume(std::size_t n) noexcept {
   begin_ = std::min(begin_ + n, buf_.size());
   if (begin_ == buf_.size()) {
     begin_ = 0;
-    std::string().swap(buf_);
+    std::vector<char>().swap(buf_);
   }
 }
 
 void OutputBuffer::drop_sent() {
   if (begin_ == 0) return;
-  buf_.erase(0, begin_);
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(begin_));
   begin_ = 0;
 }
 

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace katsubushi::proto {
 
@@ -54,24 +55,31 @@ class InputBuffer {
   bool lent_ = false;
 };
 
-// Reply bytes not yet sent.
+// Reply bytes not yet sent. Its storage grows by doubling while small, then
+// by a quarter at a time, and never past what is asked for by more than
+// that: a connection stopped at its output limit holds about the limit, not
+// twice it (as a std::string's reserve would).
 class OutputBuffer {
  public:
-  void append(std::string_view s) { buf_.append(s); }
-  void append(const char* data, std::size_t n) { buf_.append(data, n); }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  void append(const char* data, std::size_t n) {
+    reserve_more(n);
+    buf_.insert(buf_.end(), data, data + n);
+  }
   void append_uint(std::uint64_t v);
-  void reserve_more(std::size_t n) { buf_.reserve(buf_.size() + n); }
+  void reserve_more(std::size_t n);
 
-  std::string_view unsent() const noexcept { return std::string_view(buf_).substr(begin_); }
+  std::string_view unsent() const noexcept {
+    return {buf_.data() + begin_, buf_.size() - begin_};
+  }
   std::size_t unsent_size() const noexcept { return buf_.size() - begin_; }
   void consume(std::size_t n) noexcept;
   // Drops what has been sent, so partial sends cannot grow the buffer.
   void drop_sent();
-  // Heap bytes held (a string's inline bytes are not counted).
-  std::size_t capacity_bytes() const noexcept { return heap_bytes(buf_); }
+  std::size_t capacity_bytes() const noexcept { return buf_.capacity(); }
 
  private:
-  std::string buf_;
+  std::vector<char> buf_;
   std::size_t begin_ = 0;
 };
 

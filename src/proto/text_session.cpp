@@ -57,7 +57,8 @@ void TextSession::process(InputBuffer& in, OutputBuffer& out) {
   not_before_ = 0;
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes && not_before_ == 0) {
     if (ids_left_in_step_ == 0) {
-      yielded_ = true;
+      // Come back at once only if something is left to answer.
+      yielded_ = line_bytes_ != 0 || swallow_left_ > 0 || !in.pending().empty();
       return;
     }
     if (line_bytes_ != 0) {

@@ -99,7 +99,9 @@ struct SessionRig {
     do {
       core.process();
       drain();
-    } while (wait_as_the_shell());
+      // With its output sent, a session that neither closes nor wants input
+      // has a request in hand (a get stopped at the output limit): go on.
+    } while (wait_as_the_shell() || (!core.closing() && !core.wants_input()));
   }
 
   // Receives `bytes`, then processes and drains until the session has nothing
