@@ -9,7 +9,10 @@ namespace katsubushi::proto {
 std::span<char> InputBuffer::prepare(std::size_t n) {
   keep();
   compact();
-  if (buf_.size() < end_ + n) buf_.resize(end_ + n);
+  if (buf_.size() < end_ + n) {
+    proto::reserve_more(buf_, end_ + n - buf_.size());
+    buf_.resize(end_ + n);
+  }
   return {buf_.data() + end_, n};
 }
 
@@ -38,7 +41,7 @@ void InputBuffer::clear() noexcept {
   lent_ = false;
   lent_view_ = {};
   begin_ = end_ = 0;
-  std::string().swap(buf_);
+  std::vector<char>().swap(buf_);
 }
 
 void InputBuffer::append(std::string_view bytes) {
@@ -80,14 +83,16 @@ void OutputBuffer::append_uint(std::uint64_t v) {
   append(digits, static_cast<std::size_t>(end - digits));
 }
 
-void OutputBuffer::reserve_more(std::size_t n) {
-  const std::size_t need = buf_.size() + n;
-  const std::size_t have = buf_.capacity();
+void reserve_more(std::vector<char>& buf, std::size_t n) {
+  const std::size_t need = buf.size() + n;
+  const std::size_t have = buf.capacity();
   if (need <= have) return;
   constexpr std::size_t kDoubleBelow = std::size_t{16} * 1024;
   const std::size_t grown = have < kDoubleBelow ? 2 * have : have + have / 4;
-  buf_.reserve(std::max(need, grown));  // std::vector reserves exactly this
+  buf.reserve(std::max(need, grown));  // std::vector reserves exactly this
 }
+
+void OutputBuffer::reserve_more(std::size_t n) { proto::reserve_more(buf_, n); }
 
 void OutputBuffer::consume(std::size_t n) noexcept {
   begin_ = std::min(begin_ + n, buf_.size());

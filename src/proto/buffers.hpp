@@ -13,12 +13,6 @@
 
 namespace katsubushi::proto {
 
-// The bytes `s` holds on the heap: none while it fits its inline buffer.
-inline std::size_t heap_bytes(const std::string& s) noexcept {
-  static const std::size_t kInline = std::string().capacity();
-  return s.capacity() > kInline ? s.capacity() : 0;
-}
-
 // Bytes received and not yet consumed, with room to receive more in place.
 class InputBuffer {
  public:
@@ -38,27 +32,29 @@ class InputBuffer {
 
   std::string_view pending() const noexcept {
     if (lent_) return lent_view_;
-    return std::string_view(buf_).substr(begin_, end_ - begin_);
+    return {buf_.data() + begin_, end_ - begin_};
   }
   void consume(std::size_t n) noexcept;
   void clear() noexcept;
   // Heap bytes held (a string's inline bytes are not counted).
-  std::size_t capacity_bytes() const noexcept { return heap_bytes(buf_); }
+  std::size_t capacity_bytes() const noexcept { return buf_.capacity(); }
 
  private:
   void compact();
 
-  std::string buf_;
+  std::vector<char> buf_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   std::string_view lent_view_;
   bool lent_ = false;
 };
 
-// Reply bytes not yet sent. Its storage grows by doubling while small, then
-// by a quarter at a time, and never past what is asked for by more than
-// that: a connection stopped at its output limit holds about the limit, not
-// twice it (as a std::string's reserve would).
+// Room for `n` more bytes in `buf`: its storage grows by doubling while
+// small, then by a quarter at a time, so a buffer holding at most L bytes
+// takes at most about 1.25 L (a std::string's growth could take 2 L).
+void reserve_more(std::vector<char>& buf, std::size_t n);
+
+// Reply bytes not yet sent.
 class OutputBuffer {
  public:
   void append(std::string_view s) { append(s.data(), s.size()); }
