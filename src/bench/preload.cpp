@@ -24,7 +24,7 @@ struct StoredCounter {
 struct ErrorCounter {
   std::uint64_t errors = 0;
   void on_value(std::string_view /*data*/) {}
-  void on_reply(ReplyEnd end) { errors += is_error(end) ? 1 : 0; }
+  void on_reply(ReplyEnd end) { errors += is_error(end) ? 1U : 0U; }
 };
 
 }  // namespace

@@ -7,13 +7,8 @@
 namespace katsubushi::proto {
 
 std::span<char> InputBuffer::prepare(std::size_t n) {
-  keep();
-  compact();
-  if (buf_.size() < end_ + n) {
-    proto::reserve_more(buf_, end_ + n - buf_.size());
-    buf_.resize(end_ + n);
-  }
-  return {buf_.data() + end_, n};
+  unlend();
+  return room(n);
 }
 
 void InputBuffer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buf_.size()); }
@@ -28,12 +23,7 @@ void InputBuffer::lend(std::string_view bytes) {
 }
 
 void InputBuffer::keep() {
-  if (lent_) {
-    const std::string_view rest = lent_view_;
-    lent_ = false;
-    lent_view_ = {};
-    append(rest);
-  }
+  unlend();
   if (begin_ == end_) clear();
 }
 
@@ -45,16 +35,32 @@ void InputBuffer::clear() noexcept {
 }
 
 void InputBuffer::append(std::string_view bytes) {
-  if (lent_) {
-    // Bytes after lent ones: the lent ones move into storage first.
-    const std::string_view rest = lent_view_;
-    lent_ = false;
-    lent_view_ = {};
-    append(rest);
+  // Bytes after lent ones: the lent ones move into storage first.
+  unlend();
+  store(bytes);
+}
+
+std::span<char> InputBuffer::room(std::size_t n) {
+  compact();
+  if (buf_.size() < end_ + n) {
+    proto::reserve_more(buf_, end_ + n - buf_.size());
+    buf_.resize(end_ + n);
   }
-  auto space = prepare(bytes.size());
+  return {buf_.data() + end_, n};
+}
+
+void InputBuffer::store(std::string_view bytes) {
+  const auto space = room(bytes.size());
   if (!bytes.empty()) std::memcpy(space.data(), bytes.data(), bytes.size());
   commit(bytes.size());
+}
+
+void InputBuffer::unlend() {
+  if (!lent_) return;
+  const std::string_view rest = lent_view_;
+  lent_ = false;
+  lent_view_ = {};
+  store(rest);
 }
 
 void InputBuffer::consume(std::size_t n) noexcept {

@@ -41,6 +41,12 @@ class InputBuffer {
 
  private:
   void compact();
+  // Room for `n` more bytes after what is stored.
+  std::span<char> room(std::size_t n);
+  // Copies `bytes` in after what is stored.
+  void store(std::string_view bytes);
+  // Lent bytes left move into storage; nothing is lent afterwards.
+  void unlend();
 
   std::vector<char> buf_;
   std::size_t begin_ = 0;

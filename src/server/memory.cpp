@@ -8,7 +8,8 @@ namespace katsubushi::server {
 
 void tune_allocator() noexcept {
 #if defined(__GLIBC__)
-  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kOwnPagesFromBytes));
+  // Called once, at start, before any other thread exists.
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kOwnPagesFromBytes));  // NOLINT(concurrency-mt-unsafe)
 #endif
 }
 

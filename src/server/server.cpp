@@ -400,7 +400,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
 // timeout, so one is closed at most 25% late, at most once a second.
 SteadyClock::duration sweep_period(std::chrono::nanoseconds idle_timeout) {
   using namespace std::chrono_literals;
-  if (idle_timeout == idle_timeout.zero()) return 1s;
+  if (idle_timeout == std::chrono::nanoseconds::zero()) return 1s;
   return std::clamp<SteadyClock::duration>(
       std::chrono::duration_cast<SteadyClock::duration>(idle_timeout / 4), 10ms, 1s);
 }
@@ -415,7 +415,9 @@ asio::awaitable<void> Server::sweep(Worker& w) {
     w.sweeper.expires_after(period);
     co_await w.sweeper.async_wait(use_tuple);
     if (stopping_.load()) break;
-    if (idle_timeout != idle_timeout.zero()) w.registry.sweep_idle(SteadyClock::now(), idle_timeout);
+    if (idle_timeout != std::chrono::nanoseconds::zero()) {
+      w.registry.sweep_idle(SteadyClock::now(), idle_timeout);
+    }
     if (w.index == 0 && SteadyClock::now() - last_trim >= std::chrono::seconds(1)) {
       // Connections closed since the last look: their buffers went back to
       // the heap; give its free pages back to the system, at most once a second.
