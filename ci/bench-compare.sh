@@ -202,6 +202,8 @@ run_load() {
   record "$workload.p99" "$server" "$(json_field p99_us "$out")"
   record "$workload.cpu" "$server" "$(json_field server_cpu_us_per_request "$out")"
   record "$workload.cpu_id" "$server" "$(json_field server_cpu_us_per_id "$out")"
+  say "  $server: $(json_field requests_per_s "$out") requests/s," \
+    "p99 $(json_field p99_us "$out") µs, server $(json_field server_cpu_us_per_request "$out") µs/request"
 }
 
 # run_idle SERVER: a fresh server, idle_conns connections held, RSS per connection.
@@ -212,6 +214,7 @@ run_idle() {
   "$bench_bin" -port "$server_port" -pid "$server_pid" -idle-conns "$idle_conns" -json \
     >"$out" 2>"$work/idle.err" || { cat "$work/idle.err" >&2; die "idle run failed on $server"; }
   record idle "$server" "$(json_field rss_per_idle_conn_bytes "$out")"
+  say "  $server: $(json_field rss_per_idle_conn_bytes "$out") bytes/connection"
   stop "$server_pid"
 }
 
@@ -237,6 +240,7 @@ run_strace() {
   total=$(awk '$NF == "total" { print $4 }' "$work/strace.out")
   [[ -n "$total" ]] || { cat "$work/strace.out" >&2; die "no strace summary for $server"; }
   record syscalls "$server" "$(awk -v t="$total" -v n="$strace_requests" 'BEGIN { printf "%.2f", t / n }')"
+  say "  $server: $total syscalls"
 }
 
 # ---- the runs ----
@@ -253,6 +257,7 @@ memcached_pid=$server_pid memcached_port=$server_port
 say "katsubushi pid $katsubushi_pid port $katsubushi_port, memcached pid $memcached_pid port $memcached_port"
 
 began=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$rounds"); do
   for w in "${workloads[@]}"; do
     name=${w%%|*}
@@ -304,6 +309,7 @@ if [[ -n "$(git -C "$repo" status --porcelain -- src CMakeLists.txt 2>/dev/null)
 fi
 echo "katsubushi-cpp $commit$dirty vs $(memcached -V), both -threads/-t $threads"
 echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, Linux $(uname -r); the bench runs on the same cores"
+echo "load average before the runs: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median of $rounds rounds; each load run $duration after $warmup warm-up; ratio = katsubushi / memcached"
 echo
 echo "| workload | katsubushi-cpp | memcached | ratio |"
