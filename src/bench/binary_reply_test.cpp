@@ -1,0 +1,194 @@
+#include "bench/binary_reply.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/requests.hpp"
+
+namespace katsubushi::bench {
+namespace {
+
+struct Recorder {
+  std::vector<std::string> events;
+  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
+  void on_reply(ReplyEnd end) {
+    events.push_back("reply " + std::to_string(static_cast<int>(end)));
+  }
+  void on_error(ReplyEnd end) {
+    events.push_back("error " + std::to_string(static_cast<int>(end)));
+  }
+};
+
+std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
+std::string error(ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
+
+void put(std::string& out, std::uint64_t v, unsigned bytes) {
+  for (unsigned i = bytes; i > 0; --i) out += static_cast<char>((v >> (8U * (i - 1))) & 0xFFU);
+}
+
+// A response packet as a server writes it.
+std::string packet(std::uint8_t opcode, std::uint16_t status, std::string_view extras,
+                   std::string_view key, std::string_view value, std::uint8_t magic = 0x81) {
+  std::string p;
+  put(p, magic, 1);
+  put(p, opcode, 1);
+  put(p, key.size(), 2);
+  put(p, extras.size(), 1);
+  put(p, 0, 1);  // data type
+  put(p, status, 2);
+  put(p, extras.size() + key.size() + value.size(), 4);
+  put(p, 0xDEADBEEF, 4);           // opaque
+  put(p, 6830153034829824001, 8);  // cas
+  p += extras;
+  p += key;
+  p += value;
+  return p;
+}
+
+constexpr std::string_view kFlags{"\0\0\0\0", 4};
+
+std::string wire() {
+  return packet(0x00, 0, kFlags, "", "6830153034829824001") +    // get
+         packet(0x0D, 0, kFlags, "k0", "1000000000000000000") +  // getkq
+         packet(0x0D, 0, kFlags, "k1", "1000000000000000001") +  // getkq
+         packet(0x0A, 0, "", "", "") +                           // noop: the end
+         packet(0x00, 0x0001, "", "", "Not found") +             // a miss
+         packet(0x09, 0x0084, "", "", "clock moved back") +      // quiet error
+         packet(0x0A, 0, "", "", "") +                           //
+         packet(0x00, 0x0084, "", "", "no lease") +              // get error
+         packet(0x0C, 0x0004, "", "", "Invalid arguments") +     //
+         packet(0x42, 0x0081, "", "", "Unknown command") +       //
+         packet(0x0C, 0, kFlags, "key", "");                     // getk, empty value
+}
+
+std::vector<std::string> expected_events() {
+  return {"value 6830153034829824001",   reply(ReplyEnd::end),   "value 1000000000000000000",
+          "value 1000000000000000001",   reply(ReplyEnd::end),   reply(ReplyEnd::end),
+          error(ReplyEnd::server_error), reply(ReplyEnd::end),   reply(ReplyEnd::server_error),
+          reply(ReplyEnd::client_error), reply(ReplyEnd::error), "value ",
+          reply(ReplyEnd::end)};
+}
+
+struct Fed {
+  std::vector<std::string> events;
+  ParseStatus status = ParseStatus::ok;
+  std::size_t left = 0;
+};
+
+// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
+Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
+  Recorder r;
+  std::string buffer;
+  std::size_t from = 0;
+  Fed out;
+  auto step = [&](std::size_t to) {
+    buffer.append(bytes.substr(from, to - from));
+    from = to;
+    const ParseResult res = parse_binary_replies(buffer, r);
+    buffer.erase(0, res.consumed);
+    if (res.status != ParseStatus::ok) out.status = res.status;
+  };
+  for (const std::size_t cut : cuts) step(cut);
+  step(bytes.size());
+  out.events = r.events;
+  out.left = buffer.size();
+  return out;
+}
+
+TEST(BinaryReplyTest, ReadsEveryKindOfPacketInOnePiece) {
+  const Fed f = feed(wire(), {});
+  EXPECT_EQ(f.status, ParseStatus::ok);
+  EXPECT_EQ(f.events, expected_events());
+  EXPECT_EQ(f.left, 0U);
+}
+
+TEST(BinaryReplyTest, SameEventsWhereverTheBytesAreCut) {
+  const std::string w = wire();
+  for (std::size_t cut = 1; cut < w.size(); ++cut) {
+    const Fed f = feed(w, {cut});
+    ASSERT_EQ(f.status, ParseStatus::ok) << cut;
+    ASSERT_EQ(f.events, expected_events()) << "cut at " << cut;
+    ASSERT_EQ(f.left, 0U) << cut;
+  }
+}
+
+TEST(BinaryReplyTest, SameEventsByteByByte) {
+  const std::string w = wire();
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1; i < w.size(); ++i) cuts.push_back(i);
+  const Fed f = feed(w, cuts);
+  EXPECT_EQ(f.status, ParseStatus::ok);
+  EXPECT_EQ(f.events, expected_events());
+}
+
+TEST(BinaryReplyTest, APacketIsConsumedOnlyWhole) {
+  const std::string first = packet(0x0A, 0, "", "", "");
+  const std::string second = packet(0x00, 0, kFlags, "", "12345");
+  Recorder r;
+  const std::string bytes = first + second.substr(0, second.size() - 1);
+  const ParseResult res = parse_binary_replies(bytes, r);
+  EXPECT_EQ(res.status, ParseStatus::ok);
+  EXPECT_EQ(res.consumed, first.size());
+  EXPECT_EQ(r.events, std::vector<std::string>{reply(ReplyEnd::end)});
+}
+
+TEST(BinaryReplyTest, BadPacketsAreMalformed) {
+  std::string too_long_key = packet(0x00, 0, kFlags, "", "1");
+  too_long_key[3] = 9;  // key length 9 in a 5-byte body
+  std::string huge = packet(0x00, 0, kFlags, "", "1");
+  huge[8] = 1;  // body length 16 MiB and more
+  const std::vector<std::pair<std::string, std::string_view>> cases = {
+      {packet(0x00, 0, kFlags, "", "1", 0x80), "magic is not 0x81"},
+      {"VALUE k 0 1\r\n1\r\nEND\r\n", "magic is not 0x81"},  // text, not binary
+      {"E", "magic is not 0x81"},                            // known from one byte
+      {too_long_key, "longer than its body"},
+      {huge, "over 1 MiB"},
+  };
+  for (const auto& [bytes, why] : cases) {
+    Recorder r;
+    const ParseResult res = parse_binary_replies(packet(0x0A, 0, "", "", "") + bytes, r);
+    EXPECT_EQ(res.status, ParseStatus::malformed) << why;
+    EXPECT_NE(res.bad_line.find(why), std::string_view::npos) << res.bad_line;
+    EXPECT_EQ(res.consumed, 24U) << why;  // the noop before it
+    EXPECT_EQ(r.events, std::vector<std::string>{reply(ReplyEnd::end)});
+  }
+}
+
+TEST(BinaryReplyTest, AnUnfinishedHeaderIsLeft) {
+  Recorder r;
+  const ParseResult res = parse_binary_replies(std::string_view("\x81\x00\x00", 3), r);
+  EXPECT_EQ(res.status, ParseStatus::ok);
+  EXPECT_EQ(res.consumed, 0U);
+  EXPECT_TRUE(r.events.empty());
+}
+
+TEST(BinaryRequestTest, OneKeyIsAGet) {
+  const std::string r = get_request(Proto::binary, "k", 1, "127.0.0.1");
+  const std::string want = std::string("\x80\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x02", 12) +
+                           std::string(12, '\0') + "k0";
+  EXPECT_EQ(r, want);
+}
+
+TEST(BinaryRequestTest, ManyKeysAreQuietGetsAndANoop) {
+  const std::string r = get_request(Proto::binary, "key", 3, "127.0.0.1");
+  ASSERT_EQ(r.size(), 3 * (24 + 4) + 24U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string_view p = std::string_view(r).substr(i * 28, 28);
+    EXPECT_EQ(p[0], '\x80');
+    EXPECT_EQ(p[1], '\x0D') << i;  // getkq
+    EXPECT_EQ(p[3], '\x04');
+    EXPECT_EQ(p[11], '\x04');
+    EXPECT_EQ(p.substr(24), "key" + std::to_string(i));
+  }
+  const std::string_view noop = std::string_view(r).substr(84);
+  EXPECT_EQ(noop[0], '\x80');
+  EXPECT_EQ(noop[1], '\x0A');
+  EXPECT_EQ(noop.substr(2), std::string(22, '\0'));
+}
+
+}  // namespace
+}  // namespace katsubushi::bench
