@@ -7,8 +7,9 @@
 #include <chrono>
 #include <vector>
 
+#include "bench/binary_reply.hpp"
+#include "bench/http_reply.hpp"
 #include "bench/reply_parser.hpp"
-#include "bench/tcp_client.hpp"
 
 namespace katsubushi::bench {
 
@@ -61,6 +62,7 @@ struct ReplySink {
   bool measuring = false;
   std::uint64_t values_in_reply = 0;
   bool unexpected = false;  // a reply with no request in flight
+  bool closed = false;      // the last reply said Connection: close
 
   void on_value(std::string_view data) {
     ++values_in_reply;
@@ -83,18 +85,19 @@ struct ReplySink {
     }
     values_in_reply = 0;
   }
+  void on_error(ReplyEnd /*end*/) { ++result.errors; }  // a quiet get's (binary)
+  void on_close() { closed = true; }
 };
 
-}  // namespace
-
-std::string get_request(const std::string& key_prefix, unsigned keys) {
-  std::string r = "get";
-  for (unsigned i = 0; i < keys; ++i) r += " " + key_prefix + std::to_string(i);
-  r += "\r\n";
-  return r;
+// Whether a failed send means the server is closing the connection after
+// its last reply (HTTP): its replies are still to be read.
+bool closing_by_server(Proto proto, int err) noexcept {
+  return proto == Proto::http && (err == EPIPE || err == ECONNRESET);
 }
 
-void run_connection(int fd, const LoadPlan& plan, LoadControl& control, ConnectionResult& result) {
+template <class Parse>
+void run_with(Socket& socket, const LoadPlan& plan, LoadControl& control, ConnectionResult& result,
+              Parse parse) {
   std::string batch;  // -depth requests back to back: any number of them is a prefix
   batch.reserve(plan.request.size() * plan.depth);
   for (unsigned i = 0; i < plan.depth; ++i) batch += plan.request;
@@ -103,12 +106,13 @@ void run_connection(int fd, const LoadPlan& plan, LoadControl& control, Connecti
   ReplySink sink{plan, result, in_flight};
   std::string_view unsent;  // the part of `batch` being written
   bool stopping = false;
+  bool send_refused = false;  // until the server's last reply is read (HTTP)
 
   const auto fail = [&](std::string why) { result.failure = std::move(why); };
   for (;;) {
     const Phase phase = control.phase.load(std::memory_order_relaxed);
     stopping = stopping || phase == Phase::stop;
-    if (unsent.empty() && !stopping && in_flight.room() > 0) {
+    if (unsent.empty() && !stopping && !send_refused && in_flight.room() > 0) {
       const unsigned n = claim(control, static_cast<unsigned>(in_flight.room()));
       if (n == 0) {
         stopping = true;
@@ -120,9 +124,13 @@ void run_connection(int fd, const LoadPlan& plan, LoadControl& control, Connecti
     if (!unsent.empty()) {
       // Without waiting: while the server cannot take our requests we read
       // its replies, so neither side waits for the other forever.
-      const ssize_t n = send(fd, unsent.data(), unsent.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      const ssize_t n =
+          send(socket.fd(), unsent.data(), unsent.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         unsent.remove_prefix(static_cast<std::size_t>(n));
+      } else if (closing_by_server(plan.proto, errno)) {
+        send_refused = true;
+        unsent = {};
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         return fail(system_error("send", errno));
       }
@@ -132,7 +140,7 @@ void run_connection(int fd, const LoadPlan& plan, LoadControl& control, Connecti
       continue;
     }
     if (!unsent.empty()) {
-      pollfd p{fd, POLLIN | POLLOUT, 0};
+      pollfd p{socket.fd(), POLLIN | POLLOUT, 0};
       const int timeout_ms = static_cast<int>(kReplyTimeout.count() * 1000);
       const int ready = poll(&p, 1, timeout_ms);
       if (ready == 0) {
@@ -141,13 +149,47 @@ void run_connection(int fd, const LoadPlan& plan, LoadControl& control, Connecti
       }
       if (ready < 0 || (p.revents & POLLIN) == 0) continue;
     }
-    if (std::string error = receive(fd, in); !error.empty()) return fail(std::move(error));
+    if (std::string error = receive(socket.fd(), in); !error.empty()) {
+      return fail(std::move(error));
+    }
     sink.received_at = now_ns();
     sink.measuring = control.phase.load(std::memory_order_relaxed) == Phase::measure;
-    const ParseResult r = parse_replies(in.pending(), sink);
+    const ParseResult r = parse(in.pending(), sink);
     in.consumed(r.consumed);
     if (r.status != ParseStatus::ok) return fail(malformed_reply(r.bad_line));
     if (sink.unexpected) return fail("a reply to no request");
+    if (sink.closed) {
+      // Nothing more comes on this connection: the requests still in flight
+      // go again on a new one, keeping their send times (a client waits
+      // that long too).
+      std::string error;
+      Socket fresh = connect_tcp(plan.host, plan.port, error);
+      if (!error.empty()) return fail("connecting again after Connection: close: " + error);
+      socket = std::move(fresh);
+      ++result.reconnects;
+      in.consumed(in.pending().size());
+      unsent = std::string_view(batch).substr(0, plan.request.size() * in_flight.size());
+      sink.closed = false;
+      send_refused = false;
+    }
+  }
+}
+
+}  // namespace
+
+void run_connection(Socket& socket, const LoadPlan& plan, LoadControl& control,
+                    ConnectionResult& result) {
+  switch (plan.proto) {
+    case Proto::text:
+      return run_with(socket, plan, control, result,
+                      [](std::string_view in, ReplySink& s) { return parse_replies(in, s); });
+    case Proto::binary:
+      return run_with(socket, plan, control, result, [](std::string_view in, ReplySink& s) {
+        return parse_binary_replies(in, s);
+      });
+    case Proto::http:
+      return run_with(socket, plan, control, result,
+                      [](std::string_view in, ReplySink& s) { return parse_http_replies(in, s); });
   }
 }
 

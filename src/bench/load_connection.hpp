@@ -1,7 +1,9 @@
 // One connection of a load run, on a thread of its own: it keeps -depth
 // identical gets in flight (the bytes of -depth requests are built once and
 // sent from the same buffer), reads the replies without allocating, and
-// records what the main thread asked it to measure.
+// records what the main thread asked it to measure. Over HTTP, a response
+// with `Connection: close` (the daemon's last on a connection) makes it
+// connect again and send again the requests still unanswered.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,8 @@
 
 #include "bench/id_check.hpp"
 #include "bench/latency_histogram.hpp"
+#include "bench/requests.hpp"
+#include "bench/tcp_client.hpp"
 
 namespace katsubushi::bench {
 
@@ -26,7 +30,10 @@ struct LoadControl {
 };
 
 struct LoadPlan {
-  std::string request;  // one get, with its \r\n
+  Proto proto = Proto::text;
+  std::string request;  // one get (get_request)
+  std::string host;     // where to connect again (HTTP)
+  std::uint16_t port = 0;
   unsigned depth = 1;
   unsigned keys = 1;  // per request, to count misses
   bool check = false;
@@ -36,19 +43,19 @@ struct LoadPlan {
 // phase was `measure`; errors and -check cover the whole run.
 struct ConnectionResult {
   std::uint64_t requests = 0;
-  std::uint64_t ids = 0;     // values received
-  std::uint64_t misses = 0;  // keys of a get answered without a value
-  std::uint64_t errors = 0;  // ERROR, CLIENT_ERROR, SERVER_ERROR (whole run)
+  std::uint64_t ids = 0;         // values received
+  std::uint64_t misses = 0;      // keys of a get answered without a value
+  std::uint64_t errors = 0;      // ERROR, CLIENT_ERROR, SERVER_ERROR (whole run)
+  std::uint64_t reconnects = 0;  // after Connection: close (HTTP; whole run)
   LatencyHistogram latency;
   ConnectionIdCheck check;
   std::string failure;  // why the connection ended early, empty if it did not
 };
 
-// The requests of `plan` on socket `fd` until the phase is `stop` (or the
-// budget is spent) and every request sent is answered.
-void run_connection(int fd, const LoadPlan& plan, LoadControl& control, ConnectionResult& result);
-
-// "get <prefix>0 <prefix>1 ... <prefix>(keys-1)\r\n".
-std::string get_request(const std::string& key_prefix, unsigned keys);
+// The requests of `plan` on `socket` until the phase is `stop` (or the
+// budget is spent) and every request sent is answered. The socket is
+// replaced when the server closes it after saying so (HTTP).
+void run_connection(Socket& socket, const LoadPlan& plan, LoadControl& control,
+                    ConnectionResult& result);
 
 }  // namespace katsubushi::bench

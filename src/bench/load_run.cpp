@@ -46,8 +46,14 @@ void check_results(const BenchOptions& options,
 
 LoadSummary run_load(const BenchOptions& options) {
   LoadSummary summary;
-  LoadPlan plan{get_request(options.key_prefix, options.keys), options.depth, options.keys,
-                options.check};
+  LoadPlan plan;
+  plan.proto = proto_named(options.proto).value_or(Proto::text);
+  plan.request = get_request(plan.proto, options.key_prefix, options.keys, options.host);
+  plan.host = options.host;
+  plan.port = options.port;
+  plan.depth = options.depth;
+  plan.keys = options.keys;
+  plan.check = options.check;
   LoadControl control;
   if (options.requests > 0) {
     control.budgeted = true;
@@ -71,7 +77,7 @@ LoadSummary run_load(const BenchOptions& options) {
   std::vector<std::thread> threads;
   const auto start_threads = [&] {
     for (unsigned i = 0; i < options.conns; ++i) {
-      threads.emplace_back(run_connection, sockets[i].fd(), std::cref(plan), std::ref(control),
+      threads.emplace_back(run_connection, std::ref(sockets[i]), std::cref(plan), std::ref(control),
                            std::ref(*results[i]));
     }
   };
@@ -112,6 +118,7 @@ LoadSummary run_load(const BenchOptions& options) {
     summary.ids += r.ids;
     summary.misses += r.misses;
     summary.errors += r.errors;
+    summary.reconnects += r.reconnects;
     summary.latency->merge(r.latency);
     if (!r.failure.empty()) {
       summary.failures.push_back("connection " + std::to_string(i + 1) + ": " + r.failure);

@@ -17,11 +17,12 @@ namespace katsubushi::bench {
 
 struct LoadSummary {
   bool ran = false;    // false when a connection could not be opened
-  double seconds = 0;  // the measured window  // the measured window
+  double seconds = 0;  // the measured window
   std::uint64_t requests = 0;
   std::uint64_t ids = 0;
   std::uint64_t misses = 0;
   std::uint64_t errors = 0;
+  std::uint64_t reconnects = 0;  // HTTP connections the server closed, opened again
   std::unique_ptr<LatencyHistogram> latency = std::make_unique<LatencyHistogram>();
   std::optional<std::chrono::microseconds> server_cpu;  // with -pid
   // Connections that failed (connect, closed, timed out, malformed reply):

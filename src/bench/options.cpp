@@ -7,7 +7,9 @@
 #include <optional>
 #include <string_view>
 
+#include "bench/requests.hpp"
 #include "config/duration.hpp"
+#include "config/limits.hpp"
 
 namespace katsubushi::bench {
 
@@ -120,7 +122,10 @@ const std::vector<FlagSpec>& flag_specs() {
       uint_flag("idle-conns", &BenchOptions::idle_conns, 1, 1'000'000,
                 "open N connections, one get each, hold them idle; with -pid, server RSS per "
                 "connection"),
-      string_flag("proto", &BenchOptions::proto, "protocol: text (default)"),
+      string_flag("proto", &BenchOptions::proto,
+                  "text (default), binary (a get; getkq of each key and a noop with -keys "
+                  "over 1), or http (GET /id; GET /ids?n=K with -keys K, on -port: the "
+                  "daemon's -http-port or its memcached port; not memcached's)"),
       bool_flag("json", &BenchOptions::json, "print one JSON object of results"),
       bool_flag("allow-errors", &BenchOptions::allow_errors,
                 "exit 0 even if the server answered errors"),
@@ -139,10 +144,19 @@ const FlagSpec* find_flag(std::string_view name) {
 std::string validate(const BenchOptions& o) {
   if (o.help) return {};
   if (o.port == 0) return "flag -port is required";
-  if (o.proto == "binary" || o.proto == "http") {
-    return "-proto " + o.proto + ": binary and HTTP modes: not yet (only text)";
+  const auto proto = proto_named(o.proto);
+  if (!proto) {
+    return "invalid value \"" + o.proto + "\" for flag -proto: want text, binary or http";
   }
-  if (o.proto != "text") return "invalid value \"" + o.proto + "\" for flag -proto: want text";
+  if (*proto == Proto::http) {
+    if (o.keys > config::kHttpMaxIdsPerRequest) {
+      return "-proto http: -keys is n of /ids, at most " +
+             std::to_string(config::kHttpMaxIdsPerRequest);
+    }
+    if (o.preload > 0 || o.idle_conns > 0) {
+      return "-proto http: -preload and -idle-conns speak the text protocol";
+    }
+  }
   if (o.requests > 0 && (o.duration_set || o.warmup_set)) {
     return "-requests runs exactly N requests: it takes no -duration or -warmup";
   }
@@ -216,10 +230,13 @@ OptionsResult parse_options(const std::vector<std::string>& args) {
 std::string usage() {
   std::string out =
       "Usage: katsubushi-bench -port PORT [flags]\n"
-      "Load for a memcached text-protocol server (katsubushi, memcached): gets of\n"
-      "<prefix>0..<prefix>K-1 on -conns connections, -depth in flight on each, for -duration\n"
-      "after -warmup. Prints requests/s, ids/s, latency percentiles (from each request's\n"
-      "send to its reply's end), errors, and with -pid the server's CPU time per request.\n"
+      "Load for a memcached server (katsubushi, memcached; text or binary protocol) or\n"
+      "katsubushi's HTTP: gets of <prefix>0..<prefix>K-1 (over HTTP, K ids a request) on\n"
+      "-conns connections, -depth in flight on each, for -duration after -warmup. Prints\n"
+      "requests/s, ids/s, latency percentiles (from each request's send to its reply's\n"
+      "end), errors, and with -pid the server's CPU time per request. -proto http is for\n"
+      "katsubushi only (memcached has no HTTP); a response with Connection: close (the\n"
+      "daemon's 1000th on a connection) is followed by a new connection, counted.\n"
       "Exits 1 on errors (unless -allow-errors) and on a -check violation, 2 on a bad flag.\n\nFlags:\n";
   for (const auto& f : flag_specs()) {
     out += "  -" + std::string(f.name) + "\n    \t" + std::string(f.help) + "\n";

@@ -80,18 +80,25 @@ TEST(BenchOptionsTest, ErrorsNameTheFlag) {
        "flag -key-prefix: keys would be longer than 250 bytes"},
       {{"-port", "1", "-requests", "10", "-duration", "1s"},
        "-requests runs exactly N requests: it takes no -duration or -warmup"},
-      {{"-port", "1", "-proto", "udp"}, "invalid value \"udp\" for flag -proto: want text"},
+      {{"-port", "1", "-proto", "udp"},
+       "invalid value \"udp\" for flag -proto: want text, binary or http"},
+      {{"-port", "1", "-proto", "http", "-keys", "1001"},
+       "-proto http: -keys is n of /ids, at most 1000"},
+      {{"-port", "1", "-proto", "http", "-preload", "5"},
+       "-proto http: -preload and -idle-conns speak the text protocol"},
   };
   for (const auto& [args, error] : cases) {
     EXPECT_EQ(parse(args).error, error) << (args.empty() ? "" : args.back());
   }
 }
 
-TEST(BenchOptionsTest, BinaryAndHttpAreNotYet) {
-  for (const char* proto : {"binary", "http"}) {
-    const auto r = parse({"-port", "1", "-proto", proto});
-    EXPECT_NE(r.error.find("binary and HTTP modes: not yet"), std::string::npos) << r.error;
+TEST(BenchOptionsTest, EveryProtocolIsTaken) {
+  for (const char* proto : {"text", "binary", "http"}) {
+    const auto r = parse({"-port", "1", "-proto", proto, "-keys", "1000"});
+    EXPECT_EQ(r.error, "") << proto;
+    EXPECT_EQ(r.options.proto, proto);
   }
+  EXPECT_EQ(parse({"-port", "1", "-proto", "binary", "-preload", "5"}).error, "");
 }
 
 TEST(BenchOptionsTest, PreloadOrIdleConnsAloneRunNoLoad) {

@@ -1,5 +1,6 @@
-// katsubushi-bench: load for a memcached text-protocol server (this daemon or
-// memcached) and the figures to compare them: requests/s, ids/s, latency
+// katsubushi-bench: load for a memcached server (this daemon or memcached;
+// text or binary protocol) or this daemon's HTTP, and the figures to compare
+// them: requests/s, ids/s, latency
 // percentiles, errors, the server's CPU time per request and RSS per idle
 // connection. The work is in src/bench/; this file reads flags and prints.
 #include <sys/resource.h>
@@ -67,10 +68,12 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
   json.add("errors", s.errors);
   json.add("misses", s.misses);
   json.add("failed_conns", std::uint64_t{s.failures.size()});
+  if (o.proto == "http") json.add("reconnects", s.reconnects);
 
   if (!o.json) {
-    std::printf("workload      text, %u conn%s x depth %u x %u key%s a get, ", o.conns,
-                o.conns == 1 ? "" : "s", o.depth, o.keys, o.keys == 1 ? "" : "s");
+    std::printf("workload      %s, %u conn%s x depth %u x %u %s a request, ", o.proto.c_str(),
+                o.conns, o.conns == 1 ? "" : "s", o.depth, o.keys,
+                o.proto == "http" ? (o.keys == 1 ? "id" : "ids") : (o.keys == 1 ? "key" : "keys"));
     if (o.requests > 0) {
       std::printf("%llu requests\n", static_cast<unsigned long long>(o.requests));
     } else {
@@ -83,6 +86,10 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
     std::printf("latency us    p50 %.1f  p99 %.1f  p999 %.1f\n", p50, p99, p999);
     std::printf("errors        %llu\n", static_cast<unsigned long long>(s.errors));
     if (s.misses > 0) std::printf("misses        %llu\n", static_cast<unsigned long long>(s.misses));
+    if (o.proto == "http") {
+      std::printf("reconnects    %llu  (after Connection: close)\n",
+                  static_cast<unsigned long long>(s.reconnects));
+    }
   }
   if (s.errors > 0 && !o.allow_errors) {
     complain(std::to_string(s.errors) + " error replies (-allow-errors to accept them)");
