@@ -15,7 +15,8 @@ import time
 from client_faults import PipelineClose
 from harness import HOST, IO_TIMEOUT_S, WORKER_ID, ChaosError, connect, free_port, wait_until
 from healthy import IdChecker
-from scenario import (Context, Result, Scenario, end_daemon, failures_recorded)
+from scenario import (Context, Result, Scenario, check_rss_back, end_daemon,
+                      failures_recorded)
 
 LEASE_TTL_S = 6  # refreshed every second; the lease ends 4.5 s after its last refresh
 # Outages the lease outlasts (a refresh is missed, the next one lands well
@@ -196,6 +197,8 @@ class RedisRestart(Scenario):
         ctx.checker.record(ctx.checker.connection(), ctx.checking.get_ids((b"after",)))
         if not ctx.daemon.alive():
             raise ChaosError("the daemon died over a lost lease")
+        # Losing the lease and taking it again costs no memory either.
+        check_rss_back(ctx, ctx.baseline.rss, "after the long outage")
 
 
 class ContendedId(Scenario):
