@@ -12,7 +12,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   clang-14 clang-tidy-14 libclang-rt-14-dev llvm-14 gcovr \
   redis-server memcached faketime procps curl strace \
   libcache-memcached-fast-perl python3-pymemcache libmemcached-tools ruby ruby-dalli \
-  prometheus >/dev/null
+  prometheus \
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio python3-protobuf \
+  libsystemd-dev systemd dpkg-dev groff-base >/dev/null
 # Node for the memjs client test (memjs itself comes from npm, into the build
 # tree); an image may already ship Node with its own npm.
 if ! command -v npm >/dev/null; then
