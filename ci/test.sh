@@ -36,14 +36,19 @@ run_ctest() {
   ctest --preset "$preset" -j "$jobs" --output-junit "$junit" "$@" 2>&1 |
     tee "$logdir/$preset-ctest.log"
   rc=${PIPESTATUS[0]}
-  totals=$(ci/junit_totals.py "$junit") || totals="0 1 0"
+  totals=$(ci/junit_totals.py "$junit" 2>"$logdir/$preset-junit.txt") || totals="0 1 0"
+  cat "$logdir/$preset-junit.txt" >&2
   read -r p f s <<<"$totals"
+  # The names of the tests that did not pass, for the summary at the end.
+  local names
+  names=$(sed -nE 's/^  (failed|error): //p' "$logdir/$preset-junit.txt" 2>/dev/null |
+    head -n 8 | paste -sd, - | sed 's/,/, /g')
   if [ $((p + f + s)) -eq 0 ]; then
     failed=$((failed + 1)); failed_stages+=("$stage (no test ran)"); return
   fi
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p)); failed=$((failed + f)); skipped_tests=$((skipped_tests + s))
-  [ "$f" -eq 0 ] || failed_stages+=("$stage")
+  [ "$f" -eq 0 ] || failed_stages+=("$stage${names:+: $names}")
 }
 # count_summary LOG STAGE: for our own scripts' "name: N passed, N failed" line.
 count_summary() {
