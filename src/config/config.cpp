@@ -251,6 +251,8 @@ const std::vector<FlagSpec>& flag_specs() {
       choice_flag("log-format", &Config::log_format, {"text", "json"}, "text or json"),
       int_flag("http-port", &Config::http_port, kPortRange, Sign::allowed,
                "HTTP port (/id, /ids, /stats, /metrics, /healthz); 0 = off"),
+      int_flag("grpc-port", &Config::grpc_port, kPortRange, Sign::allowed,
+               "gRPC port (go-katsubushi's Generator and Stats services); 0 = off"),
       string_flag("redis", &Config::redis,
                   "Redis URL for worker ids when -worker-id is 0: "
                   "redis://[user:pass@]host[:port][/db][?ns=NS] or "
@@ -293,13 +295,6 @@ const std::vector<FlagSpec>& flag_specs() {
        [](Config& c, std::string_view v) {
          parse_integer("debug-port", v, kPortRange, Sign::allowed);
          ignored(c, "debug-port");
-       },
-       nothing_to_show},
-      {"grpc-port", "int", "ignored (go-katsubushi compatibility; no gRPC here)", kPortRange,
-       [](Config& c, std::string_view v) {
-         if (parse_integer("grpc-port", v, kPortRange, Sign::allowed) != 0) {
-           ignored(c, "grpc-port");
-         }
        },
        nothing_to_show},
   };
@@ -457,6 +452,14 @@ void validate_config(const Config& c) {
     throw ConfigError("flags -http-port and -port: both are " + std::to_string(c.port) +
                       "; the HTTP listener needs a port of its own (the main port "
                       "answers HTTP too)");
+  }
+  if (c.grpc_port != 0 && c.sock.empty() && c.grpc_port == c.port) {
+    throw ConfigError("flags -grpc-port and -port: both are " + std::to_string(c.port) +
+                      "; the gRPC listener needs a port of its own");
+  }
+  if (c.grpc_port != 0 && c.grpc_port == c.http_port) {
+    throw ConfigError("flags -grpc-port and -http-port: both are " + std::to_string(c.grpc_port) +
+                      "; each listener needs a port of its own");
   }
   // As go-katsubushi: -redis is used only when no worker id is given.
   if (c.worker_id == 0 && c.redis.empty()) {

@@ -26,6 +26,7 @@ struct Config {
   std::string log_level = "info";
   std::string log_format = "text";
   int http_port = 0;
+  int grpc_port = 0;
   std::string redis;
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = id::kMaxWorkerId;

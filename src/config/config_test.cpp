@@ -75,7 +75,10 @@ const std::vector<ValueFlag>& value_flags() {
       {"shutdown-timeout", "1500ms",
        [](const Config& c) { EXPECT_EQ(c.shutdown_timeout, 1500ms); }},
       {"debug-port", "8081", [](const Config& c) { EXPECT_EQ(c.warnings.size(), 1u); }},
-      {"grpc-port", "7720", [](const Config& c) { EXPECT_EQ(c.warnings.size(), 1u); }},
+      {"grpc-port", "7720", [](const Config& c) {
+         EXPECT_EQ(c.grpc_port, 7720);
+         EXPECT_TRUE(c.warnings.empty());
+       }},
   };
   return flags;
 }
@@ -137,7 +140,6 @@ TEST(ConfigTest, CompatibilityFlagsWarn) {
   EXPECT_TRUE(parse({"-enable-pprof=false"}).warnings.empty());
   const Config c = parse({"-enable-stats", "-debug-port", "8080"});
   EXPECT_EQ(c.warnings.size(), 2u);
-  EXPECT_TRUE(parse({"-grpc-port=0"}).warnings.empty());
 }
 
 TEST(ConfigTest, FlagsCombine) {
@@ -453,6 +455,17 @@ TEST(ConfigTest, ValidateRefusesAnHttpPortEqualToThePort) {
     EXPECT_NE(msg.find("-port"), std::string::npos) << msg;
     EXPECT_NE(msg.find(args.size() == 2 ? "11212" : "8080"), std::string::npos) << msg;
   }
+}
+
+TEST(ConfigTest, ValidateRefusesAGrpcPortSharedWithAnotherListener) {
+  EXPECT_EQ(validation_error_of(parse({"-worker-id=1", "-grpc-port=50051"})), "");
+  EXPECT_EQ(
+      validation_error_of(parse({"-worker-id=1", "-sock=k.sock", "-grpc-port=11212"})), "");
+  const std::string with_port = validation_error_of(parse({"-worker-id=1", "-grpc-port=11212"}));
+  EXPECT_NE(with_port.find("-grpc-port and -port"), std::string::npos) << with_port;
+  const std::string with_http = validation_error_of(
+      parse({"-worker-id=1", "-http-port=8080", "-grpc-port=8080"}));
+  EXPECT_NE(with_http.find("-grpc-port and -http-port"), std::string::npos) << with_http;
 }
 
 TEST(ConfigTest, HelpNoLongerCallsHttpPortUnsupported) {

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 
 #include "config/limits.hpp"
 #include "config/session_limits.hpp"
+#include "grpc/grpc_front.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
 #include "version.hpp"
@@ -196,7 +198,8 @@ void listen_tcp(tcp::acceptor& acceptor, std::string_view flag, std::uint16_t po
   acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail(where, ec);
   const auto bound = acceptor.local_endpoint(ec);
-  spdlog::info("{} listening on port {} ({})", flag == "-port" ? "memcached" : "HTTP",
+  const char* what = flag == "-port" ? "memcached" : flag == "-http-port" ? "HTTP" : "gRPC";
+  spdlog::info("{} listening on port {} ({})", what,
                ec ? port : bound.port(), dual_stack ? "IPv4 and IPv6" : "IPv4 only");
 }
 
@@ -219,11 +222,27 @@ struct Server::Worker {
 
 struct Server::Listeners {
   explicit Listeners(asio::io_context& io)
-      : tcp_acceptor(io), unix_acceptor(io), http_acceptor(io) {}
+      : tcp_acceptor(io), unix_acceptor(io), http_acceptor(io), grpc_acceptor(io) {}
   tcp::acceptor tcp_acceptor;       // -port
   unix_socket::acceptor unix_acceptor;  // -sock, instead of -port
   tcp::acceptor http_acceptor;      // -http-port
+  tcp::acceptor grpc_acceptor;      // -grpc-port
   std::string unix_path;  // removed at exit
+};
+
+// A connection handed to gRPC, which closes its fd when the connection ends
+// without telling anyone: the fd no longer naming the same socket (closed,
+// or reused for another file) is how the control loop sees it gone.
+struct Server::GrpcConnection {
+  int fd;
+  dev_t device;
+  ino_t inode;
+  ConnectionSlot slot;
+
+  bool gone() const {
+    struct stat st {};
+    return ::fstat(fd, &st) != 0 || st.st_dev != device || st.st_ino != inode;
+  }
 };
 
 namespace {
@@ -308,7 +327,9 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
   }
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  if (grpc_stopper_.joinable()) grpc_stopper_.join();
+}
 
 void Server::listen() {
   auto& l = *listeners_;
@@ -320,6 +341,17 @@ void Server::listen() {
   }
   if (config_.http_port != 0) {
     listen_tcp(l.http_acceptor, "-http-port", static_cast<std::uint16_t>(config_.http_port));
+  }
+  if (config_.grpc_port != 0) {
+    listen_tcp(l.grpc_acceptor, "-grpc-port", static_cast<std::uint16_t>(config_.grpc_port));
+  }
+  if (l.grpc_acceptor.is_open()) {
+    // gRPC's threads: a poller or two and the calls in flight, which are
+    // short (a wait for the next millisecond at most).
+    grpc_ = std::make_unique<grpcapi::GrpcFront>(
+        generator_, protocol_counters_, stats_,
+        grpcapi::GrpcOptions{.idle_timeout = config_.idle_timeout,
+                             .max_threads = static_cast<int>(config_.threads) + 2});
   }
 }
 
@@ -396,6 +428,69 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
   }
 }
 
+asio::awaitable<void> Server::grpc_accept_loop() {
+  auto& acceptor = listeners_->grpc_acceptor;
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (!stopping_.load()) {
+    bool back_off = false;
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted || stopping_.load()) break;
+    if (ec) {
+      log_accept_error(ec.message());
+      back_off = is_resource_shortage(ec);
+    } else {
+      counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
+      reap_grpc_connections(false);  // a slot freed by gRPC since the last sweep counts now
+      boost::system::error_code ignored;
+      if (open_connections_.count() >= static_cast<std::int64_t>(config_.max_connections)) {
+        // gRPC has no line to say why: the client sees the connection closed.
+        counters_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+        socket.close(ignored);
+        std::uint64_t suppressed = 0;
+        if (reject_log_.allow(suppressed)) {
+          spdlog::warn("refused a gRPC connection: {} connections open (-max-connections {}); "
+                       "{} more refusals not logged",
+                       open_connections_.count(), config_.max_connections, suppressed);
+        }
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ignored);
+      struct stat st {};
+      const int fd = socket.release(ignored);
+      if (fd < 0 || ::fstat(fd, &st) != 0 ||
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        if (fd >= 0) ::close(fd);
+        log_accept_error("preparing a gRPC connection failed");
+        continue;
+      }
+      try {
+        grpc_connections_.push_back(GrpcConnection{.fd = fd,
+                                                   .device = st.st_dev,
+                                                   .inode = st.st_ino,
+                                                   .slot = ConnectionSlot(open_connections_)});
+      } catch (const std::exception& e) {
+        ::close(fd);
+        log_accept_error(e.what());
+        back_off = true;
+        continue;
+      }
+      grpc_->adopt(fd);  // gRPC owns the fd from here on
+    }
+    if (back_off) {
+      backoff.expires_after(config::kAcceptBackoff);
+      co_await backoff.async_wait(use_tuple);
+    }
+  }
+}
+
+void Server::reap_grpc_connections(bool all) {
+  if (all) {
+    grpc_connections_.clear();
+    return;
+  }
+  grpc_connections_.remove_if([](const GrpcConnection& c) { return c.gone(); });
+}
+
 // How often each thread looks for idle connections: a quarter of the idle
 // timeout, so one is closed at most 25% late, at most once a second.
 SteadyClock::duration sweep_period(std::chrono::nanoseconds idle_timeout) {
@@ -418,6 +513,7 @@ asio::awaitable<void> Server::sweep(Worker& w) {
     if (idle_timeout != std::chrono::nanoseconds::zero()) {
       w.registry.sweep_idle(SteadyClock::now(), idle_timeout);
     }
+    if (w.index == 0) reap_grpc_connections(false);
     if (w.index == 0 && SteadyClock::now() - last_trim >= std::chrono::seconds(1)) {
       // Connections closed since the last look: their buffers went back to
       // the heap; give its free pages back to the system, at most once a second.
@@ -464,6 +560,7 @@ void Server::begin_shutdown(const std::string& why) {
   l.tcp_acceptor.close(ignored);
   l.unix_acceptor.close(ignored);
   l.http_acceptor.close(ignored);
+  l.grpc_acceptor.close(ignored);
   drain_deadline_ = saturating_add(
       SteadyClock::now(),
       std::chrono::duration_cast<SteadyClock::duration>(config_.shutdown_timeout));
@@ -473,6 +570,23 @@ void Server::begin_shutdown(const std::string& why) {
       w.sweeper.cancel();
     });
     w->guard.reset();
+  }
+  if (grpc_) {
+    // gRPC's calls in flight finish until the same deadline; its Shutdown
+    // blocks, so it runs on a thread of its own, and the control loop gives
+    // back its connections' slots when it returns.
+    // (A -shutdown-timeout of centuries would overflow the system clock:
+    // a thousand days is as good as never here.)
+    const auto left = std::clamp<SteadyClock::duration>(drain_deadline_ - SteadyClock::now(),
+                                                        SteadyClock::duration::zero(),
+                                                        std::chrono::hours(24 * 1000));
+    const auto grpc_deadline =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
+    grpc_stopper_ = std::thread([this, grpc_deadline] {
+      grpc_->shutdown(grpc_deadline);
+      asio::post(workers_[0]->io, [this] { reap_grpc_connections(true); });
+    });
   }
   // The last connection to close, on whatever thread, wakes drain().
   open_connections_.watch(
@@ -516,6 +630,7 @@ int Server::run() {
     asio::co_spawn(workers_[0]->io, accept_loop(l.http_acceptor, proto::Protocol::http),
                    asio::detached);
   }
+  if (grpc_) asio::co_spawn(workers_[0]->io, grpc_accept_loop(), asio::detached);
 
   for (auto& w : workers_) asio::co_spawn(w->io, sweep(*w), asio::detached);
 
@@ -528,6 +643,7 @@ int Server::run() {
   }
   run_event_loop(workers_[0]->io, 0);
   for (auto& t : threads) t.join();
+  if (grpc_stopper_.joinable()) grpc_stopper_.join();
 
   if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
   spdlog::info("shutdown complete: {} ids issued", generator_.counters().ids_issued);

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <list>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -18,6 +20,10 @@
 #include "server/connection.hpp"
 #include "server/logging.hpp"
 #include "server/server_stats.hpp"
+
+namespace katsubushi::grpcapi {
+class GrpcFront;
+}
 
 namespace katsubushi::server {
 
@@ -51,9 +57,15 @@ class Server {
  private:
   struct Worker;
   struct Listeners;
+  struct GrpcConnection;
 
   template <typename Acceptor>
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, proto::Protocol protocol);
+  // -grpc-port: accepts on the control loop, counts, hands the fd to gRPC.
+  boost::asio::awaitable<void> grpc_accept_loop();
+  // Gives back the slots of gRPC connections gRPC has closed; all of them
+  // once gRPC has stopped. Control loop only.
+  void reap_grpc_connections(bool all);
   boost::asio::awaitable<void> wait_for_signals();
   // One thread's idle sweep (and, on thread 0, giving memory back), until shutdown.
   boost::asio::awaitable<void> sweep(Worker& w);
@@ -81,6 +93,11 @@ class Server {
   std::atomic<std::uint64_t> trim_generation_{0};
   boost::asio::steady_timer drain_timer_;  // wakes drain() at the deadline or when the last connection closes
   std::chrono::steady_clock::time_point drain_deadline_;
+  // The gRPC API, when -grpc-port is set: its own threads, its stop on
+  // grpc_stopper_, and the connections handed to it (control loop only).
+  std::unique_ptr<grpcapi::GrpcFront> grpc_;
+  std::thread grpc_stopper_;
+  std::list<GrpcConnection> grpc_connections_;
   LogRateLimit reject_log_;
   LogRateLimit accept_error_log_;
 };
