@@ -1,5 +1,8 @@
 #include "grpc/grpc_front.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
@@ -10,13 +13,18 @@
 #include <array>
 #include <limits>
 #include <mutex>
+#include <functional>
+#include <span>
 #include <stdexcept>
+#include <thread>
 
 #include "grpc/handlers.hpp"
 #include "katsubushi.grpc.pb.h"
 #include "proto/id_service.hpp"
 
 namespace katsubushi::grpcapi {
+
+namespace asio = boost::asio;
 
 namespace {
 
@@ -34,45 +42,125 @@ grpc::Status to_status(const FetchResult& r) {
   return {grpc::StatusCode::INTERNAL, "unexpected outcome"};
 }
 
-class GeneratorService final : public katsubushi::Generator::Service {
+// Where a call whose millisecond is used up waits for the next one: a
+// thread of gRPC's front with a timer queue, so that no gRPC thread blocks
+// and no call is turned away for want of a thread.
+class Waiter {
  public:
-  GeneratorService(id::IdGenerator& generator, proto::ProtocolCounters& counters)
-      : clock_(generator.clock()), ids_(generator, counters) {}
+  Waiter() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  ~Waiter() { stop(); }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
 
-  grpc::Status Fetch(grpc::ServerContext* context, const katsubushi::FetchRequest* /*request*/,
-                     katsubushi::FetchResponse* response) override {
-    std::array<std::uint64_t, kMaxFetchMulti> out{};
-    const FetchResult r = fetch_ids(ids_, clock_, 1, out, [context] { return context->IsCancelled(); });
-    if (r.outcome == Outcome::ok) response->set_id(out[0]);
-    return to_status(r);
+  asio::io_context& io() { return io_; }
+  // Once gRPC has stopped: nothing is waiting any more.
+  void stop() {
+    guard_.reset();
+    if (thread_.joinable()) thread_.join();
   }
 
-  grpc::Status FetchMulti(grpc::ServerContext* context, const katsubushi::FetchMultiRequest* request,
-                          katsubushi::FetchMultiResponse* response) override {
-    std::array<std::uint64_t, kMaxFetchMulti> out{};
-    const FetchResult r =
-        fetch_ids(ids_, clock_, request->n(), out, [context] { return context->IsCancelled(); });
-    if (r.outcome == Outcome::ok) {
-      auto* ids = response->mutable_ids();
-      ids->Reserve(static_cast<int>(r.count));
-      for (std::size_t i = 0; i < r.count; ++i) ids->Add(out[i]);
+ private:
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// One Fetch or FetchMulti in progress: tried at once on the gRPC thread that
+// received it, then on the waiter's timer until it is answered.
+class FetchCall {
+ public:
+  using Deliver = std::function<void(std::span<const std::uint64_t>)>;
+
+  static void start(proto::IdService& ids, id::Clock& clock, Waiter& waiter,
+                    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                    std::uint32_t n, Deliver deliver) {
+    auto* call = new FetchCall(ids, clock, waiter, context, reactor, n, std::move(deliver));
+    call->attempt();
+  }
+
+ private:
+  FetchCall(proto::IdService& ids, id::Clock& clock, Waiter& waiter,
+            grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+            std::uint32_t n, Deliver deliver)
+      : ids_(ids),
+        clock_(clock),
+        context_(context),
+        reactor_(reactor),
+        n_(n),
+        deliver_(std::move(deliver)),
+        timer_(waiter.io()) {}
+
+  // Answers, or waits for the next millisecond; deletes itself once answered.
+  void attempt() {
+    FetchStep step = fetch_step(ids_, n_, out_, context_->IsCancelled());
+    if (step.done) {
+      if (step.done->outcome == Outcome::ok) {
+        deliver_(std::span<const std::uint64_t>(out_.data(), step.done->count));
+      }
+      reactor_->Finish(to_status(*step.done));
+      delete this;
+      return;
     }
-    return to_status(r);
+    timer_.expires_at(clock_.steady_at_unix_ms(step.not_before_unix_ms));
+    timer_.async_wait([this](const boost::system::error_code&) { attempt(); });
+  }
+
+  proto::IdService& ids_;
+  id::Clock& clock_;
+  grpc::CallbackServerContext* context_;
+  grpc::ServerUnaryReactor* reactor_;
+  std::uint32_t n_;
+  Deliver deliver_;
+  asio::steady_timer timer_;
+  std::array<std::uint64_t, kMaxFetchMulti> out_{};
+};
+
+class GeneratorService final : public katsubushi::Generator::CallbackService {
+ public:
+  GeneratorService(id::IdGenerator& generator, proto::ProtocolCounters& counters, Waiter& waiter)
+      : clock_(generator.clock()), ids_(generator, counters), waiter_(waiter) {}
+
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
+                                  const katsubushi::FetchRequest* /*request*/,
+                                  katsubushi::FetchResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    FetchCall::start(ids_, clock_, waiter_, context, reactor, 1,
+                     [response](std::span<const std::uint64_t> ids) { response->set_id(ids[0]); });
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* FetchMulti(grpc::CallbackServerContext* context,
+                                       const katsubushi::FetchMultiRequest* request,
+                                       katsubushi::FetchMultiResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    FetchCall::start(ids_, clock_, waiter_, context, reactor, request->n(),
+                     [response](std::span<const std::uint64_t> ids) {
+                       auto* out = response->mutable_ids();
+                       out->Reserve(static_cast<int>(ids.size()));
+                       for (const std::uint64_t id : ids) out->Add(id);
+                     });
+    return reactor;
   }
 
  private:
   id::Clock& clock_;
   proto::IdService ids_;
+  Waiter& waiter_;
 };
 
-class StatsService final : public katsubushi::Stats::Service {
+class StatsService final : public katsubushi::Stats::CallbackService {
  public:
   explicit StatsService(proto::StatsSource& stats) : stats_(stats) {}
 
-  grpc::Status Get(grpc::ServerContext* /*context*/, const katsubushi::StatsRequest* /*request*/,
-                   katsubushi::StatsResponse* response) override {
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const katsubushi::StatsRequest* /*request*/,
+                                katsubushi::StatsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const auto f = stats_figures(stats_.general_stats());
-    if (!f) return {grpc::StatusCode::INTERNAL, "the stats are missing go-katsubushi's nine"};
+    if (!f) {
+      reactor->Finish({grpc::StatusCode::INTERNAL, "the stats are missing go-katsubushi's nine"});
+      return reactor;
+    }
     response->set_pid(f->pid);
     response->set_uptime(f->uptime);
     response->set_time(f->time);
@@ -82,7 +170,8 @@ class StatsService final : public katsubushi::Stats::Service {
     response->set_cmd_get(f->cmd_get);
     response->set_get_hits(f->get_hits);
     response->set_get_misses(f->get_misses);
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
  private:
@@ -104,7 +193,8 @@ int idle_ms(std::chrono::nanoseconds idle_timeout) {
 struct GrpcFront::Services {
   Services(id::IdGenerator& ids, proto::ProtocolCounters& counters,
            proto::StatsSource& figures)
-      : generator(ids, counters), stats(figures) {}
+      : generator(ids, counters, waiter), stats(figures) {}
+  Waiter waiter;  // before the services that use it
   GeneratorService generator;
   StatsService stats;
   std::mutex shutdown_mu;
@@ -154,6 +244,7 @@ void GrpcFront::shutdown(std::chrono::system_clock::time_point deadline) {
   }
   server_->Shutdown(deadline);
   server_->Wait();
+  services_->waiter.stop();
 }
 
 }  // namespace katsubushi::grpcapi

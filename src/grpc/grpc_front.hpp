@@ -22,7 +22,7 @@ namespace katsubushi::grpcapi {
 
 struct GrpcOptions {
   std::chrono::nanoseconds idle_timeout{0};  // 0 = never: gRPC closes idle connections
-  int max_threads = 4;                       // gRPC's thread quota, pollers included
+  int max_threads = 4;  // threads of gRPC's synchronous services (reflection), pollers included
 };
 
 class GrpcFront {

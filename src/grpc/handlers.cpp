@@ -3,30 +3,42 @@
 #include <charconv>
 #include <limits>
 #include <string_view>
+#include <utility>
 
 namespace katsubushi::grpcapi {
+
+FetchStep fetch_step(proto::IdService& ids, std::uint32_t n,
+                     std::span<std::uint64_t, kMaxFetchMulti> out, bool cancelled) {
+  if (n > kMaxFetchMulti) {
+    return {.done = FetchResult{.outcome = Outcome::invalid_argument,
+                                .message = "too many ids requested: " + std::to_string(n) +
+                                           ", n must be at most " + std::to_string(kMaxFetchMulti),
+                                .count = 0}};
+  }
+  const std::size_t want = n == 0 ? 1 : n;
+  const auto issued = ids.issue_all(std::span<std::uint64_t>(out).first(want));
+  if (issued.error) {
+    return {.done = FetchResult{
+                .outcome = Outcome::unavailable, .message = issued.error.message(), .count = 0}};
+  }
+  if (issued.not_before_unix_ms == 0) {
+    return {.done = FetchResult{.outcome = Outcome::ok, .message = {}, .count = want}};
+  }
+  if (cancelled) {
+    ids.count_misses(want);
+    return {.done = FetchResult{
+                .outcome = Outcome::cancelled, .message = "the call was cancelled", .count = 0}};
+  }
+  return {.done = std::nullopt, .not_before_unix_ms = issued.not_before_unix_ms};
+}
 
 FetchResult fetch_ids(proto::IdService& ids, id::Clock& clock, std::uint32_t n,
                       std::span<std::uint64_t, kMaxFetchMulti> out,
                       const std::function<bool()>& cancelled) {
-  if (n > kMaxFetchMulti) {
-    return {.outcome = Outcome::invalid_argument,
-            .message = "too many ids requested: " + std::to_string(n) + ", n must be at most " +
-                       std::to_string(kMaxFetchMulti)};
-  }
-  const std::size_t want = n == 0 ? 1 : n;
-  const auto wanted = std::span<std::uint64_t>(out).first(want);
   for (;;) {
-    const auto issued = ids.issue_all(wanted);
-    if (issued.error) {
-      return {.outcome = Outcome::unavailable, .message = issued.error.message()};
-    }
-    if (issued.not_before_unix_ms == 0) return {.outcome = Outcome::ok, .message = {}, .count = want};
-    if (cancelled && cancelled()) {
-      ids.count_misses(want);
-      return {.outcome = Outcome::cancelled, .message = "the call was cancelled"};
-    }
-    clock.sleep_until_unix_ms(issued.not_before_unix_ms);
+    FetchStep step = fetch_step(ids, n, out, cancelled && cancelled());
+    if (step.done) return std::move(*step.done);
+    clock.sleep_until_unix_ms(step.not_before_unix_ms);
   }
 }
 

@@ -26,17 +26,25 @@ struct FetchResult {
   std::size_t count = 0;  // ids at the front of the caller's span, when ok
 };
 
-// The ids of one Fetch (n = 1) or FetchMulti: n = 0 means 1; more than
-// kMaxFetchMulti is invalid_argument naming the limit, with nothing issued or
-// counted. Every id or none: a refusing generator (no lease, clock out of
-// range, ...) is unavailable with its reason, counted as misses. When the
-// current millisecond is used up, waits on `clock` (never under the
-// generator's lock) and asks again; `cancelled` (the call's deadline passed,
-// the client went) is checked before each wait and ends the call with
-// nothing issued, counted as misses.
+// One try at the ids of a Fetch (n = 1) or FetchMulti, which never waits:
+// n = 0 means 1; more than kMaxFetchMulti is invalid_argument naming the
+// limit, with nothing issued or counted. Every id or none: a refusing
+// generator (no lease, clock out of range, ...) is unavailable with its
+// reason, counted as misses. When the current millisecond is used up the
+// answer is "try again at not_before_unix_ms" (a time on the generator's
+// clock), unless the call is `cancelled` (its deadline passed, the client
+// went): then it ends with nothing issued, counted as misses.
 //
-// Runs on a gRPC thread: it touches only the generator (thread-safe) and the
-// counters (atomic).
+// Touches only the generator (thread-safe) and the counters (atomic).
+struct FetchStep {
+  std::optional<FetchResult> done;     // the answer, or
+  std::int64_t not_before_unix_ms = 0;  // when to try again
+};
+FetchStep fetch_step(proto::IdService& ids, std::uint32_t n,
+                     std::span<std::uint64_t, kMaxFetchMulti> out, bool cancelled);
+
+// fetch_step() until done, waiting on `clock` in between (a ManualClock
+// jumps): for tests and properties. The daemon waits on a timer instead.
 FetchResult fetch_ids(proto::IdService& ids, id::Clock& clock, std::uint32_t n,
                       std::span<std::uint64_t, kMaxFetchMulti> out,
                       const std::function<bool()>& cancelled);

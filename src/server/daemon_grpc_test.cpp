@@ -274,6 +274,48 @@ TEST(DaemonGrpc, AGeneratorThatCannotIssueAnswersUnavailableWithTheReason) {
   EXPECT_EQ(stat_value(stats, "get_hits"), 0);
 }
 
+// More clients at once than gRPC has threads, asking for more than a
+// millisecond holds: every call is answered (waits happen on a timer, not a
+// thread), and no id is handed out twice.
+TEST(DaemonGrpc, ManyClientsAtOnceAreAllAnsweredWithUniqueIds) {
+  GrpcDaemon d;
+  ASSERT_TRUE(d.start({"-worker-id=1", "-threads=1"})) << d.daemon.log();
+  constexpr int kClients = 16;
+  constexpr int kCalls = 40;
+  std::vector<std::vector<std::uint64_t>> got(kClients);
+  std::vector<std::string> errors(kClients);
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = katsubushi::Generator::NewStub(own_channel(d.grpc_port));
+      for (int i = 0; i < kCalls; ++i) {
+        katsubushi::FetchMultiRequest req;
+        req.set_n(1000);
+        katsubushi::FetchMultiResponse res;
+        const grpc::Status s = stub->FetchMulti(call_context().get(), req, &res);
+        if (!s.ok()) {
+          errors[static_cast<std::size_t>(t)] = s.error_message();
+          return;
+        }
+        auto& mine = got[static_cast<std::size_t>(t)];
+        mine.insert(mine.end(), res.ids().begin(), res.ids().end());
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  std::set<std::uint64_t> all;
+  for (int t = 0; t < kClients; ++t) {
+    const auto& mine = got[static_cast<std::size_t>(t)];
+    EXPECT_EQ(errors[static_cast<std::size_t>(t)], "") << "client " << t;
+    EXPECT_EQ(mine.size(), std::size_t{kCalls} * 1000) << "client " << t;
+    EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end())) << "client " << t;
+    all.insert(mine.begin(), mine.end());
+  }
+  EXPECT_EQ(all.size(), std::size_t{kClients} * kCalls * 1000);
+  // 640,000 ids need at least 157 milliseconds: some calls waited.
+  EXPECT_GT(stat_value(d.memcached_stats(), "sequence_waits"), 0);
+}
+
 // SIGTERM while clients call in a loop and another channel sits idle: every
 // call gets all its ids or an error (never a part), and the daemon exits 0.
 TEST(DaemonGrpc, ASignalStopsGracefullyWithGrpcClientsConnected) {
