@@ -356,11 +356,13 @@ void Server::listen() {
 }
 
 template <typename Socket>
-void Server::reject(Socket& socket) {
+void Server::reject(Socket& socket, std::string_view why) {
   counters_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
-  socket.non_blocking(true, ec);
-  socket.write_some(asio::buffer(kTooManyConnections), ec);
+  if (!why.empty()) {
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(why), ec);
+  }
   socket.shutdown(Socket::shutdown_both, ec);
   socket.close(ec);
   std::uint64_t suppressed = 0;
@@ -379,42 +381,34 @@ void Server::log_accept_error(const std::string& what) {
   }
 }
 
-template <typename Acceptor>
-asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol protocol) {
+// Every listener's loop: accept into the context `pick()` names, count, turn
+// away what -max-connections does not allow (with `why`, if the protocol has
+// a way to say it), hand the rest to `serve`. Out of fds or memory, it backs
+// off instead of spinning; connections already open are served meanwhile.
+template <typename Acceptor, typename Pick, typename Serve>
+asio::awaitable<void> Server::accept_connections(Acceptor& acceptor, std::string_view why,
+                                                 Pick pick, Serve serve) {
   asio::steady_timer backoff(acceptor.get_executor());
   while (!stopping_.load()) {
     bool back_off = false;
     try {
-      Worker& w = *workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
-                                    (workers_.size() - 1)];
-      auto [ec, accepted] = co_await acceptor.async_accept(w.io, use_tuple);
+      auto [ec, accepted] = co_await acceptor.async_accept(pick(), use_tuple);
       if (ec == asio::error::operation_aborted || stopping_.load()) break;
       if (ec) {
         log_accept_error(ec.message());
-        // Out of fds or memory: retrying at once would spin. Existing
-        // connections keep being served meanwhile.
         back_off = is_resource_shortage(ec);
       } else {
         counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
         typename Acceptor::protocol_type::socket socket(std::move(accepted));
         if (open_connections_.count() >= static_cast<std::int64_t>(config_.max_connections)) {
-          reject(socket);
+          reject(socket, why);
           continue;
         }
         if constexpr (std::is_same_v<std::decay_t<decltype(socket)>, tcp::socket>) {
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
         }
-        ConnectionSlot slot(open_connections_);
-        // The coroutine is made on its own thread, so its frame comes from
-        // that thread's heap.
-        asio::post(w.io, [this, &w, protocol, socket = std::move(socket),
-                          slot = std::move(slot)]() mutable {
-          asio::co_spawn(w.io,
-                         serve_connection(std::move(socket), std::move(slot), protocol,
-                                          connection_services_, w.registry),
-                         log_if_failed);
-        });
+        serve(std::move(socket));
       }
     } catch (const std::exception& e) {
       // Starting a connection can fail (memory); the listener must not.
@@ -428,59 +422,62 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
   }
 }
 
+template <typename Acceptor>
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol protocol) {
+  Worker* next = nullptr;
+  co_await accept_connections(
+      acceptor, kTooManyConnections,
+      [this, &next]() -> asio::io_context& {
+        next = workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
+                                (workers_.size() - 1)]
+                   .get();
+        return next->io;
+      },
+      [this, &next, protocol](typename Acceptor::protocol_type::socket socket) {
+        ConnectionSlot slot(open_connections_);
+        // The coroutine is made on its own thread, so its frame comes from
+        // that thread's heap.
+        Worker& w = *next;
+        asio::post(w.io, [this, &w, protocol, socket = std::move(socket),
+                          slot = std::move(slot)]() mutable {
+          asio::co_spawn(w.io,
+                         serve_connection(std::move(socket), std::move(slot), protocol,
+                                          connection_services_, w.registry),
+                         log_if_failed);
+        });
+      });
+}
+
 asio::awaitable<void> Server::grpc_accept_loop() {
-  auto& acceptor = listeners_->grpc_acceptor;
-  asio::steady_timer backoff(acceptor.get_executor());
-  while (!stopping_.load()) {
-    bool back_off = false;
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted || stopping_.load()) break;
-    if (ec) {
-      log_accept_error(ec.message());
-      back_off = is_resource_shortage(ec);
-    } else {
-      counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
-      reap_grpc_connections(false);  // a slot freed by gRPC since the last sweep counts now
-      boost::system::error_code ignored;
-      if (open_connections_.count() >= static_cast<std::int64_t>(config_.max_connections)) {
-        // gRPC has no line to say why: the client sees the connection closed.
-        counters_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
-        socket.close(ignored);
-        std::uint64_t suppressed = 0;
-        if (reject_log_.allow(suppressed)) {
-          spdlog::warn("refused a gRPC connection: {} connections open (-max-connections {}); "
-                       "{} more refusals not logged",
-                       open_connections_.count(), config_.max_connections, suppressed);
+  // gRPC has no line to say why it is turned away: the client sees the
+  // connection closed.
+  co_await accept_connections(
+      listeners_->grpc_acceptor, "",
+      [this]() -> asio::io_context& {
+        reap_grpc_connections(false);  // a slot gRPC freed since the last sweep counts now
+        return workers_[0]->io;
+      },
+      [this](tcp::socket socket) {
+        boost::system::error_code ignored;
+        struct stat st {};
+        const int fd = socket.release(ignored);
+        if (fd < 0 || ::fstat(fd, &st) != 0 ||
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+          if (fd >= 0) ::close(fd);
+          log_accept_error("preparing a gRPC connection failed");
+          return;
         }
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ignored);
-      struct stat st {};
-      const int fd = socket.release(ignored);
-      if (fd < 0 || ::fstat(fd, &st) != 0 ||
-          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-        if (fd >= 0) ::close(fd);
-        log_accept_error("preparing a gRPC connection failed");
-        continue;
-      }
-      try {
-        grpc_connections_.push_back(GrpcConnection{.fd = fd,
-                                                   .device = st.st_dev,
-                                                   .inode = st.st_ino,
-                                                   .slot = ConnectionSlot(open_connections_)});
-      } catch (const std::exception& e) {
-        ::close(fd);
-        log_accept_error(e.what());
-        back_off = true;
-        continue;
-      }
-      grpc_->adopt(fd);  // gRPC owns the fd from here on
-    }
-    if (back_off) {
-      backoff.expires_after(config::kAcceptBackoff);
-      co_await backoff.async_wait(use_tuple);
-    }
-  }
+        try {
+          grpc_connections_.push_back(GrpcConnection{.fd = fd,
+                                                     .device = st.st_dev,
+                                                     .inode = st.st_ino,
+                                                     .slot = ConnectionSlot(open_connections_)});
+        } catch (...) {
+          ::close(fd);
+          throw;
+        }
+        grpc_->adopt(fd);  // gRPC owns the fd from here on
+      });
 }
 
 void Server::reap_grpc_connections(bool all) {

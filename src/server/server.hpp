@@ -11,6 +11,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -59,6 +60,9 @@ class Server {
   struct Listeners;
   struct GrpcConnection;
 
+  template <typename Acceptor, typename Pick, typename Serve>
+  boost::asio::awaitable<void> accept_connections(Acceptor& acceptor, std::string_view why,
+                                                  Pick pick, Serve serve);
   template <typename Acceptor>
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, proto::Protocol protocol);
   // -grpc-port: accepts on the control loop, counts, hands the fd to gRPC.
@@ -71,8 +75,10 @@ class Server {
   boost::asio::awaitable<void> sweep(Worker& w);
   boost::asio::awaitable<void> drain();
   void begin_shutdown(const std::string& why);
+  // Counts, logs (rate-limited) and closes a connection over
+  // -max-connections, after sending `why` if not empty.
   template <typename Socket>
-  void reject(Socket& socket);
+  void reject(Socket& socket, std::string_view why);
   void log_accept_error(const std::string& what);
 
   const config::Config& config_;
