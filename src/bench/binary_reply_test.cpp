@@ -150,7 +150,9 @@ TEST(BinaryReplyTest, BadPacketsAreMalformed) {
   };
   for (const auto& [bytes, why] : cases) {
     Recorder r;
-    const ParseResult res = parse_binary_replies(packet(0x0A, 0, "", "", "") + bytes, r);
+    // bad_line may be a view into the input: the input must outlive it.
+    const std::string input = packet(0x0A, 0, "", "", "") + bytes;
+    const ParseResult res = parse_binary_replies(input, r);
     EXPECT_EQ(res.status, ParseStatus::malformed) << why;
     EXPECT_NE(res.bad_line.find(why), std::string_view::npos) << res.bad_line;
     EXPECT_EQ(res.consumed, 24U) << why;  // the noop before it

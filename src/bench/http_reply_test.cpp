@@ -137,7 +137,9 @@ TEST(HttpReplyTest, MalformedResponsesAreReported) {
   for (const auto& [bytes, bad] : cases) {
     Recorder r;
     const std::string first = response("200 OK", "5");
-    const ParseResult res = parse_http_replies(first + bytes, r);
+    // bad_line is a view into the input: the input must outlive it.
+    const std::string input = first + bytes;
+    const ParseResult res = parse_http_replies(input, r);
     EXPECT_EQ(res.status, ParseStatus::malformed) << bytes;
     EXPECT_EQ(res.bad_line, bad) << bytes;
     EXPECT_EQ(res.consumed, first.size()) << bytes;
