@@ -15,7 +15,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${1:-$repo/build/release/katsubushi}"
 clients="$repo/ci/clients"
 npm_dir="$repo/build/npm"
-py=/usr/bin/python3  # Debian's, with Debian's python3-pymemcache
+py=/usr/bin/python3  # Debian's, with Debian's python3-pymemcache and python3-grpcio
+grpc_stubs="$(cd "$(dirname "$bin")" && pwd)/generated/python"  # the build writes them there
 work="$(mktemp -d "${TMPDIR:-/tmp}/katsubushi-clients.XXXXXX")"
 daemon_pid=""
 cleanup() {
@@ -34,10 +35,15 @@ fi
 
 port=$(free_port)
 http_port=$(free_port)
-"$bin" -worker-id 1 -port "$port" -http-port "$http_port" -threads 2 2>"$work/daemon.log" &
+grpc_port=$(free_port)
+"$bin" -worker-id 1 -port "$port" -http-port "$http_port" -grpc-port "$grpc_port" -threads 2 \
+  2>"$work/daemon.log" &
 daemon_pid=$!
+# quit: curl prints what came only when the server closes (timeout's kill
+# would lose its buffered output, and the loop would wait its whole 110 s).
 for _ in $(seq 100); do
-  if printf 'version\r\n' | timeout 1 curl -s telnet://127.0.0.1:"$port" 2>/dev/null | grep -q VERSION; then
+  if printf 'version\r\nquit\r\n' | timeout 1 curl -s telnet://127.0.0.1:"$port" 2>/dev/null |
+    grep -q VERSION; then
     break
   fi
   sleep 0.1
@@ -73,6 +79,8 @@ pipe() {
 addr="127.0.0.1:$port"
 run "perl-cache-memcached-fast" perl "$clients/perl_fast.pl" "$addr"
 run "python-pymemcache" "$py" "$clients/pymemcache_client.py" 127.0.0.1 "$port"
+run "python-grpc" env PYTHONPATH="$grpc_stubs" "$py" "$clients/grpc_client.py" \
+  "127.0.0.1:$grpc_port" "$daemon_pid" 1
 pipe "libmemcached-text-get" "memccat --servers=$addr a" 1
 pipe "libmemcached-text-multi" "memccat --servers=$addr k1 k2 k3" 3
 pipe "libmemcached-binary-get" "memccat --binary --servers=$addr a" 1
