@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, then
 #   1. Release build: unit, daemon integration, property and fuzz-corpus replay tests
+#      then package: cmake --install, and the .deb built, installed, run once and purged
+#      (ci/package.sh)
 #   2. tidy: clang-tidy-14 over the code the release build compiles, tests aside (ci/tidy.sh)
 #   3. address+undefined sanitizer build: the same tests
 #   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
@@ -85,6 +87,12 @@ mkdir -p "$logdir"
 stage "release build and tests"
 if build release; then
   run_ctest "release tests" release
+fi
+
+if ! skipped package; then
+  stage "package: cmake --install, the .deb installed, run once and purged"
+  ci/package.sh "$root/build/release" 2>&1 | tee "$logdir/package.log"
+  count_summary "$logdir/package.log" "package"
 fi
 
 if ! skipped tidy; then

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The package stage of ci/test.sh, on a release build that is already built:
+#   1. `cmake --install --prefix` into a temporary directory: bin/, the man
+#      page, the systemd units and etc/default/katsubushi land there;
+#   2. cpack builds the .deb; its contents, dependencies and conffiles;
+#   3. apt-get installs it (as root, or with sudo); the files are where the
+#      README says, `man -w katsubushi` finds the page;
+#   4. the installed /usr/bin/katsubushi runs once on a free port, hands out an
+#      id over the memcached protocol, and exits 0 on SIGTERM;
+#   5. the package is purged, so the machine is left as found.
+# Ends with "package: N passed, N failed". Takes about half a minute.
+# usage: ci/package.sh [BUILD_DIR]   (default build/release)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "${1:-build/release}")
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+passed=0
+failed=0
+work=$(mktemp -d)
+installed=0
+daemon=""
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
+# check DESCRIPTION COMMAND...: one check, passed when COMMAND succeeds.
+check() {
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+summary() {
+  echo "package: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+purge() {
+  $SUDO apt-get purge -y -qq katsubushi >"$work/purge.log" 2>&1
+}
+cleanup() {
+  if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon"; fi
+  if [ "$installed" = 1 ]; then purge || cat "$work/purge.log"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# 1. cmake --install into a directory of our own.
+prefix="$work/prefix"
+if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
+  pass "cmake --install --prefix"
+  for f in bin/katsubushi bin/katsubushi-dump bin/katsubushi-bench \
+      share/man/man1/katsubushi.1.gz share/doc/katsubushi/README.md \
+      lib/systemd/system/katsubushi.service lib/systemd/system/katsubushi.socket \
+      lib/systemd/system/katsubushi-http.socket lib/systemd/system/katsubushi-grpc.socket \
+      etc/default/katsubushi; do
+    check "cmake --install: $f" test -f "$prefix/$f"
+  done
+  check "cmake --install: no test binaries" \
+    bash -c '! find "$1" -name "*test*" -o -name "*conform*" | grep -q .' _ "$prefix/bin"
+else
+  cat "$work/install.log"
+  fail "cmake --install --prefix"
+fi
+
+# Another katsubushi on this machine is not ours to replace or remove.
+if dpkg-query -W -f='${Status}' katsubushi 2>/dev/null | grep -q 'ok installed' ||
+    [ -e /usr/bin/katsubushi ]; then
+  fail "a katsubushi is already installed here; the .deb is not installed over it"
+  summary; exit
+fi
+
+# 2. The .deb.
+if cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/cpack" >"$work/cpack.log" 2>&1; then
+  pass "cpack -G DEB"
+else
+  tail -n 40 "$work/cpack.log"
+  fail "cpack -G DEB"
+  summary; exit
+fi
+deb=$(find "$work/cpack" -maxdepth 1 -name 'katsubushi_*.deb' | head -n 1)
+if [ -z "$deb" ]; then
+  ls "$work/cpack"
+  fail "cpack wrote katsubushi_<version>_<arch>.deb"
+  summary; exit
+fi
+echo "$(basename "$deb"): $(du -k "$deb" | cut -f1) KiB"
+dpkg-deb -c "$deb" | awk '{print $6}' >"$work/contents"
+dpkg-deb -f "$deb" Depends >"$work/depends"
+echo "Depends: $(cat "$work/depends")"
+check ".deb: usr/bin/katsubushi" grep -qx './usr/bin/katsubushi' "$work/contents"
+check ".deb: the man page" grep -qx './usr/share/man/man1/katsubushi.1.gz' "$work/contents"
+check ".deb: no tests, no katsubushi-conform" \
+  bash -c '! grep -E "_tests|test_|conform|fuzz|_benchmarks" "$1"' _ "$work/contents"
+check ".deb: Depends from dpkg-shlibdeps (libc6, hiredis, Boost.JSON)" \
+  bash -c 'grep -q libc6 "$1" && grep -q libhiredis "$1" && grep -q libboost-json "$1"' _ \
+  "$work/depends"
+check ".deb: /etc/default/katsubushi is a conffile" \
+  bash -c 'dpkg-deb --ctrl-tarfile "$1" | tar -xO ./conffiles | grep -qx /etc/default/katsubushi' \
+  _ "$deb"
+
+# 3. Install it as an operator would.
+if $SUDO apt-get install -y -qq --no-install-recommends "$deb" \
+    >"$work/apt.log" 2>&1; then
+  installed=1
+  pass "apt-get install ./$(basename "$deb")"
+else
+  installed=1  # whatever got half-way is purged on exit
+  tail -n 30 "$work/apt.log"
+  fail "apt-get install ./$(basename "$deb")"
+  summary; exit
+fi
+grep -F 'katsubushi:' "$work/apt.log"  # the postinst's word to the operator
+for f in /usr/bin/katsubushi /usr/bin/katsubushi-dump /usr/bin/katsubushi-bench \
+    /usr/lib/systemd/system/katsubushi.service /usr/lib/systemd/system/katsubushi.socket \
+    /usr/lib/systemd/system/katsubushi-http.socket /usr/lib/systemd/system/katsubushi-grpc.socket \
+    /etc/default/katsubushi; do
+  check "installed: $f" test -f "$f"
+done
+check "installed: dpkg knows /etc/default/katsubushi as a conffile" \
+  bash -c "dpkg-query -W -f='\${Conffiles}' katsubushi | grep -q ' /etc/default/katsubushi '"
+if grep -qs '^path-exclude=/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
+  echo "note: dpkg leaves /usr/share/man out on this machine; the page was checked in the .deb"
+else
+  check "installed: man -w katsubushi" \
+    bash -c '[ "$(man -w katsubushi)" = /usr/share/man/man1/katsubushi.1.gz ]'
+fi
+check "installed: katsubushi -version" \
+  bash -c '/usr/bin/katsubushi -version | grep -q "^katsubushi version: [0-9]"'
+
+# 4. Run the installed daemon once: an id over the memcached protocol, then SIGTERM.
+# A port free on both families, as the daemon listens on one dual-stack socket.
+port=$(python3 -c 'import socket
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::", 0))
+except OSError:
+    s = socket.socket(socket.AF_INET)
+    s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])')
+/usr/bin/katsubushi -worker-id=1 -port="$port" >"$work/daemon.log" 2>&1 &
+daemon=$!
+reply=$(python3 - "$port" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+deadline = time.monotonic() + 10
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit("no daemon on port %d" % port)
+        time.sleep(0.05)
+s.sendall(b"get package-check\r\n")
+data = b""
+while not data.endswith(b"END\r\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode("ascii", "replace").replace("\r\n", "|"))
+EOF
+)
+echo "reply: $reply"
+id=$(sed -nE 's/^VALUE package-check 0 [0-9]+\|([0-9]+)\|END\|$/\1/p' <<<"$reply")
+if [ -n "$id" ]; then
+  pass "installed daemon: get answers an id ($id)"
+  check "installed daemon: katsubushi-dump reads worker id 1 in it" \
+    bash -c '/usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":1,"' _ "$id"
+else
+  fail "installed daemon: get answers an id" "$reply"
+fi
+kill -TERM "$daemon"
+for _ in $(seq 150); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$daemon" 2>/dev/null && kill -KILL "$daemon"  # not stopped in 15 s: fails below
+wait "$daemon"
+rc=$?
+daemon=""
+if [ "$rc" -eq 0 ]; then
+  pass "installed daemon: SIGTERM exits 0"
+else
+  tail -n 20 "$work/daemon.log"
+  fail "installed daemon: SIGTERM exits 0" "status $rc"
+fi
+
+# 5. Leave the machine as found.
+if purge; then
+  installed=0
+  pass "apt-get purge katsubushi"
+else
+  cat "$work/purge.log"
+  fail "apt-get purge katsubushi"
+fi
+check "purged: no /usr/bin/katsubushi, no /etc/default/katsubushi, no package" \
+  bash -c '! [ -e /usr/bin/katsubushi ] && ! [ -e /etc/default/katsubushi ] &&
+    ! dpkg-query -W -f="\${Status}" katsubushi 2>/dev/null | grep -q installed'
+
+summary
