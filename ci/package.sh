@@ -11,7 +11,7 @@
 # Ends with "package: N passed, N failed". Takes about half a minute.
 # usage: ci/package.sh [BUILD_DIR]   (default build/release)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=$(realpath "${1:-build/release}")
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -28,6 +28,22 @@ fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
 check() {
   local what=$1; shift
   if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# What the checks below look at, one function each.
+no_tests_in() { ! find "$1" -name '*test*' -o -name '*conform*' | grep -q .; }
+deb_has_no_tests() { ! grep -E '_tests|test_|conform|fuzz|_benchmarks' "$work/contents"; }
+deb_depends_on_shared_libs() {
+  grep -q libc6 "$work/depends" && grep -q libhiredis "$work/depends" &&
+    grep -q libboost-json "$work/depends"
+}
+deb_conffiles() { dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx "$1"; }
+dpkg_conffile() { dpkg-query -W -f='${Conffiles}' katsubushi | grep -q " $1 "; }
+man_finds_page() { [ "$(man -w katsubushi 2>/dev/null)" = /usr/share/man/man1/katsubushi.1.gz ]; }
+prints_version() { /usr/bin/katsubushi -version | grep -q '^katsubushi version: [0-9]'; }
+dump_worker_id() { /usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":$2,"; }
+all_gone() {
+  ! [ -e /usr/bin/katsubushi ] && ! [ -e /etc/default/katsubushi ] &&
+    ! dpkg-query -W -f='${Status}' katsubushi 2>/dev/null | grep -q installed
 }
 summary() {
   echo "package: $passed passed, $failed failed"
@@ -54,8 +70,7 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
       etc/default/katsubushi; do
     check "cmake --install: $f" test -f "$prefix/$f"
   done
-  check "cmake --install: no test binaries" \
-    bash -c '! find "$1" -name "*test*" -o -name "*conform*" | grep -q .' _ "$prefix/bin"
+  check "cmake --install: no test binaries, no katsubushi-conform" no_tests_in "$prefix/bin"
 else
   cat "$work/install.log"
   fail "cmake --install --prefix"
@@ -88,14 +103,9 @@ dpkg-deb -f "$deb" Depends >"$work/depends"
 echo "Depends: $(cat "$work/depends")"
 check ".deb: usr/bin/katsubushi" grep -qx './usr/bin/katsubushi' "$work/contents"
 check ".deb: the man page" grep -qx './usr/share/man/man1/katsubushi.1.gz' "$work/contents"
-check ".deb: no tests, no katsubushi-conform" \
-  bash -c '! grep -E "_tests|test_|conform|fuzz|_benchmarks" "$1"' _ "$work/contents"
-check ".deb: Depends from dpkg-shlibdeps (libc6, hiredis, Boost.JSON)" \
-  bash -c 'grep -q libc6 "$1" && grep -q libhiredis "$1" && grep -q libboost-json "$1"' _ \
-  "$work/depends"
-check ".deb: /etc/default/katsubushi is a conffile" \
-  bash -c 'dpkg-deb --ctrl-tarfile "$1" | tar -xO ./conffiles | grep -qx /etc/default/katsubushi' \
-  _ "$deb"
+check ".deb: no tests, no katsubushi-conform" deb_has_no_tests
+check ".deb: Depends from dpkg-shlibdeps (libc6, hiredis, Boost.JSON)" deb_depends_on_shared_libs
+check ".deb: /etc/default/katsubushi is a conffile" deb_conffiles /etc/default/katsubushi
 
 # 3. Install it as an operator would.
 if $SUDO apt-get install -y -qq --no-install-recommends "$deb" \
@@ -116,15 +126,13 @@ for f in /usr/bin/katsubushi /usr/bin/katsubushi-dump /usr/bin/katsubushi-bench 
   check "installed: $f" test -f "$f"
 done
 check "installed: dpkg knows /etc/default/katsubushi as a conffile" \
-  bash -c "dpkg-query -W -f='\${Conffiles}' katsubushi | grep -q ' /etc/default/katsubushi '"
+  dpkg_conffile /etc/default/katsubushi
 if grep -qs '^path-exclude=/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
   echo "note: dpkg leaves /usr/share/man out on this machine; the page was checked in the .deb"
 else
-  check "installed: man -w katsubushi" \
-    bash -c '[ "$(man -w katsubushi)" = /usr/share/man/man1/katsubushi.1.gz ]'
+  check "installed: man -w katsubushi" man_finds_page
 fi
-check "installed: katsubushi -version" \
-  bash -c '/usr/bin/katsubushi -version | grep -q "^katsubushi version: [0-9]"'
+check "installed: katsubushi -version" prints_version
 
 # 4. Run the installed daemon once: an id over the memcached protocol, then SIGTERM.
 # A port free on both families, as the daemon listens on one dual-stack socket.
@@ -164,8 +172,7 @@ echo "reply: $reply"
 id=$(sed -nE 's/^VALUE package-check 0 [0-9]+\|([0-9]+)\|END\|$/\1/p' <<<"$reply")
 if [ -n "$id" ]; then
   pass "installed daemon: get answers an id ($id)"
-  check "installed daemon: katsubushi-dump reads worker id 1 in it" \
-    bash -c '/usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":1,"' _ "$id"
+  check "installed daemon: katsubushi-dump reads worker id 1 in it" dump_worker_id "$id" 1
 else
   fail "installed daemon: get answers an id" "$reply"
 fi
@@ -190,8 +197,6 @@ else
   cat "$work/purge.log"
   fail "apt-get purge katsubushi"
 fi
-check "purged: no /usr/bin/katsubushi, no /etc/default/katsubushi, no package" \
-  bash -c '! [ -e /usr/bin/katsubushi ] && ! [ -e /etc/default/katsubushi ] &&
-    ! dpkg-query -W -f="\${Status}" katsubushi 2>/dev/null | grep -q installed'
+check "purged: no /usr/bin/katsubushi, no /etc/default/katsubushi, no package" all_gone
 
 summary
