@@ -33,8 +33,10 @@ check() {
 no_tests_in() { ! find "$1" -name '*test*' -o -name '*conform*' | grep -q .; }
 deb_has_no_tests() { ! grep -E '_tests|test_|conform|fuzz|_benchmarks' "$work/contents"; }
 deb_depends_on_shared_libs() {
-  grep -q libc6 "$work/depends" && grep -q libhiredis "$work/depends" &&
-    grep -q libboost-json "$work/depends"
+  local lib
+  for lib in libc6 libboost-json libhiredis libgrpc++ libprotobuf libsystemd0; do
+    grep -qF "$lib" "$work/depends" || { echo "no $lib in Depends"; return 1; }
+  done
 }
 deb_conffiles() { dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx "$1"; }
 dpkg_conffile() { dpkg-query -W -f='${Conffiles}' katsubushi | grep -q " $1 "; }
@@ -71,6 +73,8 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
     check "cmake --install: $f" test -f "$prefix/$f"
   done
   check "cmake --install: no test binaries, no katsubushi-conform" no_tests_in "$prefix/bin"
+  check "cmake --install: the service runs \$prefix/bin/katsubushi" \
+    grep -qx "ExecStart=$prefix/bin/katsubushi" "$prefix/lib/systemd/system/katsubushi.service"
 else
   cat "$work/install.log"
   fail "cmake --install --prefix"
@@ -104,7 +108,8 @@ echo "Depends: $(cat "$work/depends")"
 check ".deb: usr/bin/katsubushi" grep -qx './usr/bin/katsubushi' "$work/contents"
 check ".deb: the man page" grep -qx './usr/share/man/man1/katsubushi.1.gz' "$work/contents"
 check ".deb: no tests, no katsubushi-conform" deb_has_no_tests
-check ".deb: Depends from dpkg-shlibdeps (libc6, hiredis, Boost.JSON)" deb_depends_on_shared_libs
+check ".deb: Depends from dpkg-shlibdeps (Boost.JSON, hiredis, gRPC, protobuf, libsystemd)" \
+  deb_depends_on_shared_libs
 check ".deb: /etc/default/katsubushi is a conffile" deb_conffiles /etc/default/katsubushi
 
 # 3. Install it as an operator would.
@@ -125,6 +130,8 @@ for f in /usr/bin/katsubushi /usr/bin/katsubushi-dump /usr/bin/katsubushi-bench 
     /etc/default/katsubushi; do
   check "installed: $f" test -f "$f"
 done
+check "installed: the service runs /usr/bin/katsubushi" \
+  grep -qx "ExecStart=/usr/bin/katsubushi" /usr/lib/systemd/system/katsubushi.service
 check "installed: dpkg knows /etc/default/katsubushi as a conffile" \
   dpkg_conffile /etc/default/katsubushi
 if grep -qs '^path-exclude=/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then

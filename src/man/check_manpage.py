@@ -93,7 +93,8 @@ def selftest(readme_path: str, generator: str, binary: str) -> list[str]:
             f.write(readme[:m.start(1)] + readme[m.end(1):])
         page = os.path.join(tmp, "katsubushi.1")
         subprocess.run([sys.executable, generator, short_readme, page, "--version", "0",
-                        "--env-file", "/e", "--unit-dir", "/u", "--doc-dir", "/d"], check=True)
+                        "--env-file", "/e", "--unit-dir", "/u", "--doc-dir", "/d",
+                        "--state-file", "/s"], check=True)
         missing = check_flags(binary, page)
         if not any(p.startswith(flag + ":") for p in missing):
             problems.append(f"selftest: the flags check passed a page without {flag}: {missing}")

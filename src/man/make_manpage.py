@@ -10,7 +10,7 @@ them). The output is plain ASCII roff: other characters become groff
 escapes, so the page renders the same whatever the reader's locale.
 
 usage: make_manpage.py README OUTPUT --version V --env-file PATH --unit-dir DIR
-                       --doc-dir DIR [--gz OUTPUT.gz]
+                       --doc-dir DIR --state-file PATH [--gz OUTPUT.gz]
 """
 import argparse
 import gzip
@@ -165,10 +165,15 @@ def page(readme: str, a: argparse.Namespace) -> str:
     signals = bullet(section(readme, "## Server behaviour"), "Shutdown on")
     env_file, unit_dir, doc_dir = escape(a.env_file), escape(a.unit_dir), escape(a.doc_dir)
     units = [
-        ("katsubushi.service", "runs the daemon with the flags of " + env_file),
-        ("katsubushi.socket", "the memcached port, for socket activation"),
-        ("katsubushi-http.socket", "the HTTP port (\\fB\\-http\\-port\\fR), for socket activation"),
-        ("katsubushi-grpc.socket", "the gRPC port (\\fB\\-grpc\\-port\\fR), for socket activation"),
+        ("katsubushi.service", "Runs the daemon with the settings of " + env_file
+         + "; the package neither enables nor starts it"),
+        ("katsubushi.socket", "The memcached port, held by systemd (socket activation):"
+         " connections made while the daemon restarts wait instead of being refused;"
+         " overrides \\fB\\-port\\fR"),
+        ("katsubushi-http.socket", "The HTTP port, held by systemd;"
+         " overrides \\fB\\-http\\-port\\fR"),
+        ("katsubushi-grpc.socket", "The gRPC port, held by systemd;"
+         " overrides \\fB\\-grpc\\-port\\fR"),
     ]
     r = [
         f'.TH KATSUBUSHI 1 "" "katsubushi-cpp {escape(a.version)}" "User Commands"',
@@ -218,8 +223,12 @@ def page(readme: str, a: argparse.Namespace) -> str:
         ".SH FILES",
         ".TP",
         f"\\fI{env_file}\\fR",
-        "The flags of the systemd service, as environment variables",
-        "(a worker id must be set here before the service is started).",
+        "The settings of the systemd service: flags as environment variables",
+        "(see ENVIRONMENT). A worker id must be set here before the service is started.",
+        ".TP",
+        f"\\fI{escape(a.state_file)}\\fR",
+        "The state file the service keeps (\\fBSTATE_FILE\\fR in " + env_file + "),",
+        "in the unit's state directory.",
     ]
     for name, what in units:
         r += [".TP", f"\\fI{unit_dir}/{name}\\fR", what + "."]
@@ -227,13 +236,13 @@ def page(readme: str, a: argparse.Namespace) -> str:
         ".PP",
         "These are the paths of the katsubushi package (prefix /usr);",
         "\\fBcmake \\-\\-install\\fR with another prefix puts the units and",
-        "\\fIetc/default/katsubushi\\fR under that prefix.",
+        "\\fIetc/default/katsubushi\\fR under that prefix, and points the service at them.",
     ]
     r += [
         ".SH SEE ALSO",
         r"\fBkatsubushi\-dump\fR (\fBkatsubushi\-dump \-help\fR), which decodes an id into its",
         "time, worker id and sequence and back;",
-        r"\fBsystemctl\fR(1), \fBsystemd.socket\fR(5);",
+        r"\fBsystemctl\fR(1), \fBsystemd.service\fR(5), \fBsystemd.socket\fR(5);",
         "go\\-katsubushi, https://github.com/kayac/go\\-katsubushi.",
     ]
     return "\n".join(r) + "\n"
@@ -247,6 +256,7 @@ def main() -> int:
     ap.add_argument("--env-file", required=True)
     ap.add_argument("--unit-dir", required=True)
     ap.add_argument("--doc-dir", required=True)
+    ap.add_argument("--state-file", required=True)
     ap.add_argument("--gz", help="also write the page gzipped here, as Debian installs pages")
     a = ap.parse_args()
     with open(a.readme, encoding="utf-8") as f:
