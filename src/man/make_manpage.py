@@ -10,7 +10,7 @@ them). The output is plain ASCII roff: other characters become groff
 escapes, so the page renders the same whatever the reader's locale.
 
 usage: make_manpage.py README OUTPUT --version V --env-file PATH --unit-dir DIR
-                       --doc-dir DIR --state-file PATH [--gz OUTPUT.gz]
+                       --doc-dir DIR [--state-file PATH] [--gz OUTPUT.gz]
 """
 import argparse
 import gzip
@@ -225,11 +225,14 @@ def page(readme: str, a: argparse.Namespace) -> str:
         f"\\fI{env_file}\\fR",
         "The settings of the systemd service: flags as environment variables",
         "(see ENVIRONMENT). A worker id must be set here before the service is started.",
-        ".TP",
-        f"\\fI{escape(a.state_file)}\\fR",
-        "The state file the service keeps (\\fBSTATE_FILE\\fR in " + env_file + "),",
-        "in the unit's state directory.",
     ]
+    if a.state_file:
+        r += [
+            ".TP",
+            f"\\fI{escape(a.state_file)}\\fR",
+            "The state file the service keeps (\\fBSTATE_FILE\\fR in " + env_file + "),",
+            "in the unit's state directory.",
+        ]
     for name, what in units:
         r += [".TP", f"\\fI{unit_dir}/{name}\\fR", what + "."]
     r += [
@@ -256,7 +259,7 @@ def main() -> int:
     ap.add_argument("--env-file", required=True)
     ap.add_argument("--unit-dir", required=True)
     ap.add_argument("--doc-dir", required=True)
-    ap.add_argument("--state-file", required=True)
+    ap.add_argument("--state-file", help="the state file the packaged settings name")
     ap.add_argument("--gz", help="also write the page gzipped here, as Debian installs pages")
     a = ap.parse_args()
     with open(a.readme, encoding="utf-8") as f:
