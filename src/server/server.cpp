@@ -32,6 +32,7 @@
 #include "grpc/grpc_front.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
+#include "server/systemd.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -203,6 +204,48 @@ void listen_tcp(tcp::acceptor& acceptor, std::string_view flag, std::uint16_t po
                ec ? port : bound.port(), dual_stack ? "IPv4 and IPv6" : "IPv4 only");
 }
 
+// Socket activation: a listening socket systemd passed is used as it is,
+// instead of binding the flag's port. systemd keeps its own copy, so
+// connections made while the daemon restarts wait in its backlog, and a unix
+// socket's file is systemd's to remove.
+std::string activated(int fd, systemd::SocketRole role) {
+  return "socket activation: fd " + std::to_string(fd) + " (" +
+         std::string(systemd::to_string(role)) + ")";
+}
+
+int socket_family(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return AF_UNSPEC;
+  return addr.ss_family;
+}
+
+// `overridden`: the flag and value the socket is used instead of, for the log.
+void adopt_tcp(tcp::acceptor& acceptor, int fd, systemd::SocketRole role,
+               const std::string& overridden) {
+  const int family = socket_family(fd);
+  if (family != AF_INET && family != AF_INET6) {
+    throw std::runtime_error(activated(fd, role) + ": not a TCP socket");
+  }
+  boost::system::error_code ec;
+  acceptor.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) fail(activated(fd, role), ec);
+  const auto bound = acceptor.local_endpoint(ec);
+  spdlog::info("{} listening on {} (fd {} from systemd, instead of {})", systemd::to_string(role),
+               ec ? std::string("?") : bound.address().to_string() + " port " +
+                                           std::to_string(bound.port()),
+               fd, overridden);
+}
+
+void adopt_unix(unix_socket::acceptor& acceptor, int fd, const std::string& overridden) {
+  boost::system::error_code ec;
+  acceptor.assign(unix_socket(), fd, ec);
+  if (ec) fail(activated(fd, systemd::SocketRole::memcached), ec);
+  const auto bound = acceptor.local_endpoint(ec);
+  spdlog::info("memcached listening on unix socket {} (fd {} from systemd, instead of {})",
+               ec ? std::string("?") : bound.path(), fd, overridden);
+}
+
 }  // namespace
 
 // One thread's event loop and its live connections. The loop's reactor (an
@@ -333,16 +376,33 @@ Server::~Server() {
 
 void Server::listen() {
   auto& l = *listeners_;
-  if (!config_.sock.empty()) {
+  // Each socket systemd passed replaces its flag's; the others bind as usual.
+  activated_ = systemd::take_activated_sockets();
+  const auto& a = activated_;
+  if (a.memcached) {
+    const std::string flag = config_.sock.empty() ? "-port " + std::to_string(config_.port)
+                                                  : "-sock " + config_.sock;
+    if (socket_family(*a.memcached) == AF_UNIX) {
+      adopt_unix(l.unix_acceptor, *a.memcached, flag);  // unix_path stays empty: not ours to remove
+    } else {
+      adopt_tcp(l.tcp_acceptor, *a.memcached, systemd::SocketRole::memcached, flag);
+    }
+  } else if (!config_.sock.empty()) {
     listen_unix(l.unix_acceptor, config_.sock);
     l.unix_path = config_.sock;
   } else {
     listen_tcp(l.tcp_acceptor, "-port", config_.port);
   }
-  if (config_.http_port != 0) {
+  if (a.http) {
+    adopt_tcp(l.http_acceptor, *a.http, systemd::SocketRole::http,
+              "-http-port " + std::to_string(config_.http_port));
+  } else if (config_.http_port != 0) {
     listen_tcp(l.http_acceptor, "-http-port", static_cast<std::uint16_t>(config_.http_port));
   }
-  if (config_.grpc_port != 0) {
+  if (a.grpc) {
+    adopt_tcp(l.grpc_acceptor, *a.grpc, systemd::SocketRole::grpc,
+              "-grpc-port " + std::to_string(config_.grpc_port));
+  } else if (config_.grpc_port != 0) {
     listen_tcp(l.grpc_acceptor, "-grpc-port", static_cast<std::uint16_t>(config_.grpc_port));
   }
   if (l.grpc_acceptor.is_open()) {
@@ -552,6 +612,9 @@ void Server::stop() {
 void Server::begin_shutdown(const std::string& why) {
   if (stopping_.exchange(true)) return;
   spdlog::info("shutting down ({}): {} connections open", why, open_connections_.count());
+  systemd::notify("STOPPING=1\nSTATUS=shutting down (" + why + "): " +
+                  std::to_string(open_connections_.count()) + " connections open");
+  if (watchdog_) watchdog_->draining();
   auto& l = *listeners_;
   boost::system::error_code ignored;
   l.tcp_acceptor.close(ignored);
@@ -611,6 +674,27 @@ asio::awaitable<void> Server::drain() {
   }
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  if (watchdog_) watchdog_->stop();
+}
+
+std::string Server::listening_summary() const {
+  const auto& l = *listeners_;
+  boost::system::error_code ec;
+  std::string s = "worker id " + std::to_string(generator_.worker_id()) + ", memcached on ";
+  if (l.unix_acceptor.is_open()) {
+    const auto ep = l.unix_acceptor.local_endpoint(ec);
+    s += "unix socket " + (ec ? std::string("?") : ep.path());
+  } else {
+    const auto ep = l.tcp_acceptor.local_endpoint(ec);
+    s += "port " + (ec ? std::string("?") : std::to_string(ep.port()));
+  }
+  for (const auto& [name, acceptor] :
+       {std::pair{"HTTP", &l.http_acceptor}, std::pair{"gRPC", &l.grpc_acceptor}}) {
+    if (!acceptor->is_open()) continue;
+    const auto ep = acceptor->local_endpoint(ec);
+    s += std::string(", ") + name + " on port " + (ec ? std::string("?") : std::to_string(ep.port()));
+  }
+  return s;
 }
 
 int Server::run() {
@@ -637,6 +721,19 @@ int Server::run() {
     Worker& w = *workers_[i];
     w.guard.emplace(w.io.get_executor());
     threads.emplace_back([&w] { run_event_loop(w.io, w.index); });
+  }
+  // Listening since listen(), and the accept loops start with the control
+  // loop: systemd may send clients now. The watchdog, if systemd asks for
+  // one, pings while every loop answers.
+  systemd::notify("READY=1\nSTATUS=serving ids as " + listening_summary());
+  if (const auto interval = systemd::watchdog_interval()) {
+    std::vector<asio::io_context*> serving;
+    for (std::size_t i = 1; i < workers_.size(); ++i) serving.push_back(&workers_[i]->io);
+    watchdog_ = std::make_unique<LoopWatchdog>(workers_[0]->io, std::move(serving), *interval,
+                                               [] { systemd::notify("WATCHDOG=1"); });
+    watchdog_->start();
+    spdlog::info("systemd watchdog: pinging every {} ms while every event loop answers",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2).count());
   }
   run_event_loop(workers_[0]->io, 0);
   for (auto& t : threads) t.join();

@@ -20,7 +20,9 @@
 #include "proto/stats.hpp"
 #include "server/connection.hpp"
 #include "server/logging.hpp"
+#include "server/loop_watchdog.hpp"
 #include "server/server_stats.hpp"
+#include "server/systemd.hpp"
 
 namespace katsubushi::grpcapi {
 class GrpcFront;
@@ -39,8 +41,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listeners (-port or -sock, and -http-port); throws
-  // std::runtime_error naming the address when it cannot.
+  // Binds the listeners (-port or -sock, -http-port, -grpc-port), or takes
+  // those systemd passed (socket activation) instead; throws
+  // std::runtime_error naming the address or the fd when it cannot.
   void listen();
 
   // Serves until a signal or stop(), then shuts down gracefully. Returns the
@@ -80,6 +83,8 @@ class Server {
   template <typename Socket>
   void reject(Socket& socket, std::string_view why);
   void log_accept_error(const std::string& what);
+  // What STATUS= tells systemd: the worker id and where the daemon listens.
+  std::string listening_summary() const;
 
   const config::Config& config_;
   id::IdGenerator& generator_;
@@ -104,6 +109,11 @@ class Server {
   std::unique_ptr<grpcapi::GrpcFront> grpc_;
   std::thread grpc_stopper_;
   std::list<GrpcConnection> grpc_connections_;
+  // The listening sockets systemd passed (LISTEN_FDS), taken by listen();
+  // each one it holds is used instead of the flag's port.
+  systemd::ActivatedSockets activated_;
+  // Pings systemd's watchdog while every loop answers (WATCHDOG_USEC set).
+  std::unique_ptr<LoopWatchdog> watchdog_;
   LogRateLimit reject_log_;
   LogRateLimit accept_error_log_;
 };
