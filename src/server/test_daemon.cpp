@@ -29,6 +29,8 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr Millis kPollStep{5};
+// Where a child parks the sockets it is handed before moving them to 3, 4, …
+constexpr int kPassedFdScratch = 1000;
 constexpr int kPortAttempts = 3;
 
 std::string_view env_name(std::string_view kv) { return kv.substr(0, kv.find('=')); }
@@ -73,12 +75,25 @@ std::string find_on_path(const std::string& name) {
 // have other threads.
 pid_t spawn_process(const std::string& program, const std::vector<std::string>& args,
                     const std::vector<std::string>& env, int out_fd, int err_fd,
-                    const LaunchOptions& launch) {
+                    const LaunchOptions& launch, const std::vector<PassedSocket>& passed = {}) {
   std::vector<std::string> argv_text = launch.wrapper;
   if (!argv_text.empty()) argv_text[0] = find_on_path(argv_text[0]);
   argv_text.push_back(program);
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<std::string> env_text = child_environment(env);
+  // Socket activation: LISTEN_PID is the child's pid, written into this
+  // entry's room after fork (no allocation there).
+  constexpr std::string_view kListenPid = "LISTEN_PID=";
+  std::size_t listen_pid_entry = 0;
+  if (!passed.empty()) {
+    std::string names;
+    for (const auto& p : passed) names += (names.empty() ? "" : ":") + p.name;
+    std::erase_if(env_text, [](const std::string& kv) { return kv.starts_with("LISTEN_"); });
+    env_text.push_back("LISTEN_FDS=" + std::to_string(passed.size()));
+    env_text.push_back("LISTEN_FDNAMES=" + names);
+    listen_pid_entry = env_text.size();
+    env_text.push_back(std::string(kListenPid) + std::string(20, '\0'));
+  }
   std::vector<char*> argv;
   for (auto& s : argv_text) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -105,9 +120,32 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
       const rlimit lim{*launch.fd_limit, *launch.fd_limit};
       if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(127);
     }
-    // Only 0..2 cross into the daemon, so its fd count is its own.
-    if (::close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+    // The passed sockets go to 3, 4, … by way of copies above any of them,
+    // so none overwrites another before it is copied.
+    const int first_free = 3 + static_cast<int>(passed.size());
+    for (std::size_t i = 0; i < passed.size(); ++i) {
+      if (::fcntl(passed[i].fd, F_DUPFD_CLOEXEC, kPassedFdScratch + static_cast<int>(i)) !=
+          kPassedFdScratch + static_cast<int>(i)) {
+        ::_exit(127);
+      }
+    }
+    for (std::size_t i = 0; i < passed.size(); ++i) {
+      if (::dup2(kPassedFdScratch + static_cast<int>(i), 3 + static_cast<int>(i)) < 0) ::_exit(127);
+    }
+    if (listen_pid_entry != 0) {
+      char* digits = envp[listen_pid_entry] + kListenPid.size();
+      char reversed[20];
+      int n = 0;
+      for (auto own = static_cast<unsigned long>(::getpid()); own != 0 || n == 0; own /= 10) {
+        reversed[n++] = static_cast<char>('0' + own % 10);
+      }
+      while (n > 0) *digits++ = reversed[--n];
+      *digits = '\0';
+    }
+    // Only 0..2 (and the passed sockets) cross into the daemon, so its fd
+    // count is its own.
+    if (::close_range(static_cast<unsigned>(first_free), ~0U, 0) != 0) {
+      for (int fd = first_free; fd < 4096; ++fd) ::close(fd);
     }
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
@@ -266,7 +304,7 @@ bool DaemonProcess::spawn(const std::vector<std::string>& args,
   log_path_ = dir_.path() / ("daemon-" + std::to_string(++launches_) + ".log");
   const int log_fd = open_log(log_path_);
   if (log_fd < 0) return false;
-  pid_ = spawn_process(daemon_binary(), args, env, log_fd, log_fd, launch_);
+  pid_ = spawn_process(daemon_binary(), args, env, log_fd, log_fd, launch_, listen_fds_);
   ::close(log_fd);
   return pid_ > 0;
 }

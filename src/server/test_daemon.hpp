@@ -81,6 +81,12 @@ struct LaunchOptions {
   std::optional<std::uint64_t> fd_limit;
 };
 
+// A socket handed to a child as systemd hands them (socket activation).
+struct PassedSocket {
+  int fd = -1;
+  std::string name;  // its FileDescriptorName=
+};
+
 // "NAME=<NAME from this process's environment>:<option>", for a child that
 // needs one more sanitizer option than the run gives (sanitizer builds read
 // it; others ignore it).
@@ -114,6 +120,10 @@ class DaemonProcess {
                   const std::vector<std::string>& env = {});
   // Applies to every later start.
   void set_launch_options(LaunchOptions options) { launch_ = std::move(options); }
+  // Socket activation, for every later start: each socket becomes the child's
+  // fd 3, 4, … with LISTEN_FDS, LISTEN_FDNAMES (the names joined by ':') and
+  // LISTEN_PID (the child's own pid, set between fork and exec).
+  void set_listen_fds(std::vector<PassedSocket> sockets) { listen_fds_ = std::move(sockets); }
   // Starts without waiting for anything (for daemons expected to fail).
   bool spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
@@ -136,6 +146,7 @@ class DaemonProcess {
 
   TempDir dir_;
   LaunchOptions launch_;
+  std::vector<PassedSocket> listen_fds_;
   int launches_ = 0;
   std::filesystem::path log_path_;
   pid_t pid_ = -1;
