@@ -2,6 +2,7 @@
 // (what systemd sets NOTIFY_SOCKET to), sockets handed over as systemd hands
 // them (LISTEN_FDS, by systemd-socket-activate or by the test itself), and a
 // restart on one listening socket that refuses no connection.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "id/layout.hpp"
+#include "katsubushi.grpc.pb.h"
 #include "server/test_daemon.hpp"
 
 namespace katsubushi::testing {
@@ -238,6 +240,43 @@ TEST(DaemonSystemd, SocketActivatedMemcachedAndHttp) {
   c.close();
   const auto exit = daemon.stop(SIGTERM);
   ASSERT_TRUE(exit) << log;
+  EXPECT_TRUE(exit->clean()) << exit->describe() << "\n" << daemon.log();
+}
+
+// Sockets handed over by the test itself, as systemd does: memcached and gRPC.
+TEST(DaemonSystemd, SocketActivatedGrpc) {
+  std::uint16_t memcached_port = 0;
+  std::uint16_t grpc_port = 0;
+  const Fd memcached(loopback_listener(memcached_port));
+  const Fd grpc_listener(loopback_listener(grpc_port));
+  ASSERT_GE(memcached.get(), 0);
+  ASSERT_GE(grpc_listener.get(), 0);
+  DaemonProcess daemon;
+  daemon.set_listen_fds({{.fd = memcached.get(), .name = "memcached"},
+                         {.fd = grpc_listener.get(), .name = "grpc"}});
+  ASSERT_TRUE(daemon.spawn({"-worker-id=43", "-threads=1", "-port=0"}));
+
+  auto stub = katsubushi::Generator::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kStartTimeout);
+  katsubushi::FetchResponse res;
+  const grpc::Status status = stub->Fetch(&ctx, katsubushi::FetchRequest(), &res);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << daemon.log();
+  EXPECT_EQ(id::decode(res.id()).worker_id, 43u);
+
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", memcached_port));
+  const auto ids = request_ids(c, "get a");
+  ASSERT_TRUE(ids && ids->size() == 1) << daemon.log();
+  EXPECT_GT(ids->front().id, res.id());
+  EXPECT_NE(daemon.log().find("grpc listening on 127.0.0.1 port " + std::to_string(grpc_port) +
+                              " (fd 4 from systemd, instead of -grpc-port 0)"),
+            std::string::npos)
+      << daemon.log();
+  c.close();
+  const auto exit = daemon.stop(SIGTERM);
+  ASSERT_TRUE(exit) << daemon.log();
   EXPECT_TRUE(exit->clean()) << exit->describe() << "\n" << daemon.log();
 }
 
