@@ -125,10 +125,11 @@ class Daemon:
     """One katsubushi process on a loopback port, logging to a file."""
 
     def __init__(self, binary, port, log_path, max_connections=None, nofile=None,
-                 shutdown_timeout=None, extra_args=(), extra_env=None):
+                 shutdown_timeout=None, extra_args=(), extra_env=None, grpc_port=None):
         self.binary = binary
         self.extra_env = dict(extra_env or {})
         self.port = port
+        self.grpc_port = grpc_port  # -grpc-port, or None for no gRPC
         self.log_path = log_path
         self.nofile = nofile
         self.args = [binary, "-worker-id", str(WORKER_ID), "-port", str(port),
@@ -137,6 +138,8 @@ class Daemon:
             self.args += ["-max-connections", str(max_connections)]
         if shutdown_timeout is not None:
             self.args += ["-shutdown-timeout", f"{shutdown_timeout:g}s"]
+        if grpc_port is not None:
+            self.args += ["-grpc-port", str(grpc_port)]
         self.args += list(extra_args)
         self.proc = None
 
@@ -179,6 +182,9 @@ class Daemon:
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def thread_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/task"))
 
     def status_kb(self, field):
         with open(f"/proc/{self.pid}/status") as f:

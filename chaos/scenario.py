@@ -96,6 +96,7 @@ class Snapshot:
         self.stats = checking.stats()
         self.fds = daemon.fd_count()
         self.rss = daemon.rss_kb()
+        self.threads = daemon.thread_count()
 
     def stat(self, name):
         return int(self.stats[name])
@@ -190,6 +191,8 @@ class Scenario:
     nofile = None
     # More daemon flags; a flag given again overrides the harness's.
     daemon_args = ()
+    # Serve gRPC on a free loopback port too (-grpc-port).
+    grpc = False
     healthy_clients = 2
     persistent_healthy = False
     prime_count = PRIME_CONNECTIONS
@@ -212,7 +215,8 @@ class Scenario:
     def execute(self, env):
         result = Result(self.name)
         daemon = env.new_daemon(self.name, max_connections=self.max_connections,
-                                nofile=self.nofile, extra_args=self.daemon_args)
+                                nofile=self.nofile, extra_args=self.daemon_args,
+                                grpc_port=free_port() if self.grpc else None)
         checking = None
         try:
             with failures_recorded(result):
