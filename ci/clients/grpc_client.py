@@ -127,8 +127,10 @@ def get_stats():
     if s.total_connections < s.curr_connections:
         fail(f"Stats.Get: total_connections {s.total_connections} < "
              f"curr_connections {s.curr_connections}")
-    if s.get_misses < 0 or s.cmd_get < s.get_hits:
-        fail(f"Stats.Get: cmd_get {s.cmd_get}, get_hits {s.get_hits}, get_misses {s.get_misses}")
+    # Every id asked for is a hit or a miss (no request is in flight meanwhile).
+    if s.get_misses < 0 or s.cmd_get != s.get_hits + s.get_misses:
+        fail(f"Stats.Get: cmd_get {s.cmd_get} is not get_hits {s.get_hits} + "
+             f"get_misses {s.get_misses}")
     return s
 
 
