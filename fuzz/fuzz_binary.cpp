@@ -35,6 +35,7 @@
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
+#include "proto/buffers.hpp"
 #include "proto/text_command.hpp"
 #include "proto/text_session.hpp"
 #include "support.hpp"
@@ -255,9 +256,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // In: a partial packet (a header and at most a key: bodies are skipped)
     // plus one read; alone once nothing is owed. Out: under the limit before
     // the last reply, plus it.
+    // The storage holding them is within storage_bound() of that.
     constexpr std::size_t kMaxIn = kHeaderBytes + proto::kMaxKeyBytes + kMaxRead;
-    check(core.buffered_bytes() <= kMaxIn + kLimits.max_output_bytes + kMaxReplyBytes);
-    if (core.output().empty()) check(core.buffered_bytes() <= kMaxIn);
+    check(core.output().size() <= kLimits.max_output_bytes + kMaxReplyBytes);
+    check(core.buffered_bytes() <= proto::storage_bound(kMaxIn) +
+                                       proto::storage_bound(kLimits.max_output_bytes +
+                                                            kMaxReplyBytes));
+    if (core.output().empty()) check(core.buffered_bytes() <= proto::storage_bound(kMaxIn));
     check(rig.counters.cmd_get.load() ==
           rig.counters.get_hits.load() + rig.counters.get_misses.load());
     replies.run(rig.transcript);

@@ -40,6 +40,7 @@
 #include "http/test_wire.hpp"
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
+#include "proto/buffers.hpp"
 #include "proto/session.hpp"
 #include "proto/text_session.hpp"
 #include "support.hpp"
@@ -163,12 +164,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto after_process = [&] {
     watch.after_process(core, rig.transcript.size());
     // Input: a sniffing line or one window of Beast's, plus the last read.
-    // Output: under the limit before the last response, plus that response;
-    // the memory holding it may be twice that, as a string's capacity grows
-    // geometrically (sent bytes are dropped, the capacity stays).
+    // Output: under the limit before the last response, plus that response.
+    // The storage holding each is within storage_bound() of that.
     const std::size_t max_unsent = kLimits.max_output_bytes + kMaxResponseBytes;
-    const std::size_t bound = std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
-                              max_read + 2 * max_unsent;
+    const std::size_t bound =
+        proto::storage_bound(std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
+                             max_read) +
+        proto::storage_bound(max_unsent);
     check(core.output().size() <= max_unsent);
     check(core.buffered_bytes() <= bound);
     if (core.wants_input()) {

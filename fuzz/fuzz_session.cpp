@@ -37,6 +37,7 @@
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
+#include "proto/buffers.hpp"
 #include "proto/meta_base64.hpp"
 #include "proto/meta_command.hpp"
 #include "proto/session.hpp"
@@ -423,8 +424,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Input: at most a line in progress (the limit plus the '\r' of its
     // "\r\n") plus what the last read could add: reads happen only while
     // wants_input(). Output: under the limit before the last reply, plus it.
+    // The storage holding each is within storage_bound() of that.
     const std::size_t bound =
-        kLimits.max_line_bytes + 1 + max_prepared + kLimits.max_output_bytes + max_reply;
+        proto::storage_bound(kLimits.max_line_bytes + 1 + max_prepared) +
+        proto::storage_bound(kLimits.max_output_bytes + max_reply);
     check(core.buffered_bytes() <= bound);
     check(core.output().size() < kLimits.max_output_bytes + max_past_limit);
     if (core.wants_input()) {

@@ -93,8 +93,7 @@ void reserve_more(std::vector<char>& buf, std::size_t n) {
   const std::size_t need = buf.size() + n;
   const std::size_t have = buf.capacity();
   if (need <= have) return;
-  constexpr std::size_t kDoubleBelow = std::size_t{16} * 1024;
-  const std::size_t grown = have < kDoubleBelow ? 2 * have : have + have / 4;
+  const std::size_t grown = have < kStorageDoublingBytes ? 2 * have : have + have / 4;
   buf.reserve(std::max(need, grown));  // std::vector reserves exactly this
 }
 

@@ -55,9 +55,19 @@ class InputBuffer {
   bool lent_ = false;
 };
 
+// Below this a buffer's storage grows by doubling; above, by a quarter.
+inline constexpr std::size_t kStorageDoublingBytes = 4096;
+
+// The most storage a buffer that never held more than `held` bytes takes:
+// 1.25 times that, plus what doubling may leave while small.
+constexpr std::size_t storage_bound(std::size_t held) noexcept {
+  return held + held / 4 + kStorageDoublingBytes;
+}
+
 // Room for `n` more bytes in `buf`: its storage grows by doubling while
-// small, then by a quarter at a time, so a buffer holding at most L bytes
-// takes at most about 1.25 L (a std::string's growth could take 2 L).
+// small (below kStorageDoublingBytes), then by a quarter at a time, so it
+// stays within storage_bound() of the most it held (a std::string's growth
+// could take 2 L).
 void reserve_more(std::vector<char>& buf, std::size_t n);
 
 // Reply bytes not yet sent.

@@ -1,0 +1,44 @@
+// Buffer storage stays within storage_bound() of the most it held, however
+// the bytes arrive: the figure the README's memory formula is built on.
+#include "proto/buffers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace katsubushi::proto {
+namespace {
+
+constexpr std::size_t kSteps[] = {1, 7, 64, 509, 4095, 4097, 16384, 65536};
+
+TEST(BufferStorage, OutputGrowsWithinTheBound) {
+  for (const std::size_t step : kSteps) {
+    OutputBuffer out;
+    const std::string chunk(step, 'x');
+    std::size_t held = 0;
+    while (held < std::size_t{256} * 1024) {
+      out.append(chunk);
+      held = std::max(held, out.unsent_size());
+      ASSERT_LE(out.capacity_bytes(), storage_bound(held)) << "step " << step << " held " << held;
+    }
+  }
+}
+
+TEST(BufferStorage, InputGrowsWithinTheBound) {
+  for (const std::size_t step : kSteps) {
+    InputBuffer in;
+    const std::string chunk(step, 'x');
+    std::size_t held = 0;
+    while (held < std::size_t{256} * 1024) {
+      in.append(chunk);
+      held = std::max(held, in.pending().size());
+      // A partial consumer: half a chunk taken each time, the rest kept.
+      in.consume(std::max<std::size_t>(step / 2, 1) - (step == 1 ? 1 : 0));
+      ASSERT_LE(in.capacity_bytes(), storage_bound(held)) << "step " << step << " held " << held;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace katsubushi::proto
