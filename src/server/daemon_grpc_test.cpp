@@ -200,6 +200,13 @@ TEST(DaemonGrpc, ConnectionsCountUnderMaxConnectionsAndGiveTheirSlotBack) {
   ASSERT_TRUE(d.start({"-worker-id=1", "-max-connections=2"})) << d.daemon.log();
   LoopbackClient checker;  // one slot
   ASSERT_TRUE(checker.connect_tcp("127.0.0.1", d.daemon.port()));
+  // The harness's readiness probe may still hold the other for a moment.
+  const auto settled = SteadyClock::now() + 10s;
+  while (stat_value(query_stats(checker), "curr_connections") != 1 &&
+         SteadyClock::now() < settled) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(stat_value(query_stats(checker), "curr_connections"), 1);
   auto first = own_channel(d.grpc_port);  // the other
   auto first_stub = katsubushi::Generator::NewStub(first);
   ASSERT_NE(fetch_one(*first_stub), 0u) << d.daemon.log();
