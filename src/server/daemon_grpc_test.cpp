@@ -1,6 +1,10 @@
 // go-katsubushi's gRPC API against the real daemon, with a C++ gRPC client
 // built from the same .proto: ids, limits, stats, reflection, what a
 // connection counts, a refusing generator and a graceful stop.
+//
+// None of these is in the thread sanitizer's set (no name holds one of
+// KATSUBUSHI_TSAN_TEST_WORDS): Debian's gRPC and Abseil are not built with
+// it, and it reports their own internals (absl's GraphCycles) as races.
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -195,7 +199,7 @@ TEST(DaemonGrpc, ReflectionDescribesTheServicesAsTheProtoDoes) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST(DaemonGrpc, ConnectionsCountUnderMaxConnectionsAndGiveTheirSlotBack) {
+TEST(DaemonGrpc, ConnectionsCountUnderTheConnectionLimitAndGiveTheirSlotBack) {
   GrpcDaemon d;
   ASSERT_TRUE(d.start({"-worker-id=1", "-max-connections=2"})) << d.daemon.log();
   LoopbackClient checker;  // one slot
