@@ -7,24 +7,22 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/reply_test_util.hpp"
 #include "bench/requests.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-struct Recorder {
-  std::vector<std::string> events;
-  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
-  void on_reply(ReplyEnd end) {
-    events.push_back("reply " + std::to_string(static_cast<int>(end)));
-  }
-  void on_error(ReplyEnd end) {
-    events.push_back("error " + std::to_string(static_cast<int>(end)));
-  }
-};
+using testutil::Fed;
+using testutil::Recorder;
+using testutil::reply;
+using testutil::error;
 
-std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
-std::string error(ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
+// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
+Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
+  return testutil::feed([](std::string_view in, Recorder& r) { return parse_binary_replies(in, r); },
+                        bytes, cuts);
+}
 
 void put(std::string& out, std::uint64_t v, unsigned bytes) {
   for (unsigned i = bytes; i > 0; --i) out += static_cast<char>((v >> (8U * (i - 1))) & 0xFFU);
@@ -71,32 +69,6 @@ std::vector<std::string> expected_events() {
           error(ReplyEnd::server_error), reply(ReplyEnd::end),   reply(ReplyEnd::server_error),
           reply(ReplyEnd::client_error), reply(ReplyEnd::error), "value ",
           reply(ReplyEnd::end)};
-}
-
-struct Fed {
-  std::vector<std::string> events;
-  ParseStatus status = ParseStatus::ok;
-  std::size_t left = 0;
-};
-
-// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
-Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  Recorder r;
-  std::string buffer;
-  std::size_t from = 0;
-  Fed out;
-  auto step = [&](std::size_t to) {
-    buffer.append(bytes.substr(from, to - from));
-    from = to;
-    const ParseResult res = parse_binary_replies(buffer, r);
-    buffer.erase(0, res.consumed);
-    if (res.status != ParseStatus::ok) out.status = res.status;
-  };
-  for (const std::size_t cut : cuts) step(cut);
-  step(bytes.size());
-  out.events = r.events;
-  out.left = buffer.size();
-  return out;
 }
 
 TEST(BinaryReplyTest, ReadsEveryKindOfPacketInOnePiece) {

@@ -6,21 +6,21 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/reply_test_util.hpp"
 #include "bench/requests.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-struct Recorder {
-  std::vector<std::string> events;
-  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
-  void on_reply(ReplyEnd end) {
-    events.push_back("reply " + std::to_string(static_cast<int>(end)));
-  }
-  void on_close() { events.emplace_back("close"); }
-};
+using testutil::Fed;
+using testutil::Recorder;
+using testutil::reply;
 
-std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
+// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
+Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
+  return testutil::feed([](std::string_view in, Recorder& r) { return parse_http_replies(in, r); },
+                        bytes, cuts);
+}
 
 std::string response(std::string_view status, std::string_view body,
                      std::string_view extra_fields = "") {
@@ -46,32 +46,6 @@ std::vector<std::string> expected_events() {
           reply(ReplyEnd::end),          "value 123",
           reply(ReplyEnd::end),          "value 42",
           reply(ReplyEnd::end),          "close"};
-}
-
-struct Fed {
-  std::vector<std::string> events;
-  ParseStatus status = ParseStatus::ok;
-  std::size_t left = 0;
-};
-
-// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
-Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  Recorder r;
-  std::string buffer;
-  std::size_t from = 0;
-  Fed out;
-  auto step = [&](std::size_t to) {
-    buffer.append(bytes.substr(from, to - from));
-    from = to;
-    const ParseResult res = parse_http_replies(buffer, r);
-    buffer.erase(0, res.consumed);
-    if (res.status != ParseStatus::ok) out.status = res.status;
-  };
-  for (const std::size_t cut : cuts) step(cut);
-  step(bytes.size());
-  out.events = r.events;
-  out.left = buffer.size();
-  return out;
 }
 
 TEST(HttpReplyTest, ReadsEveryKindOfResponseInOnePiece) {

@@ -6,41 +6,19 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/reply_test_util.hpp"
+
 namespace katsubushi::bench {
 namespace {
 
-struct Recorder {
-  std::vector<std::string> events;
-  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
-  void on_reply(ReplyEnd end) { events.push_back("reply " + std::to_string(static_cast<int>(end))); }
-};
+using testutil::Fed;
+using testutil::Recorder;
+using testutil::reply;
 
-std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
-
-// Feeds `wire` as a client does: the bytes arrive in pieces cut at `cuts`,
-// what the parser leaves unconsumed stays at the front of the buffer.
-struct Fed {
-  std::vector<std::string> events;
-  ParseStatus status = ParseStatus::ok;
-  std::size_t left = 0;  // bytes never consumed
-};
-Fed feed(std::string_view wire, const std::vector<std::size_t>& cuts) {
-  Recorder r;
-  std::string buffer;
-  std::size_t from = 0;
-  Fed out;
-  auto step = [&](std::size_t to) {
-    buffer.append(wire.substr(from, to - from));
-    from = to;
-    const ParseResult res = parse_replies(buffer, r);
-    buffer.erase(0, res.consumed);
-    if (res.status != ParseStatus::ok) out.status = res.status;
-  };
-  for (std::size_t cut : cuts) step(cut);
-  step(wire.size());
-  out.events = r.events;
-  out.left = buffer.size();
-  return out;
+// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
+Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
+  return testutil::feed([](std::string_view in, Recorder& r) { return parse_replies(in, r); },
+                        bytes, cuts);
 }
 
 constexpr std::string_view kWire =

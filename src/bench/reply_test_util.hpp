@@ -1,0 +1,57 @@
+// What the reply parsers' tests share: a sink that records events as text,
+// and feeding a wire to a parser in pieces, as a client reads it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/reply_parser.hpp"
+
+namespace katsubushi::bench::testutil {
+
+struct Recorder {
+  std::vector<std::string> events;
+  void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
+  void on_reply(ReplyEnd end) {
+    events.push_back("reply " + std::to_string(static_cast<int>(end)));
+  }
+  void on_error(ReplyEnd end) {
+    events.push_back("error " + std::to_string(static_cast<int>(end)));
+  }
+  void on_close() { events.emplace_back("close"); }
+};
+
+inline std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
+inline std::string error(ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
+
+struct Fed {
+  std::vector<std::string> events;
+  ParseStatus status = ParseStatus::ok;
+  std::size_t left = 0;  // bytes never consumed
+};
+
+// `parse(buffer, sink)` over `wire` arriving in pieces cut at `cuts`; what
+// the parser leaves unconsumed stays at the front of the buffer.
+template <typename Parse>
+Fed feed(Parse parse, std::string_view wire, const std::vector<std::size_t>& cuts) {
+  Recorder r;
+  std::string buffer;
+  std::size_t from = 0;
+  Fed out;
+  auto step = [&](std::size_t to) {
+    buffer.append(wire.substr(from, to - from));
+    from = to;
+    const ParseResult res = parse(buffer, r);
+    buffer.erase(0, res.consumed);
+    if (res.status != ParseStatus::ok) out.status = res.status;
+  };
+  for (const std::size_t cut : cuts) step(cut);
+  step(wire.size());
+  out.events = r.events;
+  out.left = buffer.size();
+  return out;
+}
+
+}  // namespace katsubushi::bench::testutil
