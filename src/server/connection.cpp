@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -10,12 +11,15 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <exception>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <variant>
 
 #include "config/limits.hpp"
 #include "server/deadline.hpp"
+#include "server/plain_allocator.hpp"
 
 namespace katsubushi::server {
 
@@ -48,6 +52,19 @@ enum class Step {
   peer_gone,  // the peer closed or failed, or stopped reading: just close
 };
 
+// A busy connection's coroutine that threw: the connection is closed with its
+// frame; the thread serves on.
+void log_if_failed(const std::exception_ptr& e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("connection ended by exception: {}", ex.what());
+  } catch (...) {
+    spdlog::error("connection ended by unknown exception");
+  }
+}
+
 bool would_block(const boost::system::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
@@ -62,9 +79,13 @@ bool would_block(const boost::system::error_code& ec) {
 template <typename Socket>
 class Connection final : public StopHandle {
  public:
-  Connection(Socket socket, proto::Protocol protocol, ConnectionServices& services,
-             ConnectionRegistry& registry)
-      : socket_(std::move(socket)),
+  using Ptr = std::unique_ptr<Connection>;
+
+  Connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+             ConnectionServices& services, ConnectionRegistry& registry)
+      : live_(services.counters),
+        slot_(std::move(slot)),
+        socket_(std::move(socket)),
         core_(services.session, services.limits, protocol),
         services_(services),
         registry_(registry),
@@ -73,7 +94,15 @@ class Connection final : public StopHandle {
     // block the thread.
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
+    registry_.add(this);  // may call request_stop() at once, during a shutdown
   }
+  ~Connection() { registry_.remove(this); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Serves the connection from here on: whoever holds `self` (the read an idle
+  // connection waits on, or the coroutine of a busy one) owns it.
+  static void start(Ptr self) { serve_on(std::move(self), Step::go_on); }
 
   void request_stop() override {
     stop_requested_ = true;
@@ -97,42 +126,26 @@ class Connection final : public StopHandle {
   // arrived together are answered with one write. Requests held back by
   // backpressure are answered as the output drains.
   asio::awaitable<Step> flush() {
-    while (!core_.output().empty()) {
-      boost::system::error_code ec;
-      const std::size_t n = socket_.write_some(asio::buffer(core_.output()), ec);
-      if (would_block(ec)) {
-        // The socket is full: wait until the client takes some.
-        writing_ = true;
-        auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write, use_tuple);
-        writing_ = false;
-        if (idle_expired_) {
-          // The client has not taken a byte of our replies for a whole idle period.
-          services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+    for (;;) {
+      switch (write_now()) {
+        case Sent::all:
+          co_return after_flush();
+        case Sent::failed:
           co_return Step::peer_gone;
-        }
-        if (wait_ec) co_return Step::peer_gone;
-        continue;
+        case Sent::blocked:
+          break;
       }
-      if (ec) co_return Step::peer_gone;
-      // A client that reads our output is not idle, however slowly it reads.
-      last_progress_ = Clock::now();
-      core_.consume_output(n);
-      if (core_.not_before_unix_ms() == 0) process();
+      // The socket is full: wait until the client takes some.
+      writing_ = true;
+      auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write, use_tuple);
+      writing_ = false;
+      if (idle_expired_) {
+        // The client has not taken a byte of our replies for a whole idle period.
+        services_.counters.idle_kicks.fetch_add(1, std::memory_order_relaxed);
+        co_return Step::peer_gone;
+      }
+      if (wait_ec) co_return Step::peer_gone;
     }
-    if (core_.closing()) co_return input_ended_ ? Step::peer_gone : Step::finish;
-    // The request in hand goes on first, during a stop too.
-    if (core_.not_before_unix_ms() != 0 || core_.yielded()) co_return Step::go_on;
-    // The peer half-closed and everything it asked is answered: nothing to
-    // linger for.
-    if (input_ended_) co_return Step::peer_gone;
-    if (stop_requested_) co_return Step::finish;
-    if (!core_.wants_input()) {
-      // With all output sent the core always wants input; if it does not, a
-      // read would never be attempted and the loop would spin. End it instead.
-      spdlog::error("session neither has output nor wants input: closing the connection");
-      co_return Step::finish;
-    }
-    co_return Step::go_on;
   }
 
   // Whether the next step is resume() rather than read().
@@ -158,15 +171,7 @@ class Connection final : public StopHandle {
     co_return Step::go_on;
   }
 
-  // The wait of an idle connection: one read into its own small array.
-  // Awaited in serve_connection itself, not in a coroutine of its own, so an
-  // idle connection holds no frame beyond its own.
-  auto read_some() {
-    reading_ = true;
-    return socket_.async_read_some(asio::buffer(own_), use_tuple);
-  }
-
-  // Answers what read_some() brought that is complete. Only a complete
+  // Answers what the parked read brought that is complete. Only a complete
   // request counts as progress for the idle timeout: trickled bytes do not
   // keep a connection.
   Step on_read(boost::system::error_code ec, std::size_t n) {
@@ -223,6 +228,113 @@ class Connection final : public StopHandle {
   }
 
  private:
+  enum class Sent { all, blocked, failed };
+
+ public:
+  // The read an idle connection waits on: it holds the connection and nothing
+  // else (no coroutine frame), so an idle connection costs its own object,
+  // this small operation and the reactor's record of its socket.
+  struct ParkedRead {
+    Ptr self;
+    // Made at its own size, not from Asio's per-thread block cache (see
+    // PlainAllocator).
+    using allocator_type = PlainAllocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+    void operator()(const boost::system::error_code& ec, std::size_t n) {
+      Connection& c = *self;
+      serve_on(std::move(self), c.on_read(ec, n));
+    }
+  };
+
+ private:
+  static void wait_for_request(Ptr self) {
+    Connection& c = *self;
+    c.reading_ = true;
+    c.socket_.async_read_some(asio::buffer(c.own_), ParkedRead{std::move(self)});
+  }
+
+  // Goes on after a read, or at the start: a request answered at once with
+  // one write (the common case) goes straight back to waiting; a full socket,
+  // a request waiting for ids and an end that lingers take a coroutine.
+  static void serve_on(Ptr self, Step step) {
+    Connection& c = *self;
+    if (step == Step::go_on) {
+      switch (c.write_now()) {
+        case Sent::all:
+          step = c.after_flush();
+          if (step == Step::go_on && !c.has_request_in_hand()) {
+            wait_for_request(std::move(self));
+            return;
+          }
+          break;
+        case Sent::failed:
+          step = Step::peer_gone;
+          break;
+        case Sent::blocked:
+          break;
+      }
+    }
+    if (step == Step::peer_gone) {
+      c.close();
+      return;  // `self` ends the connection
+    }
+    const auto executor = c.socket_.get_executor();
+    asio::co_spawn(executor, run(std::move(self), step), log_if_failed);
+  }
+
+  // The busy part of a connection's life: waits for the socket to take our
+  // replies, for the generator's next millisecond, or lingers at the end.
+  // Once everything owed is sent and nothing is in hand, the connection goes
+  // back to waiting without a coroutine.
+  static asio::awaitable<void> run(Ptr self, Step step) {
+    Connection& c = *self;
+    while (step == Step::go_on) {
+      step = co_await c.flush();
+      if (step != Step::go_on) break;
+      if (!c.has_request_in_hand()) {
+        wait_for_request(std::move(self));
+        co_return;
+      }
+      step = co_await c.resume();
+    }
+    if (step == Step::finish) co_await c.linger();
+    c.close();
+  }
+
+  // Writes what is owed without waiting, until the socket is full.
+  Sent write_now() {
+    while (!core_.output().empty()) {
+      boost::system::error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(core_.output()), ec);
+      if (would_block(ec)) return Sent::blocked;
+      if (ec) return Sent::failed;
+      // A client that reads our output is not idle, however slowly it reads.
+      last_progress_ = Clock::now();
+      core_.consume_output(n);
+      if (core_.not_before_unix_ms() == 0) process();
+    }
+    return Sent::all;
+  }
+
+  // What follows once everything owed is sent: go_on (read more, or go on
+  // with the request in hand), or the end.
+  Step after_flush() {
+    if (core_.closing()) return input_ended_ ? Step::peer_gone : Step::finish;
+    // The request in hand goes on first, during a stop too.
+    if (has_request_in_hand()) return Step::go_on;
+    // The peer half-closed and everything it asked is answered: nothing to
+    // linger for.
+    if (input_ended_) return Step::peer_gone;
+    if (stop_requested_) return Step::finish;
+    if (!core_.wants_input()) {
+      // With all output sent the core always wants input; if it does not, a
+      // read would never be attempted and the loop would spin. End it instead.
+      spdlog::error("session neither has output nor wants input: closing the connection");
+      return Step::finish;
+    }
+    return Step::go_on;
+  }
+
   void cancel_io() {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
@@ -266,6 +378,8 @@ class Connection final : public StopHandle {
     return Step::go_on;
   }
 
+  LiveSessionGuard live_;
+  ConnectionSlot slot_;  // given back last, once the socket is closed
   Socket socket_;
   proto::SessionCore core_;
   ConnectionServices& services_;
@@ -281,50 +395,18 @@ class Connection final : public StopHandle {
   std::array<char, config::kOwnReadBytes> own_{};  // what an idle connection reads into
 };
 
-// Keeps a connection in its thread's registry for as long as it lives.
-class RegistryEntry {
- public:
-  RegistryEntry(ConnectionRegistry& r, StopHandle& c) : r_(r), c_(c) { r_.add(&c_); }
-  ~RegistryEntry() { r_.remove(&c_); }
-  RegistryEntry(const RegistryEntry&) = delete;
-  RegistryEntry& operator=(const RegistryEntry&) = delete;
-
- private:
-  ConnectionRegistry& r_;
-  StopHandle& c_;
-};
-
 }  // namespace
 
 template <typename Socket>
-asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
-                                       proto::Protocol protocol, ConnectionServices& services,
-                                       ConnectionRegistry& registry) {
-  LiveSessionGuard live(services.counters);
-  Connection<Socket> conn(std::move(socket), protocol, services, registry);
-  RegistryEntry entry(registry, conn);
-
-  Step step = Step::go_on;
-  while (step == Step::go_on) {
-    step = co_await conn.flush();
-    if (step != Step::go_on) break;
-    if (conn.has_request_in_hand()) {
-      step = co_await conn.resume();
-    } else {
-      auto [ec, n] = co_await conn.read_some();
-      step = conn.on_read(ec, n);
-    }
-  }
-  if (step == Step::finish) co_await conn.linger();
-  conn.close();
-  (void)slot;  // released with the frame
+void start_connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+                      ConnectionServices& services, ConnectionRegistry& registry) {
+  Connection<Socket>::start(std::make_unique<Connection<Socket>>(
+      std::move(socket), std::move(slot), protocol, services, registry));
 }
 
-template asio::awaitable<void> serve_connection(asio::ip::tcp::socket, ConnectionSlot,
-                                                proto::Protocol, ConnectionServices&,
-                                                ConnectionRegistry&);
-template asio::awaitable<void> serve_connection(asio::local::stream_protocol::socket,
-                                                ConnectionSlot, proto::Protocol,
-                                                ConnectionServices&, ConnectionRegistry&);
+template void start_connection(TcpSocket, ConnectionSlot, proto::Protocol, ConnectionServices&,
+                               ConnectionRegistry&);
+template void start_connection(UnixSocket, ConnectionSlot, proto::Protocol, ConnectionServices&,
+                               ConnectionRegistry&);
 
 }  // namespace katsubushi::server

@@ -1,13 +1,15 @@
-// The Asio shell around one SessionCore: one coroutine per connection owns
-// its socket and session, so both end when the connection does.
+// The Asio shell around one SessionCore: one object per connection owns its
+// socket and session, so both end when the connection does. A busy
+// connection is driven by a coroutine of its own; an idle one by the read it
+// waits on.
 //
-// What an idle connection holds is kept small: no timer (idle timeouts come
-// from a per-thread sweep), no input buffer (it reads into a small array of
-// its own, then into its thread's buffer; only an unfinished line is copied),
-// no output buffer (released once flushed).
+// What an idle connection holds is kept small: no coroutine frame, no timer
+// (idle timeouts come from a per-thread sweep), no input buffer (it reads into
+// a small array of its own, then into its thread's buffer; only an unfinished
+// line is copied), no output buffer (released once flushed).
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
@@ -109,8 +111,8 @@ class OpenConnections {
 };
 
 // One accepted connection's place under -max-connections: taken by the
-// acceptor, given back when the connection's coroutine frame is destroyed,
-// even if the coroutine never got to run.
+// acceptor, given back when the connection is destroyed, even if it never got
+// to start.
 class ConnectionSlot {
  public:
   explicit ConnectionSlot(OpenConnections& open) : open_(&open) { open_->opened(); }
@@ -124,20 +126,23 @@ class ConnectionSlot {
   OpenConnections* open_;
 };
 
-// Serves one connection until it ends. `protocol`: undecided to sniff it from
-// the first bytes (the main port), http for every connection of -http-port.
-template <typename Socket>
-boost::asio::awaitable<void> serve_connection(Socket socket, ConnectionSlot slot,
-                                              proto::Protocol protocol,
-                                              ConnectionServices& services,
-                                              ConnectionRegistry& registry);
+// Serves one connection until it ends; call on the thread of the socket's
+// io_context. `protocol`: undecided to sniff it from the first bytes (the main
+// port), http for every connection of -http-port. The connection owns its
+// socket, session and slot, and is owned in turn by whatever it waits on: the
+// read of an idle connection, or the coroutine of a busy one.
+using TcpSocket = boost::asio::ip::tcp::socket::rebind_executor<
+    boost::asio::io_context::executor_type>::other;
+using UnixSocket = boost::asio::local::stream_protocol::socket::rebind_executor<
+    boost::asio::io_context::executor_type>::other;
 
-extern template boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket,
-                                                              ConnectionSlot, proto::Protocol,
-                                                              ConnectionServices&,
-                                                              ConnectionRegistry&);
-extern template boost::asio::awaitable<void> serve_connection(
-    boost::asio::local::stream_protocol::socket, ConnectionSlot, proto::Protocol,
-    ConnectionServices&, ConnectionRegistry&);
+template <typename Socket>
+void start_connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+                      ConnectionServices& services, ConnectionRegistry& registry);
+
+extern template void start_connection(TcpSocket, ConnectionSlot, proto::Protocol,
+                                      ConnectionServices&, ConnectionRegistry&);
+extern template void start_connection(UnixSocket, ConnectionSlot, proto::Protocol,
+                                      ConnectionServices&, ConnectionRegistry&);
 
 }  // namespace katsubushi::server

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -32,6 +33,7 @@
 #include "grpc/grpc_front.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
+#include "server/plain_allocator.hpp"
 #include "server/systemd.hpp"
 #include "version.hpp"
 
@@ -59,19 +61,6 @@ bool is_resource_shortage(const boost::system::error_code& ec) {
          ec == boost::system::errc::too_many_files_open_in_system ||
          ec == boost::system::errc::no_buffer_space ||
          ec == boost::system::errc::not_enough_memory;
-}
-
-// Logs and swallows an exception escaping a connection coroutine: one bad
-// connection must never take the daemon down.
-void log_if_failed(const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::error("connection ended by exception: {}", ex.what());
-  } catch (...) {
-    spdlog::error("connection ended by unknown exception");
-  }
 }
 
 // Go programs raise their soft fd limit to the hard one at start, and so does
@@ -459,12 +448,14 @@ asio::awaitable<void> Server::accept_connections(Acceptor& acceptor, std::string
         back_off = is_resource_shortage(ec);
       } else {
         counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
-        typename Acceptor::protocol_type::socket socket(std::move(accepted));
+        // Bound to its io_context's own executor type: a socket and every
+        // operation on it are smaller than with the polymorphic executor.
+        auto socket = std::move(accepted);
         if (open_connections_.count() >= static_cast<std::int64_t>(config_.max_connections)) {
           reject(socket, why);
           continue;
         }
-        if constexpr (std::is_same_v<std::decay_t<decltype(socket)>, tcp::socket>) {
+        if constexpr (std::is_same_v<typename Acceptor::protocol_type, tcp>) {
           boost::system::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
         }
@@ -493,18 +484,20 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol pr
                    .get();
         return next->io;
       },
-      [this, &next, protocol](typename Acceptor::protocol_type::socket socket) {
+      [this, &next, protocol](auto socket) {
         ConnectionSlot slot(open_connections_);
-        // The coroutine is made on its own thread, so its frame comes from
-        // that thread's heap.
+        // The connection is made on its own thread, so its memory comes
+        // from that thread's heap.
         Worker& w = *next;
-        asio::post(w.io, [this, &w, protocol, socket = std::move(socket),
-                          slot = std::move(slot)]() mutable {
-          asio::co_spawn(w.io,
-                         serve_connection(std::move(socket), std::move(slot), protocol,
-                                          connection_services_, w.registry),
-                         log_if_failed);
-        });
+        // A plain allocation (see PlainAllocator): blocks of this thread's
+        // cache do not move to the serving thread's.
+        asio::post(w.io, asio::bind_allocator(
+                             PlainAllocator<void>(),
+                             [this, &w, protocol, socket = std::move(socket),
+                              slot = std::move(slot)]() mutable {
+                               start_connection(std::move(socket), std::move(slot), protocol,
+                                                connection_services_, w.registry);
+                             }));
       });
 }
 
