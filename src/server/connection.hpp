@@ -20,7 +20,6 @@
 #include <functional>
 #include <memory>
 #include <span>
-#include <unordered_set>
 #include <utility>
 
 #include "config/limits.hpp"
@@ -39,6 +38,8 @@ struct ConnectionServices {
 
 // What shutdown and the idle sweep may do to a live connection.
 class StopHandle {
+  friend class ConnectionRegistry;
+
  public:
   virtual void request_stop() = 0;  // finish the request in hand, flush, close
   virtual void force_close() = 0;   // close now
@@ -47,31 +48,59 @@ class StopHandle {
                           std::chrono::nanoseconds timeout) = 0;
 
  protected:
+  StopHandle() = default;
   ~StopHandle() = default;
+  StopHandle(const StopHandle&) = delete;
+  StopHandle& operator=(const StopHandle&) = delete;
+
+ private:
+  // The registry's list: two pointers in the connection rather than a node
+  // and a bucket of a hash set beside it.
+  StopHandle* prev_ = nullptr;
+  StopHandle* next_ = nullptr;
 };
 
 // What the connections of one io_context share; used only from that
 // context's thread: the live connections (for shutdown and the idle sweep)
 // and the buffer every read lands in before the session takes what it needs.
+//
+// request_stop(), force_close() and check_idle() only cancel or close: no
+// connection leaves the list while it is walked.
 class ConnectionRegistry {
  public:
+  ConnectionRegistry() = default;
+  ConnectionRegistry(const ConnectionRegistry&) = delete;
+  ConnectionRegistry& operator=(const ConnectionRegistry&) = delete;
+
   void add(StopHandle* c) {
-    live_.insert(c);
+    c->prev_ = nullptr;
+    c->next_ = head_;
+    if (head_ != nullptr) head_->prev_ = c;
+    head_ = c;
+    ++size_;
     if (stopping_) c->request_stop();
   }
-  void remove(StopHandle* c) { live_.erase(c); }
+  void remove(StopHandle* c) {
+    if (c->prev_ != nullptr) {
+      c->prev_->next_ = c->next_;
+    } else {
+      head_ = c->next_;
+    }
+    if (c->next_ != nullptr) c->next_->prev_ = c->prev_;
+    c->prev_ = c->next_ = nullptr;
+    --size_;
+  }
   void stop_all() {
     stopping_ = true;
-    for (auto* c : live_) c->request_stop();
+    for (StopHandle* c = head_; c != nullptr; c = c->next_) c->request_stop();
   }
   void force_close_all() {
-    for (auto* c : live_) c->force_close();
+    for (StopHandle* c = head_; c != nullptr; c = c->next_) c->force_close();
   }
   void sweep_idle(std::chrono::steady_clock::time_point now, std::chrono::nanoseconds timeout) {
-    // check_idle() only cancels operations: nothing is removed meanwhile.
-    for (auto* c : live_) c->check_idle(now, timeout);
+    for (StopHandle* c = head_; c != nullptr; c = c->next_) c->check_idle(now, timeout);
   }
-  std::size_t size() const { return live_.size(); }
+  std::size_t size() const { return size_; }
 
   // Valid until the thread's next read: a session copies what it keeps.
   std::span<char> read_buffer() {
@@ -80,7 +109,8 @@ class ConnectionRegistry {
   }
 
  private:
-  std::unordered_set<StopHandle*> live_;
+  StopHandle* head_ = nullptr;
+  std::size_t size_ = 0;
   bool stopping_ = false;
   std::unique_ptr<char[]> read_buffer_;
 };
