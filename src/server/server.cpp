@@ -245,10 +245,13 @@ struct Server::Worker {
   explicit Worker(std::size_t thread_index)
       : index(thread_index), reactor_primer(io), sweeper(io) {}
   std::size_t index;
+  // Declared before the loop, so it outlives it: a connection still waiting
+  // when the loop is destroyed is destroyed with its operation, and leaves
+  // the registry then.
+  ConnectionRegistry registry;
   asio::io_context io{1};
   asio::steady_timer reactor_primer;
   asio::steady_timer sweeper;  // the idle sweep's tick; cancelled at shutdown
-  ConnectionRegistry registry;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
 };
 
