@@ -241,9 +241,17 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
   constexpr std::size_t kEntryOverhead = 6 + 3 + 2 + 21 + 2 + 20 + 2;
   constexpr std::size_t kKeysPerIssue = 256;
   const std::string_view line = in.pending().substr(0, line_length_);
-  std::array<std::string_view, kKeysPerIssue> keys;
-  std::array<std::size_t, kKeysPerIssue> after{};  // the cursor after each key
-  std::array<std::uint64_t, kKeysPerIssue> ids{};
+  // One key of the slice and the cursor after it. Both arrays are left
+  // uninitialized (only the first n entries are written, then read): clearing
+  // them was 8 KiB of stores for every one-key get, a fifth of the daemon's
+  // CPU time under pipelined one-key gets.
+  struct SliceKey {
+    const char* data;
+    std::size_t size;
+    std::size_t after;
+  };
+  std::array<SliceKey, kKeysPerIssue> keys;
+  std::array<std::uint64_t, kKeysPerIssue> ids;
   while (get_keys_left_ > 0) {
     if (out.unsent_size() >= limits_.max_output_bytes) return;
     if (ids_left_in_step_ == 0) {
@@ -259,8 +267,7 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
     while (n < most && tokens.next(key)) {
       bytes += key.size() + kEntryOverhead;
       if (n > 0 && bytes > room) break;
-      keys[n] = key;
-      after[n] = tokens.position();
+      keys[n] = {key.data(), key.size(), tokens.position()};
       ++n;
     }
     const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
@@ -271,7 +278,7 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
       (void)ec;  // 24 bytes hold any uint64
       const auto len = static_cast<std::size_t>(end - digits);
       out.append("VALUE ");
-      out.append(keys[i]);
+      out.append(std::string_view(keys[i].data, keys[i].size));
       out.append(" 0 ");
       out.append_uint(len);
       if (get_with_cas_) {
@@ -282,7 +289,7 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
       out.append(digits, len);
       out.append("\r\n");
     }
-    if (issued.filled > 0) get_cursor_ = after[issued.filled - 1];
+    if (issued.filled > 0) get_cursor_ = keys[issued.filled - 1].after;
     get_keys_left_ -= issued.filled;
     ids_left_in_step_ -= std::min(ids_left_in_step_, issued.filled);
     if (issued.error) {
