@@ -230,7 +230,6 @@ class Connection final : public StopHandle {
  private:
   enum class Sent { all, blocked, failed };
 
- public:
   // The read an idle connection waits on: it holds the connection and nothing
   // else (no coroutine frame), so an idle connection costs its own object,
   // this small operation and the reactor's record of its socket.
@@ -246,7 +245,6 @@ class Connection final : public StopHandle {
     }
   };
 
- private:
   static void wait_for_request(Ptr self) {
     Connection& c = *self;
     c.reading_ = true;
