@@ -23,7 +23,7 @@ struct PlainAllocator {
   explicit PlainAllocator(const PlainAllocator<U>& /*other*/) noexcept {}
 
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T)); }
+  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
 
   template <typename U>
   bool operator==(const PlainAllocator<U>& /*other*/) const noexcept {
