@@ -45,6 +45,10 @@ inline constexpr IntRange kMaxKeysPerGetRange{1, 8 * kMiB};
 // Output a connection may owe before the server stops answering its requests
 // (a many-key get stops mid-way) until the client has read some.
 inline constexpr std::size_t kMaxOutputBytes = 64 * kKiB;
+// Most replies a TCP connection leaves unsent in the kernel (TCP_NOTSENT_LOWAT):
+// a client that reads slowly pins this much of the kernel's memory, plus what
+// is in flight, instead of a send buffer autotuned to 4 MiB.
+inline constexpr std::size_t kKernelUnsentBytes = 128 * kKiB;
 // Largest storage data block swallowed to keep a text stream in sync; a
 // larger one is refused and the connection closed.
 inline constexpr std::size_t kMaxDataBlockBytes = 1 * kMiB;
@@ -61,6 +65,12 @@ inline constexpr std::size_t kThreadReadBufferBytes = 64 * kKiB;
 // answer with a reset that destroys replies the client has not read yet.
 inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
 inline constexpr std::size_t kLingerMaxBytes = 1 * kMiB;
+
+// At a graceful stop, gRPC calls in flight may finish for this long (within
+// -shutdown-timeout); then gRPC closes its connections. Every call the daemon
+// serves ends sooner (a Fetch waits at most 1 s for a clock behind), and a
+// client that ignores GOAWAY holds the stop no longer than this.
+inline constexpr std::chrono::milliseconds kGrpcStopGrace{2000};
 
 // HTTP (the main port when sniffed, and -http-port). A request line plus
 // header fields over this gets 431 and a close; Beast's parser holds at most

@@ -234,6 +234,8 @@ const std::map<std::string, std::vector<std::int64_t>>& limit_constants() {
       {"config::kLingerTimeout", {ms(kLingerTimeout)}},
       {"config::kLingerMaxBytes", {num(kLingerMaxBytes)}},
       {"config::kAcceptBackoff", {ms(kAcceptBackoff)}},
+      {"config::kKernelUnsentBytes", {num(kKernelUnsentBytes)}},
+      {"config::kGrpcStopGrace", {ms(kGrpcStopGrace)}},
       {"config::kHttpMaxHeaderBytes", {num(kHttpMaxHeaderBytes)}},
       {"config::kHttpMaxBodyBytes", {num(kHttpMaxBodyBytes)}},
       {"config::kHttpMaxRequestsPerConnection", {num(kHttpMaxRequestsPerConnection)}},

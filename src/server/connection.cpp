@@ -8,13 +8,18 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 
 #include <array>
 #include <exception>
 #include <memory>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "config/limits.hpp"
@@ -94,6 +99,12 @@ class Connection final : public StopHandle {
     // block the thread.
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
+    if constexpr (std::is_same_v<Socket, TcpSocket>) {
+      // Bounds what a slow reader pins in the kernel: without it the send
+      // buffer autotunes to tcp_wmem's maximum (4 MiB) of replies nobody reads yet.
+      const int lowat = static_cast<int>(config::kKernelUnsentBytes);
+      ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
     registry_.add(this);  // may call request_stop() at once, during a shutdown
   }
   ~Connection() { registry_.remove(this); }
@@ -117,6 +128,10 @@ class Connection final : public StopHandle {
   void check_idle(Clock::time_point now, std::chrono::nanoseconds timeout) override {
     // Answering, or waiting for ids: not idle.
     if (!reading_ && !writing_) return;
+    // Waiting for the socket to take more: a client that took bytes of what
+    // the kernel holds since the last look is reading, however slowly; the
+    // kernel may not wake the write for seconds (a third of its buffer free).
+    if (writing_ && client_took_queued_bytes()) last_progress_ = now;
     if (now < deadline_after(last_progress_, timeout)) return;
     idle_expired_ = true;
     cancel_io();
@@ -136,6 +151,7 @@ class Connection final : public StopHandle {
           break;
       }
       // The socket is full: wait until the client takes some.
+      queued_at_last_look_ = kernel_queued_bytes();
       writing_ = true;
       auto [wait_ec] = co_await socket_.async_wait(Socket::wait_write, use_tuple);
       writing_ = false;
@@ -338,6 +354,22 @@ class Connection final : public StopHandle {
     socket_.cancel(ignored);
   }
 
+  // Bytes written to the socket that the client has not taken yet (TCP: not
+  // yet acknowledged; unix: not yet read), or -1 when the kernel does not say.
+  int kernel_queued_bytes() {
+    int queued = 0;
+    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) return -1;
+    return queued;
+  }
+
+  // Whether the kernel's queue for this socket shrank since the last look.
+  bool client_took_queued_bytes() {
+    const int queued = kernel_queued_bytes();
+    const bool took = queued >= 0 && queued < queued_at_last_look_;
+    queued_at_last_look_ = queued;
+    return took;
+  }
+
   void process() {
     core_.process();
     note_progress();
@@ -385,6 +417,7 @@ class Connection final : public StopHandle {
   Clock::time_point last_progress_;  // last complete request, or last byte the client took
   asio::steady_timer* wait_timer_ = nullptr;  // the timer of a wait in progress
   std::uint64_t completed_ = 0;
+  int queued_at_last_look_ = -1;  // kernel_queued_bytes() while a write waits
   bool stop_requested_ = false;
   bool reading_ = false;
   bool writing_ = false;
