@@ -17,9 +17,20 @@
 #include "server/memory.hpp"
 #include "server/reservations.hpp"
 #include "server/server.hpp"
+#include "server/stop_signals.hpp"
 #include "version.hpp"
 
 namespace {
+
+// The stop signals are blocked before anything else of the process runs:
+// the executable's preinit functions run before any shared library's
+// initializer and before main(). The server unblocks them once its handlers
+// are in, so a stop during start-up is a graceful stop, never a kill.
+void block_stop_signals_at_preinit(int /*argc*/, char** /*argv*/, char** /*envp*/) {
+  katsubushi::server::block_stop_signals();
+}
+[[gnu::section(".preinit_array"), gnu::used]] void (*const block_at_preinit)(int, char**, char**) =
+    &block_stop_signals_at_preinit;
 
 // A flag error (exit 2) in the format the user asked for: one JSON log line
 // with -log-format json, else plain text, as before logging is set up.

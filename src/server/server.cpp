@@ -34,6 +34,7 @@
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
 #include "server/plain_allocator.hpp"
+#include "server/stop_signals.hpp"
 #include "server/systemd.hpp"
 #include "version.hpp"
 
@@ -48,7 +49,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kTooManyConnections = "SERVER_ERROR too many open connections\r\n";
-constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
 // A start-up failure the operator can act on: what we tried, and why it failed
 // in the system's words (never a library's source location).
@@ -360,6 +360,9 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
     signals_.add(sig, ec);
     if (ec) fail("installing the handler for signal " + std::to_string(sig), ec);
   }
+  // Held back since the process began (katsubushi_main.cpp): one that came
+  // meanwhile is delivered now, to the handlers.
+  unblock_stop_signals();
 }
 
 Server::~Server() {
@@ -628,14 +631,14 @@ void Server::begin_shutdown(const std::string& why) {
     w->guard.reset();
   }
   if (grpc_) {
-    // gRPC's calls in flight finish until the same deadline; its Shutdown
-    // blocks, so it runs on a thread of its own, and the control loop gives
-    // back its connections' slots when it returns.
-    // (A -shutdown-timeout of centuries would overflow the system clock:
-    // a thousand days is as good as never here.)
-    const auto left = std::clamp<SteadyClock::duration>(drain_deadline_ - SteadyClock::now(),
-                                                        SteadyClock::duration::zero(),
-                                                        std::chrono::hours(24 * 1000));
+    // gRPC's calls in flight finish within kGrpcStopGrace (and the same
+    // deadline); then gRPC closes its connections, so one whose client
+    // ignores GOAWAY does not hold the stop for all of -shutdown-timeout.
+    // Its Shutdown blocks, so it runs on a thread of its own, and the
+    // control loop gives back its connections' slots when it returns.
+    const auto left = std::clamp<SteadyClock::duration>(
+        drain_deadline_ - SteadyClock::now(), SteadyClock::duration::zero(),
+        std::chrono::duration_cast<SteadyClock::duration>(config::kGrpcStopGrace));
     const auto grpc_deadline =
         std::chrono::system_clock::now() +
         std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
