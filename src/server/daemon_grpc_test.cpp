@@ -367,5 +367,28 @@ TEST(DaemonGrpc, ASignalStopsGracefullyWithGrpcClientsConnected) {
   EXPECT_NE(d.daemon.log().find("shutdown complete"), std::string::npos) << d.daemon.log();
 }
 
+// A client that opens an HTTP/2 connection and then ignores everything,
+// GOAWAY and pings included, held a stop for all of -shutdown-timeout (or
+// until gRPC gave up on its ping after 20 s); gRPC now closes its connections
+// once the calls in flight had config::kGrpcStopGrace (2 s).
+TEST(DaemonGrpc, AClientThatIgnoresGoawayDoesNotHoldTheStop) {
+  GrpcDaemon d;
+  ASSERT_TRUE(d.start({"-worker-id=1", "-shutdown-timeout=60s"})) << d.daemon.log();
+  LoopbackClient deaf;
+  ASSERT_TRUE(deaf.connect_tcp("127.0.0.1", d.grpc_port));
+  // The connection preface and an empty SETTINGS frame; gRPC answers with its own.
+  const std::string preface = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                              std::string("\0\0\0\4\0\0\0\0\0", 9);
+  ASSERT_TRUE(deaf.send_all(preface));
+  std::string settings;
+  while (settings.size() < 9) {
+    ASSERT_EQ(deaf.recv_some(settings, 10s), RecvStatus::data) << d.daemon.log();
+  }
+  // Well above the 2 s the stop takes, below the 20 s gRPC's own ping gives it.
+  const auto status = d.daemon.stop(SIGTERM, 12s);
+  ASSERT_TRUE(status) << "the stop waits for a client that ignores GOAWAY\n" << d.daemon.log();
+  EXPECT_TRUE(status->clean()) << status->describe() << "\n" << d.daemon.log();
+}
+
 }  // namespace
 }  // namespace katsubushi::testing
