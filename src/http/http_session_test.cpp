@@ -123,9 +123,9 @@ TEST(HttpSessionTest, PipelinedRequestsAreAnsweredInOrderWithIncreasingIds) {
 
 TEST(HttpSessionTest, HeadGetsTheHeadersOfGetAndNoBody) {
   SessionRig get;
-  get.feed("GET /stats HTTP/1.1\r\n\r\n");
+  get.feed("GET /stats HTTP/1.1\r\nHost: k\r\n\r\n");
   SessionRig head;
-  head.feed("HEAD /stats HTTP/1.1\r\n\r\n");
+  head.feed("HEAD /stats HTTP/1.1\r\nHost: k\r\n\r\n");
   const std::string get_headers = get.transcript.substr(0, get.transcript.find("\r\n\r\n") + 4);
   EXPECT_EQ(escaped(head.transcript), escaped(get_headers));
   EXPECT_FALSE(head.core.closing());
@@ -176,7 +176,7 @@ TEST(HttpSessionTest, Http10ClosesUnlessKeepAlive) {
 TEST(HttpSessionTest, TheLastRequestAllowedOnAConnectionClosesIt) {
   std::string input;
   for (std::uint64_t i = 0; i <= config::kHttpMaxRequestsPerConnection; ++i) {
-    input += "GET /healthz HTTP/1.1\r\n\r\n";
+    input += "GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n";
   }
   SessionRig rig;
   rig.feed_all(input);
@@ -191,17 +191,17 @@ TEST(HttpSessionTest, TheLastRequestAllowedOnAConnectionClosesIt) {
 // A malformed request gets 400 and a close; nothing after it is read.
 TEST(HttpSessionTest, MalformedRequestsAre400ThenClose) {
   for (const std::string_view input : {
-           "GET /id HTTP/1.1\r\nno colon here\r\n\r\nGET /id HTTP/1.1\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nno colon here\r\n\r\nGET /id HTTP/1.1\r\nHost: k\r\n\r\n",
            "GET /id HTTP/1.1\nHost: k\n\n",                  // bare LF: Beast wants CRLF
-           "GET /id HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-           "GET /id HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: x\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
            "GET /id HTTP/1.2\r\n\r\n",
-           "GET /id HTTP/1.1\r\n\x01: x\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\n\x01: x\r\n\r\n",
            "GET /id HTTP/1.1\r\nHost: k\n\r\n",
            "GET /id HTTP/1.1\r\nHost: k\r\n\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n",
        }) {
     SCOPED_TRACE(escaped(input));
     Outcome o;
@@ -216,12 +216,125 @@ TEST(HttpSessionTest, MalformedRequestsAre400ThenClose) {
   }
 }
 
+// RFC 9112 §6.1, §6.3: a body whose end is not given by chunked framing
+// alone is refused, and nothing after it is read; a second request in the
+// same bytes would otherwise be read from wherever the server guessed.
+TEST(HttpSessionTest, AmbiguousFramingIs400ThenClose) {
+  for (const std::string_view input : {
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: gzip\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "0\r\n\r\n",
+       }) {
+    SCOPED_TRACE(escaped(input));
+    Outcome o;
+    const auto r = answers(input, &o);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, 400u);
+    EXPECT_TRUE(r[0].body.starts_with("bad request: ")) << r[0].body;
+    EXPECT_TRUE(r[0].closes());
+    EXPECT_TRUE(o.closing);
+    EXPECT_EQ(o.ids_issued, 0u);
+  }
+  // Codings over several lines are one list: "gzip, chunked" ends in chunked.
+  const auto r = answers(
+      "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n1\r\nx\r\n0\r\n\r\n" + std::string(kGetId));
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].status, 200u);
+  EXPECT_EQ(r[1].status, 200u);
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request names its host, exactly once.
+TEST(HttpSessionTest, HostMissingRepeatedOrInvalidIs400ThenClose) {
+  for (const std::string_view input : {
+           "GET /id HTTP/1.1\r\n\r\nGET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+           "GET /id HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: a/b\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: a b\r\n\r\n",
+       }) {
+    SCOPED_TRACE(escaped(input));
+    Outcome o;
+    const auto r = answers(input, &o);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, 400u);
+    EXPECT_TRUE(r[0].body.starts_with("bad request: ")) << r[0].body;
+    EXPECT_TRUE(r[0].closes());
+    EXPECT_TRUE(o.closing);
+    EXPECT_EQ(o.ids_issued, 0u);
+  }
+  // HTTP/1.0 needs none; an empty Host, a port and an IP literal are hosts.
+  for (const std::string_view input : {"GET /id HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                                       "GET /id HTTP/1.1\r\nHost:\r\n\r\n",
+                                       "GET /id HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+                                       "GET /id HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"}) {
+    SCOPED_TRACE(escaped(input));
+    const auto r = answers(input);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, 200u);
+    EXPECT_FALSE(r[0].closes());
+  }
+}
+
+// A target the routes refuse or redirect is still a well-framed request:
+// the connection goes on.
+TEST(HttpSessionTest, BadEscapesRedirectsAndOptionsKeepTheConnection) {
+  Outcome o;
+  const auto r = answers(
+      "GET /ids?n=%zz HTTP/1.1\r\nHost: k\r\n\r\n"
+      "GET /ids?n=%3 HTTP/1.1\r\nHost: k\r\n\r\n"
+      "GET /x/../ids?n=2 HTTP/1.1\r\nHost: k\r\n\r\n"
+      "OPTIONS * HTTP/1.1\r\nHost: k\r\n\r\n" + std::string(kGetId), &o);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].status, 400u);
+  EXPECT_EQ(r[1].status, 400u);
+  EXPECT_EQ(r[2].status, 301u);
+  EXPECT_EQ(r[2].reason, "Moved Permanently");
+  EXPECT_EQ(r[2].header("Location"), "/ids?n=2");
+  EXPECT_EQ(r[3].status, 200u);
+  EXPECT_EQ(r[3].header("Content-Length"), "0");
+  EXPECT_EQ(r[4].body, std::to_string(id(0)));
+  for (const auto& one : r) EXPECT_FALSE(one.closes());
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.ids_issued, 1u);
+}
+
+// Methods are case-sensitive (RFC 9110 §9.1): "get" is a method we do not
+// have, 405 on a known path, and the connection stays, as with go-katsubushi.
+// Only on a connection that is HTTP already: as the first line on the main
+// port it is a memcached `get` of two keys.
+TEST(HttpSessionTest, LowerCaseMethodIs405OnAnHttpConnection) {
+  for (const std::string& first : {std::string(), std::string(kGetId)}) {
+    SessionRig rig(first.empty() ? http_port() : RigOptions{});
+    rig.feed(first + "get /id HTTP/1.1\r\nHost: k\r\n\r\n" + std::string(kGetId));
+    const auto r = responses(rig.transcript);
+    ASSERT_EQ(r.size(), first.empty() ? 2u : 3u);
+    const auto& lower = r[r.size() - 2];
+    EXPECT_EQ(lower.status, 405u);
+    EXPECT_EQ(lower.header("Allow"), "GET");
+    EXPECT_FALSE(lower.closes());
+    EXPECT_EQ(r.back().status, 200u);
+    EXPECT_FALSE(rig.core.closing());
+  }
+  SessionRig main_port;
+  main_port.feed("get /id HTTP/1.1\r\n");
+  EXPECT_EQ(main_port.core.protocol(), Protocol::text);
+  EXPECT_TRUE(main_port.transcript.starts_with("VALUE /id 0 ")) << escaped(main_port.transcript);
+}
+
 TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
   // The whole header, request line included, may not reach the limit.
   const std::string big(config::kHttpMaxHeaderBytes, 'a');
-  for (const std::string& input : {"GET /id HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n",
-                                  "GET /id HTTP/1.1\r\nX-Big: " + big,  // never terminated
-                                  "GET /" + big + " HTTP/1.1\r\n\r\n"}) {
+  for (const std::string& input : {"GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + big + "\r\n\r\n",
+                                  "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + big,  // never terminated
+                                  "GET /" + big + " HTTP/1.1\r\nHost: k\r\n\r\n"}) {
     SessionRig rig(http_port());  // a request line this long is never sniffed as HTTP
     rig.feed(input);
     const auto r = responses(rig.transcript);
@@ -232,7 +345,7 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
     EXPECT_TRUE(rig.core.closing());
   }
   // Just under the limit is fine.
-  const std::string fits = "GET /id HTTP/1.1\r\nX-Big: " + std::string(7000, 'a') + "\r\n\r\n";
+  const std::string fits = "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + std::string(7000, 'a') + "\r\n\r\n";
   const auto r = answers(fits);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200u);
@@ -241,14 +354,14 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
 TEST(HttpSessionTest, BodyIsReadAndDroppedUpToTheLimit) {
   const std::string body(config::kHttpMaxBodyBytes, 'b');
   Outcome o;
-  auto r = answers("GET /id HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+  auto r = answers("GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\n\r\n" + body + std::string(kGetId),
                    &o);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].body, std::to_string(id(0)));
   EXPECT_EQ(r[1].body, std::to_string(id(1)));
   // Chunked, in two chunks and a trailer.
-  r = answers("GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+  r = answers("GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n"
               "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n" + std::string(kGetId));
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].status, 200u);
@@ -258,8 +371,8 @@ TEST(HttpSessionTest, BodyOverTheLimitIs413ThenClose) {
   const std::string over = std::to_string(config::kHttpMaxBodyBytes + 1);
   for (const std::string& input : {
            // Refused on the header alone: the body never has to arrive.
-           "GET /id HTTP/1.1\r\nContent-Length: " + over + "\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: " + over + "\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n" +
                std::string(config::kHttpMaxBodyBytes > 0xFFFF ? "10001" : "FFFF") + "\r\n"}) {
     Outcome o;
     const auto r = answers(input, &o);
@@ -273,7 +386,7 @@ TEST(HttpSessionTest, BodyOverTheLimitIs413ThenClose) {
 TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
   // Beast bounds the header but not a chunk's size line: the session does.
   SessionRig rig(http_port());
-  rig.feed("GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1;");
   for (int i = 0; i < 64 && !rig.core.closing(); ++i) {
     rig.feed(std::string(1024, 'e'));
     ASSERT_LE(rig.core.buffered_bytes(), 2 * config::kHttpMaxHeaderBytes + 4096);
@@ -287,7 +400,7 @@ TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
 TEST(HttpSessionTest, MemoryStaysBoundedWhateverArrives) {
   // A header that never ends, sent in pieces, is cut at the limit.
   SessionRig rig(http_port());
-  rig.feed("GET /id HTTP/1.1\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\n");
   std::size_t most = 0;
   for (int i = 0; i < 1024 && !rig.core.closing(); ++i) {
     rig.feed("X-A: " + std::string(1000, 'a') + "\r\n");
@@ -303,7 +416,7 @@ TEST(HttpSessionTest, OutputBackpressureStopsAndResumes) {
   small.limits.max_output_bytes = 512;
   SessionRig rig(small);
   std::string input;
-  for (int i = 0; i < 40; ++i) input += "GET /ids?n=10 HTTP/1.1\r\n\r\n";
+  for (int i = 0; i < 40; ++i) input += "GET /ids?n=10 HTTP/1.1\r\nHost: k\r\n\r\n";
   rig.core.receive(input);
   rig.core.process();
   // Stopped once over the limit: not everything is answered yet.
@@ -328,7 +441,7 @@ TEST(HttpSessionTest, OutputBackpressureStopsAndResumes) {
 TEST(HttpSessionTest, GeneratorThatCannotIssueIs503AndTheConnectionStays) {
   SessionRig rig;
   rig.clock.set(id::kEpochUnixMs - 1);
-  rig.feed("GET /id HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\n\r\nGET /healthz HTTP/1.1\r\nHost: k\r\n\r\n");
   auto r = responses(rig.transcript);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].status, 503u);
@@ -337,7 +450,7 @@ TEST(HttpSessionTest, GeneratorThatCannotIssueIs503AndTheConnectionStays) {
   EXPECT_FALSE(rig.core.closing());
   rig.clock.set(kStartUnixMs);
   rig.transcript.clear();
-  rig.feed("GET /healthz HTTP/1.1\r\n\r\n");
+  rig.feed("GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n");
   r = responses(rig.transcript);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200u);
@@ -352,7 +465,7 @@ TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
 
   for (const std::string& input : {std::string("get a\r\n"), std::string("\x80\x00\x00\x00", 4),
                                   std::string("\r\n\r\n"),
-                                  std::string("\r\nGET /id HTTP/1.1\r\n\r\n")}) {
+                                  std::string("\r\nGET /id HTTP/1.1\r\nHost: k\r\n\r\n")}) {
     SessionRig other(http_port());
     other.feed(input);
     r = responses(other.transcript);
@@ -364,7 +477,7 @@ TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
 
 TEST(HttpSessionTest, NothingIsReadOrWrittenAfterClosing) {
   SessionRig rig;
-  rig.feed("GET /id HTTP/1.1\r\nConnection: close\r\n\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(rig.core.closing());
   const std::string before = rig.transcript;
   rig.feed(kGetId);
@@ -375,9 +488,9 @@ TEST(HttpSessionTest, NothingIsReadOrWrittenAfterClosing) {
 
 TEST(HttpSessionTest, CompletedRequestsCountsEveryAnswer) {
   SessionRig rig;
-  rig.feed("GET /x HTTP/1.1\r\n\r\nDELETE /id HTTP/1.1\r\n\r\nGET /id");
+  rig.feed("GET /x HTTP/1.1\r\nHost: k\r\n\r\nDELETE /id HTTP/1.1\r\nHost: k\r\n\r\nGET /id");
   EXPECT_EQ(rig.core.completed_requests(), 2u);  // a request in progress does not count
-  rig.feed(" HTTP/1.1\r\n\r\n");
+  rig.feed(" HTTP/1.1\r\nHost: k\r\n\r\n");
   EXPECT_EQ(rig.core.completed_requests(), 3u);
 }
 
