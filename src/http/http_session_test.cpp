@@ -191,7 +191,8 @@ TEST(HttpSessionTest, TheLastRequestAllowedOnAConnectionClosesIt) {
 // A malformed request gets 400 and a close; nothing after it is read.
 TEST(HttpSessionTest, MalformedRequestsAre400ThenClose) {
   for (const std::string_view input : {
-           "GET /id HTTP/1.1\r\nHost: k\r\nno colon here\r\n\r\nGET /id HTTP/1.1\r\nHost: k\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nno colon here\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
            "GET /id HTTP/1.1\nHost: k\n\n",                  // bare LF: Beast wants CRLF
            "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: x\r\n\r\n",
            "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
@@ -332,8 +333,9 @@ TEST(HttpSessionTest, LowerCaseMethodIs405OnAnHttpConnection) {
 TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
   // The whole header, request line included, may not reach the limit.
   const std::string big(config::kHttpMaxHeaderBytes, 'a');
-  for (const std::string& input : {"GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + big + "\r\n\r\n",
-                                  "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + big,  // never terminated
+  const std::string head = "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: ";
+  for (const std::string& input : {head + big + "\r\n\r\n",
+                                  head + big,  // never terminated
                                   "GET /" + big + " HTTP/1.1\r\nHost: k\r\n\r\n"}) {
     SessionRig rig(http_port());  // a request line this long is never sniffed as HTTP
     rig.feed(input);
@@ -345,7 +347,7 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
     EXPECT_TRUE(rig.core.closing());
   }
   // Just under the limit is fine.
-  const std::string fits = "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: " + std::string(7000, 'a') + "\r\n\r\n";
+  const std::string fits = head + std::string(7000, 'a') + "\r\n\r\n";
   const auto r = answers(fits);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200u);

@@ -367,7 +367,9 @@ TEST_F(DaemonHttpTest, OverMaxConnectionsTheHttpPortAnswers503) {
     holder.close();
     if (!holder.connect_tcp("127.0.0.1", daemon_.port())) continue;
     const auto stats = query_stats(holder);
-    if (stat_value(stats, "curr_connections") == 1) rejected = stat_value(stats, "rejected_connections");
+    if (stat_value(stats, "curr_connections") == 1) {
+      rejected = stat_value(stats, "rejected_connections");
+    }
   }
   ASSERT_GE(rejected, 0) << "no connection was served";
 
