@@ -102,6 +102,7 @@ std::string_view reason_of(unsigned status) {
   static const std::map<unsigned, std::string_view> kReasons = {
       {200, "OK"},
       {400, "Bad Request"},
+      {301, "Moved Permanently"},
       {404, "Not Found"},
       {405, "Method Not Allowed"},
       {413, "Payload Too Large"},

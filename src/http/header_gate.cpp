@@ -4,9 +4,18 @@ namespace katsubushi::http {
 
 namespace {
 
-// As the sniffer on the main port takes them (proto/sniff.cpp): upper-case
-// methods of at most 16 letters.
+// A method is a token (RFC 9110 §9.1, §5.6.2), case-sensitive: "get" is a
+// method this server does not have (405), not a malformed line. At most 16
+// bytes, as the sniffer on the main port takes them (proto/sniff.cpp; it
+// takes upper-case ones only, so a first line "get ..." there stays
+// memcached text).
 constexpr std::size_t kMaxMethodBytes = 16;
+
+bool token_char(char c) noexcept {
+  constexpr std::string_view kPunctuation = "!#$%&'*+-.^_`|~";
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         kPunctuation.find(c) != std::string_view::npos;
+}
 constexpr std::string_view kVersion = "HTTP/1.#\r\n";  // # is any digit
 
 }  // namespace
@@ -14,7 +23,7 @@ constexpr std::string_view kVersion = "HTTP/1.#\r\n";  // # is any digit
 bool HeaderGate::request_line_byte(char c) noexcept {
   switch (part_) {
     case Part::method:
-      if (c >= 'A' && c <= 'Z' && part_len_ < kMaxMethodBytes) {
+      if (token_char(c) && part_len_ < kMaxMethodBytes) {
         ++part_len_;
         return true;
       }

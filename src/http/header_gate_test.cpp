@@ -46,7 +46,13 @@ TEST(HeaderGateTest, VerdictsDoNotDependOnHowBytesArrive) {
       {"GET /id HTTP/1.9\r\n\r\n", Verdict::complete},  // Beast refuses the version
       {"GET /\xff HTTP/1.1\r\n\r\n", Verdict::complete},
       // The request line, byte by byte.
-      {"get /id HTTP/1.1\r\n\r\n", Verdict::bad_request_line},
+      // A method is any token, case-sensitive: "get" is not GET (405 later).
+      {"get /id HTTP/1.1\r\n\r\n", Verdict::complete},
+      {"M-SEARCH.1!#$%&'*+^_`|~ / HTTP/1.1\r\n\r\n", Verdict::bad_request_line},  // 23 bytes
+      {"M-S.1!#$%&'*+^_` / HTTP/1.1\r\n\r\n", Verdict::complete},  // 16: the most
+      {"GE(T /id HTTP/1.1\r\n", Verdict::bad_request_line},
+      {"GE\"T /id HTTP/1.1\r\n", Verdict::bad_request_line},
+      {"G:T /id HTTP/1.1\r\n", Verdict::bad_request_line},
       {"\x80", Verdict::bad_request_line},
       {"\r\n", Verdict::bad_request_line},
       {" GET", Verdict::bad_request_line},
@@ -82,7 +88,7 @@ TEST(HeaderGateTest, ResetStartsTheNextRequest) {
   EXPECT_EQ(gate.scan("GET / HTTP/1.1\r\n\r\n", kLimit), Verdict::complete);
   EXPECT_EQ(gate.scan("GET / HTTP/1.1\r\n\r\n", kLimit), Verdict::complete);  // stays complete
   gate.reset();
-  EXPECT_EQ(gate.scan("x", kLimit), Verdict::bad_request_line);
+  EXPECT_EQ(gate.scan("@", kLimit), Verdict::bad_request_line);
   gate.reset();
   EXPECT_EQ(gate.scan("HEAD / HTTP/1.0\r\n", kLimit), Verdict::need_more);
 }

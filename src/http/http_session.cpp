@@ -11,6 +11,7 @@
 
 #include "config/limits.hpp"
 #include "http/header_gate.hpp"
+#include "http/header_rules.hpp"
 #include "http/routes.hpp"
 
 namespace katsubushi::http {
@@ -61,6 +62,8 @@ Method method_of(bhttp::verb v) {
       return Method::get;
     case bhttp::verb::head:
       return Method::head;
+    case bhttp::verb::options:
+      return Method::options;
     default:
       return Method::other;
   }
@@ -72,10 +75,12 @@ struct HttpSession::Parser {
   // A parser reads one message; each request gets a fresh one.
   std::optional<RequestParser> current;
   HeaderGate gate;
+  bool header_checked = false;  // header_refusal() has passed this request
 
   void reset() {
     current.reset();
     gate.reset();
+    header_checked = false;
   }
 
   RequestParser& next() {
@@ -162,6 +167,17 @@ bool HttpSession::parse(proto::InputBuffer& in, proto::OutputBuffer& out) {
     // The parser has copied what it keeps (method, target, fields) and
     // expects the bytes it did not use to be offered again, first.
     in.consume(used);
+    // Before the request is answered or its body read on: the header may
+    // make the framing ambiguous, which no later request can be trusted after.
+    if ((!ec || ec == bhttp::error::need_more) && parser.is_header_done() &&
+        !parser_->header_checked) {
+      parser_->header_checked = true;
+      const std::string_view why = header_refusal(parser.get(), parser.get().version());
+      if (!why.empty()) {
+        fail(400, "bad request: " + std::string(why) + "\n", in, out);
+        return false;
+      }
+    }
     if (ec == bhttp::error::need_more) {
       if (used > 0) continue;
       if (pending.size() < kWindow) return false;
@@ -201,7 +217,7 @@ void HttpSession::fail(unsigned status, std::string body, proto::InputBuffer& in
 void HttpSession::write(const Response& response, bool head, bool close, bool keep_alive_header,
                         proto::OutputBuffer& out) {
   const std::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(response.status));
-  out.reserve_more(160 + (head ? 0 : response.body.size()));
+  out.reserve_more(160 + response.location.size() + (head ? 0 : response.body.size()));
   out.append("HTTP/1.1 ");
   out.append_uint(response.status);
   out.append(" ");
@@ -215,6 +231,11 @@ void HttpSession::write(const Response& response, bool head, bool close, bool ke
   if (!response.allow.empty()) {
     out.append("Allow: ");
     out.append(response.allow);
+    out.append("\r\n");
+  }
+  if (!response.location.empty()) {
+    out.append("Location: ");
+    out.append(response.location);
     out.append("\r\n");
   }
   if (close) {

@@ -13,51 +13,12 @@
 #include <vector>
 
 #include "config/limits.hpp"
-#include "http/test_wire.hpp"
-#include "proto/session_test_util.hpp"
+#include "http/http_session_test_util.hpp"
 
 namespace katsubushi::http {
 namespace {
 
-using proto::Protocol;
-using proto::test::escaped;
-using proto::test::id_at;
-using proto::test::kStartUnixMs;
-using proto::test::Outcome;
-using proto::test::RigOptions;
-using proto::test::run_every_chunking;
-using proto::test::SessionRig;
-using testwire::parse_responses;
-using testwire::ParsedResponse;
-using testwire::ParsedStream;
-
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
-
-// A connection of the -http-port listener: HTTP from the first byte.
-RigOptions http_port(proto::SessionLimits limits = {}) {
-  RigOptions o;
-  o.limits = limits;
-  o.protocol = Protocol::http;
-  return o;
-}
-
-// Parses `output`, failing the test on malformed bytes.
-std::vector<ParsedResponse> responses(std::string_view output,
-                                      const std::set<std::size_t>& head_at = {}) {
-  const ParsedStream s = parse_responses(output, head_at);
-  EXPECT_EQ(s.error, "") << escaped(output);
-  return s.responses;
-}
-
-// Runs `input` under every chunking (they must agree) and parses the replies.
-std::vector<ParsedResponse> answers(std::string_view input, Outcome* outcome = nullptr,
-                                    const std::set<std::size_t>& head_at = {}) {
-  const Outcome o = run_every_chunking(input);
-  if (outcome != nullptr) *outcome = o;
-  return responses(o.output, head_at);
-}
-
-constexpr std::string_view kGetId = "GET /id HTTP/1.1\r\nHost: k\r\n\r\n";
+using namespace session_test;
 
 TEST(HttpSessionTest, GetIdOnTheMainPort) {
   Outcome o;
@@ -123,9 +84,9 @@ TEST(HttpSessionTest, PipelinedRequestsAreAnsweredInOrderWithIncreasingIds) {
 
 TEST(HttpSessionTest, HeadGetsTheHeadersOfGetAndNoBody) {
   SessionRig get;
-  get.feed("GET /stats HTTP/1.1\r\n\r\n");
+  get.feed("GET /stats HTTP/1.1\r\nHost: k\r\n\r\n");
   SessionRig head;
-  head.feed("HEAD /stats HTTP/1.1\r\n\r\n");
+  head.feed("HEAD /stats HTTP/1.1\r\nHost: k\r\n\r\n");
   const std::string get_headers = get.transcript.substr(0, get.transcript.find("\r\n\r\n") + 4);
   EXPECT_EQ(escaped(head.transcript), escaped(get_headers));
   EXPECT_FALSE(head.core.closing());
@@ -176,7 +137,7 @@ TEST(HttpSessionTest, Http10ClosesUnlessKeepAlive) {
 TEST(HttpSessionTest, TheLastRequestAllowedOnAConnectionClosesIt) {
   std::string input;
   for (std::uint64_t i = 0; i <= config::kHttpMaxRequestsPerConnection; ++i) {
-    input += "GET /healthz HTTP/1.1\r\n\r\n";
+    input += "GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n";
   }
   SessionRig rig;
   rig.feed_all(input);
@@ -191,17 +152,18 @@ TEST(HttpSessionTest, TheLastRequestAllowedOnAConnectionClosesIt) {
 // A malformed request gets 400 and a close; nothing after it is read.
 TEST(HttpSessionTest, MalformedRequestsAre400ThenClose) {
   for (const std::string_view input : {
-           "GET /id HTTP/1.1\r\nno colon here\r\n\r\nGET /id HTTP/1.1\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nno colon here\r\n\r\n"
+           "GET /id HTTP/1.1\r\nHost: k\r\n\r\n",
            "GET /id HTTP/1.1\nHost: k\n\n",                  // bare LF: Beast wants CRLF
-           "GET /id HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-           "GET /id HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: x\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
            "GET /id HTTP/1.2\r\n\r\n",
-           "GET /id HTTP/1.1\r\n\x01: x\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\n\x01: x\r\n\r\n",
            "GET /id HTTP/1.1\r\nHost: k\n\r\n",
            "GET /id HTTP/1.1\r\nHost: k\r\n\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n",
        }) {
     SCOPED_TRACE(escaped(input));
     Outcome o;
@@ -219,9 +181,10 @@ TEST(HttpSessionTest, MalformedRequestsAre400ThenClose) {
 TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
   // The whole header, request line included, may not reach the limit.
   const std::string big(config::kHttpMaxHeaderBytes, 'a');
-  for (const std::string& input : {"GET /id HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n",
-                                  "GET /id HTTP/1.1\r\nX-Big: " + big,  // never terminated
-                                  "GET /" + big + " HTTP/1.1\r\n\r\n"}) {
+  const std::string head = "GET /id HTTP/1.1\r\nHost: k\r\nX-Big: ";
+  for (const std::string& input : {head + big + "\r\n\r\n",
+                                  head + big,  // never terminated
+                                  "GET /" + big + " HTTP/1.1\r\nHost: k\r\n\r\n"}) {
     SessionRig rig(http_port());  // a request line this long is never sniffed as HTTP
     rig.feed(input);
     const auto r = responses(rig.transcript);
@@ -232,7 +195,7 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
     EXPECT_TRUE(rig.core.closing());
   }
   // Just under the limit is fine.
-  const std::string fits = "GET /id HTTP/1.1\r\nX-Big: " + std::string(7000, 'a') + "\r\n\r\n";
+  const std::string fits = head + std::string(7000, 'a') + "\r\n\r\n";
   const auto r = answers(fits);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200u);
@@ -241,14 +204,14 @@ TEST(HttpSessionTest, HeaderOverTheLimitIs431ThenClose) {
 TEST(HttpSessionTest, BodyIsReadAndDroppedUpToTheLimit) {
   const std::string body(config::kHttpMaxBodyBytes, 'b');
   Outcome o;
-  auto r = answers("GET /id HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+  auto r = answers("GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\n\r\n" + body + std::string(kGetId),
                    &o);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].body, std::to_string(id(0)));
   EXPECT_EQ(r[1].body, std::to_string(id(1)));
   // Chunked, in two chunks and a trailer.
-  r = answers("GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+  r = answers("GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n"
               "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n" + std::string(kGetId));
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].status, 200u);
@@ -258,8 +221,8 @@ TEST(HttpSessionTest, BodyOverTheLimitIs413ThenClose) {
   const std::string over = std::to_string(config::kHttpMaxBodyBytes + 1);
   for (const std::string& input : {
            // Refused on the header alone: the body never has to arrive.
-           "GET /id HTTP/1.1\r\nContent-Length: " + over + "\r\n\r\n",
-           "GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           "GET /id HTTP/1.1\r\nHost: k\r\nContent-Length: " + over + "\r\n\r\n",
+           "GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n" +
                std::string(config::kHttpMaxBodyBytes > 0xFFFF ? "10001" : "FFFF") + "\r\n"}) {
     Outcome o;
     const auto r = answers(input, &o);
@@ -273,7 +236,7 @@ TEST(HttpSessionTest, BodyOverTheLimitIs413ThenClose) {
 TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
   // Beast bounds the header but not a chunk's size line: the session does.
   SessionRig rig(http_port());
-  rig.feed("GET /id HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\nTransfer-Encoding: chunked\r\n\r\n1;");
   for (int i = 0; i < 64 && !rig.core.closing(); ++i) {
     rig.feed(std::string(1024, 'e'));
     ASSERT_LE(rig.core.buffered_bytes(), 2 * config::kHttpMaxHeaderBytes + 4096);
@@ -287,7 +250,7 @@ TEST(HttpSessionTest, ChunkLinesAreBoundedToo) {
 TEST(HttpSessionTest, MemoryStaysBoundedWhateverArrives) {
   // A header that never ends, sent in pieces, is cut at the limit.
   SessionRig rig(http_port());
-  rig.feed("GET /id HTTP/1.1\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\n");
   std::size_t most = 0;
   for (int i = 0; i < 1024 && !rig.core.closing(); ++i) {
     rig.feed("X-A: " + std::string(1000, 'a') + "\r\n");
@@ -303,7 +266,7 @@ TEST(HttpSessionTest, OutputBackpressureStopsAndResumes) {
   small.limits.max_output_bytes = 512;
   SessionRig rig(small);
   std::string input;
-  for (int i = 0; i < 40; ++i) input += "GET /ids?n=10 HTTP/1.1\r\n\r\n";
+  for (int i = 0; i < 40; ++i) input += "GET /ids?n=10 HTTP/1.1\r\nHost: k\r\n\r\n";
   rig.core.receive(input);
   rig.core.process();
   // Stopped once over the limit: not everything is answered yet.
@@ -328,7 +291,7 @@ TEST(HttpSessionTest, OutputBackpressureStopsAndResumes) {
 TEST(HttpSessionTest, GeneratorThatCannotIssueIs503AndTheConnectionStays) {
   SessionRig rig;
   rig.clock.set(id::kEpochUnixMs - 1);
-  rig.feed("GET /id HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\n\r\nGET /healthz HTTP/1.1\r\nHost: k\r\n\r\n");
   auto r = responses(rig.transcript);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].status, 503u);
@@ -337,7 +300,7 @@ TEST(HttpSessionTest, GeneratorThatCannotIssueIs503AndTheConnectionStays) {
   EXPECT_FALSE(rig.core.closing());
   rig.clock.set(kStartUnixMs);
   rig.transcript.clear();
-  rig.feed("GET /healthz HTTP/1.1\r\n\r\n");
+  rig.feed("GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n");
   r = responses(rig.transcript);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200u);
@@ -352,7 +315,7 @@ TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
 
   for (const std::string& input : {std::string("get a\r\n"), std::string("\x80\x00\x00\x00", 4),
                                   std::string("\r\n\r\n"),
-                                  std::string("\r\nGET /id HTTP/1.1\r\n\r\n")}) {
+                                  std::string("\r\nGET /id HTTP/1.1\r\nHost: k\r\n\r\n")}) {
     SessionRig other(http_port());
     other.feed(input);
     r = responses(other.transcript);
@@ -364,7 +327,7 @@ TEST(HttpSessionTest, HttpPortAnswersHttpAndRefusesAnythingElse) {
 
 TEST(HttpSessionTest, NothingIsReadOrWrittenAfterClosing) {
   SessionRig rig;
-  rig.feed("GET /id HTTP/1.1\r\nConnection: close\r\n\r\n");
+  rig.feed("GET /id HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(rig.core.closing());
   const std::string before = rig.transcript;
   rig.feed(kGetId);
@@ -375,9 +338,9 @@ TEST(HttpSessionTest, NothingIsReadOrWrittenAfterClosing) {
 
 TEST(HttpSessionTest, CompletedRequestsCountsEveryAnswer) {
   SessionRig rig;
-  rig.feed("GET /x HTTP/1.1\r\n\r\nDELETE /id HTTP/1.1\r\n\r\nGET /id");
+  rig.feed("GET /x HTTP/1.1\r\nHost: k\r\n\r\nDELETE /id HTTP/1.1\r\nHost: k\r\n\r\nGET /id");
   EXPECT_EQ(rig.core.completed_requests(), 2u);  // a request in progress does not count
-  rig.feed(" HTTP/1.1\r\n\r\n");
+  rig.feed(" HTTP/1.1\r\nHost: k\r\n\r\n");
   EXPECT_EQ(rig.core.completed_requests(), 3u);
 }
 

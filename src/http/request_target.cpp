@@ -1,5 +1,8 @@
 #include "http/request_target.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace katsubushi::http {
 
 namespace {
@@ -57,6 +60,39 @@ std::string_view target_query(std::string_view target) noexcept {
   if (q == std::string_view::npos) return {};
   // A fragment is never sent, but if it is, it is not part of the query.
   return origin.substr(q + 1, origin.find('#', q) - (q + 1));
+}
+
+bool escapes_well_formed(std::string_view target) noexcept {
+  for (std::size_t i = target.find('%'); i != std::string_view::npos; i = target.find('%', i + 3)) {
+    if (target.size() - i < 3 || hex_value(target[i + 1]) < 0 || hex_value(target[i + 2]) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string clean_path(std::string_view path) {
+  if (!path.starts_with('/')) return std::string(path);
+  std::vector<std::string_view> segments;
+  std::size_t from = 1;
+  while (from <= path.size()) {
+    const std::size_t slash = std::min(path.find('/', from), path.size());
+    const std::string_view segment = path.substr(from, slash - from);
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!segment.empty() && segment != ".") {
+      segments.push_back(segment);
+    }
+    from = slash + 1;
+  }
+  std::string clean;
+  clean.reserve(path.size());
+  for (const std::string_view segment : segments) {
+    clean += '/';
+    clean += segment;
+  }
+  if (clean.empty() || path.ends_with('/')) clean += '/';
+  return clean;
 }
 
 std::optional<std::string> query_value(std::string_view query, std::string_view key) {

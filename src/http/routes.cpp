@@ -110,10 +110,48 @@ Response get_healthz(RouteContext& context) {
   return text(200, "ok\n");
 }
 
+// `target` for a Location field: the bytes the request line may carry and a
+// URI may not (above 0x7e) %-escaped; the rest are visible ASCII already.
+std::string location_of(std::string_view target) {
+  constexpr std::string_view kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (const char c : target) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b > 0x7e) {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Response route(const Request& request, RouteContext& context) {
+  if (!escapes_well_formed(request.target)) {
+    return text(400, "bad request: a '%' in the target is not followed by two hex digits\n");
+  }
+  // The asterisk form names the server as a whole, and only OPTIONS may use
+  // it (RFC 9112 §3.2.4, RFC 9110 §9.3.7): this server has nothing to add.
+  if (request.target == "*") {
+    return request.method == Method::options ? text(200, {})
+                                             : text(400, "bad request: '*' is only for OPTIONS\n");
+  }
   const std::string_view path = target_path(request.target);
+  if (std::string clean = clean_path(path); clean != path) {
+    Response r = text(301, "moved permanently to " + clean + "\n");
+    const std::string_view query = target_query(request.target);
+    if (!query.empty()) {
+      clean += '?';
+      clean += query;
+    }
+    r.location = location_of(clean);
+    return r;
+  }
   // /id and /ids issue ids: HEAD would spend them on a reply nobody reads.
   const bool issues_ids = path == "/id" || path == "/ids";
   const bool read_only = path == "/stats" || path == "/metrics" || path == "/healthz";

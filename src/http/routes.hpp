@@ -14,7 +14,8 @@
 
 namespace katsubushi::http {
 
-enum class Method { get, head, other };
+// Methods are case-sensitive (RFC 9110 §9.1): "get" is `other`.
+enum class Method { get, head, options, other };
 
 struct Request {
   Method method = Method::get;
@@ -34,6 +35,7 @@ struct Response {
   std::string_view content_type = kTextPlain;
   std::string body;          // a HEAD reply sends its length, not the body
   std::string_view allow;    // with 405: the methods the path takes
+  std::string location;      // with 301: where the path is
   // Non-zero: no answer yet; the ids are to be asked for again at this time
   // (unix ms on the generator's clock).
   std::int64_t not_before_unix_ms = 0;
@@ -48,7 +50,9 @@ struct RouteContext {
 };
 
 // GET /id, GET /ids?n=N, GET|HEAD /stats, /metrics, /healthz; 404 for any
-// other path, 405 (with Allow) for another method on a known path.
+// other path, 405 (with Allow) for another method on a known path; 400 for a
+// malformed %-escape; 301 to the clean path for one with dot-segments or
+// empty segments (as Go's ServeMux); `OPTIONS *` is 200, `*` otherwise 400.
 Response route(const Request& request, RouteContext& context);
 
 }  // namespace katsubushi::http

@@ -113,7 +113,6 @@ TEST_F(RoutesTest, IdsTakeNFromTheQueryDecoded) {
            {"/ids?n=1000", 1000},
            {"/ids?n=007", 7},
            {"/ids?n=2&n=9", 2},           // the first value, as url.Values.Get
-           {"/ids?n=%zz&n=3", 3},         // a bad pair is skipped, as url.ParseQuery skips it
            {"http://h:1/ids?n=6", 6}}) {  // absolute form
     SCOPED_TRACE(target);
     const Response r = get(target, true);
@@ -134,6 +133,63 @@ TEST_F(RoutesTest, BadNIsA400AndIssuesNothing) {
   }
   EXPECT_EQ(generator.counters().ids_issued, 0u);
   EXPECT_EQ(counters.cmd_get.load(), 0u);
+}
+
+// A malformed escape anywhere in the target refuses the request: read as
+// "no n", `n=%zz` would quietly give one id (go-katsubushi does so).
+TEST_F(RoutesTest, MalformedEscapeAnywhereIsA400AndIssuesNothing) {
+  for (const char* target : {"/ids?n=%zz", "/ids?n=%3", "/ids?n=%", "/ids?n=%zz&n=3",
+                             "/ids?x=%g1&n=2", "/ids?%=1", "/i%d", "/id%", "/id%2", "/stats?x=%",
+                             "/nope%zz"}) {
+    SCOPED_TRACE(target);
+    for (Method m : {Method::get, Method::head, Method::other}) {
+      const Response r = get(target, false, m);
+      EXPECT_EQ(r.status, 400u);
+      EXPECT_TRUE(r.body.starts_with("bad request: ")) << r.body;
+    }
+  }
+  EXPECT_EQ(get("/ids?n=%32&x=%7e%7E").status, 200u);  // well-formed, either case
+  EXPECT_EQ(generator.counters().ids_issued, 2u);
+}
+
+// As Go's ServeMux: a path with dot-segments or empty segments is redirected
+// to its clean form, the query kept; nothing is issued on the way.
+TEST_F(RoutesTest, UncleanPathsAre301ToTheCleanPath) {
+  for (const auto& [target, location] : std::vector<std::pair<std::string, std::string>>{
+           {"/x/../id", "/id"},
+           {"/./ids?n=2", "/ids?n=2"},
+           {"//id", "/id"},
+           {"/id/.", "/id"},
+           {"/../../stats", "/stats"},
+           {"/x/..", "/"},
+           {"/nope/../nope2/", "/nope2/"},
+           {"http://h:1/a/../id", "/id"},
+           {"/\xc3\xa9/../id", "/id"},
+           {"/\xc3\xa9//", "/%C3%A9/"}}) {
+    SCOPED_TRACE(target);
+    for (Method m : {Method::get, Method::head, Method::other}) {
+      const Response r = get(target, false, m);
+      EXPECT_EQ(r.status, 301u);
+      EXPECT_EQ(r.location, location);
+    }
+  }
+  EXPECT_EQ(generator.counters().ids_issued, 0u);
+  EXPECT_EQ(get("/id/").status, 404u);  // a trailing slash is kept, as Go keeps it
+}
+
+// RFC 9110 §9.3.7: `OPTIONS *` asks about the server as a whole; RFC 9112
+// §3.2.4: the asterisk form is for nothing else.
+TEST_F(RoutesTest, OptionsAsteriskIs200AndAsteriskOtherwise400) {
+  const Response ok = get("*", false, Method::options);
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_EQ(ok.body, "");
+  for (Method m : {Method::get, Method::head, Method::other}) {
+    EXPECT_EQ(get("*", false, m).status, 400u);
+  }
+  const Response on_path = get("/id", false, Method::options);
+  EXPECT_EQ(on_path.status, 405u);
+  EXPECT_EQ(on_path.allow, "GET");
+  EXPECT_EQ(generator.counters().ids_issued, 0u);
 }
 
 TEST_F(RoutesTest, IdsAreStrictlyIncreasingAcrossRequestsAndMilliseconds) {
@@ -262,7 +318,7 @@ TEST_F(RoutesTest, MetricsAreThePrometheusTextFormat) {
 }
 
 TEST_F(RoutesTest, UnknownPathsAre404WhateverTheMethod) {
-  for (const char* target : {"/", "/id/", "/ids/", "/ID", "/idx", "/stats/x", "*", "example.com:80",
+  for (const char* target : {"/", "/id/", "/ids/", "/ID", "/idx", "/stats/x", "example.com:80",
                              "/metrics2", ""}) {
     SCOPED_TRACE(target);
     EXPECT_EQ(get(target).status, 404u);
@@ -273,7 +329,7 @@ TEST_F(RoutesTest, UnknownPathsAre404WhateverTheMethod) {
 
 TEST_F(RoutesTest, OtherMethodsAre405WithAllow) {
   for (const char* target : {"/id", "/ids?n=2"}) {
-    for (Method m : {Method::head, Method::other}) {
+    for (Method m : {Method::head, Method::options, Method::other}) {
       const Response r = get(target, false, m);
       EXPECT_EQ(r.status, 405u) << target;
       EXPECT_EQ(r.allow, "GET") << target;

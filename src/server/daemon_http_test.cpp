@@ -302,6 +302,94 @@ TEST_F(DaemonHttpTest, PromtoolAcceptsTheMetrics) {
   EXPECT_TRUE(check.status->clean()) << check.out << check.err << "\n" << r->body;
 }
 
+// What outside testing found answered 200: each refused on the wire, on
+// both ports. A refusal of the framing or of Host closes the connection (a
+// smuggled second request is never answered); a bad target does not.
+TEST_F(DaemonHttpTest, RefusesWhatRfc9112RefusesOnBothPorts) {
+  const std::uint16_t http_port = free_tcp_port();
+  start({"-http-port=" + std::to_string(http_port)});
+  for (const std::uint16_t port : {daemon_.port(), http_port}) {
+    SCOPED_TRACE(port);
+    HttpClient c;
+    ASSERT_TRUE(c.connect(port));
+    for (const char* target : {"/ids?n=%zz", "/ids?n=%3"}) {
+      const auto r = c.get(target);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400u) << target;
+      EXPECT_FALSE(r->closes());
+    }
+    auto r = c.get("/x/../id");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 301u);
+    EXPECT_EQ(r->header("Location"), "/id");
+    ASSERT_TRUE(c.send("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"));
+    r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    ASSERT_TRUE(c.send("get /id HTTP/1.1\r\nHost: t\r\n\r\n"));
+    r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405u);
+    r = c.get("/id");  // the connection went on
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+
+    for (const char* request : {
+             "GET /id HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+             "GET /id HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nContent-Length: 0\r\n\r\n",
+             "GET /id HTTP/1.1\r\n\r\n",
+             "GET /id HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n"}) {
+      SCOPED_TRACE(request);
+      HttpClient one;
+      ASSERT_TRUE(one.connect(port));
+      ASSERT_TRUE(one.send(std::string(request) + "GET /id HTTP/1.1\r\nHost: t\r\n\r\n"));
+      r = one.read();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400u);
+      EXPECT_TRUE(r->closes());
+      EXPECT_TRUE(one.closed_by_server()) << "the second request was answered";
+    }
+  }
+}
+
+// Over -max-connections, an HTTP client on -http-port is told so in HTTP;
+// the main port, where nothing is read before the refusal, keeps the
+// memcached line.
+TEST_F(DaemonHttpTest, OverMaxConnectionsTheHttpPortAnswers503) {
+  const std::uint16_t http_port = free_tcp_port();
+  start({"-http-port=" + std::to_string(http_port), "-max-connections=1"});
+  // The one slot is the holder's once it is served: until the start-up
+  // probe's slot is given back, the holder itself is refused (and retried).
+  LoopbackClient holder;
+  std::int64_t rejected = -1;
+  for (int i = 0; i < 500 && rejected < 0; ++i) {
+    if (i > 0) std::this_thread::sleep_for(Millis(20));
+    holder.close();
+    if (!holder.connect_tcp("127.0.0.1", daemon_.port())) continue;
+    const auto stats = query_stats(holder);
+    if (stat_value(stats, "curr_connections") == 1) {
+      rejected = stat_value(stats, "rejected_connections");
+    }
+  }
+  ASSERT_GE(rejected, 0) << "no connection was served";
+
+  LoopbackClient http;
+  ASSERT_TRUE(http.connect_tcp("127.0.0.1", http_port));
+  const auto reply = http.read_until_closed();
+  ASSERT_TRUE(reply) << "the connection over the limit was not closed";
+  const auto parsed = http::testwire::parse_responses(*reply);
+  ASSERT_EQ(parsed.error, "") << *reply;
+  ASSERT_EQ(parsed.responses.size(), 1u);
+  EXPECT_EQ(parsed.responses[0].status, 503u);
+  EXPECT_EQ(parsed.responses[0].header("Retry-After"), "1");
+  EXPECT_TRUE(parsed.responses[0].closes());
+
+  LoopbackClient memcached;
+  ASSERT_TRUE(memcached.connect_tcp("127.0.0.1", daemon_.port()));
+  EXPECT_EQ(memcached.read_until_closed(), "SERVER_ERROR too many open connections\r\n");
+  EXPECT_EQ(stat_value(query_stats(holder), "rejected_connections"), rejected + 2);
+}
+
 TEST(DaemonHttpFlags, HttpPortEqualToThePortIsAFlagError) {
   const std::uint16_t port = free_tcp_port();
   const auto r = run_command(daemon_binary(), {"-worker-id=1", "-port=" + std::to_string(port),

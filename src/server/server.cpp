@@ -31,6 +31,7 @@
 #include "config/limits.hpp"
 #include "config/session_limits.hpp"
 #include "grpc/grpc_front.hpp"
+#include "proto/refusal.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
 #include "server/plain_allocator.hpp"
@@ -48,7 +49,6 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view kTooManyConnections = "SERVER_ERROR too many open connections\r\n";
 
 // A start-up failure the operator can act on: what we tried, and why it failed
 // in the system's words (never a library's source location).
@@ -483,7 +483,7 @@ template <typename Acceptor>
 asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol protocol) {
   Worker* next = nullptr;
   co_await accept_connections(
-      acceptor, kTooManyConnections,
+      acceptor, proto::too_many_connections_reply(protocol),
       [this, &next]() -> asio::io_context& {
         next = workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
                                 (workers_.size() - 1)]

@@ -1,0 +1,58 @@
+// Helpers of the HTTP session tests: a rig per port, replies parsed, every
+// chunking run (http_session_test.cpp, http_session_refusals_test.cpp).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/test_wire.hpp"
+#include "proto/session_test_util.hpp"
+
+namespace katsubushi::http::session_test {
+
+using proto::Protocol;
+using proto::test::escaped;
+using proto::test::id_at;
+using proto::test::kStartUnixMs;
+using proto::test::Outcome;
+using proto::test::RigOptions;
+using proto::test::run_every_chunking;
+using proto::test::SessionRig;
+using testwire::parse_responses;
+using testwire::ParsedResponse;
+using testwire::ParsedStream;
+
+inline std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
+
+// A connection of the -http-port listener: HTTP from the first byte.
+inline RigOptions http_port(proto::SessionLimits limits = {}) {
+  RigOptions o;
+  o.limits = limits;
+  o.protocol = Protocol::http;
+  return o;
+}
+
+// Parses `output`, failing the test on malformed bytes.
+inline std::vector<ParsedResponse> responses(std::string_view output,
+                                             const std::set<std::size_t>& head_at = {}) {
+  const ParsedStream s = parse_responses(output, head_at);
+  EXPECT_EQ(s.error, "") << escaped(output);
+  return s.responses;
+}
+
+// Runs `input` under every chunking (they must agree) and parses the replies.
+inline std::vector<ParsedResponse> answers(std::string_view input, Outcome* outcome = nullptr,
+                                           const std::set<std::size_t>& head_at = {}) {
+  const Outcome o = run_every_chunking(input);
+  if (outcome != nullptr) *outcome = o;
+  return responses(o.output, head_at);
+}
+
+inline constexpr std::string_view kGetId = "GET /id HTTP/1.1\r\nHost: k\r\n\r\n";
+
+}  // namespace katsubushi::http::session_test
