@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The package stage of ci/test.sh, on a release build that is already built:
 #   1. `cmake --install --prefix` into a temporary directory: bin/, the man
-#      page, the systemd units and etc/default/katsubushi land there;
+#      page, the systemd units, etc/default/katsubushi and the conformance
+#      cases land there; the installed katsubushi-conform lists its cases
+#      from another directory;
 #   2. cpack builds the .deb; its contents, dependencies and conffiles;
 #   3. apt-get installs it (as root, or with sudo); the files are where the
 #      README says, `man -w katsubushi` finds the page;
 #   4. the installed /usr/bin/katsubushi runs once on a free port, hands out an
-#      id over the memcached protocol, and exits 0 on SIGTERM;
+#      id over the memcached protocol, passes the installed katsubushi-conform
+#      (run from another directory, finding its cases itself, writing JUnit
+#      XML), and exits 0 on SIGTERM;
 #   5. the package is purged, so the machine is left as found.
 # Ends with "package: N passed, N failed". Takes about half a minute.
 # usage: ci/package.sh [BUILD_DIR]   (default build/release)
@@ -19,6 +23,7 @@ export DEBIAN_FRONTEND=noninteractive
 passed=0
 failed=0
 work=$(mktemp -d)
+mkdir -p "$work/elsewhere"
 installed=0
 daemon=""
 
@@ -30,8 +35,8 @@ check() {
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 # What the checks below look at, one function each.
-no_tests_in() { ! find "$1" -name '*test*' -o -name '*conform*' | grep -q .; }
-deb_has_no_tests() { ! grep -E '_tests|test_|conform|fuzz|_benchmarks' "$work/contents"; }
+no_tests_in() { ! find "$1" -name '*test*' | grep -q .; }
+deb_has_no_tests() { ! grep -E '_tests|test_|fuzz|_benchmarks' "$work/contents"; }
 deb_depends_on_shared_libs() {
   local lib
   for lib in libc6 libboost-json libhiredis libgrpc++ libprotobuf libsystemd0; do
@@ -40,6 +45,27 @@ deb_depends_on_shared_libs() {
 }
 deb_conffiles() { dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx "$1"; }
 dpkg_conffile() { dpkg-query -W -f='${Conffiles}' katsubushi | grep -q " $1 "; }
+# conform_lists_cases BIN: BIN, run from a directory with no cases near it,
+# finds its own and lists every protocol's.
+conform_lists_cases() {
+  local out group
+  out=$(cd "$work/elsewhere" && "$1" --list) || { echo "$1 --list failed"; return 1; }
+  for group in text meta binary http; do
+    grep -q "^$group/" <<<"$out" || { echo "no $group cases listed"; return 1; }
+  done
+}
+# junit_counts FILE: the JUnit XML parses, with as many testcases as it says
+# and no failure.
+junit_counts() {
+  python3 - "$1" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.findall("./testsuite/testcase")
+assert len(cases) == int(root.get("tests")) > 100, (len(cases), root.get("tests"))
+assert root.get("failures") == "0" and not root.findall(".//failure"), root.get("failures")
+print("junit: %d testcases, %s skipped" % (len(cases), root.get("skipped")))
+EOF
+}
 man_finds_page() { [ "$(man -w katsubushi 2>/dev/null)" = /usr/share/man/man1/katsubushi.1.gz ]; }
 prints_version() { /usr/bin/katsubushi -version | grep -q '^katsubushi version: [0-9]'; }
 dump_worker_id() { /usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":$2,"; }
@@ -69,10 +95,12 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
       share/man/man1/katsubushi.1.gz share/doc/katsubushi/README.md \
       lib/systemd/system/katsubushi.service lib/systemd/system/katsubushi.socket \
       lib/systemd/system/katsubushi-http.socket lib/systemd/system/katsubushi-grpc.socket \
-      etc/default/katsubushi; do
+      etc/default/katsubushi bin/katsubushi-conform share/katsubushi/conform/binary/get.case; do
     check "cmake --install: $f" test -f "$prefix/$f"
   done
-  check "cmake --install: no test binaries, no katsubushi-conform" no_tests_in "$prefix/bin"
+  check "cmake --install: no test binaries" no_tests_in "$prefix/bin"
+  check "cmake --install: katsubushi-conform finds its cases from another directory" \
+    conform_lists_cases "$prefix/bin/katsubushi-conform"
   check "cmake --install: the service runs \$prefix/bin/katsubushi" \
     grep -qx "ExecStart=$prefix/bin/katsubushi" "$prefix/lib/systemd/system/katsubushi.service"
 else
@@ -107,7 +135,10 @@ dpkg-deb -f "$deb" Depends >"$work/depends"
 echo "Depends: $(cat "$work/depends")"
 check ".deb: usr/bin/katsubushi" grep -qx './usr/bin/katsubushi' "$work/contents"
 check ".deb: the man page" grep -qx './usr/share/man/man1/katsubushi.1.gz' "$work/contents"
-check ".deb: no tests, no katsubushi-conform" deb_has_no_tests
+check ".deb: no tests" deb_has_no_tests
+check ".deb: usr/bin/katsubushi-conform" grep -qx './usr/bin/katsubushi-conform' "$work/contents"
+check ".deb: the conformance cases" \
+  grep -qx './usr/share/katsubushi/conform/binary/get.case' "$work/contents"
 check ".deb: Depends from dpkg-shlibdeps (Boost.JSON, hiredis, gRPC, protobuf, libsystemd)" \
   deb_depends_on_shared_libs
 check ".deb: /etc/default/katsubushi is a conffile" deb_conffiles /etc/default/katsubushi
@@ -127,7 +158,8 @@ grep -F 'katsubushi:' "$work/apt.log"  # the postinst's word to the operator
 for f in /usr/bin/katsubushi /usr/bin/katsubushi-dump /usr/bin/katsubushi-bench \
     /usr/lib/systemd/system/katsubushi.service /usr/lib/systemd/system/katsubushi.socket \
     /usr/lib/systemd/system/katsubushi-http.socket /usr/lib/systemd/system/katsubushi-grpc.socket \
-    /etc/default/katsubushi; do
+    /etc/default/katsubushi /usr/bin/katsubushi-conform \
+    /usr/share/katsubushi/conform/text/get.case; do
   check "installed: $f" test -f "$f"
 done
 check "installed: the service runs /usr/bin/katsubushi" \
@@ -182,6 +214,17 @@ if [ -n "$id" ]; then
   check "installed daemon: katsubushi-dump reads worker id 1 in it" dump_worker_id "$id" 1
 else
   fail "installed daemon: get answers an id" "$reply"
+fi
+# The installed runner, from a directory of its own, against the installed
+# daemon: every protocol's cases (HTTP on the memcached port), JUnit XML out.
+if (cd "$work/elsewhere" && /usr/bin/katsubushi-conform --target "127.0.0.1:$port" \
+    --junit "$work/conform.xml" >"$work/conform.log" 2>&1); then
+  pass "installed katsubushi-conform: $(tail -n 1 "$work/conform.log")"
+  check "installed katsubushi-conform: --junit wrote every case, none failed" \
+    junit_counts "$work/conform.xml"
+else
+  grep -v '^PASS' "$work/conform.log" | tail -n 30
+  fail "installed katsubushi-conform against the installed daemon"
 fi
 kill -TERM "$daemon"
 for _ in $(seq 150); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done

@@ -1,42 +1,54 @@
-// katsubushi-conform: runs the conformance cases (src/conform/cases) against
-// a server and prints one line per case, then "conform: N passed, N failed".
-// Exit status: 0 when none failed, 1 when some did, 2 for a usage error or a
-// case file that does not parse.
+// katsubushi-conform: runs the conformance cases (src/conform/cases, installed
+// as share/katsubushi/conform) against a server and prints one line per case,
+// then "conform: N passed, N failed, N skipped"; --junit writes the same
+// verdict as JUnit XML. Exit status (kExit* below): 0 no case failed, 1 some
+// did, 2 a usage error or cases not found / not parsing, 3 the target did not
+// accept a connection.
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "conform/case_file.hpp"
+#include "conform/case_location.hpp"
+#include "conform/junit.hpp"
 #include "conform/runner.hpp"
+#include "conform/suite.hpp"
 #include "conform/transport.hpp"
-
-#ifndef KATSUBUSHI_CONFORM_CASES_DIR
-#define KATSUBUSHI_CONFORM_CASES_DIR "src/conform/cases"
-#endif
 
 namespace {
 
 using namespace katsubushi::conform;
 
+constexpr int kExitPassed = 0;       // every case passed or was skipped
+constexpr int kExitFailed = 1;       // a case failed
+constexpr int kExitUsage = 2;        // a usage error; the cases not found or not parsing
+constexpr int kExitUnreachable = 3;  // the target did not accept a connection
+
 constexpr std::string_view kUsage =
     "usage: katsubushi-conform --target HOST:PORT [--protocol text|meta|binary|http]\n"
-    "                          [--cases DIR] [--skip ID]... [--timeout MS] [--list] [--verbose]\n"
+    "                          [--cases DIR] [--skip ID]... [--timeout MS] [--junit FILE]\n"
+    "                          [--list] [--verbose]\n"
     "  --target HOST:PORT  the server under test ([ADDRESS]:PORT for IPv6)\n"
-    "  --protocol P        only the cases of protocol P (default: all)\n"
-    "  --cases DIR         the case directory (default: " KATSUBUSHI_CONFORM_CASES_DIR
-    ")\n"
+    "  --protocol P        only the cases of protocol P and what they require (default: all)\n"
+    "  --cases DIR         the case directory (default: ../share/katsubushi/conform from the\n"
+    "                      executable's directory, else conform-cases beside it)\n"
     "  --skip ID           report case ID (group/name; a trailing * matches a prefix) as SKIP\n"
     "  --timeout MS        how long one reply may take (default 3000)\n"
+    "  --junit FILE        also write the verdict as JUnit XML to FILE\n"
     "  --list              print the case ids and exit\n"
-    "  --verbose           print the bytes sent and received\n";
+    "  --verbose           print the bytes sent and received\n"
+    "exit status: 0 no case failed (all passed or skipped), 1 a case failed,\n"
+    "  2 a usage error or the cases not found or not parsing, 3 the target unreachable\n";
 
 struct Options {
   std::string target;
   std::string protocol;
-  std::string cases = KATSUBUSHI_CONFORM_CASES_DIR;
+  std::string cases;  // empty: found beside the executable
+  std::string junit;
   std::vector<std::string> skip;
   Millis timeout{3000};
   bool list = false;
@@ -45,17 +57,7 @@ struct Options {
 
 int usage_error(std::string_view message) {
   std::cerr << "katsubushi-conform: " << message << "\n" << kUsage;
-  return 2;
-}
-
-bool matches_skip(const std::string& id, const std::vector<std::string>& skip) {
-  for (const std::string& s : skip) {
-    const bool prefix = !s.empty() && s.back() == '*';
-    if (prefix ? id.starts_with(std::string_view(s).substr(0, s.size() - 1)) : id == s) {
-      return true;
-    }
-  }
-  return false;
+  return kExitUsage;
 }
 
 // Flags as `--name value` or `--name=value`, one or two dashes.
@@ -105,6 +107,8 @@ bool parse_args(int argc, char** argv, Options& o, std::string& error) {
       o.protocol = std::string(value);
     } else if (name == "cases") {
       o.cases = std::string(value);
+    } else if (name == "junit") {
+      o.junit = std::string(value);
     } else if (name == "skip") {
       o.skip.emplace_back(value);
     } else if (name == "timeout") {
@@ -138,38 +142,63 @@ int main(int argc, char** argv) {
     if (o.target.empty()) return usage_error("--target is required");
     if (!parse_target(o.target, target, error)) return usage_error("--target: " + error);
   }
+  if (o.cases.empty()) {
+    std::string looked;
+    const auto found = find_case_dir(own_executable(argc > 0 ? argv[0] : nullptr), looked);
+    if (!found) {
+      std::cerr << "katsubushi-conform: no cases in " << looked << "; name them with --cases\n";
+      return kExitUsage;
+    }
+    o.cases = found->string();
+  }
 
   std::vector<Case> all;
-  std::vector<CaseFileError> errors;
-  if (!load_cases(o.cases, all, errors)) {
-    for (const auto& e : errors) std::cerr << "katsubushi-conform: " << e.describe() << "\n";
-    return 2;
-  }
   std::vector<Case> cases;
-  for (Case& c : all) {
-    if (!o.protocol.empty() && c.protocol != only) continue;
-    if (c.skip.empty() && matches_skip(c.id(), o.skip)) c.skip = "skipped by --skip";
-    cases.push_back(std::move(c));
+  std::vector<CaseFileError> errors;
+  if (!load_cases(o.cases, all, errors) || !select_cases(all, o.protocol, o.skip, cases, errors)) {
+    for (const auto& e : errors) std::cerr << "katsubushi-conform: " << e.describe() << "\n";
+    return kExitUsage;
   }
   if (cases.empty()) {
     std::cerr << "katsubushi-conform: no cases" << (o.protocol.empty() ? "" : " for ") << o.protocol
               << " in " << o.cases << "\n";
-    return 2;
+    return kExitUsage;
   }
 
   if (o.list) {
     for (const Case& c : cases) {
       std::cout << c.id() << " (" << protocol_name(c.protocol) << ")";
+      for (const std::string& need : c.needs) std::cout << " requires " << need;
       if (!c.skip.empty()) std::cout << " skip: " << c.skip;
       std::cout << "\n";
     }
-    return 0;
+    return kExitPassed;
   }
 
+  // Nothing listening is not a verdict on the cases: say so once, not per case.
+  if (connect_tcp(target, o.timeout, error) == nullptr) {
+    std::cerr << "katsubushi-conform: the target is unreachable: " << error << "\n";
+    return kExitUnreachable;
+  }
+  // Opened before the run, so a path that cannot be written is a usage error
+  // found at once, not after every case has run.
+  std::ofstream junit;
+  if (!o.junit.empty()) {
+    junit.open(o.junit, std::ios::trunc);
+    if (!junit) return usage_error("--junit: cannot write " + o.junit);
+  }
   RunOptions run;
   run.timeout = o.timeout;
   run.trace = o.verbose ? &std::cout : nullptr;
   const Connect connect = [&](std::string& why) { return connect_tcp(target, o.timeout, why); };
   const RunSummary summary = run_all(cases, connect, run, std::cout);
-  return summary.failed == 0 ? 0 : 1;
+  if (junit.is_open()) {
+    write_junit(summary, o.target, junit);
+    junit.close();
+    if (!junit) {
+      std::cerr << "katsubushi-conform: writing " << o.junit << " failed\n";
+      return kExitUsage;
+    }
+  }
+  return summary.failed == 0 ? kExitPassed : kExitFailed;
 }

@@ -23,6 +23,14 @@ bool valid_case_name(std::string_view name) {
   });
 }
 
+// group/name, the group one of the protocol directories.
+bool valid_case_id(std::string_view id) {
+  const std::size_t slash = id.find('/');
+  if (slash == std::string_view::npos || !valid_case_name(id.substr(slash + 1))) return false;
+  const std::string_view group = id.substr(0, slash);
+  return std::find(kProtocolNames.begin(), kProtocolNames.end(), group) != kProtocolNames.end();
+}
+
 std::string_view trim_left(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
@@ -152,6 +160,10 @@ class FileParser {
     } else if (directive == "skip") {
       if (arg.empty()) return error("`skip` needs a reason");
       current()->skip = std::string(arg);
+    } else if (directive == "requires") {
+      if (!valid_case_id(arg)) return error("`requires` takes a case id: group/name");
+      if (arg == current()->id()) return error("a case cannot require itself");
+      current()->needs.emplace_back(arg);
     } else if (directive == "send") {
       if (!check_data_arg(directive, arg)) return;
       std::string bytes;

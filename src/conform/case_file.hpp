@@ -46,6 +46,10 @@ struct Case {
   int line = 0;
   Protocol protocol = Protocol::text;
   std::string skip;  // not empty: never run, reported as SKIP with this reason
+  // `requires ID` lines: ids of the cases about what this case leans on
+  // besides its subject (a binary `keep` sends a Noop: binary/noop). When one
+  // of them fails, the target lacks that feature and this case is a SKIP.
+  std::vector<std::string> needs;
   std::vector<Step> steps;
   std::string id() const { return group + "/" + name; }
 };

@@ -102,6 +102,23 @@ TEST(ConformCaseFile, ErrorsNameFileAndLine) {
             std::string::npos);
 }
 
+TEST(ConformCaseFile, Requires) {
+  const Parsed p = parse(
+      "case a\n"
+      "requires binary/noop\n"
+      "requires text/version\n"
+      "send x\n"
+      "close\n");
+  ASSERT_TRUE(p.ok) << p.errors.front().describe();
+  EXPECT_EQ(p.cases[0].needs, (std::vector<std::string>{"binary/noop", "text/version"}));
+  EXPECT_NE(first_error("case a\nrequires noop\n").find("t.case:2: `requires` takes a case id"),
+            std::string::npos);
+  EXPECT_NE(first_error("case a\nrequires nope/x\n").find("`requires` takes a case id"),
+            std::string::npos);
+  EXPECT_NE(first_error("case a\nrequires text/a\n").find("cannot require itself"),
+            std::string::npos);
+}
+
 // The committed cases parse, every protocol has some, and ids are unique.
 TEST(ConformCaseFile, CommittedCasesLoad) {
   std::vector<Case> cases;

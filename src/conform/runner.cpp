@@ -369,29 +369,4 @@ std::string_view verdict_name(Verdict verdict) {
   return "?";
 }
 
-RunSummary run_all(const std::vector<Case>& cases, const Connect& connect,
-                   const RunOptions& options, std::ostream& out) {
-  RunSummary summary;
-  for (const Case& c : cases) {
-    if (options.trace != nullptr) *options.trace << "case " << c.id() << "\n";
-    const CaseResult r = run_case(c, connect, options);
-    out << verdict_name(r.verdict) << " " << c.id();
-    if (!r.reason.empty()) out << ": " << r.reason;
-    out << "\n" << std::flush;
-    switch (r.verdict) {
-      case Verdict::pass:
-        ++summary.passed;
-        break;
-      case Verdict::fail:
-        ++summary.failed;
-        break;
-      case Verdict::skip:
-        ++summary.skipped;
-        break;
-    }
-  }
-  out << "conform: " << summary.passed << " passed, " << summary.failed << " failed\n";
-  return summary;
-}
-
 }  // namespace katsubushi::conform

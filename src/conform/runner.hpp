@@ -37,17 +37,6 @@ CaseResult run_case(const Case& c, const Connect& connect, const RunOptions& opt
 // a Noop, HTTP a GET /healthz (any status).
 std::vector<Step> keep_probe(Protocol protocol);
 
-struct RunSummary {
-  int passed = 0;
-  int failed = 0;
-  int skipped = 0;
-};
-
-// Runs every case, printing one line each ("PASS id", "FAIL id: reason",
-// "SKIP id: reason") and then "conform: N passed, N failed".
-RunSummary run_all(const std::vector<Case>& cases, const Connect& connect,
-                   const RunOptions& options, std::ostream& out);
-
 std::string_view verdict_name(Verdict verdict);
 
 }  // namespace katsubushi::conform

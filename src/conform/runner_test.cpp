@@ -3,54 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <sstream>
 #include <string>
+
+#include "testing/conform_transports.hpp"
 
 namespace katsubushi::conform {
 namespace {
 
-// The server side of a fake connection: given everything received so far
-// (not yet answered), it returns the bytes to reply and whether to close.
-struct Answer {
-  std::string bytes;
-  bool close = false;
-};
-using Script = std::function<Answer(std::string_view request)>;
-
-class ScriptedTransport final : public Transport {
- public:
-  // `sent`, if given, collects every byte sent; it outlives the connection.
-  explicit ScriptedTransport(Script script, std::string* sent = nullptr)
-      : script_(std::move(script)), sent_(sent) {}
-
-  bool send(std::string_view bytes, Millis, std::string& error, bool& peer_closed) override {
-    if (closed_) {
-      error = "send: Broken pipe";
-      peer_closed = true;
-      return false;
-    }
-    if (sent_ != nullptr) *sent_ += bytes;
-    Answer a = script_(bytes);
-    pending_ += a.bytes;
-    closed_ = a.close;
-    return true;
-  }
-
-  RecvStatus recv(std::string& out, Millis, std::string&) override {
-    if (!pending_.empty()) {
-      out += pending_;
-      pending_.clear();
-      return RecvStatus::data;
-    }
-    return closed_ ? RecvStatus::closed : RecvStatus::timeout;
-  }
-
- private:
-  Script script_;
-  std::string* sent_;
-  std::string pending_;
-  bool closed_ = false;
-};
+using testkit::Answer;
+using testkit::Script;
+using testkit::ScriptedTransport;
 
 Case parse_one(std::string_view text, Protocol protocol = Protocol::text) {
   std::vector<Case> cases;
@@ -227,26 +189,6 @@ TEST(ConformRunner, SkipAndConnectFailure) {
   const CaseResult r = run_case(c, refuse, quick());
   EXPECT_EQ(r.verdict, Verdict::fail);
   EXPECT_EQ(r.reason, "connect: 127.0.0.1:1: connect: Connection refused");
-}
-
-TEST(ConformRunner, RunAllPrintsOneLinePerCaseAndTheTotals) {
-  std::vector<Case> cases = {parse_one(kGetTwice),
-                             parse_one("case bad\nsend foo\\r\\n\nexpect OK\\r\\n\n"),
-                             parse_one("case s\nskip not here\n")};
-  const Connect connect = [](std::string&) {
-    return std::make_unique<ScriptedTransport>(fake_katsubushi());
-  };
-  std::ostringstream out;
-  const RunSummary s = run_all(cases, connect, quick(), out);
-  EXPECT_EQ(s.passed, 1);
-  EXPECT_EQ(s.failed, 1);
-  EXPECT_EQ(s.skipped, 1);
-  EXPECT_EQ(out.str(),
-            "PASS text/get-twice\n"
-            "FAIL text/bad: line 3 (expect): at byte 0 of the reply: expected \"OK\\r\\n\", got "
-            "\"ERROR\\r\\n\"\n"
-            "SKIP text/s: not here\n"
-            "conform: 1 passed, 1 failed\n");
 }
 
 }  // namespace

@@ -1,0 +1,149 @@
+// Servers for the conformance runner's unit tests, behind its Transport: a
+// scripted one (a function from the bytes received to the reply), and this
+// project's own session core, optionally with a feature taken out, to check
+// what verdict the committed cases give a server that lacks it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "conform/transport.hpp"
+#include "id/generator.hpp"
+#include "id/manual_clock.hpp"
+#include "proto/session.hpp"
+#include "proto/stats.hpp"
+#include "testing/session_rig.hpp"
+
+namespace katsubushi::testkit {
+
+// The server side of a scripted connection: given the bytes of one send, the
+// reply and whether to close after it.
+struct Answer {
+  std::string bytes;
+  bool close = false;
+};
+using Script = std::function<Answer(std::string_view request)>;
+
+class ScriptedTransport final : public conform::Transport {
+ public:
+  // `sent`, if given, collects every byte sent; it outlives the connection.
+  explicit ScriptedTransport(Script script, std::string* sent = nullptr)
+      : script_(std::move(script)), sent_(sent) {}
+
+  bool send(std::string_view bytes, conform::Millis, std::string& error,
+            bool& peer_closed) override {
+    if (closed_) {
+      error = "send: Broken pipe";
+      peer_closed = true;
+      return false;
+    }
+    if (sent_ != nullptr) *sent_ += bytes;
+    Answer a = script_(bytes);
+    pending_ += a.bytes;
+    closed_ = a.close;
+    return true;
+  }
+
+  conform::RecvStatus recv(std::string& out, conform::Millis, std::string&) override {
+    if (!pending_.empty()) {
+      out += pending_;
+      pending_.clear();
+      return conform::RecvStatus::data;
+    }
+    return closed_ ? conform::RecvStatus::closed : conform::RecvStatus::timeout;
+  }
+
+ private:
+  Script script_;
+  std::string* sent_;
+  std::string pending_;
+  bool closed_ = false;
+};
+
+// go-katsubushi's nine stats, in its order, as the `stat` cases expect.
+class NineStats final : public proto::StatsSource {
+ public:
+  proto::StatList general_stats() override {
+    return {{"pid", "1"},     {"uptime", "2"},           {"time", "3"},
+            {"version", "4"}, {"curr_connections", "1"}, {"total_connections", "1"},
+            {"cmd_get", "0"}, {"get_hits", "0"},         {"get_misses", "0"}};
+  }
+  proto::StatList settings_stats() override { return {}; }
+};
+
+// Binary Noop requests (magic 0x80, opcode 0x0a) removed from `bytes`, which
+// hold whole packets: a server without Noop that never answers one.
+inline std::string without_binary_noops(std::string_view bytes) {
+  constexpr std::size_t kHeader = 24;
+  std::string kept;
+  while (bytes.size() >= kHeader) {
+    const auto byte = [&](std::size_t i) {
+      return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+    };
+    const std::uint64_t size =
+        kHeader + ((byte(8) << 24U) | (byte(9) << 16U) | (byte(10) << 8U) | byte(11));
+    if (size > bytes.size()) break;  // a malformed length: passed on as it is
+    if (byte(0) != 0x80 || byte(1) != 0x0a) kept += bytes.substr(0, size);
+    bytes.remove_prefix(size);
+  }
+  kept += bytes;
+  return kept;
+}
+
+// This project's session core (simulated clock) as the server; `filter`
+// rewrites what the client sends before the session sees it.
+class SessionTransport final : public conform::Transport {
+ public:
+  using Filter = std::function<std::string(std::string_view)>;
+  explicit SessionTransport(Filter filter = {})
+      : clock_(kDefaultStartUnixMs),
+        generator_(clock_, kDefaultWorker, {}),
+        core_(proto::SessionServices{generator_, counters_, &stats_, kDefaultVersion}, {}),
+        filter_(std::move(filter)) {}
+
+  bool send(std::string_view bytes, conform::Millis, std::string& error,
+            bool& peer_closed) override {
+    if (closed_) {
+      error = "send: Broken pipe";
+      peer_closed = true;
+      return false;
+    }
+    core_.receive(filter_ ? filter_(bytes) : std::string(bytes));
+    for (;;) {
+      core_.process();
+      pending_ += core_.output();
+      core_.consume_output(core_.output().size());
+      if (const std::int64_t at = core_.not_before_unix_ms(); at != 0) {
+        if (clock_.now_unix_ms() < at) clock_.set(at);
+      } else if (!core_.yielded()) {
+        break;
+      }
+    }
+    closed_ = core_.closing();
+    return true;
+  }
+
+  conform::RecvStatus recv(std::string& out, conform::Millis, std::string&) override {
+    if (!pending_.empty()) {
+      out += pending_;
+      pending_.clear();
+      return conform::RecvStatus::data;
+    }
+    return closed_ ? conform::RecvStatus::closed : conform::RecvStatus::timeout;
+  }
+
+ private:
+  id::ManualClock clock_;
+  id::IdGenerator generator_;
+  proto::ProtocolCounters counters_;
+  NineStats stats_;
+  proto::SessionCore core_;
+  Filter filter_;
+  std::string pending_;
+  bool closed_ = false;
+};
+
+}  // namespace katsubushi::testkit
