@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -107,6 +108,21 @@ std::string failure(const redisContext& ctx, int saved_errno, milliseconds waite
   throw RedisError("Redis " + at.text() + ": " + std::string(what) + ": " + std::string(why));
 }
 
+// hiredis's view of an argument list.
+struct ArgvView {
+  explicit ArgvView(const std::vector<std::string>& argv) {
+    ptrs.reserve(argv.size());
+    lens.reserve(argv.size());
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  int count() const { return static_cast<int>(ptrs.size()); }
+  std::vector<const char*> ptrs;
+  std::vector<std::size_t> lens;
+};
+
 // One command on a context, its reply owned. Throws RedisError; the context
 // is unusable afterwards (hiredis cannot go on after an error).
 RedisReply command_on(redisContext* ctx, const RedisEndpoint& at,
@@ -114,21 +130,31 @@ RedisReply command_on(redisContext* ctx, const RedisEndpoint& at,
   const milliseconds left = time_left(deadline);
   if (left.count() <= 0) fail(at, argv.at(0), "timed out");
   redisSetTimeout(ctx, to_timeval(left));
-  std::vector<const char*> ptrs;
-  std::vector<std::size_t> lens;
-  ptrs.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const auto& a : argv) {
-    ptrs.push_back(a.data());
-    lens.push_back(a.size());
-  }
+  ArgvView args(argv);  // hiredis 0.14 takes the pointers non-const
   errno = 0;
-  void* raw = redisCommandArgv(ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+  void* raw = redisCommandArgv(ctx, args.count(), args.ptrs.data(), args.lens.data());
   const int saved_errno = errno;
   if (raw == nullptr) fail(at, argv.at(0), failure(*ctx, saved_errno, left));
   const std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
                                                            freeReplyObject);
   return convert(*reply);
+}
+
+// Writes `argv` on a connection whose last command got no reply, behind that
+// command, without waiting. Only when hiredis wrote that command whole (its
+// output buffer is empty): bytes behind a command cut short would be read as
+// the rest of its arguments. Whether the bytes went out whole.
+bool write_behind(const redisContext& ctx, const std::vector<std::string>& argv) {
+  if (ctx.fd < 0 || ctx.obuf == nullptr || ctx.obuf[0] != '\0') return false;
+  ArgvView args(argv);  // hiredis 0.14 takes the pointers non-const
+  char* cmd = nullptr;
+  const int len = redisFormatCommandArgv(&cmd, args.count(), args.ptrs.data(), args.lens.data());
+  if (len < 0) return false;
+  // A few hundred bytes into an idle socket's buffer: never short in practice.
+  const ssize_t sent =
+      ::send(ctx.fd, cmd, static_cast<std::size_t>(len), MSG_DONTWAIT | MSG_NOSIGNAL);
+  redisFreeCommand(cmd);
+  return sent == len;
 }
 
 }  // namespace
@@ -194,13 +220,17 @@ RedisClient::Connection& RedisClient::connection(const RedisEndpoint& at, Deadli
 }
 
 RedisReply RedisClient::exchange(const RedisEndpoint& at, const std::vector<std::string>& argv,
-                                 Deadline deadline) {
+                                 Deadline deadline, const std::vector<std::string>* undo) {
   Connection& conn = connection(at, deadline);
   try {
     return command_on(conn.ctx, at, argv, deadline);
-  } catch (const RedisError&) {
+  } catch (const RedisError& e) {
+    // Closing after the undo keeps both in order: Redis reads what was sent
+    // before it sees the end of the connection.
+    const bool undone = undo != nullptr && write_behind(*conn.ctx, *undo);
     connections_.erase(at.text());
-    throw;
+    if (!undone) throw;
+    throw RedisError(std::string(e.what()) + " (" + undo->at(0) + " undo queued behind it)");
   }
 }
 
@@ -208,7 +238,16 @@ RedisReply RedisClient::key_command(const std::vector<std::string>& argv, std::s
   const SigpipeBlocked no_sigpipe;
   const Deadline deadline = SteadyClock::now() + timeout_;
   if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline);
-  return cluster_key_command(argv, key_index, deadline);
+  return cluster_key_command(argv, key_index, deadline, nullptr);
+}
+
+RedisReply RedisClient::key_command_or_undo(const std::vector<std::string>& argv,
+                                            const std::vector<std::string>& undo,
+                                            std::size_t key_index) {
+  const SigpipeBlocked no_sigpipe;
+  const Deadline deadline = SteadyClock::now() + timeout_;
+  if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline, &undo);
+  return cluster_key_command(argv, key_index, deadline, &undo);
 }
 
 RedisReply RedisClient::any_command(const std::vector<std::string>& argv) {

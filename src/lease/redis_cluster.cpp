@@ -149,7 +149,8 @@ void RedisClient::load_slots(Deadline deadline) {
 }
 
 RedisReply RedisClient::cluster_key_command(const std::vector<std::string>& argv,
-                                            std::size_t key_index, Deadline deadline) {
+                                            std::size_t key_index, Deadline deadline,
+                                            const std::vector<std::string>* undo) {
   const std::uint16_t slot = key_slot(argv.at(key_index));
   if (slots_stale_) {
     try {
@@ -181,7 +182,7 @@ RedisReply RedisClient::cluster_key_command(const std::vector<std::string>& argv
     try {
       // ASKING holds for the next command on this connection only.
       if (asking) exchange(at, {"ASKING"}, deadline);
-      r = exchange(at, argv, deadline);
+      r = exchange(at, argv, deadline, undo);
     } catch (const RedisError& e) {
       last_error = unreachable = e.what();
       forget_node(at);
