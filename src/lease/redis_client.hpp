@@ -10,7 +10,8 @@
 // owning the key's slot: the slot map is learnt with CLUSTER SLOTS, kept up
 // to date by MOVED replies (which also mark it for a reload), ASK is followed
 // with ASKING, and a node that cannot be reached sends the call to the next
-// known node. PUBLISH can go to any node: the cluster broadcasts it.
+// known node (redis_cluster.cpp). PUBLISH can go to any node: the cluster
+// broadcasts it.
 #pragma once
 
 #include <chrono>
@@ -77,8 +78,7 @@ class RedisClient {
   // behind it on the same connection before dropping the connection: a Redis
   // that was stopped or slow, not gone, runs `undo` right after `argv`.
   RedisReply key_command_or_undo(const std::vector<std::string>& argv,
-                                 const std::vector<std::string>& undo,
-                                 std::size_t key_index = 1);
+                                 const std::vector<std::string>& undo, std::size_t key_index = 1);
 
   // A command any node can answer (PUBLISH reaches every subscriber of a
   // cluster): the first node that answers. Throws RedisError.

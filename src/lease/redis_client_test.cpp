@@ -186,8 +186,8 @@ TEST_F(RedisClientTest, AnUndoQueuedBehindACallGivenUpOnRunsRightAfterIt) {
   EXPECT_EQ(redis.cli({"GET", "plain"}), "v") << "the control: a call given up on still ran";
   EXPECT_EQ(redis.cli({"EXISTS", "undone"}), "0");
   // A call that got its reply queues nothing: the connection is kept.
-  EXPECT_TRUE(client.key_command_or_undo({"SET", "kept", "v", "NX"}, {"DEL", "kept"})
-                  .is_status("OK"));
+  EXPECT_TRUE(
+      client.key_command_or_undo({"SET", "kept", "v", "NX"}, {"DEL", "kept"}).is_status("OK"));
   EXPECT_EQ(client.key_command({"GET", "kept"}).str, "v");
 }
 

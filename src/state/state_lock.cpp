@@ -55,7 +55,9 @@ StateFileLock::StateFileLock(const std::string& state_path) : path_(lock_file_pa
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd_ < 0) refuse("cannot create or open its lock file " + path_ + ": " + errno_text(errno));
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) refuse("cannot stat its lock file " + path_ + ": " + errno_text(errno));
+  if (::fstat(fd_, &st) != 0) {
+    refuse("cannot stat its lock file " + path_ + ": " + errno_text(errno));
+  }
   if (!S_ISREG(st.st_mode)) refuse("its lock file " + path_ + " is not a regular file");
   int rc = 0;
   do {

@@ -68,8 +68,7 @@ TEST_F(StateLockTest, ASecondLockOnOnePathIsRefusedEvenInTheSameProcess) {
   const StateFileLock first(path_);
   const auto why = refusal(path_);
   ASSERT_TRUE(why) << "two locks on one state file";
-  EXPECT_NE(why->find("state file " + path_ + ": in use by another katsubushi"),
-            std::string::npos)
+  EXPECT_NE(why->find("state file " + path_ + ": in use by another katsubushi"), std::string::npos)
       << *why;
   EXPECT_NE(why->find("pid " + std::to_string(::getpid())), std::string::npos) << *why;
   EXPECT_NE(why->find("lock file " + path_ + ".lock"), std::string::npos) << *why;
