@@ -200,7 +200,12 @@ std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t>
                                                     std::vector<bool> used) {
   const std::string ttl = std::to_string(options_.expiry.count());
   const auto set_nx = [&](std::uint32_t worker) {
-    const RedisReply r = redis_.key_command({"SET", id_key(worker), uuid_, "NX", "EX", ttl});
+    // Given up on (no reply in time), the SET may still run when a stopped
+    // Redis resumes, and hold the id for a whole expiry for a uuid nobody
+    // refreshes: the release runs right behind it then.
+    const RedisReply r =
+        redis_.key_command_or_undo({"SET", id_key(worker), uuid_, "NX", "EX", ttl},
+                                   {"EVAL", kReleaseScript, "1", id_key(worker), uuid_});
     if (r.is_status("OK")) return true;
     if (r.is_nil()) return false;  // held
     throw RedisError("Redis " + options_.url.redacted() + ": SET " + id_key(worker) +

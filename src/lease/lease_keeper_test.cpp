@@ -466,6 +466,36 @@ TEST_F(LeaseTest, AHangingRedisTimesOutLosesTheLeaseAndNeverBlocksStop) {
   redis.resume();
 }
 
+// A claim against a stopped Redis gives up after the call timeout (the
+// daemon then exits 1), but its SET NX is queued on the connection and runs
+// when Redis resumes. Without the release queued behind it, the id stayed
+// held by a uuid nobody refreshes for the whole expiry (600 s by default).
+TEST_F(LeaseTest, AClaimGivenUpOnAStoppedRedisLeavesNoKeyWhenItResumes) {
+  RedisServer redis;
+  Recorder rec(clock);
+  LeaseOptions o = options(redis.url("t"), 5, 5);
+  o.expiry = kDefaultExpiry;  // the key would outlive the test
+  LeaseKeeper keeper(o, clock, rec);
+  redis.pause();
+  try {
+    keeper.claim_at_start();
+    ADD_FAILURE() << "a claim from a stopped Redis";
+  } catch (const LeaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("undo queued"), std::string::npos) << e.what();
+  }
+  redis.resume();
+  // Redis runs what was sent on a connection before it sees the close: once
+  // only redis-cli's connection is left, the queued commands have run.
+  ASSERT_TRUE(eventually([&] {
+    const std::string list = redis.cli({"CLIENT", "LIST"});
+    return list.starts_with("id=") && list.find("\nid=") == std::string::npos;
+  })) << redis.cli({"CLIENT", "LIST"});
+  EXPECT_EQ(redis.cli({"EXISTS", "t:id:5"}), "0") << "held by " << redis.cli({"GET", "t:id:5"});
+  // The id is free for the next claim.
+  EXPECT_EQ(keeper.claim_at_start(), 5u);
+  EXPECT_TRUE(rec.losses().empty());
+}
+
 // Refreshes fail past the lease's end while Redis keeps our key (PUBLISH is
 // refused, as in a partition the key outlives): lost here, but the id is
 // still ours in Redis, so it is taken back at once instead of waiting out

@@ -10,7 +10,8 @@
 // owning the key's slot: the slot map is learnt with CLUSTER SLOTS, kept up
 // to date by MOVED replies (which also mark it for a reload), ASK is followed
 // with ASKING, and a node that cannot be reached sends the call to the next
-// known node. PUBLISH can go to any node: the cluster broadcasts it.
+// known node (redis_cluster.cpp). PUBLISH can go to any node: the cluster
+// broadcasts it.
 #pragma once
 
 #include <chrono>
@@ -71,6 +72,14 @@ class RedisClient {
   // reply (type error), not an exception; throws RedisError.
   RedisReply key_command(const std::vector<std::string>& argv, std::size_t key_index = 1);
 
+  // key_command() for a command whose effect must not outlive a call that
+  // gave up on it (SET NX of a lease). A call that fails after `argv` was
+  // written whole (no reply in time) writes `undo`, about the same key,
+  // behind it on the same connection before dropping the connection: a Redis
+  // that was stopped or slow, not gone, runs `undo` right after `argv`.
+  RedisReply key_command_or_undo(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& undo, std::size_t key_index = 1);
+
   // A command any node can answer (PUBLISH reaches every subscriber of a
   // cluster): the first node that answers. Throws RedisError.
   RedisReply any_command(const std::vector<std::string>& argv);
@@ -99,10 +108,11 @@ class RedisClient {
   static std::unique_ptr<Connection> open_connection(const RedisUrl& url, const RedisEndpoint& at,
                                                      int db, Deadline deadline);
   Connection& connection(const RedisEndpoint& at, Deadline deadline);
+  // `undo`: see key_command_or_undo().
   RedisReply exchange(const RedisEndpoint& at, const std::vector<std::string>& argv,
-                      Deadline deadline);
+                      Deadline deadline, const std::vector<std::string>* undo = nullptr);
   RedisReply cluster_key_command(const std::vector<std::string>& argv, std::size_t key_index,
-                                 Deadline deadline);
+                                 Deadline deadline, const std::vector<std::string>* undo);
   void load_slots(Deadline deadline);
   // Seeds first, then nodes learnt from CLUSTER SLOTS, each once.
   std::vector<RedisEndpoint> known_nodes() const;

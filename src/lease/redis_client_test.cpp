@@ -154,6 +154,43 @@ TEST_F(RedisClientTest, AHangingServerTimesOut) {
   EXPECT_EQ(client.key_command({"GET", "k"}).str, "v");
 }
 
+// Waits until every connection but redis-cli's own is gone: Redis has then
+// run whatever was queued on them (it reads what was sent before a close).
+// False only if that never happens (bounded: hang protection).
+bool only_the_cli_left(const RedisServer& redis) {
+  for (int i = 0; i < 250; ++i) {
+    const std::string list = redis.cli({"CLIENT", "LIST"});
+    if (list.starts_with("id=") && list.find("\nid=") == std::string::npos) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+// A call given up on a stopped Redis still runs when it resumes; with an
+// undo, the undo runs right behind it. The first key is the control: without
+// an undo, the SET NX given up on is there after the resume.
+TEST_F(RedisClientTest, AnUndoQueuedBehindACallGivenUpOnRunsRightAfterIt) {
+  RedisServer redis;
+  RedisClient client(parse_redis_url(redis.url()), kTimeout);
+  redis.pause();
+  EXPECT_THROW(client.key_command({"SET", "plain", "v", "NX"}), RedisError);
+  try {
+    client.key_command_or_undo({"SET", "undone", "v", "NX"}, {"DEL", "undone"});
+    ADD_FAILURE() << "a reply from a stopped Redis";
+  } catch (const RedisError& e) {
+    EXPECT_TRUE(contains(e.what(), "no reply within")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "DEL undo queued behind it")) << e.what();
+  }
+  redis.resume();
+  ASSERT_TRUE(only_the_cli_left(redis)) << redis.cli({"CLIENT", "LIST"});
+  EXPECT_EQ(redis.cli({"GET", "plain"}), "v") << "the control: a call given up on still ran";
+  EXPECT_EQ(redis.cli({"EXISTS", "undone"}), "0");
+  // A call that got its reply queues nothing: the connection is kept.
+  EXPECT_TRUE(
+      client.key_command_or_undo({"SET", "kept", "v", "NX"}, {"DEL", "kept"}).is_status("OK"));
+  EXPECT_EQ(client.key_command({"GET", "kept"}).str, "v");
+}
+
 TEST_F(RedisClientTest, GarbageAndCutRepliesAreErrorsNeverCrashes) {
   struct Case {
     FakeRedis::Mode mode;

@@ -134,8 +134,8 @@ RedisUrl parse_redis_url(std::string_view text) {
     }
     url.db = v;
   }
-  // As raus reads it (url.Query()["ns"][0]): the first ns wins, even an
-  // empty one; pairs with a ';' are dropped, as Go's query parser does.
+  // As raus reads it (url.Query()["ns"][0]): the first ns wins; pairs with
+  // a ';' are dropped, as Go's query parser does.
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -146,6 +146,10 @@ RedisUrl parse_redis_url(std::string_view text) {
     }
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);
+  }
+  if (url.ns.empty()) {
+    bad("an empty namespace (ns=) in \"" + url.redacted() +
+        "\": give one, or leave ns out for the default \"raus\"");
   }
   return url;
 }

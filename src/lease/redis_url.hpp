@@ -2,10 +2,12 @@
 //   redis://[user:pass@]host[:port][/db][?ns=NAMESPACE]
 //   rediscluster://host:port[,host:port...][?ns=NAMESPACE]
 // The port defaults to 6379, the database to 0, the namespace to "raus"
-// (raus's DefaultNamespace). As in raus, `?ns=` names the empty namespace
-// (keys ":id:N"): a Go and a C++ daemon given the same URL share the keys.
+// (raus's DefaultNamespace); as in raus, the first `ns` of the query wins.
 // Beyond raus: several cluster seeds, [IPv6] hosts, early errors for ports
-// and databases raus would only fail on when connecting.
+// and databases raus would only fail on when connecting, and an empty
+// namespace (`?ns=`, `?ns`) refused: raus takes it as keys ":id:N", which is
+// an unset variable in a template far more often than a choice, and a
+// namespace shared with whatever else writes such keys.
 #pragma once
 
 #include <cstdint>

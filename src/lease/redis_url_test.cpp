@@ -55,11 +55,10 @@ TEST(RedisUrl, ReadsUrlsAsRausDoes) {
   EXPECT_EQ(cluster.endpoints[0], (RedisEndpoint{"127.0.0.1", 6379}));
   EXPECT_EQ(cluster.ns, "foo");
   EXPECT_EQ(parse_redis_url("rediscluster://127.0.0.1:6380/?ns=foo").endpoints[0].port, 6380);
-  // The first ns wins; an empty one is the empty namespace, as in raus.
+  // The first ns wins (an empty one is refused: BadUrlsNameWhatIsWrong).
   EXPECT_EQ(parse_redis_url("redis://h?ns=a&ns=b").ns, "a");
   EXPECT_EQ(parse_redis_url("redis://h?x=1&ns=b").ns, "b");
-  EXPECT_EQ(parse_redis_url("redis://h?ns=").ns, "");
-  EXPECT_EQ(parse_redis_url("redis://h?ns").ns, "");
+  EXPECT_EQ(parse_redis_url("redis://h?ns=a&ns=").ns, "a");
   EXPECT_EQ(parse_redis_url("redis://h?n%73=esc").ns, "esc");
   EXPECT_EQ(parse_redis_url("redis://h?ns=a;b&ns=c").ns, "c") << "Go drops pairs with ';'";
   EXPECT_EQ(parse_redis_url("redis://h?other=1").ns, "raus");
@@ -99,6 +98,11 @@ TEST(RedisUrl, BadUrlsNameWhatIsWrong) {
       {"redis://h:1x", "bad port"},
       {"redis://h//3", "bad database"},
       {"redis://h?ns=%4", "percent escape"},
+      {"redis://h?ns=", "an empty namespace (ns=)"},
+      {"redis://h?ns", "an empty namespace"},
+      {"redis://h:6380/2?x=1&ns=&ns=b", "an empty namespace"},
+      {"redis://u:pw@h?ns=", "\"redis://u:***@h:6379?ns=\""},  // the password left out
+      {"rediscluster://a:7000,b:7001?ns=", "an empty namespace"},
   };
   for (const auto& [url, says] : bad) {
     try {

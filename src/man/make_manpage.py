@@ -218,7 +218,8 @@ def page(readme: str, a: argparse.Namespace) -> str:
         text_line(inline(signals)),
         ".SH EXIT STATUS",
         "0 after a graceful stop, \\fB\\-help\\fR or \\fB\\-version\\fR;",
-        "1 when the daemon cannot start (a port taken, an unusable state file, no lease)",
+        "1 when the daemon cannot start (a port taken, an unusable state file or one",
+        "another daemon holds, no lease)",
         "or on a second stop signal; 2 for a bad flag or value, or no worker id.",
         ".SH FILES",
         ".TP",
@@ -232,6 +233,14 @@ def page(readme: str, a: argparse.Namespace) -> str:
             f"\\fI{escape(a.state_file)}\\fR",
             "The state file the service keeps (\\fBSTATE_FILE\\fR in " + env_file + "),",
             "in the unit's state directory.",
+            ".TP",
+            f"\\fI{escape(a.state_file)}.lock\\fR",
+            "The lock the running daemon holds on the state file (flock), with its pid in it:",
+            "a second daemon on the same state file exits 1 naming that pid. Left behind at",
+            "exit and harmless then; not the state file, never to be put in its place.",
+            ".TP",
+            f"\\fI{escape(a.state_file)}.tmp\\fR",
+            "The next state file while it is written, renamed over it once synced.",
         ]
     for name, what in units:
         r += [".TP", f"\\fI{unit_dir}/{name}\\fR", what + "."]

@@ -309,7 +309,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{{"-redis=redis://127.0.0.1:1", "-min-worker-id=9",
                                    "-max-worker-id=8"},
                                   "-min-worker-id"},
-                      BadFlagCase{{"-worker-id=1", "-http-port=70000"}, "-http-port"}));
+                      BadFlagCase{{"-worker-id=1", "-http-port=70000"}, "-http-port"},
+                      BadFlagCase{{"-redis=redis://127.0.0.1:1?ns="}, "-redis: an empty namespace"},
+                      BadFlagCase{{"-redis=rediscluster://127.0.0.1:1,127.0.0.1:2?ns"},
+                                  "-redis: an empty namespace"}));
 
 TEST(DaemonFlags, BadWorkerIdFromTheEnvironmentNamesTheVariable) {
   const auto r = run_daemon({}, {"WORKER_ID=5000"});

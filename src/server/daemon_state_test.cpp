@@ -222,5 +222,75 @@ TEST_F(DaemonState, AStateFileThatCannotBeWrittenIsAStartUpError) {
   EXPECT_NE(r.err.find("cannot create"), std::string::npos) << r.err;
 }
 
+// One daemon per state file (state/state_lock.hpp): no libfaketime needed.
+class DaemonStateLock : public ::testing::Test {
+ protected:
+  std::vector<std::string> args() const {
+    return {"-worker-id=9", "-threads=1", "-state-file=" + path_};
+  }
+  TempDir dir_;
+  std::string path_ = (dir_.path() / "katsubushi.state").string();
+};
+
+TEST_F(DaemonStateLock, ASecondDaemonOnTheStateFileExitsOneNamingTheFileAndTheHolder) {
+  DaemonProcess first;
+  ASSERT_TRUE(first.start_tcp(args())) << first.log();
+  const std::string holder = "pid " + std::to_string(first.pid());
+  std::string in_lock_file;
+  std::getline(std::ifstream(path_ + ".lock"), in_lock_file);
+  EXPECT_EQ(in_lock_file, std::to_string(first.pid()));
+  // Another worker id too: the lock is taken before the file is read, so
+  // the refusal names the holder, not the file's worker id.
+  for (const std::string worker : {"9", "8"}) {
+    DaemonProcess second;
+    ASSERT_TRUE(second.spawn({"-worker-id=" + worker, "-port=0", "-state-file=" + path_}));
+    const auto status = second.wait_exit();
+    ASSERT_TRUE(status) << "a second daemon on one state file kept running: " << second.log();
+    EXPECT_EQ(status->code, 1) << status->describe() << "\n" << second.log();
+    const std::string log = second.log();
+    EXPECT_NE(log.find("state file " + path_ + ": in use by another katsubushi (" + holder),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find(path_ + ".lock"), std::string::npos) << log;
+  }
+  // The first one serves on, its reservation untouched by the refused starts.
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", first.port()));
+  must_get(c);
+  EXPECT_EQ(state::read_state_file(path_)->worker_id, 9u);
+}
+
+TEST_F(DaemonStateLock, AfterASigkillTheLockFileLeftBehindDoesNotBlockTheNextStart) {
+  pid_t killed = 0;
+  std::uint64_t before = 0;
+  {
+    DaemonProcess d;
+    ASSERT_TRUE(d.start_tcp(args())) << d.log();
+    killed = d.pid();
+    LoopbackClient c;
+    ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
+    before = must_get(c);
+    d.stop(SIGKILL);
+  }
+  std::string left;
+  std::getline(std::ifstream(path_ + ".lock"), left);
+  EXPECT_EQ(left, std::to_string(killed)) << "the dead holder's pid stays in the file";
+  DaemonProcess next;
+  ASSERT_TRUE(next.start_tcp(args())) << next.log();
+  std::string now;
+  std::getline(std::ifstream(path_ + ".lock"), now);
+  EXPECT_EQ(now, std::to_string(next.pid()));
+  // It serves once the clock passes the killed one's reservation (about 2 s).
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", next.port()));
+  std::uint64_t after = 0;
+  for (int i = 0; i < 200 && after == 0; ++i) {
+    const auto r = get_one_id(c);
+    if (const auto* id = std::get_if<std::uint64_t>(&r)) after = *id;
+    else std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GT(after, before);
+}
+
 }  // namespace
 }  // namespace katsubushi::testing

@@ -49,6 +49,9 @@ void Reservations::load() {
   if (options_.state_file.empty()) return;
   std::optional<state::StateRecord> record;
   try {
+    // Before the read: a second daemon must not even see the mark it would
+    // reserve past alongside the first.
+    if (!lock_) lock_.emplace(options_.state_file);
     record = state::read_state_file(options_.state_file);
     if (record && !options_.leased) {
       state::check_worker(*record, generator_.worker_id(), options_.state_file);

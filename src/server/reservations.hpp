@@ -23,6 +23,7 @@
 #include "id/clock.hpp"
 #include "id/generator.hpp"
 #include "lease/lease_listener.hpp"
+#include "state/state_lock.hpp"
 
 namespace katsubushi::server {
 
@@ -62,10 +63,12 @@ class Reservations final : public lease::LeaseListener {
   Reservations(const Reservations&) = delete;
   Reservations& operator=(const Reservations&) = delete;
 
-  // Reads the state file and raises the generator's floor to its mark.
-  // Missing: a fresh start, logged. Throws StartError when the file is
-  // unreadable, corrupt or another worker id's, or when the clock is more
-  // than max_clock_wait behind the mark (the message names both times).
+  // Locks the state file for this object's life (state::StateFileLock),
+  // then reads it and raises the generator's floor to its mark. Missing: a
+  // fresh start, logged. Throws StartError when another daemon holds the
+  // lock (naming its pid), when the file is unreadable, corrupt or another
+  // worker id's, or when the clock is more than max_clock_wait behind the
+  // mark (the message names both times).
   // A clock a little behind is logged and counted; ids are refused until
   // it passes the mark, while everything else is served.
   void load();
@@ -106,6 +109,8 @@ class Reservations final : public lease::LeaseListener {
   id::IdGenerator& generator_;
   id::Clock& clock_;
   const ReservationOptions options_;
+  // Held from load() on: one daemon per state file.
+  std::optional<state::StateFileLock> lock_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
