@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
                                   .max_worker_id = cfg.max_worker_id,
                                   .expiry = std::chrono::duration_cast<std::chrono::seconds>(
                                       cfg.lease_ttl)};
-      // As go-katsubushi, which sets raus.SubscribeTimeout to 0: no wait on
-      // {ns}:broadcast before the first claim (SET NX decides anyway).
+      // No wait on {ns}:broadcast before the first claim (SET NX decides
+      // anyway); go-katsubushi keeps raus's 3 s SubscribeTimeout.
       options.learn_time = std::chrono::milliseconds(0);
       keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
       keeper->claim_at_start();
