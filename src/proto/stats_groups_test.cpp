@@ -17,18 +17,27 @@ class FixedStats final : public StatsSource {
 };
 
 TEST(StatsGroups, NamesAreCaseInsensitiveAndEmptyIsGeneral) {
-  EXPECT_EQ(stats_group_named("", StatsDialect::text), StatsGroup::general);
-  EXPECT_EQ(stats_group_named("", StatsDialect::binary), StatsGroup::general);
-  EXPECT_EQ(stats_group_named("SeTTings", StatsDialect::text), StatsGroup::settings);
-  EXPECT_EQ(stats_group_named("ITEMS", StatsDialect::binary), StatsGroup::items);
-  EXPECT_EQ(stats_group_named("Slabs", StatsDialect::text), StatsGroup::slabs);
-  EXPECT_EQ(stats_group_named("sizeS", StatsDialect::binary), StatsGroup::sizes);
-  EXPECT_EQ(stats_group_named("RESET", StatsDialect::binary), StatsGroup::reset);
-  EXPECT_EQ(stats_group_named("Detail", StatsDialect::text), StatsGroup::detail);
-  EXPECT_EQ(stats_group_named("CACHEDUMP", StatsDialect::text), StatsGroup::cachedump);
-  EXPECT_EQ(stats_group_named("bogus", StatsDialect::text), StatsGroup::unknown);
-  EXPECT_EQ(stats_group_named("item", StatsDialect::text), StatsGroup::unknown);
-  EXPECT_EQ(stats_group_named("itemss", StatsDialect::binary), StatsGroup::unknown);
+  struct Named {
+    std::string_view name;
+    StatsDialect dialect;
+    StatsGroup group;
+  };
+  constexpr StatsDialect text = StatsDialect::text;
+  constexpr StatsDialect binary = StatsDialect::binary;
+  for (const Named& n : {Named{"", text, StatsGroup::general},
+                         Named{"", binary, StatsGroup::general},
+                         Named{"SeTTings", text, StatsGroup::settings},
+                         Named{"ITEMS", binary, StatsGroup::items},
+                         Named{"Slabs", text, StatsGroup::slabs},
+                         Named{"sizeS", binary, StatsGroup::sizes},
+                         Named{"RESET", binary, StatsGroup::reset},
+                         Named{"Detail", text, StatsGroup::detail},
+                         Named{"CACHEDUMP", text, StatsGroup::cachedump},
+                         Named{"bogus", text, StatsGroup::unknown},
+                         Named{"item", text, StatsGroup::unknown},
+                         Named{"itemss", binary, StatsGroup::unknown}}) {
+    EXPECT_EQ(stats_group_named(n.name, n.dialect), n.group) << n.name;
+  }
 }
 
 // As memcached's proto_bin.c: conns, detail and cachedump are text-only groups.
