@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "proto/ascii.hpp"
+
 namespace katsubushi::http {
 
 namespace {
 
 namespace bhttp = boost::beast::http;
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -50,7 +45,7 @@ bool chunked_last_and_once(const bhttp::fields& fields) {
       coding = trim(coding.substr(0, coding.find(';')));  // parameters do not name it
       if (coding.empty()) continue;
       ++codings;
-      if (equals_ignoring_case(coding, "chunked")) {
+      if (proto::iequals_ascii(coding, "chunked")) {
         if (chunked_at != 0) return false;
         chunked_at = codings;
       }

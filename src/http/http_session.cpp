@@ -5,7 +5,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <cctype>
 #include <optional>
 #include <string>
 
@@ -13,6 +12,7 @@
 #include "http/header_gate.hpp"
 #include "http/header_rules.hpp"
 #include "http/routes.hpp"
+#include "proto/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -50,9 +50,7 @@ using RequestParser = bhttp::request_parser<DiscardedBody>;
 bool wants_json(std::string_view accept) {
   constexpr std::string_view kJson = "application/json";
   const auto it = std::search(accept.begin(), accept.end(), kJson.begin(), kJson.end(),
-                              [](char a, char b) {
-                                return std::tolower(static_cast<unsigned char>(a)) == b;
-                              });
+                              [](char a, char b) { return proto::to_lower_ascii(a) == b; });
   return it != accept.end();
 }
 

@@ -1,18 +1,12 @@
 #include "http/json.hpp"
 
 #include <boost/json/serialize.hpp>
-#include <charconv>
+
+#include "proto/ascii.hpp"
 
 namespace katsubushi::http {
 
 namespace {
-
-void append_decimal(std::string& out, std::uint64_t v) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-  (void)ec;  // 24 bytes hold any uint64
-  out.append(digits, end);
-}
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -20,7 +14,7 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 void append_id_json(std::string& out, std::uint64_t id) {
   out.append(R"({"id":")");
-  append_decimal(out, id);
+  out.append(proto::DecimalDigits(id).view());
   out.append(R"("})");
 }
 
@@ -30,7 +24,7 @@ void append_ids_json(std::string& out, std::span<const std::uint64_t> ids) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) out += ',';
     out += '"';
-    append_decimal(out, ids[i]);
+    out.append(proto::DecimalDigits(ids[i]).view());
     out += '"';
   }
   out.append("]}\n");

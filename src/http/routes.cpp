@@ -9,6 +9,7 @@
 #include "http/json.hpp"
 #include "http/metrics.hpp"
 #include "http/request_target.hpp"
+#include "proto/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -28,13 +29,6 @@ Response later(std::int64_t unix_ms) {
   Response r;
   r.not_before_unix_ms = unix_ms;
   return r;
-}
-
-void append_decimal(std::string& out, std::uint64_t v) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-  (void)ec;  // 24 bytes hold any uint64
-  out.append(digits, end);
 }
 
 // The `n` of /ids: absent or empty means 1, as in go-katsubushi; otherwise
@@ -61,7 +55,7 @@ Response get_id(const Request& request, RouteContext& context) {
     r.content_type = kApplicationJson;
     append_id_json(r.body, id);
   } else {
-    append_decimal(r.body, id);  // no newline: go-katsubushi's clients parse the body whole
+    r.body.append(proto::DecimalDigits(id).view());  // no newline: go-katsubushi's clients parse the body whole
   }
   return r;
 }
@@ -88,7 +82,7 @@ Response get_ids(const Request& request, RouteContext& context) {
   r.body.reserve(ids.size() * 20);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) r.body += '\n';
-    append_decimal(r.body, ids[i]);
+    r.body.append(proto::DecimalDigits(ids[i]).view());
   }
   return r;
 }

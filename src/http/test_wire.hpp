@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/ascii.hpp"
+
 namespace katsubushi::http::testwire {
 
 struct ParsedResponse {
@@ -27,13 +29,7 @@ struct ParsedResponse {
   // The first header named `name` (case-insensitive), or nullopt.
   std::optional<std::string> header(std::string_view name) const {
     for (const auto& [n, v] : headers) {
-      if (n.size() == name.size() &&
-          std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) ==
-                   std::tolower(static_cast<unsigned char>(b));
-          })) {
-        return v;
-      }
+      if (proto::iequals_ascii(n, name)) return v;
     }
     return std::nullopt;
   }

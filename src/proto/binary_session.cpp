@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cctype>
 
+#include "proto/ascii.hpp"
+#include "proto/stats_groups.hpp"
 #include "proto/text_command.hpp"
 
 namespace katsubushi::proto {
@@ -37,13 +37,6 @@ bool is_known(std::uint8_t opcode) noexcept {
       return true;
   }
   return false;
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 }  // namespace
@@ -174,38 +167,23 @@ bool BinarySession::answer_get(const Header& h, std::string_view key, OutputBuff
     append_reply(out, Reply(h, Status::internal_error, reason));
     return true;
   }
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id[0]);
-  (void)ec;  // 24 bytes hold any uint64
+  const DecimalDigits digits(id[0]);
   Reply reply(h);
   reply.cas = id[0];
   reply.extras = kZeroFlags;
   if (with_key) reply.key = key;
-  reply.value = std::string_view(digits, static_cast<std::size_t>(end - digits));
+  reply.value = digits.view();
   append_reply(out, reply);
   return true;
 }
 
 void BinarySession::answer_stat(const Header& h, std::string_view key, OutputBuffer& out) {
-  StatList stats;
-  if (key.empty()) {
-    if (services_.stats != nullptr) stats = services_.stats->general_stats();
-  } else if (iequals_ascii(key, "settings")) {
-    if (services_.stats != nullptr) stats = services_.stats->settings_stats();
-  } else if (iequals_ascii(key, "items")) {
-    // memcached's answer with nothing stored: the terminator alone.
-  } else if (iequals_ascii(key, "slabs")) {
-    stats = {{"active_slabs", "0"}, {"total_malloced", "0"}};
-  } else if (iequals_ascii(key, "sizes")) {
-    stats = {{"sizes_status", "disabled"}};
-  } else if (iequals_ascii(key, "reset")) {
-    services_.counters.reset();
-    if (services_.stats != nullptr) services_.stats->reset_stats();
-  } else {
+  const StatsGroup group = stats_group_named(key, StatsDialect::binary);
+  if (group == StatsGroup::unknown) {
     append_reply(out, Reply(h, Status::key_not_found, kNoSuchStatsGroup));
     return;
   }
-  for (const auto& [name, value] : stats) {
+  for (const auto& [name, value] : answer_stats_group(group, services_.counters, services_.stats)) {
     Reply reply(h, Status::ok, value);
     reply.key = name;
     append_reply(out, reply);

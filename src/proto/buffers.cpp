@@ -1,8 +1,9 @@
 #include "proto/buffers.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
+
+#include "proto/ascii.hpp"
 
 namespace katsubushi::proto {
 
@@ -83,10 +84,7 @@ void InputBuffer::compact() {
 }
 
 void OutputBuffer::append_uint(std::uint64_t v) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-  (void)ec;  // 24 bytes hold any uint64
-  append(digits, static_cast<std::size_t>(end - digits));
+  append(DecimalDigits(v).view());
 }
 
 void reserve_more(std::vector<char>& buf, std::size_t n) {

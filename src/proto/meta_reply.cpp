@@ -1,6 +1,6 @@
 #include "proto/meta_reply.hpp"
 
-#include <charconv>
+#include "proto/ascii.hpp"
 
 namespace katsubushi::proto {
 
@@ -39,11 +39,9 @@ std::string_view meta_unsupported_reply(MetaCommandKind kind) noexcept {
 }
 
 void append_meta_get_reply(const MetaRequest& request, std::uint64_t id, OutputBuffer& out) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, id);
-  (void)ec;  // 24 bytes hold any uint64
-  const auto len = static_cast<std::size_t>(end - digits);
-  const std::string_view value(digits, len);
+  const DecimalDigits digits(id);
+  const std::size_t len = digits.size();
+  const std::string_view value = digits.view();
 
   if (request.flags.return_value) {
     out.append("VA ");

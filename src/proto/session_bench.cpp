@@ -11,6 +11,26 @@ namespace {
 
 using namespace katsubushi;
 
+// Feeds `batch` to one session every iteration and takes its replies;
+// `tick`: the clock moves on a millisecond first.
+void run_batches(benchmark::State& state, const std::string& batch, std::int64_t items,
+                 bool tick) {
+  id::ManualClock clock;
+  id::IdGenerator gen(clock, 1);
+  proto::ProtocolCounters counters;
+  proto::SessionCore core({.generator = gen, .counters = counters}, {});
+  std::size_t out_bytes = 0;
+  for ([[maybe_unused]] auto _ : state) {
+    if (tick) clock.advance(1);
+    core.receive(batch);
+    core.process();
+    out_bytes += core.output().size();
+    core.consume_output(core.output().size());
+  }
+  state.SetItemsProcessed(state.iterations() * items);
+  state.SetBytesProcessed(static_cast<std::int64_t>(out_bytes));
+}
+
 // One read carrying `depth` pipelined requests of `keys` keys each.
 void BM_SessionPipelinedGets(benchmark::State& state) {
   const auto depth = static_cast<int>(state.range(0));
@@ -21,20 +41,33 @@ void BM_SessionPipelinedGets(benchmark::State& state) {
   std::string batch;
   for (int i = 0; i < depth; ++i) batch += request;
 
-  id::ManualClock clock;
-  id::IdGenerator gen(clock, 1);
-  proto::ProtocolCounters counters;
-  proto::SessionCore core({.generator = gen, .counters = counters}, {});
-  std::size_t out_bytes = 0;
-  for ([[maybe_unused]] auto _ : state) {
-    core.receive(batch);
-    core.process();
-    out_bytes += core.output().size();
-    core.consume_output(core.output().size());
-  }
-  state.SetItemsProcessed(state.iterations() * depth * keys);
-  state.SetBytesProcessed(static_cast<std::int64_t>(out_bytes));
+  run_batches(state, batch, depth * keys, false);
 }
 BENCHMARK(BM_SessionPipelinedGets)->Args({1, 1})->Args({64, 1})->Args({1, 100})->Args({16, 16});
+
+// As above, but the clock moves on a millisecond every iteration, so every
+// request is answered with ids (above, once the first millisecond's ids are
+// used up the requests wait, and the figures are those of waiting). `proto`:
+// 0 text get, 1 binary get, 2 meta get (mg <key> v).
+void BM_SessionAnsweredGets(benchmark::State& state) {
+  const auto proto = state.range(0);
+  const auto depth = static_cast<int>(state.range(1));
+  std::string request;
+  if (proto == 0) {
+    request = "get key\r\n";
+  } else if (proto == 1) {
+    // A binary get of the key "key": header (magic, opcode 0, key length 3,
+    // body length 3), then the key.
+    request = std::string("\x80\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x03", 12) +
+              std::string(12, '\0') + "key";
+  } else {
+    request = "mg key v\r\n";
+  }
+  std::string batch;
+  for (int i = 0; i < depth; ++i) batch += request;
+
+  run_batches(state, batch, depth, true);
+}
+BENCHMARK(BM_SessionAnsweredGets)->Args({0, 64})->Args({1, 64})->Args({2, 64});
 
 }  // namespace

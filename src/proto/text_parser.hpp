@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "proto/ascii.hpp"
+
 namespace katsubushi::proto {
 
 // go-katsubushi splits request lines with Go's strings.Fields, so besides the
@@ -12,17 +14,6 @@ namespace katsubushi::proto {
 // ("get\ta", "get a\r\r\n"). '\n' never reaches a tokenizer: it ends the line.
 constexpr bool is_token_separator(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
-}
-
-// `a` equals `lower` (all lower case) ignoring the case of ASCII letters.
-constexpr bool iequals_ascii(std::string_view a, std::string_view lower) noexcept {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
 }
 
 // Splits a line into tokens; runs of separators count as one, and separators

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <span>
 
+#include "proto/ascii.hpp"
 #include "proto/meta_reply.hpp"
+#include "proto/stats_groups.hpp"
 #include "proto/text_parser.hpp"
 
 namespace katsubushi::proto {
@@ -19,22 +20,6 @@ constexpr std::string_view kBadDataChunk = "CLIENT_ERROR bad data chunk\r\n";
 constexpr std::string_view kBlockTooLarge = "CLIENT_ERROR data block too large\r\n";
 constexpr std::string_view kEnd = "END\r\n";
 constexpr std::string_view kTooManyKeys = "CLIENT_ERROR too many keys in one get\r\n";
-
-// memcached's MAX_NUMBER_OF_SLAB_CLASSES: `stats cachedump <id> …` takes ids below it.
-constexpr std::uint32_t kSlabClasses = 64;
-
-void append_stat(OutputBuffer& out, std::string_view name, std::string_view value) {
-  out.append("STAT ");
-  out.append(name);
-  out.append(" ");
-  out.append(value);
-  out.append("\r\n");
-}
-
-bool parse_u32(std::string_view s, std::uint32_t& v) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-}
 
 }  // namespace
 
@@ -273,20 +258,17 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
     const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
     out.reserve_more(bytes);
     for (std::size_t i = 0; i < issued.filled; ++i) {
-      char digits[24];
-      const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, ids[i]);
-      (void)ec;  // 24 bytes hold any uint64
-      const auto len = static_cast<std::size_t>(end - digits);
+      const DecimalDigits digits(ids[i]);
       out.append("VALUE ");
       out.append(std::string_view(keys[i].data, keys[i].size));
       out.append(" 0 ");
-      out.append_uint(len);
+      out.append_uint(digits.size());
       if (get_with_cas_) {
         out.append(" ");
-        out.append(digits, len);
+        out.append(digits.view());
       }
       out.append("\r\n");
-      out.append(digits, len);
+      out.append(digits.view());
       out.append("\r\n");
     }
     if (issued.filled > 0) get_cursor_ = keys[issued.filled - 1].after;
@@ -347,57 +329,33 @@ void TextSession::handle_meta(std::string_view line, InputBuffer& in, OutputBuff
 }
 
 void TextSession::handle_stats(const TextCommand& cmd, OutputBuffer& out) {
-  const std::string_view group = cmd.stats_group;
-  const auto arg = [&cmd](std::size_t i) {
-    return i < cmd.stats_nargs ? cmd.stats_args[i] : std::string_view();
-  };
-  StatList stats;
-  if (group.empty()) {
-    if (services_.stats != nullptr) stats = services_.stats->general_stats();
-  } else if (iequals_ascii(group, "settings")) {
-    if (services_.stats != nullptr) stats = services_.stats->settings_stats();
-  } else if (iequals_ascii(group, "items") || iequals_ascii(group, "conns")) {
-    // Nothing is stored, and the core sees no other connection: memcached's
-    // shape with no lines.
-  } else if (iequals_ascii(group, "slabs")) {
-    append_stat(out, "active_slabs", "0");
-    append_stat(out, "total_malloced", "0");
-  } else if (iequals_ascii(group, "sizes")) {
-    append_stat(out, "sizes_status", "disabled");
-  } else if (iequals_ascii(group, "reset")) {
-    // Counters only: no id, clock or sequence state is touched.
-    services_.counters.reset();
-    if (services_.stats != nullptr) services_.stats->reset_stats();
+  const std::span<const std::string_view> args(cmd.stats_args.data(), cmd.stats_nargs);
+  const StatsGroup group = stats_group_named(cmd.stats_group, StatsDialect::text);
+  switch (group) {
+    case StatsGroup::detail:
+      out.append(stats_detail_reply(args));
+      return;
+    case StatsGroup::cachedump:
+      out.append(stats_cachedump_reply(args));
+      return;
+    case StatsGroup::unknown:
+      out.append(kError);
+      return;
+    default:
+      break;
+  }
+  const StatList stats = answer_stats_group(group, services_.counters, services_.stats);
+  if (group == StatsGroup::reset) {
     out.append("RESET\r\n");
     return;
-  } else if (iequals_ascii(group, "detail")) {
-    // Per-prefix detail has nothing to record here: on/off are accepted, dump is empty.
-    if (iequals_ascii(arg(0), "on") || iequals_ascii(arg(0), "off")) {
-      out.append("OK\r\n");
-    } else if (iequals_ascii(arg(0), "dump")) {
-      out.append(kEnd);
-    } else {
-      out.append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
-    }
-    return;
-  } else if (iequals_ascii(group, "cachedump")) {
-    std::uint32_t slab_class = 0;
-    std::uint32_t limit = 0;
-    if (cmd.stats_nargs < 2) {
-      out.append("CLIENT_ERROR bad command line\r\n");
-    } else if (!parse_u32(arg(0), slab_class) || !parse_u32(arg(1), limit)) {
-      out.append(kBadFormat);
-    } else if (slab_class >= kSlabClasses) {
-      out.append("CLIENT_ERROR Illegal slab id\r\n");
-    } else {
-      out.append(kEnd);  // no items in any class
-    }
-    return;
-  } else {
-    out.append(kError);
-    return;
   }
-  for (const auto& [name, value] : stats) append_stat(out, name, value);
+  for (const auto& [name, value] : stats) {
+    out.append("STAT ");
+    out.append(name);
+    out.append(" ");
+    out.append(value);
+    out.append("\r\n");
+  }
   out.append(kEnd);
 }
 
