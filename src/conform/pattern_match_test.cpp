@@ -5,15 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include "conform/pattern_test_support.hpp"
+
 namespace katsubushi::conform {
 namespace {
 
-Pattern parsed(std::string_view text) {
-  Pattern p;
-  std::string error;
-  EXPECT_TRUE(parse_pattern(text, p, error)) << text << ": " << error;
-  return p;
-}
+using pattern_test::parsed;
 
 MatchResult stream(std::string_view pattern, std::string_view input) {
   return match_pattern(parsed(pattern), input, false);

@@ -4,15 +4,12 @@
 
 #include <string>
 
+#include "conform/pattern_test_support.hpp"
+
 namespace katsubushi::conform {
 namespace {
 
-Pattern parsed(std::string_view text) {
-  Pattern p;
-  std::string error;
-  EXPECT_TRUE(parse_pattern(text, p, error)) << text << ": " << error;
-  return p;
-}
+using pattern_test::parsed;
 
 std::string parse_error(std::string_view text) {
   Pattern p;
