@@ -45,7 +45,8 @@ void check_lease_options(const LeaseOptions& o, const LeaseTiming& t, std::strin
   const auto expiry = std::chrono::duration_cast<milliseconds>(o.expiry);
   if (o.expiry.count() < 1) bad("the expiry must be at least 1 s");
   if (t.margin >= expiry) {
-    bad("the margin (" + ms_text(t.margin) + ") must be under the expiry (" + ms_text(expiry) + ")");
+    bad("the margin (" + ms_text(t.margin) + ") must be under the expiry (" + ms_text(expiry) +
+        ")");
   }
   if (t.refresh_interval >= expiry - t.margin) {
     bad("the refresh interval (" + ms_text(t.refresh_interval) +

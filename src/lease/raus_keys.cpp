@@ -107,7 +107,8 @@ bool RausKeys::claim(std::uint32_t worker) {
 
 void RausKeys::announce(std::uint32_t worker) {
   const std::string channel = broadcast_channel();
-  const RedisReply r = redis_.any_command({"PUBLISH", channel, uuid_ + ":" + std::to_string(worker)});
+  const RedisReply r =
+      redis_.any_command({"PUBLISH", channel, uuid_ + ":" + std::to_string(worker)});
   if (r.type != RedisReply::Type::integer) throw failure("PUBLISH " + channel, r);
 }
 
