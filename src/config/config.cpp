@@ -9,19 +9,14 @@
 #include <utility>
 
 #include "config/duration.hpp"
+#include "config/go_flags.hpp"
+#include "config/go_int.hpp"
 
 namespace katsubushi::config {
 
 namespace {
 
 constexpr IntRange kWorkerIdRange{0, id::kMaxWorkerId};
-// More ignored arguments than this are counted, not listed.
-constexpr std::size_t kMaxListedIgnoredArguments = 8;
-
-// How Go declares an integer flag: flag.Int reads an optional sign,
-// flag.Uint (strconv.ParseUint) refuses one.
-enum class Sign { allowed, refused };
-
 struct FlagSpec {
   std::string_view name;
   std::string_view type;  // as Go's -help names it
@@ -33,123 +28,6 @@ struct FlagSpec {
 
   bool is_bool() const noexcept { return type == "bool"; }
 };
-
-std::string range_text(IntRange r) { return std::to_string(r.min) + ".." + std::to_string(r.max); }
-
-// ---- integers, as strconv.ParseUint(s, 0, 64) reads them ----
-
-enum class IntError { none, syntax, range };
-
-struct ParsedUint {
-  std::uint64_t value = 0;
-  IntError error = IntError::none;
-};
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-unsigned digit_value(char c) {
-  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
-  c = lower(c);
-  if (c >= 'a' && c <= 'z') return static_cast<unsigned>(c - 'a') + 10;
-  return 36;
-}
-
-// Underscores only between digits, or between a base prefix and a digit
-// (Go's strconv.underscoreOK; `s` carries no sign).
-bool underscores_ok(std::string_view s) {
-  char saw = '^';  // ^ start, 0 digit or prefix, _ underscore, ! anything else
-  std::size_t i = 0;
-  bool hex = false;
-  if (s.size() >= 2 && s[0] == '0' &&
-      (lower(s[1]) == 'b' || lower(s[1]) == 'o' || lower(s[1]) == 'x')) {
-    i = 2;
-    saw = '0';
-    hex = lower(s[1]) == 'x';
-  }
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if ((c >= '0' && c <= '9') || (hex && lower(c) >= 'a' && lower(c) <= 'f')) {
-      saw = '0';
-      continue;
-    }
-    if (c == '_') {
-      if (saw != '0') return false;
-      saw = '_';
-      continue;
-    }
-    if (saw == '_') return false;
-    saw = '!';
-  }
-  return saw != '_';
-}
-
-// An unsigned integer with base prefix 0b, 0o, 0x or a leading 0 (octal).
-ParsedUint parse_go_uint(std::string_view s) {
-  if (s.empty()) return {0, IntError::syntax};
-  const std::string_view whole = s;
-  std::uint64_t base = 10;
-  if (s[0] == '0') {
-    const char prefix = s.size() >= 3 ? lower(s[1]) : '\0';
-    if (prefix == 'b' || prefix == 'o' || prefix == 'x') {
-      base = prefix == 'b' ? 2 : prefix == 'o' ? 8 : 16;
-      s.remove_prefix(2);
-    } else {
-      base = 8;  // a leading 0 alone means octal and is itself a digit
-      s.remove_prefix(1);
-    }
-  }
-  bool underscores = false;
-  bool overflow = false;
-  std::uint64_t n = 0;
-  for (const char c : s) {
-    if (c == '_') {
-      underscores = true;
-      continue;
-    }
-    const std::uint64_t d = digit_value(c);
-    if (d >= base) return {0, IntError::syntax};
-    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / base) {
-      overflow = true;
-    } else {
-      n = n * base + d;
-    }
-  }
-  if (underscores && !underscores_ok(whole)) return {0, IntError::syntax};
-  if (overflow) return {0, IntError::range};
-  return {n, IntError::none};
-}
-
-[[noreturn]] void throw_bad_integer(std::string_view flag, std::string_view v, IntRange range,
-                                    Sign sign, std::string_view why = {}) {
-  std::string msg = "invalid value \"" + std::string(v) + "\" for flag -" + std::string(flag) +
-                    ": " + std::string(why) + "want an " +
-                    (sign == Sign::refused ? "unsigned " : "") + "integer in " +
-                    range_text(range);
-  throw ConfigError(msg);
-}
-
-std::uint64_t parse_integer(std::string_view flag, std::string_view v, IntRange range,
-                            Sign sign) {
-  constexpr std::string_view kOutOfRange = "out of range; ";
-  std::string_view digits = v;
-  const bool has_sign = !digits.empty() && (digits[0] == '+' || digits[0] == '-');
-  const bool negative = has_sign && digits[0] == '-';
-  if (has_sign) digits.remove_prefix(1);
-  const ParsedUint n = parse_go_uint(digits);
-  if (n.error == IntError::syntax) throw_bad_integer(flag, v, range, sign);
-  // Every range starts at 0 or above, so any negative number is out of it;
-  // on a uint flag that is clearer than Go's "invalid syntax".
-  if (negative && (n.value != 0 || n.error == IntError::range)) {
-    throw_bad_integer(flag, v, range, sign, kOutOfRange);
-  }
-  if (has_sign && sign == Sign::refused) {
-    throw_bad_integer(flag, v, range, sign, "a uint flag takes no sign; ");
-  }
-  if (n.error == IntError::range || n.value < range.min || n.value > range.max) {
-    throw_bad_integer(flag, v, range, sign, kOutOfRange);
-  }
-  return n.value;
-}
 
 // ---- other values ----
 
@@ -199,7 +77,7 @@ FlagSpec int_flag(std::string_view name, T Config::*field, IntRange range, Sign 
           help,
           range,
           [=](Config& c, std::string_view v) {
-            c.*field = static_cast<T>(parse_integer(name, v, range, sign));
+            c.*field = static_cast<T>(parse_integer_flag(name, v, range, sign));
           },
           [=](const Config& c) {
             if (c.*field == 0 && !zero_means.empty()) return std::string(zero_means);
@@ -293,7 +171,7 @@ const std::vector<FlagSpec>& flag_specs() {
        nothing_to_show},
       {"debug-port", "int", "ignored (go-katsubushi compatibility)", kPortRange,
        [](Config& c, std::string_view v) {
-         parse_integer("debug-port", v, kPortRange, Sign::allowed);
+         parse_integer_flag("debug-port", v, kPortRange, Sign::allowed);
          ignored(c, "debug-port");
        },
        nothing_to_show},
@@ -309,6 +187,12 @@ const FlagSpec* find_flag(std::string_view name) {
   return nullptr;
 }
 
+FlagKind flag_kind(std::string_view name) {
+  const FlagSpec* f = find_flag(name);
+  if (f == nullptr) return FlagKind::unknown;
+  return f->is_bool() ? FlagKind::boolean : FlagKind::valued;
+}
+
 std::string env_name(std::string_view flag, bool upper) {
   std::string out;
   for (char c : flag) {
@@ -321,49 +205,6 @@ std::string env_name(std::string_view flag, bool upper) {
     }
   }
   return out;
-}
-
-// ---- the command line, as Go's flag.Parse walks it ----
-
-struct RawFlag {
-  std::string_view name;
-  std::optional<std::string_view> value;  // set for -name=value
-};
-
-// The flag at args[i], or nullopt when args[i] ends the flags: a non-flag
-// argument (a lone "-" is one) or "--", which is stepped over.
-std::optional<RawFlag> split_flag(const std::vector<std::string>& args, std::size_t& i) {
-  std::string_view a = args[i];
-  if (a.size() < 2 || a[0] != '-') return std::nullopt;
-  if (a == "--") {
-    ++i;
-    return std::nullopt;
-  }
-  a.remove_prefix(a[1] == '-' ? 2 : 1);
-  if (a.empty() || a[0] == '-' || a[0] == '=') {
-    throw ConfigError("bad flag syntax: " + args[i]);
-  }
-  RawFlag raw{a, std::nullopt};
-  if (auto eq = a.find('='); eq != std::string_view::npos) {
-    raw.name = a.substr(0, eq);
-    raw.value = a.substr(eq + 1);
-  }
-  return raw;
-}
-
-std::string ignored_arguments_warning(const std::vector<std::string>& args, std::size_t first) {
-  std::string msg = "ignoring the arguments after the flags:";
-  bool flag_like = false;
-  for (std::size_t i = first; i < args.size(); ++i) {
-    flag_like = flag_like || args[i].starts_with('-');
-    if (i - first == kMaxListedIgnoredArguments) {
-      msg += " and " + std::to_string(args.size() - i) + " more";
-      break;
-    }
-    msg += " \"" + args[i] + "\"";
-  }
-  if (flag_like) msg += " (flags after the first non-flag argument are not read, as in Go)";
-  return msg;
 }
 
 }  // namespace
@@ -390,29 +231,16 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
     }
   }
 
-  std::size_t i = 0;
-  while (i < args.size()) {
-    const auto raw = split_flag(args, i);
-    if (!raw) break;
-    const FlagSpec* f = find_flag(raw->name);
+  const std::size_t end = walk_go_flags(args, flag_kind, [&](const GoFlag& flag) {
+    const FlagSpec* f = find_flag(flag.name);
     if (f == nullptr) {
-      throw ConfigError("flag provided but not defined: -" + std::string(raw->name));
+      throw ConfigError("flag provided but not defined: -" + std::string(flag.name));
     }
-    ++i;
-    std::string_view value;
-    if (raw->value) {
-      value = *raw->value;
-    } else if (f->is_bool()) {
-      value = "true";
-    } else if (i < args.size()) {
-      value = args[i++];
-    } else {
-      throw ConfigError("flag needs an argument: -" + std::string(raw->name));
-    }
-    f->set(c, value);
+    if (!flag.value) throw ConfigError("flag needs an argument: -" + std::string(flag.name));
+    f->set(c, *flag.value);
     std::erase_if(env_errors, [&](const auto& e) { return e.first == f->name; });
-  }
-  if (i < args.size()) c.warnings.push_back(ignored_arguments_warning(args, i));
+  });
+  if (end < args.size()) c.warnings.push_back(ignored_arguments_warning(args, end));
   if (!env_errors.empty()) throw ConfigError(env_errors.front().second);
   if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.worker_id != 0 && !c.redis.empty()) {
@@ -425,16 +253,10 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
 bool json_logs_requested(const std::vector<std::string>& args, const EnvLookup& env) noexcept {
   try {
     std::optional<std::string_view> format;
-    std::size_t i = 0;
-    while (i < args.size()) {
-      const auto raw = split_flag(args, i);
-      if (!raw) break;
-      ++i;
-      const FlagSpec* f = find_flag(raw->name);
-      std::optional<std::string_view> value = raw->value;
-      if (!value && f != nullptr && !f->is_bool() && i < args.size()) value = args[i++];
-      if (f != nullptr && f->name == "log-format" && value) format = value;
-    }
+    walk_go_flags(args, flag_kind, [&](const GoFlag& flag) {
+      const FlagSpec* f = find_flag(flag.name);
+      if (f != nullptr && f->name == "log-format" && flag.value) format = flag.value;
+    });
     if (format) return *format == "json";
     for (const char* name : {"LOG_FORMAT", "log_format"}) {
       const auto v = env ? env(name) : std::nullopt;

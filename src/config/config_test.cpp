@@ -1,42 +1,21 @@
 #include "config/config.hpp"
-#include "config/duration.hpp"
-#include "config/session_limits.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "config/config_test_support.hpp"
+#include "config/duration.hpp"
 
 namespace katsubushi::config {
 namespace {
 
 using namespace std::chrono_literals;
-using Args = std::vector<std::string>;
-using Env = std::map<std::string, std::string>;
-
-EnvLookup lookup_in(const Env& env) {
-  return [env](const std::string& name) -> std::optional<std::string> {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-Config parse(const Args& args, const Env& env = {}) { return parse_config(args, lookup_in(env)); }
-
-// The ConfigError message thrown for `args`, or "" when nothing was thrown.
-std::string error_of(const Args& args, const Env& env = {}) {
-  try {
-    parse(args, env);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using namespace config_test;
 
 std::string validation_error_of(const Config& c) {
   try {
@@ -240,189 +219,6 @@ TEST(ConfigTest, WorkerIdOutOfRange) {
   EXPECT_NE(msg.find("-worker-id"), std::string::npos) << msg;
   EXPECT_NE(msg.find("1023"), std::string::npos) << msg;
   EXPECT_EQ(parse({"-worker-id=1023"}).worker_id, 1023u);
-}
-
-// Go's flag package reads integers with strconv.ParseInt/ParseUint, base 0.
-TEST(ConfigTest, IntegersAreReadAsGoReadsThem) {
-  const std::vector<std::pair<std::string, std::uint32_t>> worker_ids = {
-      {"8", 8},        {"010", 8},       {"0x10", 16},    {"0X1f", 31},  {"0o17", 15},
-      {"0O17", 15},    {"0b101", 5},     {"0B101", 5},    {"0", 0},      {"00", 0},
-      {"0x3FF", 1023}, {"1_0", 10},      {"0_10", 8},     {"0x_1f", 31}, {"0b_1_0_1", 5},
-      {"0o_17", 15},   {"0001023", 531}, {"1_023", 1023},
-  };
-  for (const auto& [text, want] : worker_ids) {
-    EXPECT_EQ(parse({"-worker-id=" + text}).worker_id, want) << text;
-    EXPECT_EQ(parse({"-worker-id", text}).worker_id, want) << text;
-  }
-  // Signed (flag.Int) flags take a sign.
-  EXPECT_EQ(parse({"-port=+0x1F90"}).port, 8080);
-  EXPECT_EQ(parse({"-port=-0"}).port, 0);
-  EXPECT_EQ(parse({"-max-connections=1_000"}).max_connections, 1000u);
-  EXPECT_EQ(parse({"-max-line-bytes=0x10000"}).max_line_bytes, 65536u);
-  EXPECT_EQ(parse({"-threads=+2"}).threads, 2u);
-}
-
-TEST(ConfigTest, MalformedIntegersAreSyntaxErrors) {
-  for (const std::string bad :
-       {"",    "08",   "09",  "0x",   "0b",    "0o",       "0b2", "0o8", "0x1g", "_1",
-        "1_",  "1__0", "0x_", "0_",   "1 ",    " 1",       "1e3", "1.0", "--1",  "+-1",
-        "-+1", "+",    "-",   "0x-1", "12abc", "\xd9\xa1", "+1",  "-0"}) {
-    // (a sign is a syntax error for a uint flag, as with Go's ParseUint)
-    const std::string msg = error_of({"-worker-id=" + bad});
-    EXPECT_NE(msg.find("invalid value \"" + bad + "\" for flag -worker-id"), std::string::npos)
-        << '"' << bad << "\" -> " << msg;
-    EXPECT_NE(msg.find("want an unsigned integer in 0..1023"), std::string::npos) << msg;
-    EXPECT_EQ(msg.find("out of range"), std::string::npos) << msg;
-  }
-  for (const std::string bad : {"", "+", "--1", "0x", "1_", "8_0_"}) {
-    const std::string msg = error_of({"-port=" + bad});
-    EXPECT_NE(msg.find("want an integer in 0..65535"), std::string::npos) << msg;
-  }
-}
-
-TEST(ConfigTest, IntegersOutOfRangeSaySo) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      // A negative worker id is a number, just not a worker id.
-      {"-worker-id=-1", "-worker-id"},
-      {"-worker-id=-0x10", "-worker-id"},
-      {"-worker-id=0x400", "-worker-id"},
-      {"-worker-id=0b10000000000", "-worker-id"},
-      {"-worker-id=99999999999999999999999", "-worker-id"},
-      {"-port=-1", "-port"},
-      {"-port=0x10000", "-port"},
-      {"-port=-99999999999999999999999", "-port"},
-      {"-threads=0", "-threads"},
-      {"-max-line-bytes=0777", "-max-line-bytes"},  // 511
-  };
-  for (const auto& [arg, flag] : cases) {
-    const std::string msg = error_of({arg});
-    EXPECT_NE(msg.find("for flag " + flag + ": out of range; want an"), std::string::npos)
-        << arg << " -> " << msg;
-  }
-  EXPECT_NE(error_of({"-worker-id=-1"}).find("0..1023"), std::string::npos);
-}
-
-TEST(ConfigTest, EnvironmentIntegersAreReadAsGoReadsThem) {
-  // go-katsubushi hands environment values to the same flag setters.
-  EXPECT_EQ(parse({}, {{"WORKER_ID", "010"}}).worker_id, 8u);
-  EXPECT_EQ(parse({}, {{"worker_id", "0x10"}}).worker_id, 16u);
-  EXPECT_EQ(parse({}, {{"PORT", "0b1_0000"}}).port, 16);
-  EXPECT_EQ(parse({}, {{"MAX_CONNECTIONS", "1_000"}}).max_connections, 1000u);
-  const std::string msg = error_of({}, {{"WORKER_ID", "-1"}});
-  EXPECT_NE(msg.find("out of range"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("WORKER_ID"), std::string::npos) << msg;
-}
-
-TEST(ConfigTest, JsonLogsRequestedOnTheCommandLineOrInTheEnvironment) {
-  auto json = [](const Args& args, const Env& env = {}) {
-    return json_logs_requested(args, lookup_in(env));
-  };
-  EXPECT_FALSE(json({}));
-  EXPECT_TRUE(json({"-log-format=json"}));
-  EXPECT_TRUE(json({"--log-format", "json"}));
-  EXPECT_TRUE(json({"-worker-id=abc", "-log-format=json"}));  // the error comes first
-  EXPECT_TRUE(json({"-log-format=json", "-no-such-flag"}));
-  EXPECT_TRUE(json({"-version", "-log-format=json"}));
-  EXPECT_FALSE(json({"-log-format=json", "-log-format=text"}));
-  EXPECT_FALSE(json({"-sock", "-log-format=json"}));  // the value of -sock
-  EXPECT_FALSE(json({"extra", "-log-format=json"}));  // after the flags
-  EXPECT_FALSE(json({"---x", "-log-format=json"}));   // bad syntax ends the flags
-  EXPECT_TRUE(json({}, {{"LOG_FORMAT", "json"}}));
-  EXPECT_TRUE(json({}, {{"log_format", "json"}}));
-  EXPECT_FALSE(json({}, {{"LOG_FORMAT", "text"}, {"log_format", "json"}}));
-  EXPECT_FALSE(json({"-log-format=text"}, {{"LOG_FORMAT", "json"}}));
-  EXPECT_TRUE(json({"-log-format=json"}, {{"LOG_FORMAT", "text"}}));
-  EXPECT_FALSE(json({"-log-format"}));
-}
-
-TEST(ConfigTest, SessionLimitsComeFromTheConfig) {
-  const proto::SessionLimits defaults;
-  const proto::SessionLimits from_default_config = session_limits(Config{});
-  EXPECT_EQ(from_default_config.max_line_bytes, defaults.max_line_bytes);
-  EXPECT_EQ(from_default_config.max_output_bytes, defaults.max_output_bytes);
-  EXPECT_EQ(from_default_config.max_data_block_bytes, defaults.max_data_block_bytes);
-  EXPECT_EQ(defaults.max_line_bytes, kDefaultMaxLineBytes);
-  EXPECT_EQ(defaults.max_output_bytes, kMaxOutputBytes);
-  EXPECT_EQ(defaults.max_data_block_bytes, kMaxDataBlockBytes);
-
-  Config c = parse({"-max-line-bytes=4096"});
-  c.max_output_bytes = 1000;
-  c.max_data_block_bytes = 2000;
-  const proto::SessionLimits limits = session_limits(c);
-  EXPECT_EQ(limits.max_line_bytes, 4096u);
-  EXPECT_EQ(limits.max_output_bytes, 1000u);
-  EXPECT_EQ(limits.max_data_block_bytes, 2000u);
-}
-
-TEST(ConfigTest, MissingValueIsAnError) {
-  const std::string msg = error_of({"-worker-id"});
-  EXPECT_NE(msg.find("-worker-id"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("argument"), std::string::npos) << msg;
-}
-
-TEST(ConfigTest, UnknownFlagIsRejected) {
-  EXPECT_NE(error_of({"-no-such-flag"}).find("-no-such-flag"), std::string::npos);
-  EXPECT_NE(error_of({"--no-such-flag=1"}).find("-no-such-flag"), std::string::npos);
-  EXPECT_NE(error_of({"-Worker-Id=1"}), "");  // flag names are case-sensitive, as in Go
-}
-
-TEST(ConfigTest, FlagsEndAtTheFirstNonFlagArgumentAsInGo) {
-  // Go's flag.Parse stops there and go-katsubushi never looks at the rest.
-  Config c = parse({"-worker-id=5", "extra", "-port=1"});
-  EXPECT_EQ(c.worker_id, 5u);
-  EXPECT_EQ(c.port, Config{}.port);
-  ASSERT_EQ(c.warnings.size(), 1u);
-  EXPECT_NE(c.warnings[0].find("\"extra\""), std::string::npos) << c.warnings[0];
-  EXPECT_NE(c.warnings[0].find("\"-port=1\""), std::string::npos) << c.warnings[0];
-  // A flag among the ignored arguments earns a hint why it was not read.
-  EXPECT_NE(c.warnings[0].find("not read"), std::string::npos) << c.warnings[0];
-
-  // A lone "-" is a non-flag argument.
-  c = parse({"-", "-worker-id=3"});
-  EXPECT_EQ(c.worker_id, 0u);
-  ASSERT_EQ(c.warnings.size(), 1u);
-  EXPECT_NE(c.warnings[0].find("\"-\" \"-worker-id=3\""), std::string::npos) << c.warnings[0];
-
-  // "--" ends the flags and is not itself reported.
-  c = parse({"-worker-id=2", "--", "-worker-id=3", "x"});
-  EXPECT_EQ(c.worker_id, 2u);
-  ASSERT_EQ(c.warnings.size(), 1u);
-  EXPECT_EQ(c.warnings[0].find("\"--\""), std::string::npos) << c.warnings[0];
-  EXPECT_NE(c.warnings[0].find("\"-worker-id=3\" \"x\""), std::string::npos) << c.warnings[0];
-
-  // Nothing left over, nothing to warn about.
-  EXPECT_TRUE(parse({"-worker-id=2", "--"}).warnings.empty());
-  EXPECT_TRUE(parse({"--"}).warnings.empty());
-
-  // An empty argument is a non-flag too.
-  c = parse({"", "-worker-id=3"});
-  EXPECT_EQ(c.worker_id, 0u);
-  EXPECT_EQ(c.warnings.size(), 1u);
-
-  // A bad flag after the end of the flags is never looked at.
-  EXPECT_EQ(parse({"x", "-no-such-flag", "-worker-id=abc"}).warnings.size(), 1u);
-}
-
-TEST(ConfigTest, ManyIgnoredArgumentsAreCounted) {
-  Args args{"-worker-id=1"};
-  for (int i = 0; i < 100; ++i) args.push_back("arg" + std::to_string(i));
-  const Config c = parse(args);
-  ASSERT_EQ(c.warnings.size(), 1u);
-  EXPECT_NE(c.warnings[0].find("\"arg0\""), std::string::npos) << c.warnings[0];
-  EXPECT_EQ(c.warnings[0].find("\"arg99\""), std::string::npos) << c.warnings[0];
-  EXPECT_NE(c.warnings[0].find("92 more"), std::string::npos) << c.warnings[0];
-}
-
-TEST(ConfigTest, AValueMayStartWithADash) {
-  // As in Go, a flag that needs a value takes the next argument, whatever it is.
-  EXPECT_EQ(parse({"-sock", "-odd-name"}).sock, "-odd-name");
-  EXPECT_EQ(parse({"-sock", "--"}).sock, "--");
-}
-
-TEST(ConfigTest, BadFlagSyntaxIsRejected) {
-  EXPECT_NE(error_of({"---worker-id=1"}), "");
-  EXPECT_NE(error_of({"-=1"}), "");
-  EXPECT_NE(error_of({"--=1"}), "");
 }
 
 Config valid_config() {

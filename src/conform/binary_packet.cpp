@@ -4,6 +4,8 @@
 #include <charconv>
 #include <limits>
 
+#include "conform/pattern_match.hpp"
+
 namespace katsubushi::conform {
 
 namespace {

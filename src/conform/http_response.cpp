@@ -6,6 +6,8 @@
 #include <boost/json/value.hpp>
 #include <charconv>
 
+#include "conform/pattern_match.hpp"
+
 namespace katsubushi::conform {
 
 namespace {

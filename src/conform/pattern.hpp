@@ -1,7 +1,6 @@
 // The byte patterns of conformance cases: literal bytes (written with
 // escapes) and placeholders for what varies from run to run, the ids above
-// all. A pattern is matched against a reply as it arrives (streaming: "not
-// yet" is an answer) or against a whole body (complete).
+// all, and their text form. Matching them is pattern_match.hpp.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "conform/escape.hpp"
 
 namespace katsubushi::conform {
 
@@ -48,30 +49,7 @@ bool parse_pattern(std::string_view text, Pattern& out, std::string& error);
 // The escaped text form with literals only (requests): escapes and {N*C}.
 bool decode_text(std::string_view text, std::string& out, std::string& error);
 
-// Hex pairs, whitespace between them ignored ("80 00 0001").
-bool decode_hex(std::string_view text, std::string& out, std::string& error);
-
-// Bytes as a case file would write them, for messages: printable ASCII kept,
-// the rest escaped; longer input is cut at `max` bytes with "...".
-std::string printable(std::string_view bytes, std::size_t max = 120);
-
-enum class MatchStatus { matched, need_more, mismatch };
-
-struct MatchResult {
-  MatchStatus status = MatchStatus::mismatch;
-  std::size_t consumed = 0;        // matched: the bytes of input the pattern covered
-  std::size_t at = 0;              // need_more / mismatch: the input offset concerned
-  std::string detail;              // mismatch: what was expected and what came
-  std::vector<std::uint64_t> ids;  // matched: every {id}, in order
-};
-
-// Matches `pattern` against the start of `input`. Streaming (`complete` false):
-// input that ends where more could still make it match gives need_more, and
-// bytes after a match are left for the next pattern. Complete: input is all
-// there is, and all of it must match.
-MatchResult match_pattern(const Pattern& pattern, std::string_view input, bool complete);
-
-// Reads a decimal id: 1 to 20 digits, a uint64, bit 63 clear.
-bool parse_id(std::string_view digits, std::uint64_t& id, std::string& error);
+// The name a placeholder is written with, without braces ("id-len").
+std::string_view placeholder_name(ElementKind kind);
 
 }  // namespace katsubushi::conform

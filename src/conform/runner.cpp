@@ -3,6 +3,8 @@
 #include <chrono>
 #include <utility>
 
+#include "conform/pattern_match.hpp"
+
 namespace katsubushi::conform {
 
 namespace {

@@ -28,47 +28,12 @@
 
 #include "id/clock.hpp"
 #include "lease/lease_listener.hpp"
+#include "lease/lease_options.hpp"
+#include "lease/raus_keys.hpp"
 #include "lease/redis_client.hpp"
 #include "lease/redis_url.hpp"
 
 namespace katsubushi::lease {
-
-// raus's constants. go-katsubushi sets raus.LockExpires to 600 s (raus's own
-// default is 60 s); the daemon replaces go-katsubushi, so 600 s it is.
-inline constexpr std::chrono::seconds kDefaultExpiry{600};
-inline constexpr std::chrono::milliseconds kRausHoldInterval{1000};      // raus's ticker
-inline constexpr std::chrono::milliseconds kRausSubscribeTimeout{3000};  // raus.SubscribeTimeout
-inline constexpr std::size_t kRausMaxCandidates = 10;                    // raus.MaxCandidate
-// Beyond raus.
-inline constexpr int kMarginDivisor = 4;         // margin = expiry / 4
-inline constexpr int kRefreshesPerExpiry = 3;    // refresh at least 3 times an expiry
-inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2
-inline constexpr std::chrono::milliseconds kDefaultCallTimeout{1000};
-inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
-
-struct LeaseOptions {
-  RedisUrl url{};
-  std::uint32_t min_worker_id = 1;
-  std::uint32_t max_worker_id = 1023;
-  // The key's expiry (SET EX / EXPIRE, whole seconds).
-  std::chrono::seconds expiry = kDefaultExpiry;
-  // Every Redis call's timeout. 0: min(1 s, margin / 2). At most margin / 2.
-  std::chrono::milliseconds call_timeout{0};
-  // 0: min(1 s, expiry / 3), raus's one second unless the expiry is short.
-  std::chrono::milliseconds refresh_interval{0};
-  // valid_until = start of the last successful refresh + expiry - margin.
-  // 0: expiry / 4.
-  std::chrono::milliseconds margin{0};
-  // How long to listen on {ns}:broadcast before the first claim; 0 skips it
-  // (as raus with SubscribeTimeout <= 0).
-  std::chrono::milliseconds learn_time = kRausSubscribeTimeout;
-  // The longest wait between attempts while no lease is held.
-  std::chrono::milliseconds max_backoff = kDefaultMaxBackoff;
-  // Seeds the candidate order; nullopt: std::random_device.
-  std::optional<std::uint64_t> seed{};
-  // The value stored in {ns}:id:{N}; empty: a random (version 4) uuid.
-  std::string uuid{};
-};
 
 struct LeaseStats {
   LeaseState state = LeaseState::claiming;
@@ -76,13 +41,6 @@ struct LeaseStats {
   std::uint64_t refresh_failures = 0;
   std::uint64_t lease_changes = 0;  // leases gained after the first (after a loss)
   std::int64_t valid_until_unix_ms = 0;
-};
-
-// Options that cannot work, no free id in the range, or Redis unreachable at
-// start; the message names the option, the range or the address.
-class LeaseError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 class LeaseKeeper {
@@ -110,17 +68,13 @@ class LeaseKeeper {
   // Thread-safe. A lease past its end reads as lost even before the thread,
   // perhaps waiting on a call, has noticed.
   LeaseStats stats() const;
-  const std::string& uuid() const noexcept { return uuid_; }
+  const std::string& uuid() const noexcept { return keys_.uuid(); }
   // The values in effect once the zeros of LeaseOptions are resolved.
-  std::chrono::milliseconds refresh_interval() const noexcept { return refresh_interval_; }
-  std::chrono::milliseconds margin() const noexcept { return margin_; }
-  std::chrono::milliseconds call_timeout() const noexcept { return call_timeout_; }
+  std::chrono::milliseconds refresh_interval() const noexcept { return timing_.refresh_interval; }
+  std::chrono::milliseconds margin() const noexcept { return timing_.margin; }
+  std::chrono::milliseconds call_timeout() const noexcept { return timing_.call_timeout; }
 
  private:
-  enum class Hold : std::uint8_t { kept, gone, taken };
-
-  std::string id_key(std::uint32_t worker) const;
-  std::string hwm_key(std::uint32_t worker) const;
   std::int64_t valid_until(std::int64_t started_unix_ms) const;
   // Listens on {ns}:broadcast for learn_time; the ids others publish.
   std::vector<bool> learn_used_ids();
@@ -138,11 +92,8 @@ class LeaseKeeper {
   // nullopt when none is left. Throws RedisError.
   std::optional<std::uint32_t> claim(std::optional<std::uint32_t> prefer, std::vector<bool> used,
                                      std::string& refused);
-  // raus's hold step: PUBLISH, then extend(). Throws RedisError.
-  Hold hold(std::uint32_t worker);
-  // Resets our key to our uuid with a fresh expiry if it still holds our
-  // uuid. Throws RedisError.
-  Hold extend(std::uint32_t worker);
+  // raus's hold step: PUBLISH, then extend. Throws RedisError.
+  KeyHold hold(std::uint32_t worker);
   // Raises {ns}:hwm:{N} to the listener's mark. Throws RedisError.
   void write_hwm(std::uint32_t worker);
   void release(std::uint32_t worker);
@@ -150,16 +101,13 @@ class LeaseKeeper {
   void step(std::chrono::milliseconds& wait, std::chrono::milliseconds& backoff);
   void lose(std::string_view why);
   bool wait_for(std::chrono::milliseconds d);  // false once stopping
-  std::string range_text() const;
 
   const LeaseOptions options_;
-  const std::chrono::milliseconds margin_;
-  const std::chrono::milliseconds refresh_interval_;
-  const std::chrono::milliseconds call_timeout_;
+  const LeaseTiming timing_;
   id::Clock& clock_;
   LeaseListener& listener_;
   RedisClient redis_;  // used by the thread, or by the caller while it does not run
-  std::string uuid_;
+  RausKeys keys_;  // over redis_
   std::mt19937_64 random_;
 
   mutable std::mutex mu_;

@@ -29,9 +29,9 @@
 #include <thread>
 
 #include "config/limits.hpp"
-#include "config/session_limits.hpp"
 #include "grpc/grpc_front.hpp"
 #include "proto/refusal.hpp"
+#include "proto/session_limits.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
 #include "server/plain_allocator.hpp"
@@ -341,7 +341,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
                       .counters = protocol_counters_,
                       .stats = &stats_,
                       .version = kVersion},
-          .limits = config::session_limits(config),
+          .limits = proto::session_limits(config),
           .idle_timeout = config.idle_timeout,
           .counters = counters_,
       },

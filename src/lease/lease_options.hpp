@@ -1,0 +1,76 @@
+// What a LeaseKeeper is given, its defaults (raus's where raus has one),
+// and the timing it derives: checked before any Redis call is made.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "lease/redis_url.hpp"
+
+namespace katsubushi::lease {
+
+// raus's constants. go-katsubushi sets raus.LockExpires to 600 s (raus's own
+// default is 60 s); the daemon replaces go-katsubushi, so 600 s it is.
+inline constexpr std::chrono::seconds kDefaultExpiry{600};
+inline constexpr std::chrono::milliseconds kRausHoldInterval{1000};      // raus's ticker
+inline constexpr std::chrono::milliseconds kRausSubscribeTimeout{3000};  // raus.SubscribeTimeout
+inline constexpr std::size_t kRausMaxCandidates = 10;                    // raus.MaxCandidate
+// Beyond raus.
+inline constexpr int kMarginDivisor = 4;         // margin = expiry / 4
+inline constexpr int kRefreshesPerExpiry = 3;    // refresh at least 3 times an expiry
+inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2
+inline constexpr std::chrono::milliseconds kDefaultCallTimeout{1000};
+inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
+
+struct LeaseOptions {
+  RedisUrl url{};
+  std::uint32_t min_worker_id = 1;
+  std::uint32_t max_worker_id = 1023;
+  // The key's expiry (SET EX / EXPIRE, whole seconds).
+  std::chrono::seconds expiry = kDefaultExpiry;
+  // Every Redis call's timeout. 0: min(1 s, margin / 2). At most margin / 2.
+  std::chrono::milliseconds call_timeout{0};
+  // 0: min(1 s, expiry / 3), raus's one second unless the expiry is short.
+  std::chrono::milliseconds refresh_interval{0};
+  // valid_until = start of the last successful refresh + expiry - margin.
+  // 0: expiry / 4.
+  std::chrono::milliseconds margin{0};
+  // How long to listen on {ns}:broadcast before the first claim; 0 skips it
+  // (as raus with SubscribeTimeout <= 0).
+  std::chrono::milliseconds learn_time = kRausSubscribeTimeout;
+  // The longest wait between attempts while no lease is held.
+  std::chrono::milliseconds max_backoff = kDefaultMaxBackoff;
+  // Seeds the candidate order; nullopt: std::random_device.
+  std::optional<std::uint64_t> seed{};
+  // The value stored in {ns}:id:{N}; empty: a random (version 4) uuid.
+  std::string uuid{};
+};
+
+// Options that cannot work, no free id in the range, or Redis unreachable at
+// start; the message names the option, the range or the address.
+class LeaseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The zeros of LeaseOptions resolved.
+struct LeaseTiming {
+  std::chrono::milliseconds margin;
+  std::chrono::milliseconds refresh_interval;
+  std::chrono::milliseconds call_timeout;
+};
+LeaseTiming resolve_timing(const LeaseOptions& o) noexcept;
+
+// Throws LeaseError naming the option when `o` (with its timing, and the
+// uuid in use) cannot work.
+void check_lease_options(const LeaseOptions& o, const LeaseTiming& t, std::string_view uuid);
+
+// "1..1023": the worker ids `o` may take.
+std::string worker_range_text(const LeaseOptions& o);
+
+}  // namespace katsubushi::lease
