@@ -78,7 +78,7 @@ echo
 for f in "${failures[@]}"; do echo "coverage: FAILED: $f"; done
 
 cd "$repo" || exit 1
-for dir in src/id src/proto; do
+for dir in src/id src/service src/proto src/session; do
   echo
   echo "== line coverage of $dir (unit + property + fuzz replay) =="
   gcovr --root "$repo" --object-directory "$build" "$build" \

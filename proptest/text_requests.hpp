@@ -13,7 +13,7 @@
 
 #include "id/generator.hpp"
 #include "proto/meta_command.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 #include "proto/text_command.hpp"
 
 namespace katsubushi::proptest {
@@ -79,6 +79,6 @@ std::size_t ids_asked(const TextRequest& r);
 // Whether `r` is `stats reset`, after which the get counters start again.
 bool resets_counters(const TextRequest& r);
 void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
-                           proto::StatsSource& stats, std::string& out);
+                           service::StatsSource& stats, std::string& out);
 
 }  // namespace katsubushi::proptest

@@ -20,7 +20,7 @@
 
 #include "grpc/handlers.hpp"
 #include "katsubushi.grpc.pb.h"
-#include "proto/id_service.hpp"
+#include "service/id_service.hpp"
 
 namespace katsubushi::grpcapi {
 
@@ -71,7 +71,7 @@ class FetchCall {
  public:
   using Deliver = std::function<void(std::span<const std::uint64_t>)>;
 
-  static void start(proto::IdService& ids, id::Clock& clock, Waiter& waiter,
+  static void start(service::IdService& ids, id::Clock& clock, Waiter& waiter,
                     grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                     std::uint32_t n, Deliver deliver) {
     auto* call = new FetchCall(ids, clock, waiter, context, reactor, n, std::move(deliver));
@@ -79,7 +79,7 @@ class FetchCall {
   }
 
  private:
-  FetchCall(proto::IdService& ids, id::Clock& clock, Waiter& waiter,
+  FetchCall(service::IdService& ids, id::Clock& clock, Waiter& waiter,
             grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
             std::uint32_t n, Deliver deliver)
       : ids_(ids),
@@ -105,7 +105,7 @@ class FetchCall {
     timer_.async_wait([this](const boost::system::error_code&) { attempt(); });
   }
 
-  proto::IdService& ids_;
+  service::IdService& ids_;
   id::Clock& clock_;
   grpc::CallbackServerContext* context_;
   grpc::ServerUnaryReactor* reactor_;
@@ -117,7 +117,7 @@ class FetchCall {
 
 class GeneratorService final : public katsubushi::Generator::CallbackService {
  public:
-  GeneratorService(id::IdGenerator& generator, proto::ProtocolCounters& counters, Waiter& waiter)
+  GeneratorService(id::IdGenerator& generator, service::ProtocolCounters& counters, Waiter& waiter)
       : clock_(generator.clock()), ids_(generator, counters), waiter_(waiter) {}
 
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
@@ -144,13 +144,13 @@ class GeneratorService final : public katsubushi::Generator::CallbackService {
 
  private:
   id::Clock& clock_;
-  proto::IdService ids_;
+  service::IdService ids_;
   Waiter& waiter_;
 };
 
 class StatsService final : public katsubushi::Stats::CallbackService {
  public:
-  explicit StatsService(proto::StatsSource& stats) : stats_(stats) {}
+  explicit StatsService(service::StatsSource& stats) : stats_(stats) {}
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const katsubushi::StatsRequest* /*request*/,
@@ -175,7 +175,7 @@ class StatsService final : public katsubushi::Stats::CallbackService {
   }
 
  private:
-  proto::StatsSource& stats_;
+  service::StatsSource& stats_;
 };
 
 // gRPC's own limits, set so that what a client sends is bounded: requests
@@ -191,8 +191,8 @@ int idle_ms(std::chrono::nanoseconds idle_timeout) {
 }  // namespace
 
 struct GrpcFront::Services {
-  Services(id::IdGenerator& ids, proto::ProtocolCounters& counters,
-           proto::StatsSource& figures)
+  Services(id::IdGenerator& ids, service::ProtocolCounters& counters,
+           service::StatsSource& figures)
       : generator(ids, counters, waiter), stats(figures) {}
   Waiter waiter;  // before the services that use it
   GeneratorService generator;
@@ -201,8 +201,8 @@ struct GrpcFront::Services {
   bool shut_down = false;
 };
 
-GrpcFront::GrpcFront(id::IdGenerator& generator, proto::ProtocolCounters& counters,
-                     proto::StatsSource& stats, const GrpcOptions& options)
+GrpcFront::GrpcFront(id::IdGenerator& generator, service::ProtocolCounters& counters,
+                     service::StatsSource& stats, const GrpcOptions& options)
     : services_(std::make_unique<Services>(generator, counters, stats)) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "id/generator.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace grpc {
 class Server;
@@ -28,8 +28,8 @@ struct GrpcOptions {
 class GrpcFront {
  public:
   // Starts gRPC's threads; throws std::runtime_error when gRPC cannot start.
-  GrpcFront(id::IdGenerator& generator, proto::ProtocolCounters& counters,
-            proto::StatsSource& stats, const GrpcOptions& options);
+  GrpcFront(id::IdGenerator& generator, service::ProtocolCounters& counters,
+            service::StatsSource& stats, const GrpcOptions& options);
   ~GrpcFront();
   GrpcFront(const GrpcFront&) = delete;
   GrpcFront& operator=(const GrpcFront&) = delete;

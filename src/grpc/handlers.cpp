@@ -7,7 +7,7 @@
 
 namespace katsubushi::grpcapi {
 
-FetchStep fetch_step(proto::IdService& ids, std::uint32_t n,
+FetchStep fetch_step(service::IdService& ids, std::uint32_t n,
                      std::span<std::uint64_t, kMaxFetchMulti> out, bool cancelled) {
   if (n > kMaxFetchMulti) {
     return {.done = FetchResult{.outcome = Outcome::invalid_argument,
@@ -32,7 +32,7 @@ FetchStep fetch_step(proto::IdService& ids, std::uint32_t n,
   return {.done = std::nullopt, .not_before_unix_ms = issued.not_before_unix_ms};
 }
 
-FetchResult fetch_ids(proto::IdService& ids, id::Clock& clock, std::uint32_t n,
+FetchResult fetch_ids(service::IdService& ids, id::Clock& clock, std::uint32_t n,
                       std::span<std::uint64_t, kMaxFetchMulti> out,
                       const std::function<bool()>& cancelled) {
   for (;;) {
@@ -44,7 +44,7 @@ FetchResult fetch_ids(proto::IdService& ids, id::Clock& clock, std::uint32_t n,
 
 namespace {
 
-const std::string* find_stat(const proto::StatList& stats, std::string_view name) {
+const std::string* find_stat(const service::StatList& stats, std::string_view name) {
   for (const auto& [key, value] : stats) {
     if (key == name) return &value;
   }
@@ -52,7 +52,7 @@ const std::string* find_stat(const proto::StatList& stats, std::string_view name
 }
 
 // A signed decimal, or an unsigned one too big for int64 (saturated).
-std::optional<std::int64_t> stat_number(const proto::StatList& stats, std::string_view name) {
+std::optional<std::int64_t> stat_number(const service::StatList& stats, std::string_view name) {
   const std::string* text = find_stat(stats, name);
   if (text == nullptr || text->empty()) return std::nullopt;
   const char* first = text->data();
@@ -70,7 +70,7 @@ std::optional<std::int64_t> stat_number(const proto::StatList& stats, std::strin
 
 }  // namespace
 
-std::optional<StatsFigures> stats_figures(const proto::StatList& stats) {
+std::optional<StatsFigures> stats_figures(const service::StatList& stats) {
   StatsFigures f;
   const auto pid = stat_number(stats, "pid");
   const std::string* version = find_stat(stats, "version");

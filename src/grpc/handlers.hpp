@@ -9,8 +9,8 @@
 #include <string>
 
 #include "id/clock.hpp"
-#include "proto/id_service.hpp"
-#include "proto/stats.hpp"
+#include "service/id_service.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::grpcapi {
 
@@ -40,12 +40,12 @@ struct FetchStep {
   std::optional<FetchResult> done;     // the answer, or
   std::int64_t not_before_unix_ms = 0;  // when to try again
 };
-FetchStep fetch_step(proto::IdService& ids, std::uint32_t n,
+FetchStep fetch_step(service::IdService& ids, std::uint32_t n,
                      std::span<std::uint64_t, kMaxFetchMulti> out, bool cancelled);
 
 // fetch_step() until done, waiting on `clock` in between (a ManualClock
 // jumps): for tests and properties. The daemon waits on a timer instead.
-FetchResult fetch_ids(proto::IdService& ids, id::Clock& clock, std::uint32_t n,
+FetchResult fetch_ids(service::IdService& ids, id::Clock& clock, std::uint32_t n,
                       std::span<std::uint64_t, kMaxFetchMulti> out,
                       const std::function<bool()>& cancelled);
 
@@ -67,6 +67,6 @@ struct StatsFigures {
 // Reads the nine from a `stats` reply's list (the one every protocol
 // answers, so all agree). Counters above the largest int64 saturate. Empty
 // when one is missing or not a number: the list and this reader disagree.
-std::optional<StatsFigures> stats_figures(const proto::StatList& stats);
+std::optional<StatsFigures> stats_figures(const service::StatList& stats);
 
 }  // namespace katsubushi::grpcapi

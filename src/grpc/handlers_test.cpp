@@ -12,7 +12,7 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
-#include "proto/id_service.hpp"
+#include "service/id_service.hpp"
 
 namespace katsubushi::grpcapi {
 namespace {
@@ -22,8 +22,8 @@ constexpr std::int64_t kStart = id::kEpochUnixMs + 7'000'000;
 struct Rig {
   id::ManualClock clock{kStart};
   id::IdGenerator generator{clock, 9};
-  proto::ProtocolCounters counters;
-  proto::IdService ids{generator, counters};
+  service::ProtocolCounters counters;
+  service::IdService ids{generator, counters};
   std::array<std::uint64_t, kMaxFetchMulti> out{};
 
   FetchResult fetch(std::uint32_t n, const std::function<bool()>& cancelled = {}) {
@@ -96,7 +96,7 @@ TEST(GrpcHandlers, ARefusingGeneratorIsUnavailableWithItsReason) {
   EXPECT_EQ(rig.counters.get_hits.load(), 0u);
 }
 
-proto::StatList nine() {
+service::StatList nine() {
   return {{"pid", "4242"},          {"uptime", "17"},           {"time", "1795915094"},
           {"version", "0.1.0"},     {"curr_connections", "3"},  {"total_connections", "40"},
           {"cmd_get", "1002"},      {"get_hits", "1000"},       {"get_misses", "2"},

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -45,7 +45,7 @@ bool chunked_last_and_once(const bhttp::fields& fields) {
       coding = trim(coding.substr(0, coding.find(';')));  // parameters do not name it
       if (coding.empty()) continue;
       ++codings;
-      if (proto::iequals_ascii(coding, "chunked")) {
+      if (service::iequals_ascii(coding, "chunked")) {
         if (chunked_at != 0) return false;
         chunked_at = codings;
       }

@@ -12,7 +12,7 @@
 #include "http/header_gate.hpp"
 #include "http/header_rules.hpp"
 #include "http/routes.hpp"
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -50,7 +50,7 @@ using RequestParser = bhttp::request_parser<DiscardedBody>;
 bool wants_json(std::string_view accept) {
   constexpr std::string_view kJson = "application/json";
   const auto it = std::search(accept.begin(), accept.end(), kJson.begin(), kJson.end(),
-                              [](char a, char b) { return proto::to_lower_ascii(a) == b; });
+                              [](char a, char b) { return service::to_lower_ascii(a) == b; });
   return it != accept.end();
 }
 
@@ -92,8 +92,8 @@ struct HttpSession::Parser {
   }
 };
 
-HttpSession::HttpSession(const proto::SessionServices& services,
-                         const proto::SessionLimits& limits)
+HttpSession::HttpSession(const service::SessionServices& services,
+                         const service::SessionLimits& limits)
     : services_(services),
       limits_(limits),
       ids_(services.generator, services.counters),
@@ -101,7 +101,7 @@ HttpSession::HttpSession(const proto::SessionServices& services,
 
 HttpSession::~HttpSession() = default;
 
-void HttpSession::process(proto::InputBuffer& in, proto::OutputBuffer& out) {
+void HttpSession::process(service::InputBuffer& in, service::OutputBuffer& out) {
   not_before_ = 0;
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
     RequestParser& parser = parser_->next();
@@ -132,7 +132,7 @@ void HttpSession::process(proto::InputBuffer& in, proto::OutputBuffer& out) {
 
 // Offers `in` to the parser until a whole request is parsed (true), or more
 // bytes are needed or the request was refused (false; fail() has answered).
-bool HttpSession::parse(proto::InputBuffer& in, proto::OutputBuffer& out) {
+bool HttpSession::parse(service::InputBuffer& in, service::OutputBuffer& out) {
   RequestParser& parser = parser_->next();
   // Beast is offered at most this much at a time, so what it answers never
   // depends on how much has arrived: a chunk line or trailer it cannot
@@ -202,8 +202,8 @@ bool HttpSession::parse(proto::InputBuffer& in, proto::OutputBuffer& out) {
   }
 }
 
-void HttpSession::fail(unsigned status, std::string body, proto::InputBuffer& in,
-                       proto::OutputBuffer& out) {
+void HttpSession::fail(unsigned status, std::string body, service::InputBuffer& in,
+                       service::OutputBuffer& out) {
   const Response r(status, kTextPlain, std::move(body));
   ++completed_;
   write(r, false, true, false, out);
@@ -213,7 +213,7 @@ void HttpSession::fail(unsigned status, std::string body, proto::InputBuffer& in
 }
 
 void HttpSession::write(const Response& response, bool head, bool close, bool keep_alive_header,
-                        proto::OutputBuffer& out) {
+                        service::OutputBuffer& out) {
   const std::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(response.status));
   out.reserve_more(160 + response.location.size() + (head ? 0 : response.body.size()));
   out.append("HTTP/1.1 ");

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/buffers.hpp"
-#include "proto/id_service.hpp"
-#include "proto/session_services.hpp"
+#include "service/buffers.hpp"
+#include "service/id_service.hpp"
+#include "service/session_services.hpp"
 
 namespace katsubushi::http {
 
@@ -19,14 +19,14 @@ struct Response;
 
 class HttpSession {
  public:
-  HttpSession(const proto::SessionServices& services, const proto::SessionLimits& limits);
+  HttpSession(const service::SessionServices& services, const service::SessionLimits& limits);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
   // Answers every complete request in `in`, in order, stopping early when
   // `out` is over its limit or the session is closing.
-  void process(proto::InputBuffer& in, proto::OutputBuffer& out);
+  void process(service::InputBuffer& in, service::OutputBuffer& out);
 
   bool closing() const noexcept { return closing_; }
   // Requests answered, malformed ones included.
@@ -43,14 +43,14 @@ class HttpSession {
   // Answers `status` with `body`, then closes: the stream cannot be trusted.
   // Offers `in` to the parser until a whole request is parsed (true), or
   // more bytes are needed or the request was refused (false).
-  bool parse(proto::InputBuffer& in, proto::OutputBuffer& out);
-  void fail(unsigned status, std::string body, proto::InputBuffer& in, proto::OutputBuffer& out);
+  bool parse(service::InputBuffer& in, service::OutputBuffer& out);
+  void fail(unsigned status, std::string body, service::InputBuffer& in, service::OutputBuffer& out);
   void write(const Response& response, bool head, bool close, bool keep_alive_header,
-             proto::OutputBuffer& out);
+             service::OutputBuffer& out);
 
-  const proto::SessionServices& services_;
-  const proto::SessionLimits& limits_;
-  proto::IdService ids_;
+  const service::SessionServices& services_;
+  const service::SessionLimits& limits_;
+  service::IdService ids_;
   std::unique_ptr<Parser> parser_;
   bool closing_ = false;
   std::uint64_t completed_ = 0;

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "http/test_wire.hpp"
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 
 namespace katsubushi::http::session_test {
 
-using proto::Protocol;
+using session::Protocol;
 using proto::test::escaped;
 using proto::test::id_at;
 using proto::test::kStartUnixMs;
@@ -30,7 +30,7 @@ using testwire::ParsedStream;
 inline std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 // A connection of the -http-port listener: HTTP from the first byte.
-inline RigOptions http_port(proto::SessionLimits limits = {}) {
+inline RigOptions http_port(service::SessionLimits limits = {}) {
   RigOptions o;
   o.limits = limits;
   o.protocol = Protocol::http;

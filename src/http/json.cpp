@@ -2,7 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -14,7 +14,7 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 void append_id_json(std::string& out, std::uint64_t id) {
   out.append(R"({"id":")");
-  out.append(proto::DecimalDigits(id).view());
+  out.append(service::DecimalDigits(id).view());
   out.append(R"("})");
 }
 
@@ -24,13 +24,13 @@ void append_ids_json(std::string& out, std::span<const std::uint64_t> ids) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) out += ',';
     out += '"';
-    out.append(proto::DecimalDigits(ids[i]).view());
+    out.append(service::DecimalDigits(ids[i]).view());
     out += '"';
   }
   out.append("]}\n");
 }
 
-void append_stats_json(std::string& out, const proto::StatList& stats) {
+void append_stats_json(std::string& out, const service::StatList& stats) {
   if (stats.empty()) {
     out.append("{}\n");
     return;

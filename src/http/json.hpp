@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::http {
 
@@ -20,7 +20,7 @@ void append_ids_json(std::string& out, std::span<const std::uint64_t> ids);
 // The stats as one object indented by two spaces, then a newline (go:
 // json.Encoder with SetIndent("", "  ")): a value that is a JSON number is
 // written as a number, any other as a string.
-void append_stats_json(std::string& out, const proto::StatList& stats);
+void append_stats_json(std::string& out, const service::StatList& stats);
 
 // Whether `s` is a number by JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool is_json_number(std::string_view s) noexcept;

@@ -163,7 +163,7 @@ const MetricInfo* find_metric(std::string_view stat) noexcept {
   return it == kMetrics.end() ? nullptr : &*it;
 }
 
-void append_metrics(std::string& out, const proto::StatList& stats) {
+void append_metrics(std::string& out, const service::StatList& stats) {
   // A family may appear once: a stat named twice keeps its first value.
   std::vector<std::string_view> seen;
   for (const auto& [name, value] : stats) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::http {
 
@@ -39,6 +39,6 @@ const MetricInfo* find_metric(std::string_view stat) noexcept;
 // A stat missing from the table is exposed as `untyped` katsubushi_<name>
 // when it is numeric and its name is a valid metric name; a value that does
 // not fit its row (a counter that is not a number) is left out.
-void append_metrics(std::string& out, const proto::StatList& stats);
+void append_metrics(std::string& out, const service::StatList& stats);
 
 }  // namespace katsubushi::http

@@ -19,15 +19,15 @@ namespace {
 
 using testwire::check_exposition;
 
-std::string render(const proto::StatList& stats) {
+std::string render(const service::StatList& stats) {
   std::string out;
   append_metrics(out, stats);
   return out;
 }
 
 // A stat list shaped like the server's, every value of the kind it has there.
-proto::StatList server_like_stats() {
-  proto::StatList stats;
+service::StatList server_like_stats() {
+  service::StatList stats;
   for (const MetricInfo& m : metric_table()) {
     std::string value = "12";
     if (m.stat == "version") value = "0.1.0";

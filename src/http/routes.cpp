@@ -9,7 +9,7 @@
 #include "http/json.hpp"
 #include "http/metrics.hpp"
 #include "http/request_target.hpp"
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::http {
 
@@ -55,7 +55,7 @@ Response get_id(const Request& request, RouteContext& context) {
     r.content_type = kApplicationJson;
     append_id_json(r.body, id);
   } else {
-    r.body.append(proto::DecimalDigits(id).view());  // no newline: go-katsubushi's clients parse the body whole
+    r.body.append(service::DecimalDigits(id).view());  // no newline: go-katsubushi's clients parse the body whole
   }
   return r;
 }
@@ -82,14 +82,14 @@ Response get_ids(const Request& request, RouteContext& context) {
   r.body.reserve(ids.size() * 20);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) r.body += '\n';
-    r.body.append(proto::DecimalDigits(ids[i]).view());
+    r.body.append(service::DecimalDigits(ids[i]).view());
   }
   return r;
 }
 
 Response get_stats(RouteContext& context) {
   Response r(200, kApplicationJson, {});
-  append_stats_json(r.body, context.stats ? context.stats->general_stats() : proto::StatList{});
+  append_stats_json(r.body, context.stats ? context.stats->general_stats() : service::StatList{});
   return r;
 }
 

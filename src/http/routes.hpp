@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "id/generator.hpp"
-#include "proto/id_service.hpp"
-#include "proto/stats.hpp"
+#include "service/id_service.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::http {
 
@@ -41,12 +41,12 @@ struct Response {
   std::int64_t not_before_unix_ms = 0;
 };
 
-// What the routes use: ids through IdService (so cmd_get/get_hits/get_misses
+// What the routes use: ids through service::IdService (so cmd_get/get_hits/get_misses
 // count them), the generator only to ask whether it can issue.
 struct RouteContext {
-  proto::IdService& ids;
+  service::IdService& ids;
   const id::IdGenerator& generator;
-  proto::StatsSource* stats = nullptr;  // null: /stats is {} and /metrics empty
+  service::StatsSource* stats = nullptr;  // null: /stats is {} and /metrics empty
 };
 
 // GET /id, GET /ids?n=N, GET|HEAD /stats, /metrics, /healthz; 404 for any

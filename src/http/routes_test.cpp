@@ -15,8 +15,8 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
-#include "proto/id_service.hpp"
-#include "proto/stats.hpp"
+#include "service/id_service.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::http {
 namespace {
@@ -30,11 +30,11 @@ constexpr std::uint64_t id_at(std::int64_t unix_ms, std::uint64_t sequence) {
          (std::uint64_t{kWorker} << 12) | sequence;
 }
 
-class ListStats final : public proto::StatsSource {
+class ListStats final : public service::StatsSource {
  public:
-  proto::StatList general_stats() override { return list; }
-  proto::StatList settings_stats() override { return {}; }
-  proto::StatList list = {{"pid", "4242"},
+  service::StatList general_stats() override { return list; }
+  service::StatList settings_stats() override { return {}; }
+  service::StatList list = {{"pid", "4242"},
                           {"version", "1.2.3 \"quoted\""},
                           {"cmd_get", "18446744073709551615"},
                           {"clock_drift_ms", "-1500"},
@@ -45,8 +45,8 @@ class ListStats final : public proto::StatsSource {
 struct RoutesTest : ::testing::Test {
   id::ManualClock clock{kStartUnixMs};
   id::IdGenerator generator{clock, kWorker, id::GeneratorOptions{.max_backward_wait_ms = 100}};
-  proto::ProtocolCounters counters;
-  proto::IdService ids{generator, counters};
+  service::ProtocolCounters counters;
+  service::IdService ids{generator, counters};
   ListStats stats;
   RouteContext context{ids, generator, &stats};
 

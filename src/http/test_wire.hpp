@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::http::testwire {
 
@@ -29,7 +29,7 @@ struct ParsedResponse {
   // The first header named `name` (case-insensitive), or nullopt.
   std::optional<std::string> header(std::string_view name) const {
     for (const auto& [n, v] : headers) {
-      if (proto::iequals_ascii(n, name)) return v;
+      if (service::iequals_ascii(n, name)) return v;
     }
     return std::nullopt;
   }

@@ -12,7 +12,7 @@ std::uint64_t read_be(std::string_view bytes, std::size_t at, std::size_t width)
   return v;
 }
 
-void append_be(OutputBuffer& out, std::uint64_t v, std::size_t width) {
+void append_be(service::OutputBuffer& out, std::uint64_t v, std::size_t width) {
   char bytes[8];
   for (std::size_t i = 0; i < width; ++i) {
     bytes[width - 1 - i] = static_cast<char>(v & 0xFF);
@@ -38,7 +38,7 @@ std::optional<Header> parse_header(std::string_view bytes) noexcept {
   return h;
 }
 
-void append_reply(OutputBuffer& out, const Reply& r) {
+void append_reply(service::OutputBuffer& out, const Reply& r) {
   const std::size_t body = r.extras.size() + r.key.size() + r.value.size();
   out.reserve_more(kHeaderBytes + body);
   append_be(out, kResponseMagic, 1);

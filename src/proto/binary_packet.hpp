@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "proto/buffers.hpp"
+#include "service/buffers.hpp"
 
 namespace katsubushi::proto::binary {
 
@@ -66,6 +66,6 @@ struct Reply {
   std::string_view key;
   std::string_view value;
 };
-void append_reply(OutputBuffer& out, const Reply& reply);
+void append_reply(service::OutputBuffer& out, const Reply& reply);
 
 }  // namespace katsubushi::proto::binary

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 #include "proto/stats_groups.hpp"
 #include "proto/text_command.hpp"
 
@@ -41,7 +41,7 @@ bool is_known(std::uint8_t opcode) noexcept {
 
 }  // namespace
 
-BinarySession::BinarySession(const SessionServices& services, const SessionLimits& limits)
+BinarySession::BinarySession(const service::SessionServices& services, const service::SessionLimits& limits)
     : services_(services), limits_(limits), ids_(services.generator, services.counters) {}
 
 bool BinarySession::well_framed(const Header& h) const noexcept {
@@ -69,13 +69,13 @@ bool BinarySession::well_formed(const Header& h) noexcept {
   return false;
 }
 
-void BinarySession::refuse_and_close(const Header& h, InputBuffer& in, OutputBuffer& out) {
+void BinarySession::refuse_and_close(const Header& h, service::InputBuffer& in, service::OutputBuffer& out) {
   append_reply(out, Reply(h, Status::invalid_arguments, kInvalidArguments));
   closing_ = true;
   in.clear();
 }
 
-void BinarySession::process(InputBuffer& in, OutputBuffer& out) {
+void BinarySession::process(service::InputBuffer& in, service::OutputBuffer& out) {
   not_before_ = 0;
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
     if (skip_left_ > 0) {
@@ -125,7 +125,7 @@ void BinarySession::process(InputBuffer& in, OutputBuffer& out) {
   }
 }
 
-bool BinarySession::answer(const Header& h, std::string_view key, OutputBuffer& out) {
+bool BinarySession::answer(const Header& h, std::string_view key, service::OutputBuffer& out) {
   switch (static_cast<Opcode>(h.opcode)) {
     case Opcode::get:
     case Opcode::getq:
@@ -152,7 +152,7 @@ bool BinarySession::answer(const Header& h, std::string_view key, OutputBuffer& 
   return true;
 }
 
-bool BinarySession::answer_get(const Header& h, std::string_view key, OutputBuffer& out) {
+bool BinarySession::answer_get(const Header& h, std::string_view key, service::OutputBuffer& out) {
   const auto opcode = static_cast<Opcode>(h.opcode);
   const bool with_key = opcode == Opcode::getk || opcode == Opcode::getkq;
   std::array<std::uint64_t, 1> id{};
@@ -167,7 +167,7 @@ bool BinarySession::answer_get(const Header& h, std::string_view key, OutputBuff
     append_reply(out, Reply(h, Status::internal_error, reason));
     return true;
   }
-  const DecimalDigits digits(id[0]);
+  const service::DecimalDigits digits(id[0]);
   Reply reply(h);
   reply.cas = id[0];
   reply.extras = kZeroFlags;
@@ -177,7 +177,7 @@ bool BinarySession::answer_get(const Header& h, std::string_view key, OutputBuff
   return true;
 }
 
-void BinarySession::answer_stat(const Header& h, std::string_view key, OutputBuffer& out) {
+void BinarySession::answer_stat(const Header& h, std::string_view key, service::OutputBuffer& out) {
   const StatsGroup group = stats_group_named(key, StatsDialect::binary);
   if (group == StatsGroup::unknown) {
     append_reply(out, Reply(h, Status::key_not_found, kNoSuchStatsGroup));

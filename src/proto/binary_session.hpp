@@ -7,19 +7,19 @@
 #include <string_view>
 
 #include "proto/binary_packet.hpp"
-#include "proto/buffers.hpp"
-#include "proto/id_service.hpp"
-#include "proto/session_services.hpp"
+#include "service/buffers.hpp"
+#include "service/id_service.hpp"
+#include "service/session_services.hpp"
 
 namespace katsubushi::proto {
 
 class BinarySession {
  public:
-  BinarySession(const SessionServices& services, const SessionLimits& limits);
+  BinarySession(const service::SessionServices& services, const service::SessionLimits& limits);
 
   // Answers every complete request in `in`, stopping early when `out` is
   // over its limit or the session is closing.
-  void process(InputBuffer& in, OutputBuffer& out);
+  void process(service::InputBuffer& in, service::OutputBuffer& out);
 
   bool closing() const noexcept { return closing_; }
   std::uint64_t completed_requests() const noexcept { return completed_; }
@@ -35,14 +35,14 @@ class BinarySession {
   // Whether the header's lengths fit its opcode (known opcodes only).
   static bool well_formed(const binary::Header& h) noexcept;
   // False when the request waits for ids (not_before_ says until when).
-  bool answer(const binary::Header& h, std::string_view key, OutputBuffer& out);
-  bool answer_get(const binary::Header& h, std::string_view key, OutputBuffer& out);
-  void answer_stat(const binary::Header& h, std::string_view key, OutputBuffer& out);
-  void refuse_and_close(const binary::Header& h, InputBuffer& in, OutputBuffer& out);
+  bool answer(const binary::Header& h, std::string_view key, service::OutputBuffer& out);
+  bool answer_get(const binary::Header& h, std::string_view key, service::OutputBuffer& out);
+  void answer_stat(const binary::Header& h, std::string_view key, service::OutputBuffer& out);
+  void refuse_and_close(const binary::Header& h, service::InputBuffer& in, service::OutputBuffer& out);
 
-  const SessionServices& services_;
-  const SessionLimits& limits_;
-  IdService ids_;
+  const service::SessionServices& services_;
+  const service::SessionLimits& limits_;
+  service::IdService ids_;
   std::uint64_t skip_left_ = 0;  // body bytes of an unknown command still to skip
   bool closing_ = false;
   std::uint64_t completed_ = 0;

@@ -11,7 +11,7 @@
 
 #include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
 namespace {
@@ -172,7 +172,7 @@ TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
 // than one read, and the Get after it is answered.
 TEST(BinarySession, AnUnknownCommandsBodyIsNeverBuffered) {
   constexpr std::size_t kRead = 16 * config::kKiB;
-  const std::size_t body = SessionLimits{}.max_data_block_bytes;
+  const std::size_t body = service::SessionLimits{}.max_data_block_bytes;
   std::string header = request(0x01, {}, 5);
   header.replace(8, 4, be(body, 4));
   SessionRig rig;

@@ -88,7 +88,7 @@ MetaError parse_get_flags(TextTokenizer& tokens, MetaRequest& out) noexcept {
 
 std::optional<MetaCommandKind> meta_command_kind(std::string_view name) noexcept {
   for (const auto& command : kMetaCommands) {
-    if (iequals_ascii(name, command.name)) return command.kind;
+    if (service::iequals_ascii(name, command.name)) return command.kind;
   }
   return std::nullopt;
 }

@@ -1,6 +1,6 @@
 #include "proto/meta_reply.hpp"
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::proto {
 
@@ -38,8 +38,8 @@ std::string_view meta_unsupported_reply(MetaCommandKind kind) noexcept {
   return "CLIENT_ERROR not supported\r\n";
 }
 
-void append_meta_get_reply(const MetaRequest& request, std::uint64_t id, OutputBuffer& out) {
-  const DecimalDigits digits(id);
+void append_meta_get_reply(const MetaRequest& request, std::uint64_t id, service::OutputBuffer& out) {
+  const service::DecimalDigits digits(id);
   const std::size_t len = digits.size();
   const std::string_view value = digits.view();
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "proto/buffers.hpp"
+#include "service/buffers.hpp"
 #include "proto/meta_command.hpp"
 
 namespace katsubushi::proto {
@@ -24,6 +24,6 @@ std::string_view meta_unsupported_reply(MetaCommandKind kind) noexcept;
 // "HD <flags>*\r\n" without; return flags in the order the request gave them
 // (k<key> [b], O<opaque>, c<id>, f0, s<len>, t-1). Every mg is a hit, so q
 // suppresses nothing.
-void append_meta_get_reply(const MetaRequest& request, std::uint64_t id, OutputBuffer& out);
+void append_meta_get_reply(const MetaRequest& request, std::uint64_t id, service::OutputBuffer& out);
 
 }  // namespace katsubushi::proto

@@ -15,7 +15,7 @@ constexpr std::uint64_t kId = 1234567890123456789;  // 19 digits
 std::string reply_to(std::string_view line, std::uint64_t id = kId) {
   MetaRequest r;
   EXPECT_EQ(parse_meta_line(line, r), MetaError::none) << line;
-  OutputBuffer out;
+  service::OutputBuffer out;
   append_meta_get_reply(r, id, out);
   return std::string(out.unsent());
 }

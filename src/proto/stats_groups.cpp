@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cstdint>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::proto {
 
@@ -40,19 +40,19 @@ bool parse_u32(std::string_view s, std::uint32_t& v) {
 StatsGroup stats_group_named(std::string_view name, StatsDialect dialect) noexcept {
   if (name.empty()) return StatsGroup::general;
   for (const NamedGroup& g : kNamedGroups) {
-    if (iequals_ascii(name, g.name)) {
+    if (service::iequals_ascii(name, g.name)) {
       return g.binary || dialect == StatsDialect::text ? g.group : StatsGroup::unknown;
     }
   }
   return StatsGroup::unknown;
 }
 
-StatList answer_stats_group(StatsGroup group, ProtocolCounters& counters, StatsSource* source) {
+service::StatList answer_stats_group(StatsGroup group, service::ProtocolCounters& counters, service::StatsSource* source) {
   switch (group) {
     case StatsGroup::general:
-      return source != nullptr ? source->general_stats() : StatList{};
+      return source != nullptr ? source->general_stats() : service::StatList{};
     case StatsGroup::settings:
-      return source != nullptr ? source->settings_stats() : StatList{};
+      return source != nullptr ? source->settings_stats() : service::StatList{};
     case StatsGroup::slabs:
       return {{"active_slabs", "0"}, {"total_malloced", "0"}};
     case StatsGroup::sizes:
@@ -73,8 +73,8 @@ StatList answer_stats_group(StatsGroup group, ProtocolCounters& counters, StatsS
 
 std::string_view stats_detail_reply(std::span<const std::string_view> args) noexcept {
   const std::string_view what = args.empty() ? std::string_view() : args[0];
-  if (iequals_ascii(what, "on") || iequals_ascii(what, "off")) return "OK\r\n";
-  if (iequals_ascii(what, "dump")) return "END\r\n";
+  if (service::iequals_ascii(what, "on") || service::iequals_ascii(what, "off")) return "OK\r\n";
+  if (service::iequals_ascii(what, "dump")) return "END\r\n";
   return "CLIENT_ERROR usage: stats detail on|off|dump\r\n";
 }
 

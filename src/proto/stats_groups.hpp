@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::proto {
 
@@ -35,7 +35,7 @@ StatsGroup stats_group_named(std::string_view name, StatsDialect dialect) noexce
 // The lines a group answers with, in order (none for unknown and the text
 // replies' groups). reset zeroes `counters` and the source's totals first:
 // ids, clock and sequence are never touched. A null source has no lines.
-StatList answer_stats_group(StatsGroup group, ProtocolCounters& counters, StatsSource* source);
+service::StatList answer_stats_group(StatsGroup group, service::ProtocolCounters& counters, service::StatsSource* source);
 
 // The text reply to `stats detail <args>` and `stats cachedump <args>`:
 // nothing is recorded per prefix and no item is stored, so only memcached's

@@ -8,10 +8,10 @@
 namespace katsubushi::proto {
 namespace {
 
-class FixedStats final : public StatsSource {
+class FixedStats final : public service::StatsSource {
  public:
-  StatList general_stats() override { return {{"pid", "4242"}}; }
-  StatList settings_stats() override { return {{"maxconns", "1024"}}; }
+  service::StatList general_stats() override { return {{"pid", "4242"}}; }
+  service::StatList settings_stats() override { return {{"maxconns", "1024"}}; }
   void reset_stats() override { ++resets; }
   int resets = 0;
 };
@@ -49,15 +49,15 @@ TEST(StatsGroups, BinaryKnowsNoTextOnlyGroup) {
 }
 
 TEST(StatsGroups, LinesOfEachGroup) {
-  ProtocolCounters counters;
+  service::ProtocolCounters counters;
   FixedStats source;
   EXPECT_EQ(answer_stats_group(StatsGroup::general, counters, &source), source.general_stats());
   EXPECT_EQ(answer_stats_group(StatsGroup::settings, counters, &source),
             source.settings_stats());
   EXPECT_EQ(answer_stats_group(StatsGroup::slabs, counters, &source),
-            (StatList{{"active_slabs", "0"}, {"total_malloced", "0"}}));
+            (service::StatList{{"active_slabs", "0"}, {"total_malloced", "0"}}));
   EXPECT_EQ(answer_stats_group(StatsGroup::sizes, counters, &source),
-            (StatList{{"sizes_status", "disabled"}}));
+            (service::StatList{{"sizes_status", "disabled"}}));
   for (const StatsGroup none : {StatsGroup::items, StatsGroup::conns, StatsGroup::detail,
                                 StatsGroup::cachedump, StatsGroup::unknown}) {
     EXPECT_TRUE(answer_stats_group(none, counters, &source).empty());
@@ -68,7 +68,7 @@ TEST(StatsGroups, LinesOfEachGroup) {
 }
 
 TEST(StatsGroups, ResetZeroesTheCountersAndTheSourcesTotals) {
-  ProtocolCounters counters;
+  service::ProtocolCounters counters;
   counters.cmd_get = 5;
   counters.get_hits = 3;
   counters.get_misses = 2;

@@ -27,14 +27,14 @@ bool parse_int(std::string_view s) {
 }
 
 bool is_storage_name(std::string_view name) {
-  return iequals_ascii(name, "set") || iequals_ascii(name, "add") || iequals_ascii(name, "replace") ||
-         iequals_ascii(name, "append") || iequals_ascii(name, "prepend");
+  return service::iequals_ascii(name, "set") || service::iequals_ascii(name, "add") || service::iequals_ascii(name, "replace") ||
+         service::iequals_ascii(name, "append") || service::iequals_ascii(name, "prepend");
 }
 
 void parse_storage(std::string_view name, std::span<const std::string_view> args,
                    TextCommand& out) {
   // <key> <flags> <exptime> <bytes> [<cas>] [noreply]
-  const bool is_cas = iequals_ascii(name, "cas");
+  const bool is_cas = service::iequals_ascii(name, "cas");
   const std::size_t fixed = is_cas ? 5 : 4;
   out.kind = TextCommandKind::bad_format;
   if (args.size() != fixed && args.size() != fixed + 1) return;
@@ -87,7 +87,7 @@ void parse_text_line(std::string_view line, TextCommand& out) {
   std::string_view name;
   if (!tokens.next(name)) return;
 
-  if (iequals_ascii(name, "get") || iequals_ascii(name, "gets")) {
+  if (service::iequals_ascii(name, "get") || service::iequals_ascii(name, "gets")) {
     out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
     const std::size_t keys_from = tokens.position();
     std::string_view key;
@@ -122,18 +122,18 @@ void parse_text_line(std::string_view line, TextCommand& out) {
   }
   const std::span<const std::string_view> argv(args.data(), nargs);
 
-  if (iequals_ascii(name, "stats")) {
+  if (service::iequals_ascii(name, "stats")) {
     // memcached reads the group and the arguments it takes, and ignores the rest.
     out.kind = TextCommandKind::stats;
     if (nargs >= 1) out.stats_group = argv[0];
     for (std::size_t i = 1; i < nargs && out.stats_nargs < kMaxStatsArgs; ++i) {
       out.stats_args[out.stats_nargs++] = argv[i];
     }
-  } else if (iequals_ascii(name, "version")) {
+  } else if (service::iequals_ascii(name, "version")) {
     out.kind = TextCommandKind::version;  // go-katsubushi ignores arguments
-  } else if (iequals_ascii(name, "quit")) {
+  } else if (service::iequals_ascii(name, "quit")) {
     out.kind = TextCommandKind::quit;  // go-katsubushi ignores arguments
-  } else if (iequals_ascii(name, "verbosity")) {
+  } else if (service::iequals_ascii(name, "verbosity")) {
     std::uint32_t level = 0;
     if (nargs == 0 || too_many) {
       out.kind = TextCommandKind::unknown;
@@ -144,7 +144,7 @@ void parse_text_line(std::string_view line, TextCommand& out) {
       out.kind = TextCommandKind::verbosity;
       out.noreply = nargs == 2;
     }
-  } else if (is_storage_name(name) || iequals_ascii(name, "cas")) {
+  } else if (is_storage_name(name) || service::iequals_ascii(name, "cas")) {
     if (too_many) {
       out.kind = TextCommandKind::bad_format;
     } else {

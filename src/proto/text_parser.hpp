@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 namespace katsubushi::proto {
 

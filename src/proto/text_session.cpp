@@ -4,7 +4,7 @@
 #include <array>
 #include <span>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 #include "proto/meta_reply.hpp"
 #include "proto/stats_groups.hpp"
 #include "proto/text_parser.hpp"
@@ -23,20 +23,20 @@ constexpr std::string_view kTooManyKeys = "CLIENT_ERROR too many keys in one get
 
 }  // namespace
 
-TextSession::TextSession(const SessionServices& services, const SessionLimits& limits)
+TextSession::TextSession(const service::SessionServices& services, const service::SessionLimits& limits)
     : services_(services),
       limits_(limits),
       ids_(services.generator, services.counters),
       framer_(limits.max_line_bytes) {}
 
-void TextSession::close_after(std::string_view final_reply, InputBuffer& in, OutputBuffer& out) {
+void TextSession::close_after(std::string_view final_reply, service::InputBuffer& in, service::OutputBuffer& out) {
   out.append(final_reply);
   closing_ = true;
   in.clear();
   swallow_left_ = 0;
 }
 
-void TextSession::process(InputBuffer& in, OutputBuffer& out) {
+void TextSession::process(service::InputBuffer& in, service::OutputBuffer& out) {
   ids_left_in_step_ = kIdsPerStep;
   yielded_ = false;
   not_before_ = 0;
@@ -80,7 +80,7 @@ void TextSession::process(InputBuffer& in, OutputBuffer& out) {
 // After end_of_input(): what is left is one line without its "\n" (the
 // framer has found no "\n" in it, and it is within the line limit, a '\r' at
 // its end included). go-katsubushi answers such a line; so do we, then close.
-void TextSession::handle_last_line(InputBuffer& in, OutputBuffer& out) {
+void TextSession::handle_last_line(service::InputBuffer& in, service::OutputBuffer& out) {
   std::string_view line = in.pending();
   if (!line.empty()) {
     const std::size_t used = line.size();
@@ -101,14 +101,14 @@ void TextSession::hold_line(std::string_view line, std::size_t used) {
   --completed_;
 }
 
-void TextSession::finish_line(InputBuffer& in) {
+void TextSession::finish_line(service::InputBuffer& in) {
   in.consume(line_bytes_);
   line_bytes_ = line_length_ = 0;
   get_active_ = false;
   ++completed_;
 }
 
-void TextSession::resume(InputBuffer& in, OutputBuffer& out) {
+void TextSession::resume(service::InputBuffer& in, service::OutputBuffer& out) {
   if (get_active_) {
     continue_get(in, out);
     return;
@@ -120,8 +120,8 @@ void TextSession::resume(InputBuffer& in, OutputBuffer& out) {
   handle_line(line, used, in, out);
 }
 
-void TextSession::handle_line(std::string_view line, std::size_t used, InputBuffer& in,
-                              OutputBuffer& out) {
+void TextSession::handle_line(std::string_view line, std::size_t used, service::InputBuffer& in,
+                              service::OutputBuffer& out) {
   // Parsed into a local: nothing of a request is kept between lines but a
   // get in hand, so an idle session holds no parsed request.
   TextCommand cmd;
@@ -181,7 +181,7 @@ void TextSession::handle_line(std::string_view line, std::size_t used, InputBuff
 }
 
 void TextSession::start_swallow(std::uint64_t data_bytes, std::string_view reply, bool noreply,
-                                InputBuffer& in, OutputBuffer& out) {
+                                service::InputBuffer& in, service::OutputBuffer& out) {
   if (data_bytes > limits_.max_data_block_bytes) {
     close_after(kBlockTooLarge, in, out);
     return;
@@ -194,7 +194,7 @@ void TextSession::start_swallow(std::uint64_t data_bytes, std::string_view reply
   swallow_tail_[0] = swallow_tail_[1] = 0;
 }
 
-void TextSession::swallow_data(InputBuffer& in, OutputBuffer& out) {
+void TextSession::swallow_data(service::InputBuffer& in, service::OutputBuffer& out) {
   const std::string_view pending = in.pending();
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(swallow_left_, pending.size()));
   // Keep the block's last two bytes: they must be "\r\n".
@@ -211,7 +211,7 @@ void TextSession::swallow_data(InputBuffer& in, OutputBuffer& out) {
   out.append(framed ? swallow_reply_ : kBadDataChunk);
 }
 
-void TextSession::append_server_error(std::error_code ec, OutputBuffer& out) {
+void TextSession::append_server_error(std::error_code ec, service::OutputBuffer& out) {
   out.append("SERVER_ERROR ");
   out.append(ec.message());
   out.append("\r\n");
@@ -220,7 +220,7 @@ void TextSession::append_server_error(std::error_code ec, OutputBuffer& out) {
 // The next slice of the get in hand: as many keys as the step's ids, the
 // room left in `out` and the generator's current millisecond allow. Its line
 // is consumed, and END written, once every key is answered.
-void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
+void TextSession::continue_get(service::InputBuffer& in, service::OutputBuffer& out) {
   // Bytes of one VALUE entry besides its key: "VALUE ", " 0 ", the length,
   // " " and the cas, "\r\n", the id and "\r\n", all at their longest.
   constexpr std::size_t kEntryOverhead = 6 + 3 + 2 + 21 + 2 + 20 + 2;
@@ -258,7 +258,7 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
     const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
     out.reserve_more(bytes);
     for (std::size_t i = 0; i < issued.filled; ++i) {
-      const DecimalDigits digits(ids[i]);
+      const service::DecimalDigits digits(ids[i]);
       out.append("VALUE ");
       out.append(std::string_view(keys[i].data, keys[i].size));
       out.append(" 0 ");
@@ -291,7 +291,7 @@ void TextSession::continue_get(InputBuffer& in, OutputBuffer& out) {
   finish_line(in);
 }
 
-void TextSession::handle_meta(std::string_view line, InputBuffer& in, OutputBuffer& out) {
+void TextSession::handle_meta(std::string_view line, service::InputBuffer& in, service::OutputBuffer& out) {
   MetaRequest meta;
   if (const MetaError error = parse_meta_line(line, meta); error != MetaError::none) {
     out.append(meta_error_reply(error));
@@ -328,7 +328,7 @@ void TextSession::handle_meta(std::string_view line, InputBuffer& in, OutputBuff
   }
 }
 
-void TextSession::handle_stats(const TextCommand& cmd, OutputBuffer& out) {
+void TextSession::handle_stats(const TextCommand& cmd, service::OutputBuffer& out) {
   const std::span<const std::string_view> args(cmd.stats_args.data(), cmd.stats_nargs);
   const StatsGroup group = stats_group_named(cmd.stats_group, StatsDialect::text);
   switch (group) {
@@ -344,7 +344,7 @@ void TextSession::handle_stats(const TextCommand& cmd, OutputBuffer& out) {
     default:
       break;
   }
-  const StatList stats = answer_stats_group(group, services_.counters, services_.stats);
+  const service::StatList stats = answer_stats_group(group, services_.counters, services_.stats);
   if (group == StatsGroup::reset) {
     out.append("RESET\r\n");
     return;

@@ -8,18 +8,18 @@
 #include <system_error>
 #include <vector>
 
-#include "proto/buffers.hpp"
-#include "proto/id_service.hpp"
+#include "service/buffers.hpp"
+#include "service/id_service.hpp"
 #include "proto/line_framer.hpp"
 #include "proto/meta_command.hpp"
-#include "proto/session_services.hpp"
+#include "service/session_services.hpp"
 #include "proto/text_command.hpp"
 
 namespace katsubushi::proto {
 
 class TextSession {
  public:
-  TextSession(const SessionServices& services, const SessionLimits& limits);
+  TextSession(const service::SessionServices& services, const service::SessionLimits& limits);
 
   // Answers the complete requests in `in`, a bounded amount of work at a
   // time: it stops when `out` is over its limit, when the session is closing,
@@ -28,7 +28,7 @@ class TextSession {
   // "not before T" (then not_before_unix_ms() is T). A get with many keys is
   // answered a slice at a time; its line stays at the front of `in` until its
   // END is written.
-  void process(InputBuffer& in, OutputBuffer& out);
+  void process(service::InputBuffer& in, service::OutputBuffer& out);
 
   // Ids one process() call issues at most: a millisecond's worth.
   static constexpr std::size_t kIdsPerStep = 4096;
@@ -52,25 +52,25 @@ class TextSession {
  private:
   // `used`: the line's bytes in `in`, its "\n" included; they are consumed
   // here, at once or once a request waiting for ids is answered.
-  void handle_line(std::string_view line, std::size_t used, InputBuffer& in, OutputBuffer& out);
-  void handle_last_line(InputBuffer& in, OutputBuffer& out);
+  void handle_line(std::string_view line, std::size_t used, service::InputBuffer& in, service::OutputBuffer& out);
+  void handle_last_line(service::InputBuffer& in, service::OutputBuffer& out);
   // Goes on with the line in hand (a get's next slice, or a meta get again).
-  void resume(InputBuffer& in, OutputBuffer& out);
-  void continue_get(InputBuffer& in, OutputBuffer& out);
+  void resume(service::InputBuffer& in, service::OutputBuffer& out);
+  void continue_get(service::InputBuffer& in, service::OutputBuffer& out);
   // The line in hand stays in `in` until answered.
   void hold_line(std::string_view line, std::size_t used);
-  void finish_line(InputBuffer& in);
-  void handle_stats(const TextCommand& cmd, OutputBuffer& out);
-  void handle_meta(std::string_view line, InputBuffer& in, OutputBuffer& out);
+  void finish_line(service::InputBuffer& in);
+  void handle_stats(const TextCommand& cmd, service::OutputBuffer& out);
+  void handle_meta(std::string_view line, service::InputBuffer& in, service::OutputBuffer& out);
   void start_swallow(std::uint64_t data_bytes, std::string_view reply, bool noreply,
-                     InputBuffer& in, OutputBuffer& out);
-  void swallow_data(InputBuffer& in, OutputBuffer& out);
-  void close_after(std::string_view final_reply, InputBuffer& in, OutputBuffer& out);
-  static void append_server_error(std::error_code ec, OutputBuffer& out);
+                     service::InputBuffer& in, service::OutputBuffer& out);
+  void swallow_data(service::InputBuffer& in, service::OutputBuffer& out);
+  void close_after(std::string_view final_reply, service::InputBuffer& in, service::OutputBuffer& out);
+  static void append_server_error(std::error_code ec, service::OutputBuffer& out);
 
-  const SessionServices& services_;
-  const SessionLimits& limits_;
-  IdService ids_;
+  const service::SessionServices& services_;
+  const service::SessionLimits& limits_;
+  service::IdService ids_;
   LineFramer framer_;
 
   // The line in hand, at the front of the input: its length without and

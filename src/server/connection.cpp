@@ -86,7 +86,7 @@ class Connection final : public StopHandle {
  public:
   using Ptr = std::unique_ptr<Connection>;
 
-  Connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+  Connection(Socket socket, ConnectionSlot slot, session::Protocol protocol,
              ConnectionServices& services, ConnectionRegistry& registry)
       : live_(services.counters),
         slot_(std::move(slot)),
@@ -411,7 +411,7 @@ class Connection final : public StopHandle {
   LiveSessionGuard live_;
   ConnectionSlot slot_;  // given back last, once the socket is closed
   Socket socket_;
-  proto::SessionCore core_;
+  session::SessionCore core_;
   ConnectionServices& services_;
   ConnectionRegistry& registry_;
   Clock::time_point last_progress_;  // last complete request, or last byte the client took
@@ -429,15 +429,15 @@ class Connection final : public StopHandle {
 }  // namespace
 
 template <typename Socket>
-void start_connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+void start_connection(Socket socket, ConnectionSlot slot, session::Protocol protocol,
                       ConnectionServices& services, ConnectionRegistry& registry) {
   Connection<Socket>::start(std::make_unique<Connection<Socket>>(
       std::move(socket), std::move(slot), protocol, services, registry));
 }
 
-template void start_connection(TcpSocket, ConnectionSlot, proto::Protocol, ConnectionServices&,
+template void start_connection(TcpSocket, ConnectionSlot, session::Protocol, ConnectionServices&,
                                ConnectionRegistry&);
-template void start_connection(UnixSocket, ConnectionSlot, proto::Protocol, ConnectionServices&,
+template void start_connection(UnixSocket, ConnectionSlot, session::Protocol, ConnectionServices&,
                                ConnectionRegistry&);
 
 }  // namespace katsubushi::server

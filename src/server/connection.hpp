@@ -23,15 +23,15 @@
 #include <utility>
 
 #include "config/limits.hpp"
-#include "proto/session.hpp"
+#include "session/session.hpp"
 #include "server/server_stats.hpp"
 
 namespace katsubushi::server {
 
 // What the server hands every connection it serves.
 struct ConnectionServices {
-  proto::SessionServices session;
-  proto::SessionLimits limits;
+  service::SessionServices session;
+  service::SessionLimits limits;
   std::chrono::nanoseconds idle_timeout;  // 0 = never
   ServerCounters& counters;
 };
@@ -167,12 +167,12 @@ using UnixSocket = boost::asio::local::stream_protocol::socket::rebind_executor<
     boost::asio::io_context::executor_type>::other;
 
 template <typename Socket>
-void start_connection(Socket socket, ConnectionSlot slot, proto::Protocol protocol,
+void start_connection(Socket socket, ConnectionSlot slot, session::Protocol protocol,
                       ConnectionServices& services, ConnectionRegistry& registry);
 
-extern template void start_connection(TcpSocket, ConnectionSlot, proto::Protocol,
+extern template void start_connection(TcpSocket, ConnectionSlot, session::Protocol,
                                       ConnectionServices&, ConnectionRegistry&);
-extern template void start_connection(UnixSocket, ConnectionSlot, proto::Protocol,
+extern template void start_connection(UnixSocket, ConnectionSlot, session::Protocol,
                                       ConnectionServices&, ConnectionRegistry&);
 
 }  // namespace katsubushi::server

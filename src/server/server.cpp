@@ -30,8 +30,8 @@
 
 #include "config/limits.hpp"
 #include "grpc/grpc_front.hpp"
-#include "proto/refusal.hpp"
-#include "proto/session_limits.hpp"
+#include "session/refusal.hpp"
+#include "service/session_limits.hpp"
 #include "server/deadline.hpp"
 #include "server/memory.hpp"
 #include "server/plain_allocator.hpp"
@@ -341,7 +341,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
                       .counters = protocol_counters_,
                       .stats = &stats_,
                       .version = kVersion},
-          .limits = proto::session_limits(config),
+          .limits = service::session_limits(config),
           .idle_timeout = config.idle_timeout,
           .counters = counters_,
       },
@@ -480,10 +480,10 @@ asio::awaitable<void> Server::accept_connections(Acceptor& acceptor, std::string
 }
 
 template <typename Acceptor>
-asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, proto::Protocol protocol) {
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, session::Protocol protocol) {
   Worker* next = nullptr;
   co_await accept_connections(
-      acceptor, proto::too_many_connections_reply(protocol),
+      acceptor, session::too_many_connections_reply(protocol),
       [this, &next]() -> asio::io_context& {
         next = workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
                                 (workers_.size() - 1)]
@@ -700,14 +700,14 @@ int Server::run() {
   asio::co_spawn(workers_[0]->io, wait_for_signals(), asio::detached);
   auto& l = *listeners_;
   if (l.unix_acceptor.is_open()) {
-    asio::co_spawn(workers_[0]->io, accept_loop(l.unix_acceptor, proto::Protocol::undecided),
+    asio::co_spawn(workers_[0]->io, accept_loop(l.unix_acceptor, session::Protocol::undecided),
                    asio::detached);
   } else {
-    asio::co_spawn(workers_[0]->io, accept_loop(l.tcp_acceptor, proto::Protocol::undecided),
+    asio::co_spawn(workers_[0]->io, accept_loop(l.tcp_acceptor, session::Protocol::undecided),
                    asio::detached);
   }
   if (l.http_acceptor.is_open()) {
-    asio::co_spawn(workers_[0]->io, accept_loop(l.http_acceptor, proto::Protocol::http),
+    asio::co_spawn(workers_[0]->io, accept_loop(l.http_acceptor, session::Protocol::http),
                    asio::detached);
   }
   if (grpc_) asio::co_spawn(workers_[0]->io, grpc_accept_loop(), asio::detached);

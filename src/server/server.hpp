@@ -17,7 +17,7 @@
 
 #include "config/config.hpp"
 #include "id/generator.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 #include "server/connection.hpp"
 #include "server/logging.hpp"
 #include "server/loop_watchdog.hpp"
@@ -67,7 +67,7 @@ class Server {
   boost::asio::awaitable<void> accept_connections(Acceptor& acceptor, std::string_view why,
                                                   Pick pick, Serve serve);
   template <typename Acceptor>
-  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, proto::Protocol protocol);
+  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, session::Protocol protocol);
   // -grpc-port: accepts on the control loop, counts, hands the fd to gRPC.
   boost::asio::awaitable<void> grpc_accept_loop();
   // Gives back the slots of gRPC connections gRPC has closed; all of them
@@ -89,7 +89,7 @@ class Server {
   const config::Config& config_;
   id::IdGenerator& generator_;
   ServerCounters counters_;
-  proto::ProtocolCounters protocol_counters_;
+  service::ProtocolCounters protocol_counters_;
   ServerStats stats_;
   ConnectionServices connection_services_;
   OpenConnections open_connections_;

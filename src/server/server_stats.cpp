@@ -29,14 +29,14 @@ std::string str(const std::atomic<T>& v) {
 }  // namespace
 
 ServerStats::ServerStats(const config::Config& config, id::IdGenerator& generator,
-                         ServerCounters& server, const proto::ProtocolCounters& protocol)
+                         ServerCounters& server, const service::ProtocolCounters& protocol)
     : config_(config),
       generator_(generator),
       server_(server),
       protocol_(protocol),
       started_(std::chrono::steady_clock::now()) {}
 
-proto::StatList ServerStats::general_stats() {
+service::StatList ServerStats::general_stats() {
   using namespace std::chrono;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -84,7 +84,7 @@ void ServerStats::reset_stats() {
   server_.accept_errors.store(0, std::memory_order_relaxed);
 }
 
-proto::StatList ServerStats::settings_stats() {
+service::StatList ServerStats::settings_stats() {
   return {
       {"maxconns", std::to_string(config_.max_connections)},
       {"tcpport", config_.sock.empty() ? std::to_string(config_.port) : "0"},

@@ -9,7 +9,7 @@
 
 #include "config/config.hpp"
 #include "id/generator.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::server {
 
@@ -37,13 +37,13 @@ struct IdSafetyFigures {
 };
 using IdSafetySource = std::function<IdSafetyFigures()>;
 
-class ServerStats final : public proto::StatsSource {
+class ServerStats final : public service::StatsSource {
  public:
   ServerStats(const config::Config& config, id::IdGenerator& generator,
-              ServerCounters& server, const proto::ProtocolCounters& protocol);
+              ServerCounters& server, const service::ProtocolCounters& protocol);
 
-  proto::StatList general_stats() override;
-  proto::StatList settings_stats() override;
+  service::StatList general_stats() override;
+  service::StatList settings_stats() override;
   // Zeroes the server's totals (connections made, refused, reaped, accept
   // failures), as memcached's `stats reset` does; gauges stay.
   void reset_stats() override;
@@ -55,7 +55,7 @@ class ServerStats final : public proto::StatsSource {
   const config::Config& config_;
   id::IdGenerator& generator_;
   ServerCounters& server_;
-  const proto::ProtocolCounters& protocol_;
+  const service::ProtocolCounters& protocol_;
   const std::chrono::steady_clock::time_point started_;
   IdSafetySource id_safety_;
 };

@@ -13,8 +13,8 @@
 #include "conform/transport.hpp"
 #include "id/generator.hpp"
 #include "id/manual_clock.hpp"
-#include "proto/session.hpp"
-#include "proto/stats.hpp"
+#include "session/session.hpp"
+#include "service/stats.hpp"
 #include "testing/session_rig.hpp"
 
 namespace katsubushi::testkit {
@@ -64,14 +64,14 @@ class ScriptedTransport final : public conform::Transport {
 };
 
 // go-katsubushi's nine stats, in its order, as the `stat` cases expect.
-class NineStats final : public proto::StatsSource {
+class NineStats final : public service::StatsSource {
  public:
-  proto::StatList general_stats() override {
+  service::StatList general_stats() override {
     return {{"pid", "1"},     {"uptime", "2"},           {"time", "3"},
             {"version", "4"}, {"curr_connections", "1"}, {"total_connections", "1"},
             {"cmd_get", "0"}, {"get_hits", "0"},         {"get_misses", "0"}};
   }
-  proto::StatList settings_stats() override { return {}; }
+  service::StatList settings_stats() override { return {}; }
 };
 
 // Binary Noop requests (magic 0x80, opcode 0x0a) removed from `bytes`, which
@@ -101,7 +101,7 @@ class SessionTransport final : public conform::Transport {
   explicit SessionTransport(Filter filter = {})
       : clock_(kDefaultStartUnixMs),
         generator_(clock_, kDefaultWorker, {}),
-        core_(proto::SessionServices{generator_, counters_, &stats_, kDefaultVersion}, {}),
+        core_(service::SessionServices{generator_, counters_, &stats_, kDefaultVersion}, {}),
         filter_(std::move(filter)) {}
 
   bool send(std::string_view bytes, conform::Millis, std::string& error,
@@ -138,9 +138,9 @@ class SessionTransport final : public conform::Transport {
  private:
   id::ManualClock clock_;
   id::IdGenerator generator_;
-  proto::ProtocolCounters counters_;
+  service::ProtocolCounters counters_;
   NineStats stats_;
-  proto::SessionCore core_;
+  session::SessionCore core_;
   Filter filter_;
   std::string pending_;
   bool closed_ = false;

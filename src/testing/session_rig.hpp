@@ -10,8 +10,8 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
-#include "proto/session.hpp"
-#include "proto/stats.hpp"
+#include "session/session.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::testkit {
 
@@ -20,14 +20,14 @@ inline constexpr std::uint32_t kDefaultWorker = 5;
 inline constexpr std::string_view kDefaultVersion = "9.8.7-test";
 
 // A `stats` source whose answers never change, so the reply owed is known.
-class FixedStats final : public proto::StatsSource {
+class FixedStats final : public service::StatsSource {
  public:
-  proto::StatList general_stats() override { return {{"pid", "4242"}, {"uptime", "17"}}; }
-  proto::StatList settings_stats() override { return {{"maxconns", "4096"}, {"worker_id", "5"}}; }
+  service::StatList general_stats() override { return {{"pid", "4242"}, {"uptime", "17"}}; }
+  service::StatList settings_stats() override { return {{"maxconns", "4096"}, {"worker_id", "5"}}; }
 };
 
 struct RigOptions {
-  proto::SessionLimits limits{};
+  service::SessionLimits limits{};
   id::GeneratorOptions generator{};
   bool with_stats = true;  // false: the session has no stats source
   std::uint32_t worker_id = kDefaultWorker;
@@ -35,7 +35,7 @@ struct RigOptions {
   std::string_view version = kDefaultVersion;  // must outlive the rig
   // undecided: sniffed from the first bytes, as on the main port; otherwise
   // the protocol of a dedicated listener (-http-port: http).
-  proto::Protocol protocol = proto::Protocol::undecided;
+  session::Protocol protocol = session::Protocol::undecided;
 };
 
 // How bytes reach the session: copied by receive(), or written into
@@ -49,7 +49,7 @@ struct SessionRig {
   explicit SessionRig(const RigOptions& options = {})
       : clock(options.start_unix_ms),
         generator(clock, options.worker_id, options.generator),
-        core(proto::SessionServices{generator, counters, options.with_stats ? &stats : nullptr,
+        core(service::SessionServices{generator, counters, options.with_stats ? &stats : nullptr,
                                     options.version},
              options.limits, options.protocol) {}
   SessionRig(const SessionRig&) = delete;
@@ -119,9 +119,9 @@ struct SessionRig {
 
   id::ManualClock clock;
   id::IdGenerator generator;
-  proto::ProtocolCounters counters;
+  service::ProtocolCounters counters;
   FixedStats stats;
-  proto::SessionCore core;
+  session::SessionCore core;
   std::string transcript;  // every byte read back, in order
   std::uint64_t not_before_waits = 0;  // times the session said "not before T"
   std::uint64_t yields = 0;            // times it yielded with work left

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
 namespace katsubushi::testkit {
 
@@ -20,7 +20,7 @@ inline std::string value_reply(std::string_view key, std::uint64_t id, bool with
 }
 
 // "STAT <name> <value>\r\n" for each, then "END\r\n".
-inline std::string stats_reply(const proto::StatList& list) {
+inline std::string stats_reply(const service::StatList& list) {
   std::string out;
   for (const auto& [name, value] : list) {
     out.append("STAT ").append(name).append(" ").append(value).append("\r\n");

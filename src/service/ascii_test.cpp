@@ -1,4 +1,4 @@
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 namespace {
 
 TEST(Ascii, IequalsFoldsAsciiLettersOnBothSides) {
@@ -32,4 +32,4 @@ TEST(Ascii, DecimalDigitsOfAnyUint64) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

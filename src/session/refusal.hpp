@@ -4,9 +4,9 @@
 
 #include <string_view>
 
-#include "proto/sniff.hpp"
+#include "session/sniff.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
 // `listener` is the protocol the listener fixes: http for -http-port, where
 // an HTTP client gets a real 503 with Retry-After. On the main port
@@ -14,4 +14,4 @@ namespace katsubushi::proto {
 // known: it gets the memcached line, as go-katsubushi's clients expect.
 std::string_view too_many_connections_reply(Protocol listener) noexcept;
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

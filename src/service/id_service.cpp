@@ -1,6 +1,6 @@
-#include "proto/id_service.hpp"
+#include "service/id_service.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 IdService::Issued IdService::issue_all(std::span<std::uint64_t> out) {
   const auto result = generator_.next_all(out);
@@ -28,4 +28,4 @@ void IdService::count_misses(std::size_t n) {
   counters_.get_misses.fetch_add(n, std::memory_order_relaxed);
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 struct ProtocolCounters {
   std::atomic<std::uint64_t> cmd_get{0};     // keys requested, as memcached counts
@@ -46,4 +46,4 @@ class StatsSource {
   virtual void reset_stats() {}
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

@@ -1,13 +1,13 @@
 // Buffer storage stays within storage_bound() of the most it held, however
 // the bytes arrive: the figure the README's memory formula is built on.
-#include "proto/buffers.hpp"
+#include "service/buffers.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 namespace {
 
 constexpr std::size_t kSteps[] = {1, 7, 64, 509, 4095, 4097, 16384, 65536};
@@ -41,4 +41,4 @@ TEST(BufferStorage, InputGrowsWithinTheBound) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 // `c` with an ASCII capital made small; every other byte as it is (so the
 // "C" locale's std::tolower, without the locale).
@@ -45,4 +45,4 @@ class DecimalDigits {
   std::size_t size_;
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

@@ -1,8 +1,8 @@
-#include "proto/sniff.hpp"
+#include "session/sniff.hpp"
 
 #include "proto/line_framer.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
 bool looks_like_http_request_line(std::string_view line) noexcept {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -24,10 +24,10 @@ Protocol sniff_protocol(std::string_view pending, std::size_t max_line_bytes) no
   if (nl == std::string_view::npos) {
     // Not a whole line yet. Text is the only other answer a long line can
     // get, so stop waiting once it is over the limit.
-    return unterminated_line_too_long(pending, max_line_bytes) ? Protocol::text
+    return proto::unterminated_line_too_long(pending, max_line_bytes) ? Protocol::text
                                                                : Protocol::undecided;
   }
   return looks_like_http_request_line(pending.substr(0, nl)) ? Protocol::http : Protocol::text;
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "id/issue_waiting.hpp"
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
 namespace {
@@ -351,4 +351,4 @@ TEST(TextTableCasesTest, NamesAreUniqueAndCoverTheTable) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto::test
+}  // namespace katsubushi::session::test

@@ -3,8 +3,8 @@
 //
 // It owns the connection's buffers, sniffs the protocol from the first bytes
 // and hands them to that protocol's session; each protocol session is a
-// small, separately tested piece that reads an InputBuffer and writes an
-// OutputBuffer.
+// small, separately tested piece that reads an service::InputBuffer and writes an
+// service::OutputBuffer.
 #pragma once
 
 #include <cstdint>
@@ -14,18 +14,18 @@
 
 #include "http/http_session.hpp"
 #include "proto/binary_session.hpp"
-#include "proto/buffers.hpp"
-#include "proto/session_services.hpp"
-#include "proto/sniff.hpp"
+#include "service/buffers.hpp"
+#include "service/session_services.hpp"
+#include "session/sniff.hpp"
 #include "proto/text_session.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
 class SessionCore {
  public:
   // `protocol`: undecided to sniff it from the first bytes (the main port),
   // or the protocol of every connection of a dedicated listener.
-  SessionCore(SessionServices services, SessionLimits limits,
+  SessionCore(service::SessionServices services, service::SessionLimits limits,
               Protocol protocol = Protocol::undecided);
   // The protocol session holds references into this object.
   SessionCore(const SessionCore&) = delete;
@@ -82,12 +82,12 @@ class SessionCore {
  private:
   void start_protocol(Protocol protocol);
 
-  SessionServices services_;
-  SessionLimits limits_;
+  service::SessionServices services_;
+  service::SessionLimits limits_;
   Protocol protocol_ = Protocol::undecided;
-  InputBuffer in_;
-  OutputBuffer out_;
-  std::variant<std::monostate, TextSession, BinarySession, http::HttpSession> session_;
+  service::InputBuffer in_;
+  service::OutputBuffer out_;
+  std::variant<std::monostate, proto::TextSession, proto::BinarySession, http::HttpSession> session_;
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

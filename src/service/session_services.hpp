@@ -6,9 +6,9 @@
 
 #include "config/limits.hpp"
 #include "id/generator.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 struct SessionLimits {
   // A request line longer than this gets CLIENT_ERROR and the connection closes.
@@ -30,4 +30,4 @@ struct SessionServices {
   std::string_view version = "0.0.0";
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

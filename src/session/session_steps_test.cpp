@@ -10,7 +10,7 @@
 
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 #include "proto/text_session.hpp"
 
 namespace katsubushi::proto::test {
@@ -58,7 +58,7 @@ TEST(SessionSteps, TenThousandKeyGetIsOneSliceAStepWithTheRestPending) {
   // (plus the one entry that crossed it).
   const auto issued = rig.generator.counters().ids_issued;
   EXPECT_GT(issued, 0u);
-  EXPECT_LE(issued, TextSession::kIdsPerStep);
+  EXPECT_LE(issued, proto::TextSession::kIdsPerStep);
   EXPECT_LE(rig.core.output().size(), config::kMaxOutputBytes + 64);
   EXPECT_EQ(rig.core.output().find("END"), std::string_view::npos) << "answered in one step";
   EXPECT_FALSE(rig.core.wants_input()) << "reads more while a get is in hand";
@@ -91,7 +91,7 @@ TEST(SessionSteps, ManyKeysWithRoomForAllStillYieldAfterAStepOfIds) {
   rig.clock.set(rig.clock.now_unix_ms());
   rig.core.process();
   const auto issued = rig.generator.counters().ids_issued;
-  EXPECT_LE(issued, TextSession::kIdsPerStep);
+  EXPECT_LE(issued, proto::TextSession::kIdsPerStep);
   EXPECT_TRUE(rig.core.yielded() || rig.core.not_before_unix_ms() != 0);
   rig.feed_all({});
   EXPECT_EQ(values_in(rig.transcript).size(), 6'000u);
@@ -241,4 +241,4 @@ TEST(SessionSteps, UnsentOutputStaysNearItsLimitThroughAHugeGet) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto::test
+}  // namespace katsubushi::session::test

@@ -1,11 +1,11 @@
 // The reply a connection over -max-connections gets, per listener.
-#include "proto/refusal.hpp"
+#include "session/refusal.hpp"
 
 #include <gtest/gtest.h>
 
 #include "http/test_wire.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 namespace {
 
 TEST(RefusalTest, HttpListenerGetsA503ThatClosesAndSaysWhenToRetry) {
@@ -29,4 +29,4 @@ TEST(RefusalTest, MainPortKeepsTheMemcachedLine) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

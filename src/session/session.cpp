@@ -1,10 +1,10 @@
-#include "proto/session.hpp"
+#include "session/session.hpp"
 
 #include <type_traits>
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
-SessionCore::SessionCore(SessionServices services, SessionLimits limits, Protocol protocol)
+SessionCore::SessionCore(service::SessionServices services, service::SessionLimits limits, Protocol protocol)
     : services_(services), limits_(limits) {
   if (protocol != Protocol::undecided) start_protocol(protocol);
 }
@@ -34,8 +34,8 @@ namespace {
 // std::visit, which may throw bad_variant_access: these accessors are noexcept.
 template <typename Variant, typename R, typename F>
 R on_session(const Variant& v, R none, F f) noexcept {
-  if (const auto* t = std::get_if<TextSession>(&v)) return f(*t);
-  if (const auto* b = std::get_if<BinarySession>(&v)) return f(*b);
+  if (const auto* t = std::get_if<proto::TextSession>(&v)) return f(*t);
+  if (const auto* b = std::get_if<proto::BinarySession>(&v)) return f(*b);
   if (const auto* h = std::get_if<http::HttpSession>(&v)) return f(*h);
   return none;
 }
@@ -52,14 +52,14 @@ std::int64_t SessionCore::not_before_unix_ms() const noexcept {
 }
 
 bool SessionCore::yielded() const noexcept {
-  if (const auto* t = std::get_if<TextSession>(&session_)) return t->yielded();
+  if (const auto* t = std::get_if<proto::TextSession>(&session_)) return t->yielded();
   return false;
 }
 
 bool SessionCore::wants_input() const noexcept {
   if (closing() || out_.unsent_size() >= limits_.max_output_bytes) return false;
   if (not_before_unix_ms() != 0) return false;
-  if (const auto* t = std::get_if<TextSession>(&session_)) return !t->in_request() && !t->yielded();
+  if (const auto* t = std::get_if<proto::TextSession>(&session_)) return !t->in_request() && !t->yielded();
   return true;
 }
 
@@ -78,10 +78,10 @@ void SessionCore::start_protocol(Protocol protocol) {
     case Protocol::undecided:
       break;
     case Protocol::text:
-      session_.emplace<TextSession>(services_, limits_);
+      session_.emplace<proto::TextSession>(services_, limits_);
       break;
     case Protocol::binary:
-      session_.emplace<BinarySession>(services_, limits_);
+      session_.emplace<proto::BinarySession>(services_, limits_);
       break;
     case Protocol::http:
       session_.emplace<http::HttpSession>(services_, limits_);
@@ -96,7 +96,7 @@ void SessionCore::end_of_input() {
     const Protocol sniffed = sniff_protocol(in_.pending(), limits_.max_line_bytes);
     start_protocol(sniffed == Protocol::undecided ? Protocol::text : sniffed);
   }
-  if (auto* text = std::get_if<TextSession>(&session_)) text->end_of_input();
+  if (auto* text = std::get_if<proto::TextSession>(&session_)) text->end_of_input();
 }
 
 void SessionCore::process() {
@@ -116,4 +116,4 @@ void SessionCore::process() {
   in_.keep();
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

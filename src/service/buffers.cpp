@@ -1,11 +1,11 @@
-#include "proto/buffers.hpp"
+#include "service/buffers.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "proto/ascii.hpp"
+#include "service/ascii.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 std::span<char> InputBuffer::prepare(std::size_t n) {
   unlend();
@@ -44,7 +44,7 @@ void InputBuffer::append(std::string_view bytes) {
 std::span<char> InputBuffer::room(std::size_t n) {
   compact();
   if (buf_.size() < end_ + n) {
-    proto::reserve_more(buf_, end_ + n - buf_.size());
+    service::reserve_more(buf_, end_ + n - buf_.size());
     buf_.resize(end_ + n);
   }
   return {buf_.data() + end_, n};
@@ -95,7 +95,7 @@ void reserve_more(std::vector<char>& buf, std::size_t n) {
   buf.reserve(std::max(need, grown));  // std::vector reserves exactly this
 }
 
-void OutputBuffer::reserve_more(std::size_t n) { proto::reserve_more(buf_, n); }
+void OutputBuffer::reserve_more(std::size_t n) { service::reserve_more(buf_, n); }
 
 void OutputBuffer::consume(std::size_t n) noexcept {
   begin_ = std::min(begin_ + n, buf_.size());
@@ -111,4 +111,4 @@ void OutputBuffer::drop_sent() {
   begin_ = 0;
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

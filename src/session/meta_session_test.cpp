@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
 namespace {
@@ -216,4 +216,4 @@ TEST(MetaSessionTest, LargestMgReplyIsSmall) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto::test
+}  // namespace katsubushi::session::test

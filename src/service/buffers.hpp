@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 // Bytes received and not yet consumed, with room to receive more in place.
 class InputBuffer {
@@ -95,4 +95,4 @@ class OutputBuffer {
   std::size_t begin_ = 0;
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

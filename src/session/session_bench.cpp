@@ -5,7 +5,7 @@
 
 #include "id/generator.hpp"
 #include "id/manual_clock.hpp"
-#include "proto/session.hpp"
+#include "session/session.hpp"
 
 namespace {
 
@@ -17,8 +17,8 @@ void run_batches(benchmark::State& state, const std::string& batch, std::int64_t
                  bool tick) {
   id::ManualClock clock;
   id::IdGenerator gen(clock, 1);
-  proto::ProtocolCounters counters;
-  proto::SessionCore core({.generator = gen, .counters = counters}, {});
+  service::ProtocolCounters counters;
+  session::SessionCore core({.generator = gen, .counters = counters}, {});
   std::size_t out_bytes = 0;
   for ([[maybe_unused]] auto _ : state) {
     if (tick) clock.advance(1);

@@ -1,10 +1,10 @@
-#include "proto/session_limits.hpp"
+#include "service/session_limits.hpp"
 
 #include <gtest/gtest.h>
 
 #include "config/limits.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 namespace {
 
 TEST(SessionLimitsTest, SessionLimitsComeFromTheConfig) {
@@ -27,4 +27,4 @@ TEST(SessionLimitsTest, SessionLimitsComeFromTheConfig) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "id/issue_waiting.hpp"
-#include "proto/session_test_util.hpp"
+#include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
 namespace {
@@ -284,7 +284,7 @@ TEST(SessionPipelineTest, QuitIgnoresLaterInputWithoutBufferingIt) {
 // limit, and never holds much more than the limit however much arrives.
 TEST(SessionPipelineTest, HugeLineKeepsMemoryBounded) {
   SessionRig rig;
-  const SessionLimits limits;
+  const service::SessionLimits limits;
   const std::string chunk(kChunk, 'k');
   std::size_t most = 0;
   rig.feed("get ");
@@ -301,7 +301,7 @@ TEST(SessionPipelineTest, HugeLineKeepsMemoryBounded) {
 
 TEST(SessionPipelineTest, HugeLineAfterACommandKeepsMemoryBounded) {
   SessionRig rig;
-  const SessionLimits limits;
+  const service::SessionLimits limits;
   const std::string chunk(kChunk, ' ');
   std::size_t most = 0;
   rig.feed("version\r\nget");
@@ -316,7 +316,7 @@ TEST(SessionPipelineTest, HugeLineAfterACommandKeepsMemoryBounded) {
 
 TEST(SessionPipelineTest, LargeDataBlockIsSkippedWithoutBufferingIt) {
   SessionRig rig;
-  const SessionLimits limits;
+  const service::SessionLimits limits;
   const std::size_t block = limits.max_data_block_bytes;
   rig.feed("set k 0 0 " + std::to_string(block) + "\r\n");
   const std::string chunk(kChunk, 'd');
@@ -359,7 +359,7 @@ TEST(SessionPipelineTest, StatsResetZeroesCountersNotIds) {
 // A get counted in cmd_get but not yet in get_hits when the reset lands (as
 // on another connection) keeps cmd_get = get_hits + get_misses once it ends.
 TEST(SessionPipelineTest, StatsResetKeepsTheCounterSumInFlight) {
-  ProtocolCounters counters;
+  service::ProtocolCounters counters;
   counters.cmd_get = 10;
   counters.get_hits = 7;  // 3 keys in flight
   counters.reset();
@@ -424,4 +424,4 @@ TEST(SessionPipelineTest, EndOfInputLeavesOtherProtocolsAlone) {
 }
 
 }  // namespace
-}  // namespace katsubushi::proto::test
+}  // namespace katsubushi::session::test

@@ -11,9 +11,9 @@
 #include <system_error>
 
 #include "id/generator.hpp"
-#include "proto/stats.hpp"
+#include "service/stats.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 class IdService {
  public:
@@ -41,4 +41,4 @@ class IdService {
   ProtocolCounters& counters_;
 };
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

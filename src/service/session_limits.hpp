@@ -4,9 +4,9 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "proto/session_services.hpp"
+#include "service/session_services.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::service {
 
 inline SessionLimits session_limits(const config::Config& c) {
   return {.max_line_bytes = c.max_line_bytes,
@@ -15,4 +15,4 @@ inline SessionLimits session_limits(const config::Config& c) {
           .max_keys_per_get = c.max_keys_per_get};
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::service

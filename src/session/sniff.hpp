@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
 enum class Protocol { undecided, text, binary, http };
 
@@ -18,4 +18,4 @@ Protocol sniff_protocol(std::string_view pending, std::size_t max_line_bytes) no
 // browser sends first.
 bool looks_like_http_request_line(std::string_view line) noexcept;
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session

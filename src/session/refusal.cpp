@@ -1,6 +1,6 @@
-#include "proto/refusal.hpp"
+#include "session/refusal.hpp"
 
-namespace katsubushi::proto {
+namespace katsubushi::session {
 
 namespace {
 
@@ -25,4 +25,4 @@ std::string_view too_many_connections_reply(Protocol listener) noexcept {
   return listener == Protocol::http ? kHttp503 : kMemcachedLine;
 }
 
-}  // namespace katsubushi::proto
+}  // namespace katsubushi::session
