@@ -32,7 +32,6 @@ namespace katsubushi::server {
 struct ConnectionServices {
   proto::SessionServices session;
   proto::SessionLimits limits;
-  std::chrono::nanoseconds idle_timeout;  // 0 = never
   ServerCounters& counters;
 };
 
