@@ -32,7 +32,6 @@ namespace katsubushi::server {
 struct ConnectionServices {
   service::SessionServices session;
   service::SessionLimits limits;
-  std::chrono::nanoseconds idle_timeout;  // 0 = never
   ServerCounters& counters;
 };
 

@@ -1,4 +1,8 @@
-// Listeners, threads, signals and graceful shutdown around the session core.
+// The daemon's server: listeners, event loops, connections, signals and
+// graceful shutdown around the session core. Its jobs live in a file each:
+// server.cpp (start-up, run, systemd status), accept_loop.cpp, idle_sweep.cpp,
+// shutdown.cpp; and its parts in classes of their own: Listeners, Worker
+// (workers.hpp), GrpcHandoff, Connection.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -8,25 +12,22 @@
 
 #include <atomic>
 #include <chrono>
-#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
 #include "id/generator.hpp"
 #include "service/stats.hpp"
 #include "server/connection.hpp"
+#include "server/grpc_handoff.hpp"
+#include "server/listeners.hpp"
 #include "server/logging.hpp"
 #include "server/loop_watchdog.hpp"
 #include "server/server_stats.hpp"
 #include "server/systemd.hpp"
-
-namespace katsubushi::grpcapi {
-class GrpcFront;
-}
+#include "server/workers.hpp"
 
 namespace katsubushi::server {
 
@@ -59,10 +60,8 @@ class Server {
   }
 
  private:
-  struct Worker;
-  struct Listeners;
-  struct GrpcConnection;
-
+  // accept_loop.cpp: every listener's loop, and turning connections away.
+  void start_accepting();
   template <typename Acceptor, typename Pick, typename Serve>
   boost::asio::awaitable<void> accept_connections(Acceptor& acceptor, std::string_view why,
                                                   Pick pick, Serve serve);
@@ -70,19 +69,21 @@ class Server {
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, session::Protocol protocol);
   // -grpc-port: accepts on the control loop, counts, hands the fd to gRPC.
   boost::asio::awaitable<void> grpc_accept_loop();
-  // Gives back the slots of gRPC connections gRPC has closed; all of them
-  // once gRPC has stopped. Control loop only.
-  void reap_grpc_connections(bool all);
-  boost::asio::awaitable<void> wait_for_signals();
-  // One thread's idle sweep (and, on thread 0, giving memory back), until shutdown.
-  boost::asio::awaitable<void> sweep(Worker& w);
-  boost::asio::awaitable<void> drain();
-  void begin_shutdown(const std::string& why);
   // Counts, logs (rate-limited) and closes a connection over
   // -max-connections, after sending `why` if not empty.
   template <typename Socket>
   void reject(Socket& socket, std::string_view why);
   void log_accept_error(const std::string& what);
+
+  // idle_sweep.cpp: one thread's idle sweep (and, on thread 0, giving memory
+  // back and the slots of gRPC's closed connections), until shutdown.
+  boost::asio::awaitable<void> sweep(Worker& w);
+
+  // shutdown.cpp: signals, stop(), and the drain bounded by -shutdown-timeout.
+  boost::asio::awaitable<void> wait_for_signals();
+  void begin_shutdown(const std::string& why);
+  boost::asio::awaitable<void> drain();
+
   // What STATUS= tells systemd: the worker id and where the daemon listens.
   std::string listening_summary() const;
 
@@ -96,7 +97,7 @@ class Server {
 
   std::vector<std::unique_ptr<Worker>> workers_;  // [0] also runs accept, signals, shutdown
   boost::asio::signal_set signals_;
-  std::unique_ptr<Listeners> listeners_;
+  Listeners listeners_;
   std::atomic<std::size_t> next_worker_{0};
   std::atomic<bool> stopping_{false};
   // Bumped by the control loop each time it gives memory back; each serving
@@ -104,11 +105,8 @@ class Server {
   std::atomic<std::uint64_t> trim_generation_{0};
   boost::asio::steady_timer drain_timer_;  // wakes drain() at the deadline or when the last connection closes
   std::chrono::steady_clock::time_point drain_deadline_;
-  // The gRPC API, when -grpc-port is set: its own threads, its stop on
-  // grpc_stopper_, and the connections handed to it (control loop only).
-  std::unique_ptr<grpcapi::GrpcFront> grpc_;
-  std::thread grpc_stopper_;
-  std::list<GrpcConnection> grpc_connections_;
+  // The gRPC API and the connections handed to it, when -grpc-port is set.
+  std::unique_ptr<GrpcHandoff> grpc_;
   // The listening sockets systemd passed (LISTEN_FDS), taken by listen();
   // each one it holds is used instead of the flag's port.
   systemd::ActivatedSockets activated_;

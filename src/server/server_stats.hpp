@@ -18,7 +18,8 @@ struct ServerCounters {
   std::atomic<std::uint64_t> total_connections{0};
   std::atomic<std::uint64_t> rejected_connections{0};
   std::atomic<std::uint64_t> idle_kicks{0};
-  // Connection coroutines alive: what the chaos and leak tests watch.
+  // Connections alive, from their making on a serving thread to their
+  // destruction, whatever they wait on: what the chaos and leak tests watch.
   std::atomic<std::int64_t> live_sessions{0};
   std::atomic<std::uint64_t> accept_errors{0};  // accept() failures (fd shortage and others)
   std::atomic<std::uint64_t> memory_trims{0};   // free heap given back after connections closed
