@@ -52,7 +52,7 @@ using proto::binary::kHeaderBytes;
 using testkit::SessionRig;
 
 // Bodies up to 64 KiB are skipped, so most arrive over many reads.
-constexpr service::SessionLimits kLimits{
+constexpr katsubushi::service::SessionLimits kLimits{
     .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * config::kKiB};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
 constexpr testkit::RigOptions kRig{
@@ -244,7 +244,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0 || data[0] != proto::binary::kRequestMagic) return 0;
   FuzzInput in(data, size);
   SessionRig rig(kRig);
-  session::SessionCore& core = rig.core;
+  katsubushi::session::SessionCore& core = rig.core;
   ReplyChecker replies;
   std::string sent;
   // Ids the core issued; elsewhere() draws others from the same generator.
@@ -256,13 +256,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // In: a partial packet (a header and at most a key: bodies are skipped)
     // plus one read; alone once nothing is owed. Out: under the limit before
     // the last reply, plus it.
-    // The storage holding them is within service::storage_bound() of that.
+    // The storage holding them is within katsubushi::service::storage_bound() of that.
     constexpr std::size_t kMaxIn = kHeaderBytes + proto::kMaxKeyBytes + kMaxRead;
     check(core.output().size() <= kLimits.max_output_bytes + kMaxReplyBytes);
-    check(core.buffered_bytes() <= service::storage_bound(kMaxIn) +
-                                       service::storage_bound(kLimits.max_output_bytes +
+    check(core.buffered_bytes() <= katsubushi::service::storage_bound(kMaxIn) +
+                                       katsubushi::service::storage_bound(kLimits.max_output_bytes +
                                                             kMaxReplyBytes));
-    if (core.output().empty()) check(core.buffered_bytes() <= service::storage_bound(kMaxIn));
+    if (core.output().empty()) check(core.buffered_bytes() <= katsubushi::service::storage_bound(kMaxIn));
     check(rig.counters.cmd_get.load() ==
           rig.counters.get_hits.load() + rig.counters.get_misses.load());
     replies.run(rig.transcript);

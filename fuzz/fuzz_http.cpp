@@ -56,7 +56,7 @@ using fuzz::FuzzInput;
 using fuzz::without_digits;
 using testkit::SessionRig;
 
-constexpr service::SessionLimits kLimits{
+constexpr katsubushi::service::SessionLimits kLimits{
     .max_line_bytes = 512, .max_output_bytes = 4096, .max_data_block_bytes = 1024};
 constexpr testkit::RigOptions kRig{.limits = kLimits,
                                    .generator = {.max_backward_wait_ms = 250},
@@ -153,7 +153,7 @@ std::vector<std::uint64_t> ids_in(const http::testwire::ParsedResponse& r) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput in(data, size);
   SessionRig rig(kRig);
-  session::SessionCore& core = rig.core;
+  katsubushi::session::SessionCore& core = rig.core;
 
   std::string sent;
   std::size_t max_read = 0;
@@ -166,12 +166,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     watch.after_process(core, rig.transcript.size());
     // Input: a sniffing line or one window of Beast's, plus the last read.
     // Output: under the limit before the last response, plus that response.
-    // The storage holding each is within service::storage_bound() of that.
+    // The storage holding each is within katsubushi::service::storage_bound() of that.
     const std::size_t max_unsent = kLimits.max_output_bytes + kMaxResponseBytes;
     const std::size_t bound =
-        service::storage_bound(std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
+        katsubushi::service::storage_bound(std::max(kLimits.max_line_bytes, config::kHttpMaxHeaderBytes) + 1 +
                              max_read) +
-        service::storage_bound(max_unsent);
+        katsubushi::service::storage_bound(max_unsent);
     check(core.output().size() <= max_unsent);
     check(core.buffered_bytes() <= bound);
     if (core.wants_input()) {
@@ -186,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // reached, with no input wanted meanwhile.
   const auto call_core = [&](auto&& call) {
     session_ids += checked_core_call(rig, proto::TextSession::kIdsPerStep, call);
-    check(!core.yielded() || core.protocol() == session::Protocol::text);
+    check(!core.yielded() || core.protocol() == katsubushi::session::Protocol::text);
     after_process();
   };
   const auto process = [&] { call_core([&] { core.process(); }); };
@@ -277,7 +277,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     process();
     check(core.output().empty() && !core.wants_input());
   }
-  if (core.protocol() != session::Protocol::http) return 0;  // fuzz_session's ground
+  if (core.protocol() != katsubushi::session::Protocol::http) return 0;  // fuzz_session's ground
 
   const auto stream = http::testwire::parse_responses(rig.transcript, {}, true);
   check(stream.error.empty());

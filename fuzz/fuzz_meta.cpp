@@ -86,7 +86,7 @@ void check_valid_request(std::string_view line, const MetaRequest& r) {
 // asks for one, in order, then the value with v.
 void check_reply(const MetaRequest& r) {
   constexpr std::uint64_t kId = 1234567;
-  service::OutputBuffer out;
+  katsubushi::service::OutputBuffer out;
   append_meta_get_reply(r, kId, out);
   std::string_view reply = out.unsent();
   std::string expected = r.flags.return_value ? "VA 7" : "HD";

@@ -60,7 +60,7 @@ using testkit::SessionRig;
 
 // A line of 256 bytes holds up to 126 keys: gets of more than 120 are
 // refused, and 117 one-byte keys already answer more than the output limit.
-constexpr service::SessionLimits kLimits{.max_line_bytes = 256,
+constexpr katsubushi::service::SessionLimits kLimits{.max_line_bytes = 256,
                                        .max_output_bytes = 4096,
                                        .max_data_block_bytes = 1024,
                                        .max_keys_per_get = 120};
@@ -110,12 +110,12 @@ class ReplyChecker {
   ReplyChecker(std::string_view transcript, std::string general, std::string settings)
       : s_(transcript), general_(std::move(general)), settings_(std::move(settings)) {}
 
-  void run(session::Protocol protocol, bool closing) {
-    if (protocol == session::Protocol::http) {
+  void run(katsubushi::session::Protocol protocol, bool closing) {
+    if (protocol == katsubushi::session::Protocol::http) {
       check_http(closing);
       return;
     }
-    if (protocol != session::Protocol::text) check(s_.empty());
+    if (protocol != katsubushi::session::Protocol::text) check(s_.empty());
     while (pos_ < s_.size()) one_reply(closing);
   }
 
@@ -395,11 +395,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // those replies. (The client bytes are a prefix of the input, so they sniff
   // the same way or stay undecided, which ends as text.)
   const std::string_view whole(reinterpret_cast<const char*>(data), size);
-  const session::Protocol sniffed = session::sniff_protocol(whole, kLimits.max_line_bytes);
-  if (sniffed == session::Protocol::binary || sniffed == session::Protocol::http) return 0;
+  const katsubushi::session::Protocol sniffed = katsubushi::session::sniff_protocol(whole, kLimits.max_line_bytes);
+  if (sniffed == katsubushi::session::Protocol::binary || sniffed == katsubushi::session::Protocol::http) return 0;
   FuzzInput in(data, size);
   SessionRig rig(kRig);
-  session::SessionCore& core = rig.core;
+  katsubushi::session::SessionCore& core = rig.core;
 
   const std::string general = testkit::stats_reply(rig.stats.general_stats());
   const std::string settings = testkit::stats_reply(rig.stats.settings_stats());
@@ -424,10 +424,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Input: at most a line in progress (the limit plus the '\r' of its
     // "\r\n") plus what the last read could add: reads happen only while
     // wants_input(). Output: under the limit before the last reply, plus it.
-    // The storage holding each is within service::storage_bound() of that.
+    // The storage holding each is within katsubushi::service::storage_bound() of that.
     const std::size_t bound =
-        service::storage_bound(kLimits.max_line_bytes + 1 + max_prepared) +
-        service::storage_bound(kLimits.max_output_bytes + max_reply);
+        katsubushi::service::storage_bound(kLimits.max_line_bytes + 1 + max_prepared) +
+        katsubushi::service::storage_bound(kLimits.max_output_bytes + max_reply);
     check(core.buffered_bytes() <= bound);
     check(core.output().size() < kLimits.max_output_bytes + max_past_limit);
     if (core.wants_input()) {
@@ -546,11 +546,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // A text session the client half-closed ends once everything is answered.
-  if (half_close && core.protocol() == session::Protocol::text) check(core.closing());
+  if (half_close && core.protocol() == katsubushi::session::Protocol::text) check(core.closing());
 
   ReplyChecker replies(transcript, general, settings);
   replies.run(core.protocol(), core.closing());
-  const service::ProtocolCounters& counters = rig.counters;
+  const katsubushi::service::ProtocolCounters& counters = rig.counters;
   check(counters.get_hits.load() == replies.hits_since_reset());
   check(counters.cmd_get.load() == counters.get_hits.load() + counters.get_misses.load());
   // Every id the session issued was sent: none is lost to a wait, a slice or

@@ -67,8 +67,8 @@ RC_GTEST_PROP(GrpcProperties, FetchAnswersEveryIdOrNoneAndNeverRepeats, ()) {
   const auto calls = *rc::gen::container<std::vector<Call>>(call());
   id::ManualClock clock(kStart);
   id::IdGenerator generator(clock, kWorker);
-  service::ProtocolCounters counters;
-  service::IdService ids(generator, counters);
+  katsubushi::service::ProtocolCounters counters;
+  katsubushi::service::IdService ids(generator, counters);
   std::array<std::uint64_t, kMaxFetchMulti> out{};
   std::uint64_t last = 0;
   bool leased = true;
@@ -142,7 +142,7 @@ RC_GTEST_PROP(GrpcProperties, StatsReadsBackWhatTheStatsListSays, ()) {
   static constexpr const char* kNames[] = {"uptime",   "time",     "curr_connections",
                                            "total_connections", "cmd_get", "get_hits",
                                            "get_misses"};
-  service::StatList stats{{"pid", std::to_string(pid)}, {"version", version}};
+  katsubushi::service::StatList stats{{"pid", std::to_string(pid)}, {"version", version}};
   for (std::size_t i = 0; i < numbers.size(); ++i) {
     stats.emplace_back(kNames[i], std::to_string(numbers[i]));
   }

@@ -114,7 +114,7 @@ void check_any_chunking(const std::string& wire, const Expected& want) {
     RC_ASSERT(rig->counters.get_hits.load() == want.counted);
     RC_ASSERT(rig->counters.get_misses.load() == 0u);
     RC_ASSERT(rig->core.protocol() ==
-              (wire.empty() ? session::Protocol::undecided : session::Protocol::text));
+              (wire.empty() ? katsubushi::session::Protocol::undecided : katsubushi::session::Protocol::text));
   }
   RC_TAG(bytewise ? "byte at a time" : "random cuts");
   RC_TAG(whole.not_before_waits > 0 ? "waited for a millisecond" : "no wait");

@@ -587,7 +587,7 @@ bool resets_counters(const TextRequest& r) {
 
 namespace {
 
-void append_stats_reply(const TextRequest& r, service::StatsSource& stats, std::string& out) {
+void append_stats_reply(const TextRequest& r, katsubushi::service::StatsSource& stats, std::string& out) {
   const std::string group = lower(r.stats_group);
   const std::string arg0 = r.stats_args.empty() ? "" : lower(r.stats_args[0]);
   if (group.empty()) {
@@ -651,7 +651,7 @@ void append_mg_reply(const TextRequest& r, std::uint64_t id, std::string& out) {
 }  // namespace
 
 void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
-                           service::StatsSource& stats, std::string& out) {
+                           katsubushi::service::StatsSource& stats, std::string& out) {
   switch (r.kind) {
     case TextCommandKind::empty:
     case TextCommandKind::unknown:

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "config/session_limits.hpp"
+#include "service/session_limits.hpp"
 #include "grpc/grpc_front.hpp"
 #include "server/stop_signals.hpp"
 #include "version.hpp"
@@ -28,7 +28,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
                       .counters = protocol_counters_,
                       .stats = &stats_,
                       .version = kVersion},
-          .limits = config::session_limits(config),
+          .limits = service::session_limits(config),
           .counters = counters_,
       },
       open_connections_(counters_.curr_connections),

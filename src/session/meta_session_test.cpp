@@ -1,4 +1,4 @@
-// Meta commands through the whole SessionCore (the README's meta table): each
+// Meta commands through the whole session::SessionCore (the README's meta table): each
 // request fed whole, split in two at every offset, and one byte at a time.
 #include <gtest/gtest.h>
 
@@ -216,4 +216,4 @@ TEST(MetaSessionTest, LargestMgReplyIsSmall) {
 }
 
 }  // namespace
-}  // namespace katsubushi::session::test
+}  // namespace katsubushi::proto::test

@@ -9,7 +9,7 @@ namespace katsubushi::session {
 namespace {
 
 TEST(RefusalTest, HttpListenerGetsA503ThatClosesAndSaysWhenToRetry) {
-  const auto stream = http::testwire::parse_responses(too_many_connections_reply(Protocol::http));
+  const auto stream = http::testwire::parse_responses(session::too_many_connections_reply(session::Protocol::http));
   ASSERT_EQ(stream.error, "");
   ASSERT_EQ(stream.responses.size(), 1u);
   const auto& r = stream.responses[0];
@@ -22,9 +22,9 @@ TEST(RefusalTest, HttpListenerGetsA503ThatClosesAndSaysWhenToRetry) {
 
 TEST(RefusalTest, MainPortKeepsTheMemcachedLine) {
   // Nothing is read before the refusal, so the client's protocol is unknown.
-  EXPECT_EQ(too_many_connections_reply(Protocol::undecided),
+  EXPECT_EQ(session::too_many_connections_reply(session::Protocol::undecided),
             "SERVER_ERROR too many open connections\r\n");
-  EXPECT_EQ(too_many_connections_reply(Protocol::text),
+  EXPECT_EQ(session::too_many_connections_reply(session::Protocol::text),
             "SERVER_ERROR too many open connections\r\n");
 }
 

@@ -1,4 +1,4 @@
-// SessionCore beyond single requests: pipelines, backpressure, request
+// session::SessionCore beyond single requests: pipelines, backpressure, request
 // counting, memory bounds, protocol sniffing and the zero-copy input path.
 #include <gtest/gtest.h>
 
@@ -206,7 +206,7 @@ TEST(SessionPipelineTest, HttpAnswerIsWellFormed) {
   // curl against the memcached port: a real HTTP answer, and with
   // "Connection: close" the connection then closes.
   rig.feed("GET /id HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(rig.core.protocol(), Protocol::http);
+  EXPECT_EQ(rig.core.protocol(), session::Protocol::http);
   EXPECT_TRUE(rig.core.closing());
   EXPECT_FALSE(rig.core.wants_input());
   const std::string& reply = rig.transcript;
@@ -228,17 +228,17 @@ TEST(SessionPipelineTest, HttpAnswerIsWellFormed) {
 
 TEST(SessionPipelineTest, ProtocolIsDecidedByTheFirstLine) {
   SessionRig text;
-  EXPECT_EQ(text.core.protocol(), Protocol::undecided);
+  EXPECT_EQ(text.core.protocol(), session::Protocol::undecided);
   text.feed("GET /x");
-  EXPECT_EQ(text.core.protocol(), Protocol::undecided);  // could still be HTTP
+  EXPECT_EQ(text.core.protocol(), session::Protocol::undecided);  // could still be HTTP
   text.feed(" y\r\n");
-  EXPECT_EQ(text.core.protocol(), Protocol::text);       // "GET /x y" is a text get
+  EXPECT_EQ(text.core.protocol(), session::Protocol::text);       // "GET /x y" is a text get
   EXPECT_EQ(text.transcript,
             value_reply("/x", id(0)) + value_reply("y", id(1)) + "END\r\n");
 
   SessionRig binary;
   binary.feed(std::string(1, static_cast<char>(0x80)));
-  EXPECT_EQ(binary.core.protocol(), Protocol::binary);
+  EXPECT_EQ(binary.core.protocol(), session::Protocol::binary);
   EXPECT_FALSE(binary.core.closing());  // half a header: waits for the rest
   EXPECT_EQ(binary.transcript, "");
 }
@@ -404,13 +404,13 @@ TEST(SessionPipelineTest, EndOfInputLeavesOtherProtocolsAlone) {
   binary.feed(std::string(1, static_cast<char>(0x80)) + "get a");
   binary.core.end_of_input();
   binary.feed_all({});
-  EXPECT_EQ(binary.core.protocol(), Protocol::binary);
+  EXPECT_EQ(binary.core.protocol(), session::Protocol::binary);
   EXPECT_EQ(binary.transcript, "");
 
   SessionRig idle;
   idle.core.end_of_input();
   idle.feed_all({});
-  EXPECT_EQ(idle.core.protocol(), Protocol::undecided);
+  EXPECT_EQ(idle.core.protocol(), session::Protocol::undecided);
   EXPECT_EQ(idle.transcript, "");
   EXPECT_EQ(idle.generator.counters().ids_issued, 0u);
 
@@ -419,9 +419,9 @@ TEST(SessionPipelineTest, EndOfInputLeavesOtherProtocolsAlone) {
   http.core.receive("GET / HTTP/1.1\r\n\r\n");
   http.core.end_of_input();
   http.feed_all({});
-  EXPECT_EQ(http.core.protocol(), Protocol::http);
+  EXPECT_EQ(http.core.protocol(), session::Protocol::http);
   EXPECT_EQ(http.transcript.rfind("HTTP/1.1 ", 0), 0u);
 }
 
 }  // namespace
-}  // namespace katsubushi::session::test
+}  // namespace katsubushi::proto::test

@@ -152,12 +152,12 @@ TEST(SessionSteps, MetaBinaryAndHttpRequestsWaitWholeAndAreAnsweredLater) {
   }();
   struct Case {
     std::string name;
-    Protocol protocol;
+    session::Protocol protocol;
     std::string request;
   };
-  for (const Case& c : {Case{"meta", Protocol::undecided, "mg k v\r\n"},
-                        Case{"binary", Protocol::undecided, binary_get},
-                        Case{"http", Protocol::http, "GET /ids?n=3 HTTP/1.1\r\nHost: h\r\n\r\n"}}) {
+  for (const Case& c : {Case{"meta", session::Protocol::undecided, "mg k v\r\n"},
+                        Case{"binary", session::Protocol::undecided, binary_get},
+                        Case{"http", session::Protocol::http, "GET /ids?n=3 HTTP/1.1\r\nHost: h\r\n\r\n"}}) {
     SCOPED_TRACE(c.name);
     RigOptions options;
     options.protocol = c.protocol;
@@ -241,4 +241,4 @@ TEST(SessionSteps, UnsentOutputStaysNearItsLimitThroughAHugeGet) {
 }
 
 }  // namespace
-}  // namespace katsubushi::session::test
+}  // namespace katsubushi::proto::test

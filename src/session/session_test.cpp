@@ -218,7 +218,7 @@ std::vector<TextCase> generator_unavailable_cases() {
   };
 }
 
-// The client half-closes after its last byte (SessionCore::end_of_input()).
+// The client half-closes after its last byte (session::SessionCore::end_of_input()).
 // go-katsubushi answers a last line without its "\n"; so do we, then close.
 std::vector<TextCase> half_close_cases() {
   const auto half = Ending::half_close;
@@ -351,4 +351,4 @@ TEST(TextTableCasesTest, NamesAreUniqueAndCoverTheTable) {
 }
 
 }  // namespace
-}  // namespace katsubushi::session::test
+}  // namespace katsubushi::proto::test
