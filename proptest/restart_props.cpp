@@ -36,10 +36,10 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
-#include "server/reservations.hpp"
+#include "state/reservations.hpp"
 #include "state/state_file.hpp"
 
-namespace katsubushi::server {
+namespace katsubushi::state {
 namespace {
 
 using namespace std::chrono_literals;
@@ -301,4 +301,4 @@ RC_GTEST_PROP(RestartProperties, NoIdOfAWorkerIdRepeatsAcrossHandoffsLeasedAlone
 }
 
 }  // namespace
-}  // namespace katsubushi::server
+}  // namespace katsubushi::state

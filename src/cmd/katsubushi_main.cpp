@@ -13,11 +13,11 @@
 #include "id/generator.hpp"
 #include "lease/lease_keeper.hpp"
 #include "lease/redis_url.hpp"
-#include "server/logging.hpp"
-#include "server/memory.hpp"
-#include "server/reservations.hpp"
+#include "process/logging.hpp"
+#include "process/memory.hpp"
+#include "state/reservations.hpp"
 #include "server/server.hpp"
-#include "server/stop_signals.hpp"
+#include "process/stop_signals.hpp"
 #include "version.hpp"
 
 namespace {
@@ -27,7 +27,7 @@ namespace {
 // initializer and before main(). The server unblocks them once its handlers
 // are in, so a stop during start-up is a graceful stop, never a kill.
 void block_stop_signals_at_preinit(int /*argc*/, char** /*argv*/, char** /*envp*/) {
-  katsubushi::server::block_stop_signals();
+  katsubushi::process::block_stop_signals();
 }
 [[gnu::section(".preinit_array"), gnu::used]] void (*const block_at_preinit)(int, char**, char**) =
     &block_stop_signals_at_preinit;
@@ -36,7 +36,7 @@ void block_stop_signals_at_preinit(int /*argc*/, char** /*argv*/, char** /*envp*
 // with -log-format json, else plain text, as before logging is set up.
 void report_config_error(const char* what, const std::vector<std::string>& warnings, bool json) {
   if (json) {
-    katsubushi::server::setup_logging("info", "json");
+    katsubushi::process::setup_logging("info", "json");
     for (const auto& w : warnings) spdlog::warn("{}", w);
     spdlog::error("{}; run katsubushi -help for the flags", what);
     return;
@@ -50,7 +50,7 @@ void report_config_error(const char* what, const std::vector<std::string>& warni
 int main(int argc, char** argv) {
   using namespace katsubushi;
   // Before anything allocates: the daemon sets its allocator up itself.
-  server::tune_allocator();
+  process::tune_allocator();
   const std::vector<std::string> args(argv + 1, argv + argc);
   const config::EnvLookup env = config::process_environment();
   config::Config cfg;
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    server::setup_logging(cfg.log_level, cfg.log_format);
+    process::setup_logging(cfg.log_level, cfg.log_format);
     for (const auto& w : cfg.warnings) spdlog::warn("{}", w);
 
     id::SystemClock clock;
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
     // Without -worker-id the id comes from a Redis lease (checked by validate_config).
     const bool leased = cfg.worker_id == 0;
     id::IdGenerator generator(clock, cfg.worker_id);
-    server::Reservations reservations(
+    state::Reservations reservations(
         generator, clock,
         {.state_file = cfg.state_file,
          .max_clock_wait = cfg.max_clock_wait,
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     reservations.start();
     if (keeper) keeper->start();
     server.set_id_safety_source([&reservations, &keeper] {
-      const server::ReservationFigures r = reservations.figures();
+      const state::ReservationFigures r = reservations.figures();
       server::IdSafetyFigures f{.clock_waits = r.clock_waits,
                                 .reserved_until_ms = r.reserved_until_ms,
                                 .state_writes = r.state_writes,

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "server/memory.hpp"
+#include "process/memory.hpp"
 #include "server/server.hpp"
 
 namespace katsubushi::server {
@@ -50,7 +50,7 @@ asio::awaitable<void> Server::sweep(Worker& w) {
       if (closed != closed_at_last_trim) {
         closed_at_last_trim = closed;
         last_trim = SteadyClock::now();
-        give_back_free_memory();
+        process::give_back_free_memory();
         counters_.memory_trims.fetch_add(1, std::memory_order_relaxed);
         trim_generation_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -58,7 +58,7 @@ asio::awaitable<void> Server::sweep(Worker& w) {
       const auto generation = trim_generation_.load(std::memory_order_relaxed);
       if (generation != trims_seen) {
         trims_seen = generation;
-        give_back_thread_heap_top();
+        process::give_back_thread_heap_top();
       }
     }
   }

@@ -126,9 +126,9 @@ void listen_tcp(tcp::acceptor& acceptor, std::string_view flag, std::uint16_t po
 // instead of binding the flag's port. systemd keeps its own copy, so
 // connections made while the daemon restarts wait in its backlog, and a unix
 // socket's file is systemd's to remove.
-std::string activated(int fd, systemd::SocketRole role) {
+std::string activated(int fd, process::systemd::SocketRole role) {
   return "socket activation: fd " + std::to_string(fd) + " (" +
-         std::string(systemd::to_string(role)) + ")";
+         std::string(process::systemd::to_string(role)) + ")";
 }
 
 int socket_family(int fd) {
@@ -139,7 +139,7 @@ int socket_family(int fd) {
 }
 
 // `overridden`: the flag and value the socket is used instead of, for the log.
-void adopt_tcp(tcp::acceptor& acceptor, int fd, systemd::SocketRole role,
+void adopt_tcp(tcp::acceptor& acceptor, int fd, process::systemd::SocketRole role,
                const std::string& overridden) {
   const int family = socket_family(fd);
   if (family != AF_INET && family != AF_INET6) {
@@ -149,7 +149,7 @@ void adopt_tcp(tcp::acceptor& acceptor, int fd, systemd::SocketRole role,
   acceptor.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
   if (ec) fail(activated(fd, role), ec);
   const auto bound = acceptor.local_endpoint(ec);
-  spdlog::info("{} listening on {} (fd {} from systemd, instead of {})", systemd::to_string(role),
+  spdlog::info("{} listening on {} (fd {} from systemd, instead of {})", process::systemd::to_string(role),
                ec ? std::string("?") : bound.address().to_string() + " port " +
                                            std::to_string(bound.port()),
                fd, overridden);
@@ -158,7 +158,7 @@ void adopt_tcp(tcp::acceptor& acceptor, int fd, systemd::SocketRole role,
 void adopt_unix(unix_socket::acceptor& acceptor, int fd, const std::string& overridden) {
   boost::system::error_code ec;
   acceptor.assign(unix_socket(), fd, ec);
-  if (ec) fail(activated(fd, systemd::SocketRole::memcached), ec);
+  if (ec) fail(activated(fd, process::systemd::SocketRole::memcached), ec);
   const auto bound = acceptor.local_endpoint(ec);
   spdlog::info("memcached listening on unix socket {} (fd {} from systemd, instead of {})",
                ec ? std::string("?") : bound.path(), fd, overridden);
@@ -169,7 +169,7 @@ void adopt_unix(unix_socket::acceptor& acceptor, int fd, const std::string& over
 Listeners::Listeners(asio::io_context& io)
     : tcp_acceptor(io), unix_acceptor(io), http_acceptor(io), grpc_acceptor(io) {}
 
-void Listeners::open(const config::Config& config, const systemd::ActivatedSockets& a) {
+void Listeners::open(const config::Config& config, const process::systemd::ActivatedSockets& a) {
   // Each socket systemd passed replaces its flag's; the others bind as usual.
   if (a.memcached) {
     const std::string flag = config.sock.empty() ? "-port " + std::to_string(config.port)
@@ -177,7 +177,7 @@ void Listeners::open(const config::Config& config, const systemd::ActivatedSocke
     if (socket_family(*a.memcached) == AF_UNIX) {
       adopt_unix(unix_acceptor, *a.memcached, flag);  // unix_path_ stays empty: not ours to remove
     } else {
-      adopt_tcp(tcp_acceptor, *a.memcached, systemd::SocketRole::memcached, flag);
+      adopt_tcp(tcp_acceptor, *a.memcached, process::systemd::SocketRole::memcached, flag);
     }
   } else if (!config.sock.empty()) {
     listen_unix(unix_acceptor, config.sock);
@@ -186,13 +186,13 @@ void Listeners::open(const config::Config& config, const systemd::ActivatedSocke
     listen_tcp(tcp_acceptor, "-port", config.port);
   }
   if (a.http) {
-    adopt_tcp(http_acceptor, *a.http, systemd::SocketRole::http,
+    adopt_tcp(http_acceptor, *a.http, process::systemd::SocketRole::http,
               "-http-port " + std::to_string(config.http_port));
   } else if (config.http_port != 0) {
     listen_tcp(http_acceptor, "-http-port", static_cast<std::uint16_t>(config.http_port));
   }
   if (a.grpc) {
-    adopt_tcp(grpc_acceptor, *a.grpc, systemd::SocketRole::grpc,
+    adopt_tcp(grpc_acceptor, *a.grpc, process::systemd::SocketRole::grpc,
               "-grpc-port " + std::to_string(config.grpc_port));
   } else if (config.grpc_port != 0) {
     listen_tcp(grpc_acceptor, "-grpc-port", static_cast<std::uint16_t>(config.grpc_port));

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "server/systemd.hpp"
+#include "process/systemd.hpp"
 
 namespace katsubushi::server {
 
@@ -20,7 +20,7 @@ class Listeners {
   // Binds each listener its flag asks for, or takes the socket systemd passed
   // for it instead. Throws std::runtime_error naming the address or the fd
   // when it cannot.
-  void open(const config::Config& config, const systemd::ActivatedSockets& activated);
+  void open(const config::Config& config, const process::systemd::ActivatedSockets& activated);
 
   // Stops accepting: the accept loops end.
   void close();

@@ -12,7 +12,7 @@
 
 #include "service/session_limits.hpp"
 #include "grpc/grpc_front.hpp"
-#include "server/stop_signals.hpp"
+#include "process/stop_signals.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -41,7 +41,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
   // Handlers go in before the port opens: a stop signal (systemd stopping a
   // unit it just started) must find them there, or it kills the process and
   // resets the clients already queued.
-  for (int sig : kStopSignals) {
+  for (int sig : process::kStopSignals) {
     boost::system::error_code ec;
     signals_.add(sig, ec);
     if (ec) {
@@ -51,7 +51,7 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
   }
   // Held back since the process began (katsubushi_main.cpp): one that came
   // meanwhile is delivered now, to the handlers.
-  unblock_stop_signals();
+  process::unblock_stop_signals();
 }
 
 Server::~Server() {
@@ -59,7 +59,7 @@ Server::~Server() {
 }
 
 void Server::listen() {
-  activated_ = systemd::take_activated_sockets();
+  activated_ = process::systemd::take_activated_sockets();
   listeners_.open(config_, activated_);
   if (listeners_.grpc_acceptor.is_open()) {
     // gRPC's threads: a poller or two and the calls in flight, which are
@@ -92,12 +92,12 @@ int Server::run() {
   // Listening since listen(), and the accept loops start with the control
   // loop: systemd may send clients now. The watchdog, if systemd asks for
   // one, pings while every loop answers.
-  systemd::notify("READY=1\nSTATUS=serving ids as " + listening_summary());
-  if (const auto interval = systemd::watchdog_interval()) {
+  process::systemd::notify("READY=1\nSTATUS=serving ids as " + listening_summary());
+  if (const auto interval = process::systemd::watchdog_interval()) {
     std::vector<asio::io_context*> serving;
     for (std::size_t i = 1; i < workers_.size(); ++i) serving.push_back(&workers_[i]->io);
-    watchdog_ = std::make_unique<LoopWatchdog>(workers_[0]->io, std::move(serving), *interval,
-                                               [] { systemd::notify("WATCHDOG=1"); });
+    watchdog_ = std::make_unique<process::LoopWatchdog>(workers_[0]->io, std::move(serving), *interval,
+                                               [] { process::systemd::notify("WATCHDOG=1"); });
     watchdog_->start();
     spdlog::info("systemd watchdog: pinging every {} ms while every event loop answers",
                  std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2).count());

@@ -23,10 +23,10 @@
 #include "server/connection.hpp"
 #include "server/grpc_handoff.hpp"
 #include "server/listeners.hpp"
-#include "server/logging.hpp"
-#include "server/loop_watchdog.hpp"
+#include "process/logging.hpp"
+#include "process/loop_watchdog.hpp"
 #include "server/server_stats.hpp"
-#include "server/systemd.hpp"
+#include "process/systemd.hpp"
 #include "server/workers.hpp"
 
 namespace katsubushi::server {
@@ -109,11 +109,11 @@ class Server {
   std::unique_ptr<GrpcHandoff> grpc_;
   // The listening sockets systemd passed (LISTEN_FDS), taken by listen();
   // each one it holds is used instead of the flag's port.
-  systemd::ActivatedSockets activated_;
+  process::systemd::ActivatedSockets activated_;
   // Pings systemd's watchdog while every loop answers (WATCHDOG_USEC set).
-  std::unique_ptr<LoopWatchdog> watchdog_;
-  LogRateLimit reject_log_;
-  LogRateLimit accept_error_log_;
+  std::unique_ptr<process::LoopWatchdog> watchdog_;
+  process::LogRateLimit reject_log_;
+  process::LogRateLimit accept_error_log_;
 };
 
 }  // namespace katsubushi::server

@@ -45,7 +45,7 @@ void Server::stop() {
 void Server::begin_shutdown(const std::string& why) {
   if (stopping_.exchange(true)) return;
   spdlog::info("shutting down ({}): {} connections open", why, open_connections_.count());
-  systemd::notify("STOPPING=1\nSTATUS=shutting down (" + why + "): " +
+  process::systemd::notify("STOPPING=1\nSTATUS=shutting down (" + why + "): " +
                   std::to_string(open_connections_.count()) + " connections open");
   if (watchdog_) watchdog_->draining();
   listeners_.close();

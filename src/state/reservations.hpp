@@ -25,7 +25,7 @@
 #include "lease/lease_listener.hpp"
 #include "state/state_lock.hpp"
 
-namespace katsubushi::server {
+namespace katsubushi::state {
 
 struct ReservationOptions {
   std::string state_file;  // empty: no state file
@@ -128,4 +128,4 @@ class Reservations final : public lease::LeaseListener {
   std::atomic<std::uint64_t> clock_waits_{0};
 };
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::state

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 // Throws std::invalid_argument for an unknown level or format.
 void setup_logging(const std::string& level, const std::string& format);
@@ -30,4 +30,4 @@ class LogRateLimit {
   std::atomic<std::uint64_t> dropped_{0};
 };
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -1,8 +1,8 @@
-#include "server/stop_signals.hpp"
+#include "process/stop_signals.hpp"
 
 #include <pthread.h>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 namespace {
 
@@ -25,4 +25,4 @@ void unblock_stop_signals() noexcept {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -1,4 +1,4 @@
-#include "server/systemd.hpp"
+#include "process/systemd.hpp"
 
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "server/logging.hpp"
+#include "process/logging.hpp"
 
-namespace katsubushi::server::systemd {
+namespace katsubushi::process::systemd {
 
 namespace {
 
@@ -100,4 +100,4 @@ std::optional<std::chrono::microseconds> watchdog_interval() {
   return std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(usec));
 }
 
-}  // namespace katsubushi::server::systemd
+}  // namespace katsubushi::process::systemd

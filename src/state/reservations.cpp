@@ -1,4 +1,4 @@
-#include "server/reservations.hpp"
+#include "state/reservations.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -11,7 +11,7 @@
 #include "id/timefmt.hpp"
 #include "state/state_file.hpp"
 
-namespace katsubushi::server {
+namespace katsubushi::state {
 
 namespace {
 
@@ -237,4 +237,4 @@ void Reservations::hwm_written(std::int64_t mark) {
   push_ceiling_locked();
 }
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::state

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace katsubushi::server::systemd {
+namespace katsubushi::process::systemd {
 
 // The listening sockets systemd passed, by their FileDescriptorName=.
 struct ActivatedSockets {
@@ -37,4 +37,4 @@ void notify(const std::string& state);
 // WATCHDOG_USEC when it is meant for this process, else nullopt.
 std::optional<std::chrono::microseconds> watchdog_interval();
 
-}  // namespace katsubushi::server::systemd
+}  // namespace katsubushi::process::systemd

@@ -1,4 +1,4 @@
-#include "server/logging.hpp"
+#include "process/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 namespace {
 
@@ -123,4 +123,4 @@ bool LogRateLimit::allow(std::uint64_t& suppressed) {
   return false;
 }
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -10,7 +10,7 @@
 #include <array>
 #include <csignal>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 inline constexpr std::array<int, 4> kStopSignals{SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
@@ -18,4 +18,4 @@ inline constexpr std::array<int, 4> kStopSignals{SIGTERM, SIGINT, SIGHUP, SIGQUI
 void block_stop_signals() noexcept;
 void unblock_stop_signals() noexcept;
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

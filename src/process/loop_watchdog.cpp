@@ -1,4 +1,4 @@
-#include "server/loop_watchdog.hpp"
+#include "process/loop_watchdog.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <utility>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 namespace asio = boost::asio;
 
@@ -66,4 +66,4 @@ asio::awaitable<void> LoopWatchdog::tick() {
   }
 }
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -1,7 +1,7 @@
 // LoopWatchdog on real event loops with a counting ping: pings while every
 // serving loop answers, none while one is wedged, again once it is free; every
 // ping during a drain; none after stop().
-#include "server/loop_watchdog.hpp"
+#include "process/loop_watchdog.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <optional>
 #include <thread>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 namespace {
 
 namespace asio = boost::asio;
@@ -116,4 +116,4 @@ TEST(LoopWatchdog, StopPingsOnceAndLetsTheControlLoopEnd) {
 }
 
 }  // namespace
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -15,9 +15,9 @@
 #include <memory>
 #include <vector>
 
-#include "server/logging.hpp"
+#include "process/logging.hpp"
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 class LoopWatchdog {
  public:
@@ -55,4 +55,4 @@ class LoopWatchdog {
   LogRateLimit silent_log_{std::chrono::seconds(10)};
 };
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 // Allocations at or above this many bytes get pages of their own, returned
 // to the system when freed (a 16 MiB request line's buffer, say), instead of
@@ -28,4 +28,4 @@ void give_back_free_memory() noexcept;
 // serving thread calls this after give_back_free_memory().
 void give_back_thread_heap_top() noexcept;
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process

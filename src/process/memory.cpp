@@ -1,10 +1,10 @@
-#include "server/memory.hpp"
+#include "process/memory.hpp"
 
 #include <malloc.h>
 
 #include <cstdlib>
 
-namespace katsubushi::server {
+namespace katsubushi::process {
 
 void tune_allocator() noexcept {
 #if defined(__GLIBC__)
@@ -30,4 +30,4 @@ void give_back_thread_heap_top() noexcept {
 #endif
 }
 
-}  // namespace katsubushi::server
+}  // namespace katsubushi::process
