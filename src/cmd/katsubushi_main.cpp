@@ -115,17 +115,8 @@ int main(int argc, char** argv) {
     reservations.start();
     if (keeper) keeper->start();
     server.set_id_safety_source([&reservations, &keeper] {
-      const state::ReservationFigures r = reservations.figures();
-      server::IdSafetyFigures f{.clock_waits = r.clock_waits,
-                                .reserved_until_ms = r.reserved_until_ms,
-                                .state_writes = r.state_writes,
-                                .state_write_failures = r.state_write_failures};
-      if (keeper) {
-        const lease::LeaseStats l = keeper->stats();
-        f.lease_state = std::string(lease::to_string(l.state));
-        f.lease_refresh_failures = l.refresh_failures;
-        f.lease_changes = l.lease_changes;
-      }
+      state::IdSafetyFigures f = reservations.figures();
+      if (keeper) state::add_lease_figures(f, keeper->stats());
       return f;
     });
     server.listen();

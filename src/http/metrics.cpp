@@ -40,7 +40,7 @@ constexpr std::array kMetrics{
     MetricInfo{"idle_kicks", "katsubushi_idle_kicks_total", counter,
                "Connections closed by the idle timeout."},
     MetricInfo{"live_sessions", "katsubushi_live_sessions", gauge,
-               "Connection coroutines alive."},
+               "Connections alive, from accept to close."},
     MetricInfo{"ids_issued", "katsubushi_ids_issued_total", counter, "Ids issued."},
     MetricInfo{"sequence_waits", "katsubushi_sequence_waits_total", counter,
                "Times a millisecond's 4096 ids were used up and the next was awaited."},

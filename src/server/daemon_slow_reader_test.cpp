@@ -69,6 +69,28 @@ int connect_with_small_receive_buffer(std::uint16_t port) {
   return fd;
 }
 
+// `count` pipelined ten-key gets.
+std::string ten_key_gets(int count) {
+  std::string requests;
+  for (int i = 0; i < count; ++i) requests += "get a b c d e f g h i j\r\n";
+  return requests;
+}
+
+// Sends what the socket takes of `bytes` until all is sent or `bound` has
+// passed; returns how many bytes were left unsent (the daemon takes requests
+// only as fast as it can answer them).
+std::size_t send_for(int fd, std::string_view bytes, Millis bound) {
+  const auto until = SteadyClock::now() + bound;
+  while (!bytes.empty() && SteadyClock::now() < until) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 100) != 1) continue;
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+    if (n > 0) bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return bytes.size();
+}
+
 // 15,000 pipelined ten-key gets (about 5.3 MB of replies) read at about
 // 200 kB/s for 3.5 idle periods through an 8 KiB receive buffer, then at full
 // speed. At that pace the kernel, which wakes a blocked writer only once a
@@ -86,23 +108,10 @@ TEST(DaemonSlowReader, AClientDrainingAt200kBPerSecondGetsEveryReply) {
   const int fd = connect_with_small_receive_buffer(daemon.port());
   ASSERT_GE(fd, 0);
 
-  std::string requests;
-  for (int i = 0; i < kRequests; ++i) requests += "get a b c d e f g h i j\r\n";
-  // The daemon takes requests only as fast as the client takes replies, so
-  // sending them all takes as long as reading: longer than send_all's bound.
+  const std::string requests = ten_key_gets(kRequests);
+  // Sending them all takes as long as reading: longer than send_all's bound.
   bool sent = false;
-  std::thread sender([&] {
-    std::string_view rest = requests;
-    const auto send_bound = SteadyClock::now() + 60s;
-    while (!rest.empty() && SteadyClock::now() < send_bound) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 100) != 1) continue;
-      const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) return;
-      if (n > 0) rest.remove_prefix(static_cast<std::size_t>(n));
-    }
-    sent = rest.empty();
-  });
+  std::thread sender([&] { sent = send_for(fd, requests, 60s) == 0; });
 
   ReplyTally tally;
   std::string pending;
@@ -181,20 +190,9 @@ TEST(DaemonSlowReader, RepliesAClientDoesNotTakeStayBoundedInTheKernel) {
       << daemon.log();
   const int fd = connect_with_small_receive_buffer(daemon.port());
   ASSERT_GE(fd, 0);
-  std::string requests;
-  for (int i = 0; i < kRequests; ++i) requests += "get a b c d e f g h i j\r\n";
   // The daemon stops reading once its own output limit is reached, so the
   // kernel may not take every request: send for a while, whatever it takes.
-  std::string_view rest = requests;
-  const auto send_until = SteadyClock::now() + 2s;
-  while (!rest.empty() && SteadyClock::now() < send_until) {
-    const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      rest.remove_prefix(static_cast<std::size_t>(n));
-    } else {
-      std::this_thread::sleep_for(Millis(10));
-    }
-  }
+  send_for(fd, ten_key_gets(kRequests), 2s);
   const std::uint16_t ours = local_port_of(fd);
   std::int64_t most = -1;
   const auto watch_until = SteadyClock::now() + 1s;

@@ -55,7 +55,7 @@ class Server {
   void stop();
 
   // Where `stats` finds the lease and reservation figures; before run().
-  void set_id_safety_source(IdSafetySource source) {
+  void set_id_safety_source(state::IdSafetySource source) {
     stats_.set_id_safety_source(std::move(source));
   }
 

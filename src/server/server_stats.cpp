@@ -41,7 +41,7 @@ service::StatList ServerStats::general_stats() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const auto gen = generator_.counters();
-  const IdSafetyFigures safety = id_safety_ ? id_safety_() : IdSafetyFigures{};
+  const state::IdSafetyFigures safety = id_safety_ ? id_safety_() : state::IdSafetyFigures{};
   // go-katsubushi's nine first, in its order; then ours.
   return {
       {"pid", std::to_string(getpid())},

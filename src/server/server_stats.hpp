@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "id/generator.hpp"
 #include "service/stats.hpp"
+#include "state/id_safety.hpp"
 
 namespace katsubushi::server {
 
@@ -25,19 +26,6 @@ struct ServerCounters {
   std::atomic<std::uint64_t> memory_trims{0};   // free heap given back after connections closed
 };
 
-// What keeps ids unique across processes, as the stats show it: the lease
-// (static without -redis) and the reservations (state file, Redis hwm).
-struct IdSafetyFigures {
-  std::string lease_state = "static";
-  std::uint64_t lease_refresh_failures = 0;
-  std::uint64_t lease_changes = 0;
-  std::uint64_t clock_waits = 0;       // starts that waited for the clock to pass a mark
-  std::int64_t reserved_until_ms = 0;  // ms since the id epoch; 0 without reservations
-  std::uint64_t state_writes = 0;
-  std::uint64_t state_write_failures = 0;
-};
-using IdSafetySource = std::function<IdSafetyFigures()>;
-
 class ServerStats final : public service::StatsSource {
  public:
   ServerStats(const config::Config& config, id::IdGenerator& generator,
@@ -50,7 +38,7 @@ class ServerStats final : public service::StatsSource {
   void reset_stats() override;
 
   // Where the lease and reservation figures come from; set before serving.
-  void set_id_safety_source(IdSafetySource source) { id_safety_ = std::move(source); }
+  void set_id_safety_source(state::IdSafetySource source) { id_safety_ = std::move(source); }
 
  private:
   const config::Config& config_;
@@ -58,7 +46,7 @@ class ServerStats final : public service::StatsSource {
   ServerCounters& server_;
   const service::ProtocolCounters& protocol_;
   const std::chrono::steady_clock::time_point started_;
-  IdSafetySource id_safety_;
+  state::IdSafetySource id_safety_;
 };
 
 }  // namespace katsubushi::server

@@ -186,8 +186,8 @@ void Reservations::finish() {
   }
 }
 
-ReservationFigures Reservations::figures() const {
-  ReservationFigures f;
+IdSafetyFigures Reservations::figures() const {
+  IdSafetyFigures f;
   const auto ceiling = generator_.window().ceiling_ms;
   if (ceiling > 0 && ceiling != std::numeric_limits<std::int64_t>::max()) {
     f.reserved_until_ms = ceiling;

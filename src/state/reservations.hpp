@@ -23,6 +23,7 @@
 #include "id/clock.hpp"
 #include "id/generator.hpp"
 #include "lease/lease_listener.hpp"
+#include "state/id_safety.hpp"
 #include "state/state_lock.hpp"
 
 namespace katsubushi::state {
@@ -39,13 +40,6 @@ struct ReservationOptions {
   // How often the writer looks; 0: no writer thread, the owner calls tick()
   // (tests and properties on a simulated clock).
   std::chrono::milliseconds poll{};
-};
-
-struct ReservationFigures {
-  std::int64_t reserved_until_ms = 0;  // the ceiling (ms since the id epoch), 0 if none
-  std::uint64_t state_writes = 0;
-  std::uint64_t state_write_failures = 0;
-  std::uint64_t clock_waits = 0;  // starts that waited for the clock to pass a stored mark
 };
 
 // A start the stored mark forbids: the clock is further behind it than
@@ -87,7 +81,7 @@ class Reservations final : public lease::LeaseListener {
   // rewrite_within is left. What the writer thread does every `poll`.
   void tick();
 
-  ReservationFigures figures() const;
+  IdSafetyFigures figures() const;  // the reservations' part
 
   // lease::LeaseListener, called from the lease keeper's thread.
   void lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,

@@ -1,0 +1,48 @@
+# Code generation, included from the root CMakeLists.txt.
+# The gRPC API (src/grpc): go-katsubushi's services from src/grpc/katsubushi.proto,
+# compiled here at build time, on a grpc::Server the daemon hands connections to.
+# The generated code is a library of its own, built without our warnings.
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+set(KATSUBUSHI_PROTO_OUT ${CMAKE_CURRENT_BINARY_DIR}/generated/grpc)
+set(KATSUBUSHI_PROTO_CXX
+  ${KATSUBUSHI_PROTO_OUT}/katsubushi.pb.cc ${KATSUBUSHI_PROTO_OUT}/katsubushi.pb.h
+  ${KATSUBUSHI_PROTO_OUT}/katsubushi.grpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/katsubushi.grpc.pb.h)
+add_custom_command(OUTPUT ${KATSUBUSHI_PROTO_CXX}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${KATSUBUSHI_PROTO_OUT}
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/grpc
+    --cpp_out=${KATSUBUSHI_PROTO_OUT} --grpc_out=${KATSUBUSHI_PROTO_OUT}
+    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> katsubushi.proto
+  DEPENDS src/grpc/katsubushi.proto
+  COMMENT "Generating the gRPC stubs of katsubushi.proto")
+add_library(katsubushi_grpc_proto STATIC ${KATSUBUSHI_PROTO_CXX})
+target_include_directories(katsubushi_grpc_proto SYSTEM PUBLIC ${KATSUBUSHI_PROTO_OUT})
+target_link_libraries(katsubushi_grpc_proto PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+# The same stubs for Python (python3-grpcio), and the part of gRPC's
+# reflection protocol the tests ask with (src/testing/grpc_reflection.proto),
+# for the C++ and Python tests and the chaos scenarios: generated/python.
+set(KATSUBUSHI_PROTO_PY_OUT ${CMAKE_CURRENT_BINARY_DIR}/generated/python)
+set(KATSUBUSHI_PROTO_TEST_CXX
+  ${KATSUBUSHI_PROTO_OUT}/grpc_reflection.pb.cc ${KATSUBUSHI_PROTO_OUT}/grpc_reflection.pb.h
+  ${KATSUBUSHI_PROTO_OUT}/grpc_reflection.grpc.pb.cc
+  ${KATSUBUSHI_PROTO_OUT}/grpc_reflection.grpc.pb.h)
+set(KATSUBUSHI_PROTO_PY
+  ${KATSUBUSHI_PROTO_PY_OUT}/katsubushi_pb2.py ${KATSUBUSHI_PROTO_PY_OUT}/katsubushi_pb2_grpc.py
+  ${KATSUBUSHI_PROTO_PY_OUT}/grpc_reflection_pb2.py
+  ${KATSUBUSHI_PROTO_PY_OUT}/grpc_reflection_pb2_grpc.py)
+add_custom_command(OUTPUT ${KATSUBUSHI_PROTO_TEST_CXX} ${KATSUBUSHI_PROTO_PY}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${KATSUBUSHI_PROTO_OUT} ${KATSUBUSHI_PROTO_PY_OUT}
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/testing
+    --cpp_out=${KATSUBUSHI_PROTO_OUT} --grpc_out=${KATSUBUSHI_PROTO_OUT}
+    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> grpc_reflection.proto
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/grpc
+    --python_out=${KATSUBUSHI_PROTO_PY_OUT} --grpc_out=${KATSUBUSHI_PROTO_PY_OUT}
+    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_python_plugin> katsubushi.proto
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/testing
+    --python_out=${KATSUBUSHI_PROTO_PY_OUT} --grpc_out=${KATSUBUSHI_PROTO_PY_OUT}
+    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_python_plugin> grpc_reflection.proto
+  DEPENDS src/grpc/katsubushi.proto src/testing/grpc_reflection.proto
+  COMMENT "Generating the gRPC test and Python stubs")
+add_custom_target(katsubushi_grpc_python ALL DEPENDS ${KATSUBUSHI_PROTO_PY})
+add_library(katsubushi_grpc_test_proto STATIC EXCLUDE_FROM_ALL ${KATSUBUSHI_PROTO_TEST_CXX})
+target_link_libraries(katsubushi_grpc_test_proto PUBLIC katsubushi_grpc_proto)
