@@ -1,6 +1,7 @@
 // The sans-I/O session core's cost per request, without sockets.
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <string>
 
 #include "id/generator.hpp"
@@ -41,7 +42,7 @@ void BM_SessionPipelinedGets(benchmark::State& state) {
   std::string batch;
   for (int i = 0; i < depth; ++i) batch += request;
 
-  run_batches(state, batch, depth * keys, false);
+  run_batches(state, batch, static_cast<std::int64_t>(depth) * keys, false);
 }
 BENCHMARK(BM_SessionPipelinedGets)->Args({1, 1})->Args({64, 1})->Args({1, 100})->Args({16, 16});
 
