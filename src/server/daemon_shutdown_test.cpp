@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "id/layout.hpp"
 #include "server/test_daemon.hpp"
@@ -235,7 +236,11 @@ TEST(DaemonShutdown, StopSignalAnywhereInStartUpIsAGracefulStop) {
   for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) stop_mask |= 1ULL << (sig - 1);
   // LeakSanitizer cannot run under a tracer.
   const std::string asan_options = with_sanitizer_option("ASAN_OPTIONS", "detect_leaks=0");
-  for (const std::string hold : {"ioctl:when=1", "prlimit64:when=2", "rt_sigaction:when=2"}) {
+  // A sanitizer's runtime makes calls of its own before ours (its rlimits and
+  // signal handlers): there only the logger's TCGETS is known to be in the window.
+  std::vector<std::string> holds{"ioctl:when=1"};
+  if (!kSanitized) holds.insert(holds.end(), {"prlimit64:when=2", "rt_sigaction:when=2"});
+  for (const std::string& hold : holds) {
     SCOPED_TRACE(hold);
     const std::string call = hold.substr(0, hold.find(':'));
     DaemonProcess daemon;
