@@ -49,13 +49,13 @@ using fuzz::checked_core_call;
 using fuzz::lend_once;
 using fuzz::FuzzInput;
 using proto::binary::kHeaderBytes;
-using testkit::SessionRig;
+using testing::SessionRig;
 
 // Bodies up to 64 KiB are skipped, so most arrive over many reads.
 constexpr katsubushi::service::SessionLimits kLimits{
     .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * config::kKiB};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
-constexpr testkit::RigOptions kRig{
+constexpr testing::RigOptions kRig{
     .limits = kLimits,
     .generator = {.max_backward_wait_ms = 250},
     .worker_id = 7,

@@ -56,7 +56,7 @@ using fuzz::checked_core_call;
 using fuzz::lend_once;
 using fuzz::FuzzInput;
 using fuzz::without_digits;
-using testkit::SessionRig;
+using testing::SessionRig;
 
 // A line of 256 bytes holds up to 126 keys: gets of more than 120 are
 // refused, and 117 one-byte keys already answer more than the output limit.
@@ -65,7 +65,7 @@ constexpr katsubushi::service::SessionLimits kLimits{.max_line_bytes = 256,
                                        .max_data_block_bytes = 1024,
                                        .max_keys_per_get = 120};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
-constexpr testkit::RigOptions kRig{
+constexpr testing::RigOptions kRig{
     .limits = kLimits,
     .generator = {.max_backward_wait_ms = 250},
     .worker_id = 7,
@@ -401,8 +401,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   SessionRig rig(kRig);
   katsubushi::session::SessionCore& core = rig.core;
 
-  const std::string general = testkit::stats_reply(rig.stats.general_stats());
-  const std::string settings = testkit::stats_reply(rig.stats.settings_stats());
+  const std::string general = testing::stats_reply(rig.stats.general_stats());
+  const std::string settings = testing::stats_reply(rig.stats.settings_stats());
   const std::size_t max_reply =
       std::max({kMaxGetReplyBytes, kMaxSmallReplyBytes, general.size(), settings.size()});
   // A get is answered a slice at a time, each sized to the room left under

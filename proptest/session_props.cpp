@@ -22,12 +22,12 @@ namespace katsubushi::proptest {
 namespace {
 
 using proto::TextCommandKind;
-using testkit::Input;
-using testkit::SessionRig;
+using testing::Input;
+using testing::SessionRig;
 
 // Every session here is built from these; twins built alike issue the same
 // ids to the same requests.
-constexpr testkit::RigOptions kRig{
+constexpr testing::RigOptions kRig{
     .worker_id = 7, .start_unix_ms = id::kEpochUnixMs + 300'000'000'000, .version = kPropVersion};
 
 struct Expected {

@@ -6,19 +6,19 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/reply_test_util.hpp"
+#include "testing/reply_feed.hpp"
 #include "bench/requests.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-using testutil::Fed;
-using testutil::Recorder;
-using testutil::reply;
+using testing::Fed;
+using testing::Recorder;
+using testing::reply;
 
 // The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
 Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  return testutil::feed([](std::string_view in, Recorder& r) { return parse_http_replies(in, r); },
+  return testing::feed([](std::string_view in, Recorder& r) { return parse_http_replies(in, r); },
                         bytes, cuts);
 }
 

@@ -6,18 +6,18 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/reply_test_util.hpp"
+#include "testing/reply_feed.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-using testutil::Fed;
-using testutil::Recorder;
-using testutil::reply;
+using testing::Fed;
+using testing::Recorder;
+using testing::reply;
 
 // The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
 Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  return testutil::feed([](std::string_view in, Recorder& r) { return parse_replies(in, r); },
+  return testing::feed([](std::string_view in, Recorder& r) { return parse_replies(in, r); },
                         bytes, cuts);
 }
 

@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_session_test_util.hpp"
+#include "testing/http_session_util.hpp"
 
 namespace katsubushi::http {
 namespace {
 
-using namespace session_test;
+using namespace katsubushi::testing;
 
 // RFC 9112 §6.1, §6.3: a body whose end is not given by chunked framing
 // alone is refused, and nothing after it is read; a second request in the
@@ -99,7 +99,7 @@ TEST(HttpSessionTest, BadEscapesRedirectsAndOptionsKeepTheConnection) {
   EXPECT_EQ(r[2].header("Location"), "/ids?n=2");
   EXPECT_EQ(r[3].status, 200u);
   EXPECT_EQ(r[3].header("Content-Length"), "0");
-  EXPECT_EQ(r[4].body, std::to_string(id(0)));
+  EXPECT_EQ(r[4].body, std::to_string(rig_id(0)));
   for (const auto& one : r) EXPECT_FALSE(one.closes());
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.ids_issued, 1u);

@@ -14,6 +14,8 @@
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 std::string be(std::uint64_t v, int width) {
@@ -56,16 +58,15 @@ std::string get_reply(std::uint8_t opcode, std::string_view key, std::uint64_t i
   return packet(0x81, opcode, key, kFlags, std::to_string(id), 0, opaque, id);
 }
 
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 TEST(BinarySession, GetFamilyAnswersTheIdAsValueAndCasWithFlagsAndTheOpaque) {
   const std::string in = request(0x00, "a", 11) + request(0x09, "b", 12) +
                          request(0x0C, "c", 13) + request(0x0D, "d", 14);
   const Outcome o = run_every_chunking(in);
-  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x00, "", id(0), 11) +
-                                       get_reply(0x09, "", id(1), 12) +
-                                       get_reply(0x0C, "c", id(2), 13) +
-                                       get_reply(0x0D, "d", id(3), 14)));
+  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x00, "", rig_id(0), 11) +
+                                       get_reply(0x09, "", rig_id(1), 12) +
+                                       get_reply(0x0C, "c", rig_id(2), 13) +
+                                       get_reply(0x0D, "d", rig_id(3), 14)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 4u);
   EXPECT_EQ(o.ids_issued, 4u);
@@ -83,7 +84,7 @@ TEST(BinarySession, QuietGetBatchClosedByNoopIsAnsweredInOneProcessCall) {
     for (std::uint32_t i = 0; i < 100; ++i) {
       const std::string key = "key" + std::to_string(i);
       in += request(opcode, key, i);
-      want += get_reply(opcode, with_key ? key : "", id(i), i);
+      want += get_reply(opcode, with_key ? key : "", rig_id(i), i);
     }
     in += request(0x0A, {}, 777);
     want += packet(0x81, 0x0A, {}, {}, {}, 0, 777);
@@ -147,9 +148,9 @@ TEST(BinarySession, StatResetZeroesTheGetCounters) {
   const std::string in = request(0x0C, "a", 1) + request(0x10, "reset", 2) +
                          request(0x00, "b", 3);
   const Outcome o = run_every_chunking(in);
-  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x0C, "a", id(0), 1) +
+  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x0C, "a", rig_id(0), 1) +
                                        packet(0x81, 0x10, {}, {}, {}, 0, 2) +
-                                       get_reply(0x00, "", id(1), 3)));
+                                       get_reply(0x00, "", rig_id(1), 3)));
   EXPECT_EQ(o.ids_issued, 2u);
   EXPECT_EQ(o.cmd_get, 1u);
   EXPECT_EQ(o.get_hits, 1u);
@@ -162,7 +163,7 @@ TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
                                  0, 42);
   const Outcome o = run_every_chunking(set + request(0x0D, "after", 43));
   EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 42) +
-                                       get_reply(0x0D, "after", id(0), 43)));
+                                       get_reply(0x0D, "after", rig_id(0), 43)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 2u);
 }
@@ -186,7 +187,7 @@ TEST(BinarySession, AnUnknownCommandsBodyIsNeverBuffered) {
   }
   rig.transcript.clear();
   rig.feed(request(0x00, "after", 6));
-  EXPECT_EQ(escaped(rig.transcript), escaped(get_reply(0x00, "", id(0), 6)));
+  EXPECT_EQ(escaped(rig.transcript), escaped(get_reply(0x00, "", rig_id(0), 6)));
   EXPECT_FALSE(rig.core.closing());
 }
 
@@ -277,7 +278,7 @@ TEST(BinarySession, ClockRewoundPastTheWaitIsAnErrorUntilItCatchesUp) {
   rig.clock.advance(2001);
   rig.feed(request(0x00, "c", 4));
   EXPECT_EQ(escaped(rig.transcript),
-            escaped(get_reply(0x00, "", id(0), 1) +
+            escaped(get_reply(0x00, "", rig_id(0), 1) +
                     packet(0x81, 0x09, {}, {}, "clock is behind the last issued id", 0x0084, 2) +
                     packet(0x81, 0x0A, {}, {}, {}, 0, 3) +
                     get_reply(0x00, "", id_at(kStartUnixMs + 1, 0), 4)));
@@ -295,7 +296,7 @@ TEST(BinarySession, BackpressureKeepsEveryReplyInOrder) {
   std::string in, want;
   for (std::uint32_t i = 0; i < 50; ++i) {
     in += request(0x0C, "k", i);
-    want += get_reply(0x0C, "k", id(i), i);
+    want += get_reply(0x0C, "k", rig_id(i), i);
   }
   SessionRig rig(options);
   rig.receive(in);

@@ -16,14 +16,14 @@
 #include <vector>
 
 #include "http/metrics.hpp"
-#include "http/test_wire.hpp"
+#include "testing/http_wire.hpp"
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {
 
-using http::testwire::ParsedResponse;
+using testing::ParsedResponse;
 
 constexpr std::uint32_t kWorkerId = 77;
 
@@ -62,7 +62,7 @@ class HttpClient {
     for (;;) {
       const auto end = buf_.find("\r\n\r\n");
       if (end != std::string::npos) {
-        const auto parsed = http::testwire::parse_responses(buf_.substr(0, end + 4), {0});
+        const auto parsed = testing::parse_responses(buf_.substr(0, end + 4), {0});
         if (!parsed.error.empty() || parsed.responses.size() != 1) {
           ADD_FAILURE() << parsed.error << "\n" << buf_;
           return std::nullopt;
@@ -164,7 +164,7 @@ void expect_every_route(std::uint16_t port, DaemonProcess& daemon) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(http::testwire::check_exposition(r->body), "") << r->body;
+  EXPECT_EQ(testing::check_exposition(r->body), "") << r->body;
   // Every stat the daemon reports is a metric family.
   for (const auto& [name, value] : stats) {
     const http::MetricInfo* m = http::find_metric(name);
@@ -377,7 +377,7 @@ TEST_F(DaemonHttpTest, OverMaxConnectionsTheHttpPortAnswers503) {
   ASSERT_TRUE(http.connect_tcp("127.0.0.1", http_port));
   const auto reply = http.read_until_closed();
   ASSERT_TRUE(reply) << "the connection over the limit was not closed";
-  const auto parsed = http::testwire::parse_responses(*reply);
+  const auto parsed = testing::parse_responses(*reply);
   ASSERT_EQ(parsed.error, "") << *reply;
   ASSERT_EQ(parsed.responses.size(), 1u);
   EXPECT_EQ(parsed.responses[0].status, 503u);

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -19,8 +19,8 @@
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
-#include "server/test_client.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/loopback_client.hpp"
+#include "testing/daemon_process.hpp"
 #include "state/state_file.hpp"
 
 namespace katsubushi::testing {

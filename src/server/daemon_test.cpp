@@ -9,7 +9,7 @@
 #include <ctime>
 
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 #include "version.hpp"
 
 namespace katsubushi::testing {

@@ -9,14 +9,15 @@
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 const std::string kMn = "MN\r\n";
 const std::string kBadFormat = "CLIENT_ERROR bad command line format\r\n";
 const std::string kInvalidFlag = "CLIENT_ERROR invalid flag\r\n";
 
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
-std::string digits(std::uint64_t sequence) { return std::to_string(id(sequence)); }
+std::string digits(std::uint64_t sequence) { return std::to_string(rig_id(sequence)); }
 std::string len(std::uint64_t sequence) { return std::to_string(digits(sequence).size()); }
 
 // "VA <len><flags>\r\n<id>\r\n", flags written out by the test with a leading space.
@@ -63,7 +64,7 @@ std::vector<MetaCase> mg_cases() {
        va(0, " Oa") + va(1, " Ob") + "HD kc\r\n" + kMn, 4, 3},
       {"mn", "mn\r\nMN\r\nmn ignored tokens\r\n", kMn + kMn + kMn, 3, 0},
       {"mg_between_text_commands", "get a\r\nmg b v\r\ngets c\r\n",
-       value_reply("a", id(0)) + "END\r\n" + va(1) + value_reply("c", id(2), true) + "END\r\n", 3,
+       value_reply("a", rig_id(0)) + "END\r\n" + va(1) + value_reply("c", rig_id(2), true) + "END\r\n", 3,
        3},
   };
 }
@@ -71,7 +72,7 @@ std::vector<MetaCase> mg_cases() {
 // Every refused mg consumes no id: the get after it still gets sequence 0.
 std::vector<MetaCase> mg_error_cases() {
   const std::string next = "get z\r\n";
-  const std::string next_reply = value_reply("z", id(0)) + "END\r\n";
+  const std::string next_reply = value_reply("z", rig_id(0)) + "END\r\n";
   std::vector<std::pair<std::string, std::string>> errors = {
       {"mg_unknown_flag", "mg a x\r\n"},
       {"mg_flag_with_letters", "mg a vk\r\n"},

@@ -17,7 +17,7 @@
 #include "service/stats.hpp"
 #include "testing/session_rig.hpp"
 
-namespace katsubushi::testkit {
+namespace katsubushi::testing {
 
 // The server side of a scripted connection: given the bytes of one send, the
 // reply and whether to close after it.
@@ -146,4 +146,4 @@ class SessionTransport final : public conform::Transport {
   bool closed_ = false;
 };
 
-}  // namespace katsubushi::testkit
+}  // namespace katsubushi::testing

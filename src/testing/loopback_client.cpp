@@ -1,4 +1,4 @@
-#include "server/test_client.hpp"
+#include "testing/loopback_client.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -10,24 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "http/test_wire.hpp"
+#include "testing/http_wire.hpp"
 #include "testing/session_test_util.hpp"
 
-namespace katsubushi::http::session_test {
+namespace katsubushi::testing {
 
 using session::Protocol;
-using proto::test::escaped;
-using proto::test::id_at;
-using proto::test::kStartUnixMs;
-using proto::test::Outcome;
-using proto::test::RigOptions;
-using proto::test::run_every_chunking;
-using proto::test::SessionRig;
-using testwire::parse_responses;
-using testwire::ParsedResponse;
-using testwire::ParsedStream;
-
-inline std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 // A connection of the -http-port listener: HTTP from the first byte.
 inline RigOptions http_port(service::SessionLimits limits = {}) {
@@ -55,4 +43,4 @@ inline std::vector<ParsedResponse> answers(std::string_view input, Outcome* outc
 
 inline constexpr std::string_view kGetId = "GET /id HTTP/1.1\r\nHost: k\r\n\r\n";
 
-}  // namespace katsubushi::http::session_test
+}  // namespace katsubushi::testing

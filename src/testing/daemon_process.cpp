@@ -1,4 +1,4 @@
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -9,26 +9,26 @@
 
 #include "bench/reply_parser.hpp"
 
-namespace katsubushi::bench::testutil {
+namespace katsubushi::testing {
 
 struct Recorder {
   std::vector<std::string> events;
   void on_value(std::string_view data) { events.push_back("value " + std::string(data)); }
-  void on_reply(ReplyEnd end) {
+  void on_reply(bench::ReplyEnd end) {
     events.push_back("reply " + std::to_string(static_cast<int>(end)));
   }
-  void on_error(ReplyEnd end) {
+  void on_error(bench::ReplyEnd end) {
     events.push_back("error " + std::to_string(static_cast<int>(end)));
   }
   void on_close() { events.emplace_back("close"); }
 };
 
-inline std::string reply(ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
-inline std::string error(ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
+inline std::string reply(bench::ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
+inline std::string error(bench::ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
 
 struct Fed {
   std::vector<std::string> events;
-  ParseStatus status = ParseStatus::ok;
+  bench::ParseStatus status = bench::ParseStatus::ok;
   std::size_t left = 0;  // bytes never consumed
 };
 
@@ -43,9 +43,9 @@ Fed feed(Parse parse, std::string_view wire, const std::vector<std::size_t>& cut
   auto step = [&](std::size_t to) {
     buffer.append(wire.substr(from, to - from));
     from = to;
-    const ParseResult res = parse(buffer, r);
+    const bench::ParseResult res = parse(buffer, r);
     buffer.erase(0, res.consumed);
-    if (res.status != ParseStatus::ok) out.status = res.status;
+    if (res.status != bench::ParseStatus::ok) out.status = res.status;
   };
   for (const std::size_t cut : cuts) step(cut);
   step(wire.size());
@@ -54,4 +54,4 @@ Fed feed(Parse parse, std::string_view wire, const std::vector<std::size_t>& cut
   return out;
 }
 
-}  // namespace katsubushi::bench::testutil
+}  // namespace katsubushi::testing

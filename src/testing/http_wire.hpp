@@ -17,7 +17,7 @@
 
 #include "service/ascii.hpp"
 
-namespace katsubushi::http::testwire {
+namespace katsubushi::testing {
 
 struct ParsedResponse {
   unsigned status = 0;
@@ -233,4 +233,4 @@ inline std::string check_exposition(std::string_view text) {
   return "";
 }
 
-}  // namespace katsubushi::http::testwire
+}  // namespace katsubushi::testing

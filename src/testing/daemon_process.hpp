@@ -1,6 +1,6 @@
 // Test harness for integration tests that run the real katsubushi and
 // katsubushi-dump binaries as child processes (talk to them with
-// test_client.hpp). Every wait here is bounded so a misbehaving daemon fails a
+// loopback_client.hpp). Every wait here is bounded so a misbehaving daemon fails a
 // test instead of hanging it; the bounds are hang protection, never pass/fail
 // timing.
 #pragma once
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/test_client.hpp"
+#include "testing/loopback_client.hpp"
 
 namespace katsubushi::testing {
 
