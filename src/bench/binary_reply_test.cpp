@@ -7,8 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "testing/reply_feed.hpp"
 #include "bench/requests.hpp"
+#include "testing/binary_wire.hpp"
+#include "testing/reply_feed.hpp"
 
 namespace katsubushi::bench {
 namespace {
@@ -24,27 +25,13 @@ Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
                         bytes, cuts);
 }
 
-void put(std::string& out, std::uint64_t v, unsigned bytes) {
-  for (unsigned i = bytes; i > 0; --i) out += static_cast<char>((v >> (8U * (i - 1))) & 0xFFU);
-}
-
-// A response packet as a server writes it.
+// A response packet as a server writes it, with an opaque and a cas the
+// parser must not care about.
 std::string packet(std::uint8_t opcode, std::uint16_t status, std::string_view extras,
-                   std::string_view key, std::string_view value, std::uint8_t magic = 0x81) {
-  std::string p;
-  put(p, magic, 1);
-  put(p, opcode, 1);
-  put(p, key.size(), 2);
-  put(p, extras.size(), 1);
-  put(p, 0, 1);  // data type
-  put(p, status, 2);
-  put(p, extras.size() + key.size() + value.size(), 4);
-  put(p, 0xDEADBEEF, 4);           // opaque
-  put(p, 6830153034829824001, 8);  // cas
-  p += extras;
-  p += key;
-  p += value;
-  return p;
+                   std::string_view key, std::string_view value,
+                   std::uint8_t magic = testing::kResponseMagic) {
+  return testing::binary_packet(magic, opcode, key, extras, value, status, 0xDEADBEEF,
+                                6830153034829824001);
 }
 
 constexpr std::string_view kFlags{"\0\0\0\0", 4};
