@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "testing/loopback_client.hpp"
+#include "testing/ports.hpp"
 
 namespace katsubushi::testing {
 
@@ -46,6 +47,9 @@ std::vector<std::string> faketime_env(const std::string& offset);
 std::string daemon_binary();
 std::string dump_binary();
 
+// `name` as found on this process's PATH, or nullopt.
+std::optional<std::string> program_on_path(const std::string& name);
+
 // A fresh directory under the system temp dir, removed with its contents.
 class TempDir {
  public:
@@ -59,8 +63,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read, close).
-std::uint16_t free_tcp_port();
 // Whether this host can bind and use [::1].
 bool ipv6_loopback_available();
 
