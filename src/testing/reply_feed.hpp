@@ -1,6 +1,9 @@
 // What the reply parsers' tests share: a sink that records events as text,
-// and feeding a wire to a parser in pieces, as a client reads it.
+// feeding a wire to a parser in pieces, as a client reads it, and the three
+// cuttings every parser must read alike.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cstddef>
 #include <string>
@@ -23,8 +26,12 @@ struct Recorder {
   void on_close() { events.emplace_back("close"); }
 };
 
-inline std::string reply(bench::ReplyEnd e) { return "reply " + std::to_string(static_cast<int>(e)); }
-inline std::string error(bench::ReplyEnd e) { return "error " + std::to_string(static_cast<int>(e)); }
+inline std::string reply(bench::ReplyEnd e) {
+  return "reply " + std::to_string(static_cast<int>(e));
+}
+inline std::string error(bench::ReplyEnd e) {
+  return "error " + std::to_string(static_cast<int>(e));
+}
 
 struct Fed {
   std::vector<std::string> events;
@@ -52,6 +59,38 @@ Fed feed(Parse parse, std::string_view wire, const std::vector<std::size_t>& cut
   out.events = r.events;
   out.left = buffer.size();
   return out;
+}
+
+// `wire` in one piece: `want`, all of it consumed.
+template <typename Parse>
+void expect_events_whole(Parse parse, std::string_view wire, const std::vector<std::string>& want) {
+  const Fed f = feed(parse, wire, {});
+  EXPECT_EQ(f.status, bench::ParseStatus::ok);
+  EXPECT_EQ(f.events, want);
+  EXPECT_EQ(f.left, 0U);
+}
+
+// `wire` cut in two at each offset in turn: `want` every time, all consumed.
+template <typename Parse>
+void expect_events_wherever_cut(Parse parse, std::string_view wire,
+                                const std::vector<std::string>& want) {
+  for (std::size_t cut = 1; cut < wire.size(); ++cut) {
+    const Fed f = feed(parse, wire, {cut});
+    ASSERT_EQ(f.status, bench::ParseStatus::ok) << cut;
+    ASSERT_EQ(f.events, want) << "cut at " << cut;
+    ASSERT_EQ(f.left, 0U) << cut;
+  }
+}
+
+// `wire` a byte at a time: `want`.
+template <typename Parse>
+void expect_events_byte_by_byte(Parse parse, std::string_view wire,
+                                const std::vector<std::string>& want) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1; i < wire.size(); ++i) cuts.push_back(i);
+  const Fed f = feed(parse, wire, cuts);
+  EXPECT_EQ(f.status, bench::ParseStatus::ok);
+  EXPECT_EQ(f.events, want);
 }
 
 }  // namespace katsubushi::testing
