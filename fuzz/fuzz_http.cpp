@@ -37,13 +37,13 @@
 #include <vector>
 
 #include "config/limits.hpp"
-#include "testing/http_wire.hpp"
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
+#include "proto/text_session.hpp"
 #include "service/buffers.hpp"
 #include "session/session.hpp"
-#include "proto/text_session.hpp"
 #include "support.hpp"
+#include "testing/http_wire.hpp"
 #include "testing/session_rig.hpp"
 
 namespace {
@@ -51,8 +51,8 @@ namespace {
 using namespace katsubushi;
 using fuzz::check;
 using fuzz::checked_core_call;
-using fuzz::lend_once;
 using fuzz::FuzzInput;
+using fuzz::lend_once;
 using fuzz::without_digits;
 using testing::SessionRig;
 

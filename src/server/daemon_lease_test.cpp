@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "id/layout.hpp"
-#include "testing/loopback_client.hpp"
 #include "testing/daemon_process.hpp"
+#include "testing/loopback_client.hpp"
 #include "testing/redis_server.hpp"
 
 namespace katsubushi::testing {

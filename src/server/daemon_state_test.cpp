@@ -19,9 +19,9 @@
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
-#include "testing/loopback_client.hpp"
-#include "testing/daemon_process.hpp"
 #include "state/state_file.hpp"
+#include "testing/daemon_process.hpp"
+#include "testing/loopback_client.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -42,13 +42,15 @@ std::vector<MetaCase> mg_cases() {
   return {
       {"mg_value", "mg a v\r\n", va(0), 1, 1},
       {"mg_without_flags_is_a_bare_hit", "mg a\r\nmg b v\r\n", "HD\r\n" + va(1), 2, 2},
-      {"mg_every_flag",
-       "mg key k v c f s t q Oabc\r\n",
+      {"mg_every_flag", "mg key k v c f s t q Oabc\r\n",
        va(0, " kkey c" + digits(0) + " f0 s" + len(0) + " t-1 Oabc"), 1, 1},
       {"mg_flags_in_request_order", "mg key Oxy t c k\r\n",
        "HD Oxy t-1 c" + digits(0) + " kkey\r\n", 1, 1},
       {"mg_case_insensitive_name", "MG a v\r\nMg b v\r\n", va(0) + va(1), 2, 2},
-      {"mg_go_separators", "mg\ta\tv\x0b" "c\r\r\n", va(0, " c" + digits(0)), 1, 1},
+      {"mg_go_separators",
+       "mg\ta\tv\x0b"
+       "c\r\r\n",
+       va(0, " c" + digits(0)), 1, 1},
       {"mg_base64_key", "mg Zm9v b k v\r\n", va(0, " kZm9v b"), 1, 1},
       {"mg_base64_binary_key", "mg AAEC/w== k b\r\n", "HD kAAEC/w== b\r\n", 1, 1},
       {"mg_base64_without_k", "mg Zm9v b v\r\n", va(0), 1, 1},
@@ -59,13 +61,13 @@ std::vector<MetaCase> mg_cases() {
       {"mg_250_byte_key", "mg " + std::string(250, 'k') + " k\r\n",
        "HD k" + std::string(250, 'k') + "\r\n", 1, 1},
       // Every mg is a hit, so q suppresses nothing; mn closes a batch.
-      {"mg_quiet_batch_closed_by_mn",
-       "mg a q v Oa\r\nmg b q v Ob\r\nmg c q k\r\nmn\r\n",
+      {"mg_quiet_batch_closed_by_mn", "mg a q v Oa\r\nmg b q v Ob\r\nmg c q k\r\nmn\r\n",
        va(0, " Oa") + va(1, " Ob") + "HD kc\r\n" + kMn, 4, 3},
       {"mn", "mn\r\nMN\r\nmn ignored tokens\r\n", kMn + kMn + kMn, 3, 0},
       {"mg_between_text_commands", "get a\r\nmg b v\r\ngets c\r\n",
-       value_reply("a", rig_id(0)) + "END\r\n" + va(1) + value_reply("c", rig_id(2), true) + "END\r\n", 3,
-       3},
+       value_reply("a", rig_id(0)) + "END\r\n" + va(1) + value_reply("c", rig_id(2), true) +
+           "END\r\n",
+       3, 3},
   };
 }
 

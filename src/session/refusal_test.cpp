@@ -9,7 +9,8 @@ namespace katsubushi::session {
 namespace {
 
 TEST(RefusalTest, HttpListenerGetsA503ThatClosesAndSaysWhenToRetry) {
-  const auto stream = testing::parse_responses(session::too_many_connections_reply(session::Protocol::http));
+  const auto stream =
+      testing::parse_responses(session::too_many_connections_reply(session::Protocol::http));
   ASSERT_EQ(stream.error, "");
   ASSERT_EQ(stream.responses.size(), 1u);
   const auto& r = stream.responses[0];

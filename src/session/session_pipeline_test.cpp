@@ -19,7 +19,6 @@ const std::string kVersionReply = "VERSION " + std::string(kVersion) + "\r\n";
 constexpr std::size_t kChunk = std::size_t{16} * 1024;
 constexpr std::size_t kTenMiB = std::size_t{10} * 1024 * 1024;
 
-
 TEST(SessionPipelineTest, MixedCommandsInOneReceiveAnswerInOrder) {
   const std::string input =
       "get a\r\n"
@@ -38,17 +37,11 @@ TEST(SessionPipelineTest, MixedCommandsInOneReceiveAnswerInOrder) {
       "quit\r\n"
       "get never\r\n";
   const std::string expected =
-      value_reply("a", rig_id(0)) + "END\r\n" +
-      value_reply("b", rig_id(1), true) + value_reply("c", rig_id(2), true) + "END\r\n" +
-      kVersionReply +
-      "ERROR\r\n" +
-      "STAT maxconns 4096\r\nSTAT worker_id 5\r\nEND\r\n" +
-      "ERROR\r\n" +
-      "ERROR\r\n" +
-      "CLIENT_ERROR bad command line format\r\n" +
-      "OK\r\n" +
-      "STAT pid 4242\r\nSTAT uptime 17\r\nEND\r\n" +
-      value_reply("d", rig_id(3)) + "END\r\n";
+      value_reply("a", rig_id(0)) + "END\r\n" + value_reply("b", rig_id(1), true) +
+      value_reply("c", rig_id(2), true) + "END\r\n" + kVersionReply + "ERROR\r\n" +
+      "STAT maxconns 4096\r\nSTAT worker_id 5\r\nEND\r\n" + "ERROR\r\n" + "ERROR\r\n" +
+      "CLIENT_ERROR bad command line format\r\n" + "OK\r\n" +
+      "STAT pid 4242\r\nSTAT uptime 17\r\nEND\r\n" + value_reply("d", rig_id(3)) + "END\r\n";
 
   SessionRig rig;
   rig.core.receive(input);

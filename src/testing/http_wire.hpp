@@ -71,7 +71,8 @@ inline ParsedStream parse_responses(std::string_view stream,
     // "HTTP/1.1 " 3 digits, " ", a reason of printable ASCII.
     if (!status_line.starts_with("HTTP/1.1 ") || status_line.size() < 14 ||
         status_line[12] != ' ') {
-      out.error = "response " + std::to_string(at) + ": bad status line " + std::string(status_line);
+      out.error =
+          "response " + std::to_string(at) + ": bad status line " + std::string(status_line);
       return out;
     }
     for (std::size_t i = 9; i < 12; ++i) {

@@ -19,7 +19,6 @@
 
 namespace katsubushi::testing {
 
-
 inline constexpr std::int64_t kStartUnixMs = kDefaultStartUnixMs;
 inline constexpr std::uint32_t kWorker = kDefaultWorker;
 inline constexpr std::string_view kVersion = kDefaultVersion;
