@@ -17,9 +17,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <system_error>
 #include <utility>
-
-extern char** environ;
 
 namespace katsubushi::testing {
 
@@ -85,9 +84,11 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     env_text.push_back(std::string(kListenPid) + std::string(20, '\0'));
   }
   std::vector<char*> argv;
+  argv.reserve(argv_text.size() + 1);
   for (auto& s : argv_text) argv.push_back(s.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (auto& s : env_text) envp.push_back(s.data());
   envp.push_back(nullptr);
 
@@ -104,7 +105,8 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The child of fork() has one thread: sigprocmask is pthread_sigmask here.
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe)
     if (::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
     if (launch.fd_limit) {
       const rlimit lim{*launch.fd_limit, *launch.fd_limit};
@@ -217,7 +219,8 @@ std::string dump_binary() { return KATSUBUSHI_DUMP_BIN; }
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "katsubushi-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+    throw std::runtime_error("mkdtemp failed: " +
+                             std::error_code(errno, std::system_category()).message());
   }
   path_ = pattern;
 }

@@ -180,7 +180,7 @@ std::optional<std::string> LoopbackClient::request(std::string_view bytes,
   return recv_until(terminator, timeout);
 }
 
-void LoopbackClient::shutdown_write() {
+void LoopbackClient::shutdown_write() const {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
