@@ -35,10 +35,11 @@
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "proto/binary_packet.hpp"
-#include "service/buffers.hpp"
 #include "proto/text_command.hpp"
 #include "proto/text_session.hpp"
+#include "service/buffers.hpp"
 #include "support.hpp"
+#include "testing/binary_wire.hpp"
 #include "testing/session_rig.hpp"
 
 namespace {
@@ -46,21 +47,21 @@ namespace {
 using namespace katsubushi;
 using fuzz::check;
 using fuzz::checked_core_call;
-using fuzz::lend_once;
 using fuzz::FuzzInput;
+using fuzz::lend_once;
 using proto::binary::kHeaderBytes;
-using testkit::SessionRig;
+using testing::read_big_endian;
+using testing::SessionRig;
 
 // Bodies up to 64 KiB are skipped, so most arrive over many reads.
 constexpr katsubushi::service::SessionLimits kLimits{
     .max_line_bytes = 256, .max_output_bytes = 4096, .max_data_block_bytes = 64 * config::kKiB};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
-constexpr testkit::RigOptions kRig{
-    .limits = kLimits,
-    .generator = {.max_backward_wait_ms = 250},
-    .worker_id = 7,
-    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
-    .version = kVersion};
+constexpr testing::RigOptions kRig{.limits = kLimits,
+                                   .generator = {.max_backward_wait_ms = 250},
+                                   .worker_id = 7,
+                                   .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
+                                   .version = kVersion};
 
 // Largest read the driver makes at once.
 constexpr std::size_t kMaxRead = 509;
@@ -68,12 +69,6 @@ constexpr std::size_t kMaxRead = 509;
 // at most 20 digits; error replies carry a short reason; the rig's stats are
 // three small packets.
 constexpr std::size_t kMaxReplyBytes = 512;
-
-std::uint64_t be(std::string_view s, std::size_t at, std::size_t width) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
 
 bool is_get(std::uint64_t op) { return op == 0x00 || op == 0x09 || op == 0x0C || op == 0x0D; }
 bool is_known(std::uint64_t op) {
@@ -87,7 +82,7 @@ class ReplyChecker {
   void run(std::string_view transcript) {
     while (transcript.size() - pos_ >= kHeaderBytes) {
       const std::string_view rest = transcript.substr(pos_);
-      const std::uint64_t body = be(rest, 8, 4);
+      const std::uint64_t body = read_big_endian(rest, 8, 4);
       if (rest.size() < kHeaderBytes + body) return;
       one_packet(rest.substr(0, kHeaderBytes + body));
       pos_ += kHeaderBytes + body;
@@ -108,12 +103,12 @@ class ReplyChecker {
  private:
   void one_packet(std::string_view p) {
     check(!ended_);  // nothing after "Invalid arguments" or a Quit reply
-    check(be(p, 0, 1) == 0x81 && be(p, 5, 1) == 0);
-    const std::uint64_t op = be(p, 1, 1);
-    const std::uint64_t key_length = be(p, 2, 2);
-    const std::uint64_t extras_length = be(p, 4, 1);
-    const std::uint64_t status = be(p, 6, 2);
-    const std::uint64_t cas = be(p, 16, 8);
+    check(read_big_endian(p, 0, 1) == testing::kResponseMagic && read_big_endian(p, 5, 1) == 0);
+    const std::uint64_t op = read_big_endian(p, 1, 1);
+    const std::uint64_t key_length = read_big_endian(p, 2, 2);
+    const std::uint64_t extras_length = read_big_endian(p, 4, 1);
+    const std::uint64_t status = read_big_endian(p, 6, 2);
+    const std::uint64_t cas = read_big_endian(p, 16, 8);
     check(key_length + extras_length <= p.size() - kHeaderBytes);
     const std::string_view extras = p.substr(kHeaderBytes, extras_length);
     const std::string_view key = p.substr(kHeaderBytes + extras_length, key_length);

@@ -37,13 +37,13 @@
 #include <vector>
 
 #include "config/limits.hpp"
-#include "http/test_wire.hpp"
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
+#include "proto/text_session.hpp"
 #include "service/buffers.hpp"
 #include "session/session.hpp"
-#include "proto/text_session.hpp"
 #include "support.hpp"
+#include "testing/http_wire.hpp"
 #include "testing/session_rig.hpp"
 
 namespace {
@@ -51,14 +51,14 @@ namespace {
 using namespace katsubushi;
 using fuzz::check;
 using fuzz::checked_core_call;
-using fuzz::lend_once;
 using fuzz::FuzzInput;
+using fuzz::lend_once;
 using fuzz::without_digits;
-using testkit::SessionRig;
+using testing::SessionRig;
 
 constexpr katsubushi::service::SessionLimits kLimits{
     .max_line_bytes = 512, .max_output_bytes = 4096, .max_data_block_bytes = 1024};
-constexpr testkit::RigOptions kRig{.limits = kLimits,
+constexpr testing::RigOptions kRig{.limits = kLimits,
                                    .generator = {.max_backward_wait_ms = 250},
                                    .worker_id = 7,
                                    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01
@@ -121,7 +121,7 @@ std::uint64_t parse_id(std::string_view s) {
 }
 
 // The ids in the body of a 200 from /id or /ids, text or JSON.
-std::vector<std::uint64_t> ids_in(const http::testwire::ParsedResponse& r) {
+std::vector<std::uint64_t> ids_in(const testing::ParsedResponse& r) {
   std::vector<std::uint64_t> ids;
   if (r.status != 200 || r.head) return ids;
   const auto type = r.header("Content-Type");
@@ -240,7 +240,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         call_core([&] { lend_once(core, bytes); });
         settle();
       } else {
-        rig.receive(bytes, (c >> 6) == 3 ? testkit::Input::zero_copy : testkit::Input::copy);
+        rig.receive(bytes, (c >> 6) == 3 ? testing::Input::zero_copy : testing::Input::copy);
       }
       sent.append(bytes);
     }
@@ -279,7 +279,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (core.protocol() != katsubushi::session::Protocol::http) return 0;  // fuzz_session's ground
 
-  const auto stream = http::testwire::parse_responses(rig.transcript, {}, true);
+  const auto stream = testing::parse_responses(rig.transcript, {}, true);
   check(stream.error.empty());
   const auto& responses = stream.responses;
   check(responses.size() == core.completed_requests());
@@ -313,7 +313,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           whole.core.completed_requests() == core.completed_requests());
   } else {
     // Response by response, up to the first one a moved clock could change.
-    const auto reference = http::testwire::parse_responses(whole.transcript, {}, true);
+    const auto reference = testing::parse_responses(whole.transcript, {}, true);
     check(reference.error.empty());
     for (std::size_t i = 0; i < responses.size() && responses[i].status != 503; ++i) {
       check(i < reference.responses.size());

@@ -25,7 +25,6 @@
 // the front, control bytes (chunk sizes, clock moves, how much to read) from
 // the back, so a seed is plain client traffic plus a few trailing bytes.
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,14 +36,13 @@
 #include "id/issue_waiting.hpp"
 #include "id/layout.hpp"
 #include "id/manual_clock.hpp"
+#include "proto/text_session.hpp"
 #include "service/buffers.hpp"
-#include "proto/meta_base64.hpp"
-#include "proto/meta_command.hpp"
+#include "service/stats.hpp"
 #include "session/session.hpp"
 #include "session/sniff.hpp"
-#include "service/stats.hpp"
-#include "proto/text_session.hpp"
 #include "support.hpp"
+#include "testing/reply_oracles.hpp"
 #include "testing/session_rig.hpp"
 #include "testing/wire.hpp"
 
@@ -53,10 +51,10 @@ namespace {
 using namespace katsubushi;
 using fuzz::check;
 using fuzz::checked_core_call;
-using fuzz::lend_once;
 using fuzz::FuzzInput;
+using fuzz::lend_once;
 using fuzz::without_digits;
-using testkit::SessionRig;
+using testing::SessionRig;
 
 // A line of 256 bytes holds up to 126 keys: gets of more than 120 are
 // refused, and 117 one-byte keys already answer more than the output limit.
@@ -65,12 +63,11 @@ constexpr katsubushi::service::SessionLimits kLimits{.max_line_bytes = 256,
                                        .max_data_block_bytes = 1024,
                                        .max_keys_per_get = 120};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
-constexpr testkit::RigOptions kRig{
-    .limits = kLimits,
-    .generator = {.max_backward_wait_ms = 250},
-    .worker_id = 7,
-    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
-    .version = kVersion};
+constexpr testing::RigOptions kRig{.limits = kLimits,
+                                   .generator = {.max_backward_wait_ms = 250},
+                                   .worker_id = 7,
+                                   .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
+                                   .version = kVersion};
 
 // The largest reply one line of max_line_bytes (L) can produce: a `gets` line
 // holds at most (L-4)/2 keys; a key of k bytes is answered with at most 54+k
@@ -81,240 +78,6 @@ constexpr testkit::RigOptions kRig{
 // separately below.
 constexpr std::size_t kMaxGetReplyBytes = 28 * kLimits.max_line_bytes + 5;
 constexpr std::size_t kMaxSmallReplyBytes = 512;
-
-std::uint64_t parse_decimal(std::string_view s) {
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  check(!s.empty() && ec == std::errc() && end == s.data() + s.size());
-  check(s.size() == 1 || s.front() != '0');  // written by to_chars: no leading zeros
-  return v;
-}
-
-std::vector<std::string_view> split(std::string_view s) {
-  std::vector<std::string_view> out;
-  for (std::size_t start = 0;;) {
-    const std::size_t sp = s.find(' ', start);
-    out.push_back(s.substr(start, sp - start));
-    if (sp == std::string_view::npos) return out;
-    start = sp + 1;
-  }
-}
-
-// The STAT blocks `stats slabs` and `stats sizes` answer, whole.
-constexpr std::string_view kSlabsReply = "STAT active_slabs 0\r\nSTAT total_malloced 0\r\nEND\r\n";
-constexpr std::string_view kSizesReply = "STAT sizes_status disabled\r\nEND\r\n";
-
-// Walks everything the session wrote, reply by reply.
-class ReplyChecker {
- public:
-  ReplyChecker(std::string_view transcript, std::string general, std::string settings)
-      : s_(transcript), general_(std::move(general)), settings_(std::move(settings)) {}
-
-  void run(katsubushi::session::Protocol protocol, bool closing) {
-    if (protocol == katsubushi::session::Protocol::http) {
-      check_http(closing);
-      return;
-    }
-    if (protocol != katsubushi::session::Protocol::text) check(s_.empty());
-    while (pos_ < s_.size()) one_reply(closing);
-  }
-
-  // Keys answered with an id (VALUE lines, VA and HD replies), in all and
-  // since the last RESET.
-  std::size_t hits() const { return hits_; }
-  std::size_t hits_since_reset() const { return hits_since_reset_; }
-
- private:
-  std::string_view line() {
-    const std::size_t end = s_.find("\r\n", pos_);
-    check(end != std::string_view::npos);
-    const std::string_view l = s_.substr(pos_, end - pos_);
-    pos_ = end + 2;
-    return l;
-  }
-
-  void one_reply(bool closing) {
-    const std::string_view rest = s_.substr(pos_);
-    if (rest.starts_with("STAT ")) {
-      for (const std::string_view block :
-           {std::string_view(general_), std::string_view(settings_), kSlabsReply, kSizesReply}) {
-        if (rest.starts_with(block)) {
-          pos_ += block.size();
-          return;
-        }
-      }
-      check(false);  // a STAT block this server does not send
-    }
-    const std::string_view l = line();
-    // END alone: stats items/conns, stats detail dump, stats cachedump.
-    if (l == "ERROR" || l == "OK" || l == "END" || l == "MN" ||
-        l == std::string("VERSION ") + std::string(kVersion)) {
-      return;
-    }
-    if (l == "RESET") {
-      hits_since_reset_ = 0;
-      return;
-    }
-    if (l.starts_with("VALUE ")) {
-      values(l);
-      return;
-    }
-    if (l.starts_with("VA ") || l == "HD" || l.starts_with("HD ")) {
-      meta_get(l);
-      return;
-    }
-    for (std::string_view prefix : {"CLIENT_ERROR ", "SERVER_ERROR "}) {
-      if (!l.starts_with(prefix)) continue;
-      const std::string_view msg = error_message(l, prefix);
-      // These two end the connection: nothing may follow them.
-      if (msg == "line too long" || msg == "data block too large") {
-        check(closing && pos_ == s_.size());
-      }
-      return;
-    }
-    check(false);  // not a reply this server sends
-  }
-
-  // A printable reason after the prefix.
-  static std::string_view error_message(std::string_view l, std::string_view prefix) {
-    const std::string_view msg = l.substr(prefix.size());
-    check(!msg.empty());
-    for (char c : msg) check(c >= 0x20 && c < 0x7f);
-    return msg;
-  }
-
-  // VALUE <key> 0 <len>[ <cas>]\r\n<len digits>\r\n ... END\r\n, or
-  // SERVER_ERROR <reason>\r\n instead of END when the generator failed
-  // after some slices: the VALUEs already sent stand.
-  void values(std::string_view first) {
-    std::optional<bool> with_cas;
-    for (std::string_view l = first; l != "END"; l = line()) {
-      if (l.starts_with("SERVER_ERROR ")) {
-        error_message(l, "SERVER_ERROR ");
-        return;
-      }
-      const auto t = split(l);
-      check((t.size() == 4 || t.size() == 5) && t[0] == "VALUE" && t[2] == "0");
-      check(proto::valid_key(t[1]));
-      // One reply is either all get (no cas) or all gets.
-      check(!with_cas || *with_cas == (t.size() == 5));
-      with_cas = t.size() == 5;
-      const std::uint64_t len = parse_decimal(t[3]);
-      check(len >= 1 && len <= 19 && s_.size() - pos_ >= len + 2);
-      const std::uint64_t id = parse_decimal(s_.substr(pos_, len));
-      pos_ += len;
-      check(line().empty());
-      if (*with_cas) check(parse_decimal(t[4]) == id);
-      saw_id(id);
-      hit();
-    }
-  }
-
-  void hit() {
-    ++hits_;
-    ++hits_since_reset_;
-  }
-
-  void saw_id(std::uint64_t id) {
-    check((id >> 63) == 0 && id::decode(id).worker_id == kRig.worker_id);
-    check(!seen_id_ || id > last_id_);
-    last_id_ = id;
-    seen_id_ = true;
-  }
-
-  // VA <len> <flags>*\r\n<id>\r\n or HD <flags>*\r\n: each return flag at
-  // most once; k<key> (then b if it is base64), O<opaque>, c<id>, f0,
-  // s<len>, t-1; c and s agree with the id.
-  void meta_get(std::string_view first) {
-    const auto t = split(first);
-    const bool with_value = t[0] == "VA";
-    std::size_t i = 1;
-    std::uint64_t len = 0;
-    if (with_value) {
-      check(t.size() >= 2);
-      len = parse_decimal(t[1]);
-      check(len >= 1 && len <= 19);
-      i = 2;
-    }
-    std::optional<std::uint64_t> cas;
-    std::optional<std::uint64_t> size;
-    std::string seen;
-    for (; i < t.size(); ++i) {
-      const std::string_view flag = t[i];
-      check(!flag.empty() && seen.find(flag[0]) == std::string::npos);
-      seen += flag[0];
-      const std::string_view arg = flag.substr(1);
-      switch (flag[0]) {
-        case 'k':
-          if (i + 1 < t.size() && t[i + 1] == "b") {
-            const auto decoded = proto::base64_decode(arg);
-            check(decoded && !decoded->empty() && arg.size() <= proto::kMaxKeyBytes);
-            ++i;
-          } else {
-            check(proto::valid_key(arg));
-          }
-          break;
-        case 'O':
-          check(arg.size() <= proto::kMaxOpaqueBytes);
-          for (const char c : arg) check(static_cast<unsigned char>(c) > 0x20 && c != 0x7f);
-          break;
-        case 'c':
-          cas = parse_decimal(arg);
-          break;
-        case 'f':
-          check(arg == "0");
-          break;
-        case 's':
-          size = parse_decimal(arg);
-          break;
-        case 't':
-          check(arg == "-1");
-          break;
-        default:
-          check(false);
-      }
-    }
-    hit();
-    if (with_value) {
-      check(s_.size() - pos_ >= len + 2);
-      const std::uint64_t id = parse_decimal(s_.substr(pos_, len));
-      pos_ += len;
-      check(line().empty());
-      check(!cas || *cas == id);
-      check(!size || *size == len);
-      saw_id(id);
-    } else if (cas) {
-      check(!size || *size == std::to_string(*cas).size());
-      saw_id(*cas);
-    }
-  }
-
-  // The one HTTP reply: status line, headers, a body of Content-Length bytes,
-  // then the connection closes.
-  void check_http(bool closing) {
-    check(closing);
-    check(line().starts_with("HTTP/1.1 "));
-    std::optional<std::uint64_t> content_length;
-    bool connection_close = false;
-    for (std::string_view h = line(); !h.empty(); h = line()) {
-      const std::size_t colon = h.find(": ");
-      check(colon != std::string_view::npos && colon > 0);
-      if (h.substr(0, colon) == "Content-Length") content_length = parse_decimal(h.substr(colon + 2));
-      if (h == "Connection: close") connection_close = true;
-    }
-    check(content_length.has_value() && connection_close);
-    check(s_.size() - pos_ == *content_length);
-  }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
-  std::string general_;
-  std::string settings_;
-  std::uint64_t last_id_ = 0;
-  bool seen_id_ = false;
-  std::size_t hits_ = 0;
-  std::size_t hits_since_reset_ = 0;
-};
 
 std::size_t first_server_error(std::string_view s) {
   if (s.starts_with("SERVER_ERROR ")) return 0;
@@ -401,8 +164,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   SessionRig rig(kRig);
   katsubushi::session::SessionCore& core = rig.core;
 
-  const std::string general = testkit::stats_reply(rig.stats.general_stats());
-  const std::string settings = testkit::stats_reply(rig.stats.settings_stats());
+  const std::string general = testing::stats_reply(rig.stats.general_stats());
+  const std::string settings = testing::stats_reply(rig.stats.settings_stats());
   const std::size_t max_reply =
       std::max({kMaxGetReplyBytes, kMaxSmallReplyBytes, general.size(), settings.size()});
   // A get is answered a slice at a time, each sized to the room left under
@@ -548,7 +311,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // A text session the client half-closed ends once everything is answered.
   if (half_close && core.protocol() == katsubushi::session::Protocol::text) check(core.closing());
 
-  ReplyChecker replies(transcript, general, settings);
+  testing::ReplyChecker replies(transcript, testing::rig_reply_expectations(kRig), fuzz::violated);
   replies.run(core.protocol(), core.closing());
   const katsubushi::service::ProtocolCounters& counters = rig.counters;
   check(counters.get_hits.load() == replies.hits_since_reset());

@@ -18,6 +18,10 @@ inline void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
+// The same for an oracle that says why (testing::OracleFailure): libFuzzer
+// keeps the input, the replay test names it; the reason is not printed.
+[[noreturn]] inline void violated(const std::string& /*why*/) { __builtin_trap(); }
+
 // As FuzzedDataProvider does it: client bytes are taken from the front,
 // control bytes (chunk sizes, clock moves, how much to read) from the back,
 // so a seed is plain client traffic plus a few trailing bytes.

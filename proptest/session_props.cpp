@@ -8,6 +8,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "id/generator.hpp"
 #include "id/layout.hpp"
 #include "proto/text_session.hpp"
+#include "testing/reply_oracles.hpp"
 #include "testing/session_rig.hpp"
 #include "text_requests.hpp"
 
@@ -22,13 +24,16 @@ namespace katsubushi::proptest {
 namespace {
 
 using proto::TextCommandKind;
-using testkit::Input;
-using testkit::SessionRig;
+using testing::Input;
+using testing::SessionRig;
 
 // Every session here is built from these; twins built alike issue the same
 // ids to the same requests.
-constexpr testkit::RigOptions kRig{
+constexpr testing::RigOptions kRig{
     .worker_id = 7, .start_unix_ms = id::kEpochUnixMs + 300'000'000'000, .version = kPropVersion};
+
+// A violated reply oracle fails the property with its reason.
+[[noreturn]] void oracle_violated(const std::string& why) { throw std::logic_error(why); }
 
 struct Expected {
   std::string output;
@@ -115,6 +120,12 @@ void check_any_chunking(const std::string& wire, const Expected& want) {
     RC_ASSERT(rig->counters.get_misses.load() == 0u);
     RC_ASSERT(rig->core.protocol() ==
               (wire.empty() ? katsubushi::session::Protocol::undecided : katsubushi::session::Protocol::text));
+    // The fuzzers' oracles agree: well-formed replies, one id per hit.
+    testing::ReplyChecker replies(rig->transcript, testing::rig_reply_expectations(kRig),
+                                  oracle_violated);
+    replies.run(rig->core.protocol(), rig->core.closing());
+    RC_ASSERT(replies.hits() == want.ids);
+    RC_ASSERT(replies.hits_since_reset() == want.counted);
   }
   RC_TAG(bytewise ? "byte at a time" : "random cuts");
   RC_TAG(whole.not_before_waits > 0 ? "waited for a millisecond" : "no wait");

@@ -472,7 +472,7 @@ void showValue(const TextRequest& r, std::ostream& os) {
   std::string line = r.line();
   const std::size_t full = line.size();
   if (full > 120) line.resize(120);
-  os << '"' << testkit::escaped(line);
+  os << '"' << testing::escaped(line);
   if (full > 120) os << "...(" << full << " bytes)";
   os << (r.crlf ? "\\r\\n\"" : "\\n\"");
   if (r.data) os << " + " << r.data->size() << "-byte block";
@@ -591,9 +591,9 @@ void append_stats_reply(const TextRequest& r, katsubushi::service::StatsSource& 
   const std::string group = lower(r.stats_group);
   const std::string arg0 = r.stats_args.empty() ? "" : lower(r.stats_args[0]);
   if (group.empty()) {
-    out += testkit::stats_reply(stats.general_stats());
+    out += testing::stats_reply(stats.general_stats());
   } else if (group == "settings") {
-    out += testkit::stats_reply(stats.settings_stats());
+    out += testing::stats_reply(stats.settings_stats());
   } else if (group == "items" || group == "conns") {
     out += "END\r\n";
   } else if (group == "slabs") {
@@ -664,7 +664,7 @@ void append_expected_reply(const TextRequest& r, id::IdGenerator& twin,
       const auto got = katsubushi::id::issue_waiting(twin, ids);
       RC_ASSERT(!got.error);
       for (std::size_t i = 0; i < ids.size(); ++i) {
-        out += testkit::value_reply(r.keys[i], ids[i], r.kind == TextCommandKind::gets);
+        out += testing::value_reply(r.keys[i], ids[i], r.kind == TextCommandKind::gets);
       }
       out += "END\r\n";
       return;

@@ -7,44 +7,27 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/reply_test_util.hpp"
 #include "bench/requests.hpp"
+#include "testing/binary_wire.hpp"
+#include "testing/reply_feed.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-using testutil::Fed;
-using testutil::Recorder;
-using testutil::reply;
-using testutil::error;
+using testing::error;
+using testing::Recorder;
+using testing::reply;
 
-// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
-Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  return testutil::feed([](std::string_view in, Recorder& r) { return parse_binary_replies(in, r); },
-                        bytes, cuts);
-}
+// The parser under test, as testing::feed() calls it.
+const auto kParse = [](std::string_view in, Recorder& r) { return parse_binary_replies(in, r); };
 
-void put(std::string& out, std::uint64_t v, unsigned bytes) {
-  for (unsigned i = bytes; i > 0; --i) out += static_cast<char>((v >> (8U * (i - 1))) & 0xFFU);
-}
-
-// A response packet as a server writes it.
+// A response packet as a server writes it, with an opaque and a cas the
+// parser must not care about.
 std::string packet(std::uint8_t opcode, std::uint16_t status, std::string_view extras,
-                   std::string_view key, std::string_view value, std::uint8_t magic = 0x81) {
-  std::string p;
-  put(p, magic, 1);
-  put(p, opcode, 1);
-  put(p, key.size(), 2);
-  put(p, extras.size(), 1);
-  put(p, 0, 1);  // data type
-  put(p, status, 2);
-  put(p, extras.size() + key.size() + value.size(), 4);
-  put(p, 0xDEADBEEF, 4);           // opaque
-  put(p, 6830153034829824001, 8);  // cas
-  p += extras;
-  p += key;
-  p += value;
-  return p;
+                   std::string_view key, std::string_view value,
+                   std::uint8_t magic = testing::kResponseMagic) {
+  return testing::binary_packet(magic, opcode, key, extras, value, status, 0xDEADBEEF,
+                                6830153034829824001);
 }
 
 constexpr std::string_view kFlags{"\0\0\0\0", 4};
@@ -72,29 +55,15 @@ std::vector<std::string> expected_events() {
 }
 
 TEST(BinaryReplyTest, ReadsEveryKindOfPacketInOnePiece) {
-  const Fed f = feed(wire(), {});
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
-  EXPECT_EQ(f.left, 0U);
+  testing::expect_events_whole(kParse, wire(), expected_events());
 }
 
 TEST(BinaryReplyTest, SameEventsWhereverTheBytesAreCut) {
-  const std::string w = wire();
-  for (std::size_t cut = 1; cut < w.size(); ++cut) {
-    const Fed f = feed(w, {cut});
-    ASSERT_EQ(f.status, ParseStatus::ok) << cut;
-    ASSERT_EQ(f.events, expected_events()) << "cut at " << cut;
-    ASSERT_EQ(f.left, 0U) << cut;
-  }
+  testing::expect_events_wherever_cut(kParse, wire(), expected_events());
 }
 
 TEST(BinaryReplyTest, SameEventsByteByByte) {
-  const std::string w = wire();
-  std::vector<std::size_t> cuts;
-  for (std::size_t i = 1; i < w.size(); ++i) cuts.push_back(i);
-  const Fed f = feed(w, cuts);
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
+  testing::expect_events_byte_by_byte(kParse, wire(), expected_events());
 }
 
 TEST(BinaryReplyTest, APacketIsConsumedOnlyWhole) {

@@ -6,21 +6,17 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/reply_test_util.hpp"
 #include "bench/requests.hpp"
+#include "testing/reply_feed.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-using testutil::Fed;
-using testutil::Recorder;
-using testutil::reply;
+using testing::Recorder;
+using testing::reply;
 
-// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
-Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  return testutil::feed([](std::string_view in, Recorder& r) { return parse_http_replies(in, r); },
-                        bytes, cuts);
-}
+// The parser under test, as testing::feed() calls it.
+const auto kParse = [](std::string_view in, Recorder& r) { return parse_http_replies(in, r); };
 
 std::string response(std::string_view status, std::string_view body,
                      std::string_view extra_fields = "") {
@@ -49,29 +45,15 @@ std::vector<std::string> expected_events() {
 }
 
 TEST(HttpReplyTest, ReadsEveryKindOfResponseInOnePiece) {
-  const Fed f = feed(wire(), {});
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
-  EXPECT_EQ(f.left, 0U);
+  testing::expect_events_whole(kParse, wire(), expected_events());
 }
 
 TEST(HttpReplyTest, SameEventsWhereverTheBytesAreCut) {
-  const std::string w = wire();
-  for (std::size_t cut = 1; cut < w.size(); ++cut) {
-    const Fed f = feed(w, {cut});
-    ASSERT_EQ(f.status, ParseStatus::ok) << cut;
-    ASSERT_EQ(f.events, expected_events()) << "cut at " << cut;
-    ASSERT_EQ(f.left, 0U) << cut;
-  }
+  testing::expect_events_wherever_cut(kParse, wire(), expected_events());
 }
 
 TEST(HttpReplyTest, SameEventsByteByByte) {
-  const std::string w = wire();
-  std::vector<std::size_t> cuts;
-  for (std::size_t i = 1; i < w.size(); ++i) cuts.push_back(i);
-  const Fed f = feed(w, cuts);
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
+  testing::expect_events_byte_by_byte(kParse, wire(), expected_events());
 }
 
 TEST(HttpReplyTest, AResponseIsConsumedOnlyWithItsWholeBody) {

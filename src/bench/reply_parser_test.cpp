@@ -6,20 +6,16 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/reply_test_util.hpp"
+#include "testing/reply_feed.hpp"
 
 namespace katsubushi::bench {
 namespace {
 
-using testutil::Fed;
-using testutil::Recorder;
-using testutil::reply;
+using testing::Recorder;
+using testing::reply;
 
-// The bytes arrive in pieces cut at `cuts`; what is not consumed stays.
-Fed feed(std::string_view bytes, const std::vector<std::size_t>& cuts) {
-  return testutil::feed([](std::string_view in, Recorder& r) { return parse_replies(in, r); },
-                        bytes, cuts);
-}
+// The parser under test, as testing::feed() calls it.
+const auto kParse = [](std::string_view in, Recorder& r) { return parse_replies(in, r); };
 
 constexpr std::string_view kWire =
     "VALUE id 0 19\r\n6830153034829824001\r\nEND\r\n"
@@ -40,27 +36,15 @@ std::vector<std::string> expected_events() {
 }
 
 TEST(ReplyParserTest, ReadsEveryKindOfReplyInOnePiece) {
-  const Fed f = feed(kWire, {});
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
-  EXPECT_EQ(f.left, 0U);
+  testing::expect_events_whole(kParse, kWire, expected_events());
 }
 
 TEST(ReplyParserTest, SameEventsWhereverTheBytesAreCut) {
-  for (std::size_t cut = 1; cut < kWire.size(); ++cut) {
-    const Fed f = feed(kWire, {cut});
-    ASSERT_EQ(f.status, ParseStatus::ok) << cut;
-    ASSERT_EQ(f.events, expected_events()) << "cut at " << cut;
-    ASSERT_EQ(f.left, 0U) << cut;
-  }
+  testing::expect_events_wherever_cut(kParse, kWire, expected_events());
 }
 
 TEST(ReplyParserTest, SameEventsByteByByte) {
-  std::vector<std::size_t> cuts;
-  for (std::size_t i = 1; i < kWire.size(); ++i) cuts.push_back(i);
-  const Fed f = feed(kWire, cuts);
-  EXPECT_EQ(f.status, ParseStatus::ok);
-  EXPECT_EQ(f.events, expected_events());
+  testing::expect_events_byte_by_byte(kParse, kWire, expected_events());
 }
 
 TEST(ReplyParserTest, AValueIsConsumedOnlyWithItsWholeDataBlock) {

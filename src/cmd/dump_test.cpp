@@ -1,7 +1,7 @@
 // katsubushi-dump run as a child process: what it prints and how it fails.
 #include <gtest/gtest.h>
 
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -10,9 +10,9 @@
 namespace katsubushi::conform {
 namespace {
 
-using testkit::Answer;
-using testkit::Script;
-using testkit::ScriptedTransport;
+using testing::Answer;
+using testing::Script;
+using testing::ScriptedTransport;
 
 Case parse_one(std::string_view text, Protocol protocol = Protocol::text) {
   std::vector<Case> cases;

@@ -12,8 +12,8 @@
 namespace katsubushi::conform {
 namespace {
 
-using testkit::ScriptedTransport;
-using testkit::SessionTransport;
+using testing::ScriptedTransport;
+using testing::SessionTransport;
 
 std::vector<Case> parse(std::string_view text, Protocol protocol = Protocol::text) {
   std::vector<Case> cases;
@@ -37,7 +37,7 @@ RunOptions quick() {
 }
 
 // "version" answers, anything else is ERROR.
-testkit::Answer version_only(std::string_view request) {
+testing::Answer version_only(std::string_view request) {
   return {request == "version\r\n" ? "VERSION 1\r\n" : "ERROR\r\n", false};
 }
 
@@ -93,7 +93,7 @@ RunSummary run_selected(std::vector<Case> all, const Connect& connect, std::ostr
 TEST(ConformSuite, ACaseWhoseRequirementFailedIsSkippedNamingIt) {
   const Connect no_version = [](std::string&) {
     return std::make_unique<ScriptedTransport>([](std::string_view) {
-      return testkit::Answer{"ERROR\r\n", false};
+      return testing::Answer{"ERROR\r\n", false};
     });
   };
   std::ostringstream out;
@@ -160,7 +160,7 @@ TEST(ConformSuite, CommittedBinaryCasesPassOnTheSessionCore) {
 // naming it, and the cases that end in a close still run and pass.
 TEST(ConformSuite, ANoopLessServerFailsOnlyTheNoopCase) {
   const Connect connect = [](std::string&) {
-    return std::make_unique<SessionTransport>(testkit::without_binary_noops);
+    return std::make_unique<SessionTransport>(testing::without_binary_noops);
   };
   std::ostringstream out;
   const RunSummary s = run_all(committed("binary"), connect, quick(), out);

@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_session_test_util.hpp"
+#include "testing/http_session_util.hpp"
 
 namespace katsubushi::http {
 namespace {
 
-using namespace session_test;
+using namespace katsubushi::testing;
 
 // RFC 9112 §6.1, §6.3: a body whose end is not given by chunked framing
 // alone is refused, and nothing after it is read; a second request in the
@@ -32,14 +32,7 @@ TEST(HttpSessionTest, AmbiguousFramingIs400ThenClose) {
            "0\r\n\r\n",
        }) {
     SCOPED_TRACE(escaped(input));
-    Outcome o;
-    const auto r = answers(input, &o);
-    ASSERT_EQ(r.size(), 1u);
-    EXPECT_EQ(r[0].status, 400u);
-    EXPECT_TRUE(r[0].body.starts_with("bad request: ")) << r[0].body;
-    EXPECT_TRUE(r[0].closes());
-    EXPECT_TRUE(o.closing);
-    EXPECT_EQ(o.ids_issued, 0u);
+    expect_bad_request_then_close(input);
   }
   // Codings over several lines are one list: "gzip, chunked" ends in chunked.
   const auto r = answers(
@@ -60,14 +53,7 @@ TEST(HttpSessionTest, HostMissingRepeatedOrInvalidIs400ThenClose) {
            "GET /id HTTP/1.1\r\nHost: a b\r\n\r\n",
        }) {
     SCOPED_TRACE(escaped(input));
-    Outcome o;
-    const auto r = answers(input, &o);
-    ASSERT_EQ(r.size(), 1u);
-    EXPECT_EQ(r[0].status, 400u);
-    EXPECT_TRUE(r[0].body.starts_with("bad request: ")) << r[0].body;
-    EXPECT_TRUE(r[0].closes());
-    EXPECT_TRUE(o.closing);
-    EXPECT_EQ(o.ids_issued, 0u);
+    expect_bad_request_then_close(input);
   }
   // HTTP/1.0 needs none; an empty Host, a port and an IP literal are hosts.
   for (const std::string_view input : {"GET /id HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
@@ -99,7 +85,7 @@ TEST(HttpSessionTest, BadEscapesRedirectsAndOptionsKeepTheConnection) {
   EXPECT_EQ(r[2].header("Location"), "/ids?n=2");
   EXPECT_EQ(r[3].status, 200u);
   EXPECT_EQ(r[3].header("Content-Length"), "0");
-  EXPECT_EQ(r[4].body, std::to_string(id(0)));
+  EXPECT_EQ(r[4].body, std::to_string(rig_id(0)));
   for (const auto& one : r) EXPECT_FALSE(one.closes());
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.ids_issued, 1u);

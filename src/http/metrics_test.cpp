@@ -12,12 +12,12 @@
 #include <string>
 
 #include "http/json.hpp"
-#include "http/test_wire.hpp"
+#include "testing/http_wire.hpp"
 
 namespace katsubushi::http {
 namespace {
 
-using testwire::check_exposition;
+using testing::check_exposition;
 
 std::string render(const service::StatList& stats) {
   std::string out;

@@ -9,63 +9,30 @@
 #include <string_view>
 #include <vector>
 
-#include "id/issue_waiting.hpp"
 #include "config/limits.hpp"
+#include "id/issue_waiting.hpp"
+#include "testing/binary_wire.hpp"
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
-
-std::string be(std::uint64_t v, int width) {
-  std::string out(static_cast<std::size_t>(width), '\0');
-  for (int i = width - 1; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
-    v >>= 8;
-  }
-  return out;
-}
-
-// A packet: 24-byte header, then extras, key, value.
-std::string packet(std::uint8_t magic, std::uint8_t opcode, std::string_view key,
-                   std::string_view extras = {}, std::string_view value = {},
-                   std::uint16_t status = 0, std::uint32_t opaque = 0, std::uint64_t cas = 0) {
-  std::string p;
-  p += static_cast<char>(magic);
-  p += static_cast<char>(opcode);
-  p += be(key.size(), 2);
-  p += static_cast<char>(extras.size());
-  p += '\0';
-  p += be(status, 2);
-  p += be(extras.size() + key.size() + value.size(), 4);
-  p += be(opaque, 4);
-  p += be(cas, 8);
-  p.append(extras);
-  p.append(key);
-  p.append(value);
-  return p;
-}
-
-std::string request(std::uint8_t opcode, std::string_view key = {}, std::uint32_t opaque = 0) {
-  return packet(0x80, opcode, key, {}, {}, 0, opaque);
-}
 
 const std::string kFlags(4, '\0');
 
 std::string get_reply(std::uint8_t opcode, std::string_view key, std::uint64_t id,
                       std::uint32_t opaque) {
-  return packet(0x81, opcode, key, kFlags, std::to_string(id), 0, opaque, id);
+  return binary_packet(0x81, opcode, key, kFlags, std::to_string(id), 0, opaque, id);
 }
 
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
-
 TEST(BinarySession, GetFamilyAnswersTheIdAsValueAndCasWithFlagsAndTheOpaque) {
-  const std::string in = request(0x00, "a", 11) + request(0x09, "b", 12) +
-                         request(0x0C, "c", 13) + request(0x0D, "d", 14);
+  const std::string in = binary_request(0x00, "a", 11) + binary_request(0x09, "b", 12) +
+                         binary_request(0x0C, "c", 13) + binary_request(0x0D, "d", 14);
   const Outcome o = run_every_chunking(in);
-  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x00, "", id(0), 11) +
-                                       get_reply(0x09, "", id(1), 12) +
-                                       get_reply(0x0C, "c", id(2), 13) +
-                                       get_reply(0x0D, "d", id(3), 14)));
+  EXPECT_EQ(escaped(o.output),
+            escaped(get_reply(0x00, "", rig_id(0), 11) + get_reply(0x09, "", rig_id(1), 12) +
+                    get_reply(0x0C, "c", rig_id(2), 13) + get_reply(0x0D, "d", rig_id(3), 14)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 4u);
   EXPECT_EQ(o.ids_issued, 4u);
@@ -82,11 +49,11 @@ TEST(BinarySession, QuietGetBatchClosedByNoopIsAnsweredInOneProcessCall) {
     std::string in, want;
     for (std::uint32_t i = 0; i < 100; ++i) {
       const std::string key = "key" + std::to_string(i);
-      in += request(opcode, key, i);
-      want += get_reply(opcode, with_key ? key : "", id(i), i);
+      in += binary_request(opcode, key, i);
+      want += get_reply(opcode, with_key ? key : "", rig_id(i), i);
     }
-    in += request(0x0A, {}, 777);
-    want += packet(0x81, 0x0A, {}, {}, {}, 0, 777);
+    in += binary_request(0x0A, {}, 777);
+    want += binary_packet(0x81, 0x0A, {}, {}, {}, 0, 777);
     SessionRig rig;
     rig.receive(in);
     rig.core.process();
@@ -98,16 +65,19 @@ TEST(BinarySession, QuietGetBatchClosedByNoopIsAnsweredInOneProcessCall) {
 }
 
 TEST(BinarySession, NoopVersionStatAndQuit) {
-  const std::string in = request(0x0A, {}, 1) + request(0x0B, {}, 2) + request(0x10, {}, 3) +
-                         request(0x10, "SETTINGS", 4) + request(0x07, {}, 5) +
-                         request(0x0A, {}, 6);
+  const std::string in = binary_request(0x0A, {}, 1) + binary_request(0x0B, {}, 2) +
+                         binary_request(0x10, {}, 3) + binary_request(0x10, "SETTINGS", 4) +
+                         binary_request(0x07, {}, 5) + binary_request(0x0A, {}, 6);
   const Outcome o = run_every_chunking(in);
-  const std::string want =
-      packet(0x81, 0x0A, {}, {}, {}, 0, 1) + packet(0x81, 0x0B, {}, {}, kVersion, 0, 2) +
-      packet(0x81, 0x10, "pid", {}, "4242", 0, 3) + packet(0x81, 0x10, "uptime", {}, "17", 0, 3) +
-      packet(0x81, 0x10, {}, {}, {}, 0, 3) + packet(0x81, 0x10, "maxconns", {}, "4096", 0, 4) +
-      packet(0x81, 0x10, "worker_id", {}, "5", 0, 4) + packet(0x81, 0x10, {}, {}, {}, 0, 4) +
-      packet(0x81, 0x07, {}, {}, {}, 0, 5);
+  const std::string want = binary_packet(0x81, 0x0A, {}, {}, {}, 0, 1) +
+                           binary_packet(0x81, 0x0B, {}, {}, kVersion, 0, 2) +
+                           binary_packet(0x81, 0x10, "pid", {}, "4242", 0, 3) +
+                           binary_packet(0x81, 0x10, "uptime", {}, "17", 0, 3) +
+                           binary_packet(0x81, 0x10, {}, {}, {}, 0, 3) +
+                           binary_packet(0x81, 0x10, "maxconns", {}, "4096", 0, 4) +
+                           binary_packet(0x81, 0x10, "worker_id", {}, "5", 0, 4) +
+                           binary_packet(0x81, 0x10, {}, {}, {}, 0, 4) +
+                           binary_packet(0x81, 0x07, {}, {}, {}, 0, 5);
   EXPECT_EQ(escaped(o.output), escaped(want));
   EXPECT_TRUE(o.closing) << "Quit closes, and the Noop after it is never answered";
   EXPECT_EQ(o.completed, 5u);
@@ -115,7 +85,7 @@ TEST(BinarySession, NoopVersionStatAndQuit) {
 }
 
 TEST(BinarySession, QuitqClosesWithoutAReply) {
-  const Outcome o = run_every_chunking(request(0x17) + request(0x0A));
+  const Outcome o = run_every_chunking(binary_request(0x17) + binary_request(0x0A));
   EXPECT_EQ(o.output, "");
   EXPECT_TRUE(o.closing);
 }
@@ -124,18 +94,19 @@ TEST(BinarySession, QuitqClosesWithoutAReply) {
 // applies to a server that stores nothing); any other key, conns included
 // (a text-only group there), is KEY_ENOENT "Not found" and the stream goes on.
 TEST(BinarySession, StatsGroupsAsMemcachedAnswersThem) {
-  const std::string in = request(0x10, "Items", 1) + request(0x10, "slabs", 2) +
-                         request(0x10, "SIZES", 3) + request(0x10, "conns", 4) +
-                         request(0x10, "bogus", 5) + request(0x0A, {}, 6);
+  const std::string in = binary_request(0x10, "Items", 1) + binary_request(0x10, "slabs", 2) +
+                         binary_request(0x10, "SIZES", 3) + binary_request(0x10, "conns", 4) +
+                         binary_request(0x10, "bogus", 5) + binary_request(0x0A, {}, 6);
   const Outcome o = run_every_chunking(in);
-  const std::string want =
-      packet(0x81, 0x10, {}, {}, {}, 0, 1) +
-      packet(0x81, 0x10, "active_slabs", {}, "0", 0, 2) +
-      packet(0x81, 0x10, "total_malloced", {}, "0", 0, 2) + packet(0x81, 0x10, {}, {}, {}, 0, 2) +
-      packet(0x81, 0x10, "sizes_status", {}, "disabled", 0, 3) +
-      packet(0x81, 0x10, {}, {}, {}, 0, 3) +
-      packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 4) +
-      packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 5) + packet(0x81, 0x0A, {}, {}, {}, 0, 6);
+  const std::string want = binary_packet(0x81, 0x10, {}, {}, {}, 0, 1) +
+                           binary_packet(0x81, 0x10, "active_slabs", {}, "0", 0, 2) +
+                           binary_packet(0x81, 0x10, "total_malloced", {}, "0", 0, 2) +
+                           binary_packet(0x81, 0x10, {}, {}, {}, 0, 2) +
+                           binary_packet(0x81, 0x10, "sizes_status", {}, "disabled", 0, 3) +
+                           binary_packet(0x81, 0x10, {}, {}, {}, 0, 3) +
+                           binary_packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 4) +
+                           binary_packet(0x81, 0x10, {}, {}, "Not found", 0x0001, 5) +
+                           binary_packet(0x81, 0x0A, {}, {}, {}, 0, 6);
   EXPECT_EQ(escaped(o.output), escaped(want));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 6u);
@@ -144,12 +115,12 @@ TEST(BinarySession, StatsGroupsAsMemcachedAnswersThem) {
 // Stat "reset" zeroes the get counters (as `stats reset`) and answers the
 // terminator alone; ids go on from where they were.
 TEST(BinarySession, StatResetZeroesTheGetCounters) {
-  const std::string in = request(0x0C, "a", 1) + request(0x10, "reset", 2) +
-                         request(0x00, "b", 3);
+  const std::string in = binary_request(0x0C, "a", 1) + binary_request(0x10, "reset", 2) +
+                         binary_request(0x00, "b", 3);
   const Outcome o = run_every_chunking(in);
-  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x0C, "a", id(0), 1) +
-                                       packet(0x81, 0x10, {}, {}, {}, 0, 2) +
-                                       get_reply(0x00, "", id(1), 3)));
+  EXPECT_EQ(escaped(o.output), escaped(get_reply(0x0C, "a", rig_id(0), 1) +
+                                       binary_packet(0x81, 0x10, {}, {}, {}, 0, 2) +
+                                       get_reply(0x00, "", rig_id(1), 3)));
   EXPECT_EQ(o.ids_issued, 2u);
   EXPECT_EQ(o.cmd_get, 1u);
   EXPECT_EQ(o.get_hits, 1u);
@@ -158,11 +129,12 @@ TEST(BinarySession, StatResetZeroesTheGetCounters) {
 // An unknown opcode is answered, its body skipped as it arrives, and the
 // connection goes on: a Set of a 1000-byte value here.
 TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
-  const std::string set = packet(0x80, 0x01, "k", std::string(8, '\x01'), std::string(1000, 'v'),
-                                 0, 42);
-  const Outcome o = run_every_chunking(set + request(0x0D, "after", 43));
-  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 42) +
-                                       get_reply(0x0D, "after", id(0), 43)));
+  const std::string set =
+      binary_packet(0x80, 0x01, "k", std::string(8, '\x01'), std::string(1000, 'v'), 0, 42);
+  const Outcome o = run_every_chunking(set + binary_request(0x0D, "after", 43));
+  EXPECT_EQ(escaped(o.output),
+            escaped(binary_packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 42) +
+                    get_reply(0x0D, "after", rig_id(0), 43)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.completed, 2u);
 }
@@ -173,20 +145,20 @@ TEST(BinarySession, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
 TEST(BinarySession, AnUnknownCommandsBodyIsNeverBuffered) {
   constexpr std::size_t kRead = 16 * config::kKiB;
   const std::size_t body = service::SessionLimits{}.max_data_block_bytes;
-  std::string header = request(0x01, {}, 5);
-  header.replace(8, 4, be(body, 4));
+  std::string header = binary_request(0x01, {}, 5);
+  header.replace(8, 4, big_endian(body, 4));
   SessionRig rig;
   rig.feed(header);
   EXPECT_EQ(escaped(rig.transcript),
-            escaped(packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 5)));
+            escaped(binary_packet(0x81, 0x01, {}, {}, "Unknown command", 0x0081, 5)));
   const std::string piece(kRead, 'v');
   for (std::size_t sent = 0; sent < body; sent += kRead) {
     rig.feed(std::string_view(piece).substr(0, std::min(kRead, body - sent)));
     ASSERT_LE(rig.core.buffered_bytes(), kRead + 1024) << "after " << sent << " body bytes";
   }
   rig.transcript.clear();
-  rig.feed(request(0x00, "after", 6));
-  EXPECT_EQ(escaped(rig.transcript), escaped(get_reply(0x00, "", id(0), 6)));
+  rig.feed(binary_request(0x00, "after", 6));
+  EXPECT_EQ(escaped(rig.transcript), escaped(get_reply(0x00, "", rig_id(0), 6)));
   EXPECT_FALSE(rig.core.closing());
 }
 
@@ -202,63 +174,65 @@ class BinaryMalformed : public ::testing::TestWithParam<Malformed> {};
 // is drawn.
 TEST_P(BinaryMalformed, IsInvalidArgumentsThenClose) {
   const Malformed& m = GetParam();
-  const std::string in = m.packet + request(0x0A);
+  const std::string in = m.packet + binary_request(0x0A);
   const Outcome o = run_every_chunking(in);
   const auto opcode = static_cast<std::uint8_t>(m.packet[1]);
   EXPECT_EQ(escaped(o.output),
-            escaped(packet(0x81, opcode, {}, {}, "Invalid arguments", 0x0004, 0)));
+            escaped(binary_packet(0x81, opcode, {}, {}, "Invalid arguments", 0x0004, 0)));
   EXPECT_TRUE(o.closing);
   EXPECT_EQ(o.ids_issued, 0u);
 }
 
 std::string with_lengths(std::uint8_t opcode, std::uint16_t key_length, std::uint8_t extras_length,
                          std::uint32_t body_length, std::string_view body = {}) {
-  std::string p = request(opcode);
-  p.replace(2, 2, be(key_length, 2));
+  std::string p = binary_request(opcode);
+  p.replace(2, 2, big_endian(key_length, 2));
   p[4] = static_cast<char>(extras_length);
-  p.replace(8, 4, be(body_length, 4));
+  p.replace(8, 4, big_endian(body_length, 4));
   return p + std::string(body);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BinaryMalformed,
-    ::testing::Values(
-        Malformed{"get_without_key", request(0x00)},
-        Malformed{"get_with_extras", packet(0x80, 0x00, "k", "xxxx")},
-        Malformed{"get_key_over_250", request(0x00, std::string(251, 'k'))},
-        Malformed{"getkq_with_value", packet(0x80, 0x0D, "k", {}, "v")},
-        Malformed{"noop_with_key", request(0x0A, "k")},
-        Malformed{"version_with_body", packet(0x80, 0x0B, {}, {}, "v")},
-        Malformed{"stat_with_extras", packet(0x80, 0x10, {}, "xxxx")},
-        Malformed{"stat_with_value", packet(0x80, 0x10, "items", {}, "v")},
-        Malformed{"quit_with_body", packet(0x80, 0x07, {}, {}, "v")},
-        Malformed{"quitq_with_key", request(0x17, "k")},
-        // memcached checks the key length before the opcode: an unknown
-        // command with a key no key can be is refused too.
-        Malformed{"unknown_opcode_key_over_250",
-                  packet(0x80, 0x01, std::string(251, 'k'), std::string(8, '\0'), "v")},
-        Malformed{"key_and_extras_over_body", with_lengths(0x00, 10, 0, 5, "kkkkk")},
-        // go-katsubushi's remote crash: extras 255, key 65535, body 65790.
-        Malformed{"extras_255_key_65535", with_lengths(0x00, 65535, 255, 65790)},
-        Malformed{"body_over_limit", with_lengths(0x01, 0, 0, 2 * 1024 * 1024)}),
-    [](const ::testing::TestParamInfo<Malformed>& param_info) { return std::string(param_info.param.name); });
+    ::testing::Values(Malformed{"get_without_key", binary_request(0x00)},
+                      Malformed{"get_with_extras", binary_packet(0x80, 0x00, "k", "xxxx")},
+                      Malformed{"get_key_over_250", binary_request(0x00, std::string(251, 'k'))},
+                      Malformed{"getkq_with_value", binary_packet(0x80, 0x0D, "k", {}, "v")},
+                      Malformed{"noop_with_key", binary_request(0x0A, "k")},
+                      Malformed{"version_with_body", binary_packet(0x80, 0x0B, {}, {}, "v")},
+                      Malformed{"stat_with_extras", binary_packet(0x80, 0x10, {}, "xxxx")},
+                      Malformed{"stat_with_value", binary_packet(0x80, 0x10, "items", {}, "v")},
+                      Malformed{"quit_with_body", binary_packet(0x80, 0x07, {}, {}, "v")},
+                      Malformed{"quitq_with_key", binary_request(0x17, "k")},
+                      // memcached checks the key length before the opcode: an unknown
+                      // command with a key no key can be is refused too.
+                      Malformed{"unknown_opcode_key_over_250",
+                                binary_packet(0x80, 0x01, std::string(251, 'k'),
+                                              std::string(8, '\0'), "v")},
+                      Malformed{"key_and_extras_over_body", with_lengths(0x00, 10, 0, 5, "kkkkk")},
+                      // go-katsubushi's remote crash: extras 255, key 65535, body 65790.
+                      Malformed{"extras_255_key_65535", with_lengths(0x00, 65535, 255, 65790)},
+                      Malformed{"body_over_limit", with_lengths(0x01, 0, 0, 2 * 1024 * 1024)}),
+    [](const ::testing::TestParamInfo<Malformed>& param_info) {
+      return std::string(param_info.param.name);
+    });
 
 TEST(BinarySession, AnotherMagicMidStreamCloses) {
-  const Outcome o = run_every_chunking(request(0x0A, {}, 1) + "get a\r\n");
-  EXPECT_EQ(escaped(o.output), escaped(packet(0x81, 0x0A, {}, {}, {}, 0, 1)));
+  const Outcome o = run_every_chunking(binary_request(0x0A, {}, 1) + "get a\r\n");
+  EXPECT_EQ(escaped(o.output), escaped(binary_packet(0x81, 0x0A, {}, {}, {}, 0, 1)));
   EXPECT_TRUE(o.closing);
 }
 
 // A generator that cannot issue: an error status with the reason, even for a
 // quiet get, and the connection stays.
 TEST(BinarySession, GeneratorFailureIsAnInternalErrorAndTheConnectionStays) {
-  const std::string in = request(0x0D, "a", 1) + request(0x0A, {}, 2);
+  const std::string in = binary_request(0x0D, "a", 1) + binary_request(0x0A, {}, 2);
   const Outcome o = run_every_chunking(in, {}, [](SessionRig& rig) {
     rig.clock.set(id::kEpochUnixMs - 1);
   });
   EXPECT_EQ(escaped(o.output),
-            escaped(packet(0x81, 0x0D, {}, {}, "clock is before the id epoch", 0x0084, 1) +
-                    packet(0x81, 0x0A, {}, {}, {}, 0, 2)));
+            escaped(binary_packet(0x81, 0x0D, {}, {}, "clock is before the id epoch", 0x0084, 1) +
+                    binary_packet(0x81, 0x0A, {}, {}, {}, 0, 2)));
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.get_misses, 1u);
 }
@@ -269,18 +243,19 @@ TEST(BinarySession, GeneratorFailureIsAnInternalErrorAndTheConnectionStays) {
 // the clock is past the last id again, ids go on increasing.
 TEST(BinarySession, ClockRewoundPastTheWaitIsAnErrorUntilItCatchesUp) {
   SessionRig rig;
-  rig.feed(request(0x00, "a", 1));
+  rig.feed(binary_request(0x00, "a", 1));
   rig.clock.advance(-2000);  // the generator waits for at most 1 s
   std::vector<std::uint64_t> elsewhere(4095);  // the rest of that millisecond
   ASSERT_FALSE(katsubushi::id::issue_waiting(rig.generator, elsewhere).error);
-  rig.feed(request(0x09, "b", 2) + request(0x0A, {}, 3));
+  rig.feed(binary_request(0x09, "b", 2) + binary_request(0x0A, {}, 3));
   rig.clock.advance(2001);
-  rig.feed(request(0x00, "c", 4));
-  EXPECT_EQ(escaped(rig.transcript),
-            escaped(get_reply(0x00, "", id(0), 1) +
-                    packet(0x81, 0x09, {}, {}, "clock is behind the last issued id", 0x0084, 2) +
-                    packet(0x81, 0x0A, {}, {}, {}, 0, 3) +
-                    get_reply(0x00, "", id_at(kStartUnixMs + 1, 0), 4)));
+  rig.feed(binary_request(0x00, "c", 4));
+  EXPECT_EQ(
+      escaped(rig.transcript),
+      escaped(get_reply(0x00, "", rig_id(0), 1) +
+              binary_packet(0x81, 0x09, {}, {}, "clock is behind the last issued id", 0x0084, 2) +
+              binary_packet(0x81, 0x0A, {}, {}, {}, 0, 3) +
+              get_reply(0x00, "", id_at(kStartUnixMs + 1, 0), 4)));
   EXPECT_FALSE(rig.core.closing());
   EXPECT_EQ(rig.counters.cmd_get.load(), 3u);
   EXPECT_EQ(rig.counters.get_hits.load(), 2u);
@@ -294,8 +269,8 @@ TEST(BinarySession, BackpressureKeepsEveryReplyInOrder) {
   options.limits.max_output_bytes = 256;
   std::string in, want;
   for (std::uint32_t i = 0; i < 50; ++i) {
-    in += request(0x0C, "k", i);
-    want += get_reply(0x0C, "k", id(i), i);
+    in += binary_request(0x0C, "k", i);
+    want += get_reply(0x0C, "k", rig_id(i), i);
   }
   SessionRig rig(options);
   rig.receive(in);

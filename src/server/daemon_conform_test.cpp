@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

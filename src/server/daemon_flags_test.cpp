@@ -11,7 +11,7 @@
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 #include "version.hpp"
 
 namespace katsubushi::testing {

@@ -23,7 +23,7 @@
 #include "grpc_reflection.grpc.pb.h"
 #include "id/layout.hpp"
 #include "katsubushi.grpc.pb.h"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

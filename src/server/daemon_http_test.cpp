@@ -16,30 +16,15 @@
 #include <vector>
 
 #include "http/metrics.hpp"
-#include "http/test_wire.hpp"
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_fixture.hpp"
+#include "testing/daemon_process.hpp"
+#include "testing/http_wire.hpp"
 
 namespace katsubushi::testing {
 namespace {
 
-using http::testwire::ParsedResponse;
-
 constexpr std::uint32_t kWorkerId = 77;
-
-// `name` on this process's PATH, or nullopt.
-std::optional<std::string> program_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string_view::npos) break;
-    dirs.remove_prefix(colon + 1);
-  }
-  return std::nullopt;
-}
 
 // An HTTP/1.1 client on one kept-alive connection, reading one response at
 // a time (bytes past it stay for the next).
@@ -62,7 +47,7 @@ class HttpClient {
     for (;;) {
       const auto end = buf_.find("\r\n\r\n");
       if (end != std::string::npos) {
-        const auto parsed = http::testwire::parse_responses(buf_.substr(0, end + 4), {0});
+        const auto parsed = parse_responses(buf_.substr(0, end + 4), {0});
         if (!parsed.error.empty() || parsed.responses.size() != 1) {
           ADD_FAILURE() << parsed.error << "\n" << buf_;
           return std::nullopt;
@@ -164,7 +149,7 @@ void expect_every_route(std::uint16_t port, DaemonProcess& daemon) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(http::testwire::check_exposition(r->body), "") << r->body;
+  EXPECT_EQ(check_exposition(r->body), "") << r->body;
   // Every stat the daemon reports is a metric family.
   for (const auto& [name, value] : stats) {
     const http::MetricInfo* m = http::find_metric(name);
@@ -204,15 +189,7 @@ void expect_every_route(std::uint16_t port, DaemonProcess& daemon) {
   EXPECT_TRUE(c.closed_by_server());
 }
 
-class DaemonHttpTest : public ::testing::Test {
- protected:
-  void start(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"-worker-id=" + std::to_string(kWorkerId), "-threads=2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ASSERT_TRUE(daemon_.start_tcp(args)) << daemon_.log();
-  }
-  DaemonProcess daemon_;
-};
+using DaemonHttpTest = DaemonFixture<kWorkerId, DaemonStart::by_test>;
 
 TEST_F(DaemonHttpTest, EveryRouteOnTheMemcachedPort) {
   start();
@@ -377,7 +354,7 @@ TEST_F(DaemonHttpTest, OverMaxConnectionsTheHttpPortAnswers503) {
   ASSERT_TRUE(http.connect_tcp("127.0.0.1", http_port));
   const auto reply = http.read_until_closed();
   ASSERT_TRUE(reply) << "the connection over the limit was not closed";
-  const auto parsed = http::testwire::parse_responses(*reply);
+  const auto parsed = parse_responses(*reply);
   ASSERT_EQ(parsed.error, "") << *reply;
   ASSERT_EQ(parsed.responses.size(), 1u);
   EXPECT_EQ(parsed.responses[0].status, 503u);

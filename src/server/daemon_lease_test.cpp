@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "id/layout.hpp"
-#include "server/test_client.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
+#include "testing/loopback_client.hpp"
 #include "testing/redis_server.hpp"
 
 namespace katsubushi::testing {

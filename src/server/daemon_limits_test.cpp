@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -9,26 +9,15 @@
 #include <vector>
 
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_fixture.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {
 
 constexpr std::uint32_t kWorkerId = 43;
 
-class DaemonMetaTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(daemon_.start_tcp({"-worker-id=" + std::to_string(kWorkerId), "-threads=2"}))
-        << daemon_.log();
-  }
-  LoopbackClient connect() {
-    LoopbackClient c;
-    EXPECT_TRUE(c.connect_tcp("127.0.0.1", daemon_.port()));
-    return c;
-  }
-  DaemonProcess daemon_;
-};
+using DaemonMetaTest = DaemonFixture<kWorkerId>;
 
 std::vector<std::string> split(std::string_view s) {
   std::vector<std::string> out;

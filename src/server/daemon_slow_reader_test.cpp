@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "config/limits.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

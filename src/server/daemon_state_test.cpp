@@ -19,9 +19,9 @@
 
 #include "id/layout.hpp"
 #include "id/timefmt.hpp"
-#include "server/test_client.hpp"
-#include "server/test_daemon.hpp"
 #include "state/state_file.hpp"
+#include "testing/daemon_process.hpp"
+#include "testing/loopback_client.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -20,7 +20,7 @@
 
 #include "id/layout.hpp"
 #include "katsubushi.grpc.pb.h"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

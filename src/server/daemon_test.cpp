@@ -9,7 +9,8 @@
 #include <ctime>
 
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_fixture.hpp"
+#include "testing/daemon_process.hpp"
 #include "version.hpp"
 
 namespace katsubushi::testing {
@@ -17,19 +18,7 @@ namespace {
 
 constexpr std::uint32_t kWorkerId = 42;
 
-class DaemonTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(daemon_.start_tcp({"-worker-id=" + std::to_string(kWorkerId), "-threads=2"}))
-        << daemon_.log();
-  }
-  LoopbackClient connect() {
-    LoopbackClient c;
-    EXPECT_TRUE(c.connect_tcp("127.0.0.1", daemon_.port()));
-    return c;
-  }
-  DaemonProcess daemon_;
-};
+using DaemonTest = DaemonFixture<kWorkerId>;
 
 TEST_F(DaemonTest, MultiKeyGetGivesIncreasingIdsOfItsWorker) {
   LoopbackClient c = connect();

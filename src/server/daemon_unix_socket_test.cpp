@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "id/layout.hpp"
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 namespace katsubushi::testing {
 namespace {

@@ -9,14 +9,15 @@
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 const std::string kMn = "MN\r\n";
 const std::string kBadFormat = "CLIENT_ERROR bad command line format\r\n";
 const std::string kInvalidFlag = "CLIENT_ERROR invalid flag\r\n";
 
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
-std::string digits(std::uint64_t sequence) { return std::to_string(id(sequence)); }
+std::string digits(std::uint64_t sequence) { return std::to_string(rig_id(sequence)); }
 std::string len(std::uint64_t sequence) { return std::to_string(digits(sequence).size()); }
 
 // "VA <len><flags>\r\n<id>\r\n", flags written out by the test with a leading space.
@@ -41,13 +42,15 @@ std::vector<MetaCase> mg_cases() {
   return {
       {"mg_value", "mg a v\r\n", va(0), 1, 1},
       {"mg_without_flags_is_a_bare_hit", "mg a\r\nmg b v\r\n", "HD\r\n" + va(1), 2, 2},
-      {"mg_every_flag",
-       "mg key k v c f s t q Oabc\r\n",
+      {"mg_every_flag", "mg key k v c f s t q Oabc\r\n",
        va(0, " kkey c" + digits(0) + " f0 s" + len(0) + " t-1 Oabc"), 1, 1},
       {"mg_flags_in_request_order", "mg key Oxy t c k\r\n",
        "HD Oxy t-1 c" + digits(0) + " kkey\r\n", 1, 1},
       {"mg_case_insensitive_name", "MG a v\r\nMg b v\r\n", va(0) + va(1), 2, 2},
-      {"mg_go_separators", "mg\ta\tv\x0b" "c\r\r\n", va(0, " c" + digits(0)), 1, 1},
+      {"mg_go_separators",
+       "mg\ta\tv\x0b"
+       "c\r\r\n",
+       va(0, " c" + digits(0)), 1, 1},
       {"mg_base64_key", "mg Zm9v b k v\r\n", va(0, " kZm9v b"), 1, 1},
       {"mg_base64_binary_key", "mg AAEC/w== k b\r\n", "HD kAAEC/w== b\r\n", 1, 1},
       {"mg_base64_without_k", "mg Zm9v b v\r\n", va(0), 1, 1},
@@ -58,20 +61,20 @@ std::vector<MetaCase> mg_cases() {
       {"mg_250_byte_key", "mg " + std::string(250, 'k') + " k\r\n",
        "HD k" + std::string(250, 'k') + "\r\n", 1, 1},
       // Every mg is a hit, so q suppresses nothing; mn closes a batch.
-      {"mg_quiet_batch_closed_by_mn",
-       "mg a q v Oa\r\nmg b q v Ob\r\nmg c q k\r\nmn\r\n",
+      {"mg_quiet_batch_closed_by_mn", "mg a q v Oa\r\nmg b q v Ob\r\nmg c q k\r\nmn\r\n",
        va(0, " Oa") + va(1, " Ob") + "HD kc\r\n" + kMn, 4, 3},
       {"mn", "mn\r\nMN\r\nmn ignored tokens\r\n", kMn + kMn + kMn, 3, 0},
       {"mg_between_text_commands", "get a\r\nmg b v\r\ngets c\r\n",
-       value_reply("a", id(0)) + "END\r\n" + va(1) + value_reply("c", id(2), true) + "END\r\n", 3,
-       3},
+       value_reply("a", rig_id(0)) + "END\r\n" + va(1) + value_reply("c", rig_id(2), true) +
+           "END\r\n",
+       3, 3},
   };
 }
 
 // Every refused mg consumes no id: the get after it still gets sequence 0.
 std::vector<MetaCase> mg_error_cases() {
   const std::string next = "get z\r\n";
-  const std::string next_reply = value_reply("z", id(0)) + "END\r\n";
+  const std::string next_reply = value_reply("z", rig_id(0)) + "END\r\n";
   std::vector<std::pair<std::string, std::string>> errors = {
       {"mg_unknown_flag", "mg a x\r\n"},
       {"mg_flag_with_letters", "mg a vk\r\n"},

@@ -3,13 +3,14 @@
 
 #include <gtest/gtest.h>
 
-#include "http/test_wire.hpp"
+#include "testing/http_wire.hpp"
 
 namespace katsubushi::session {
 namespace {
 
 TEST(RefusalTest, HttpListenerGetsA503ThatClosesAndSaysWhenToRetry) {
-  const auto stream = http::testwire::parse_responses(session::too_many_connections_reply(session::Protocol::http));
+  const auto stream =
+      testing::parse_responses(session::too_many_connections_reply(session::Protocol::http));
   ASSERT_EQ(stream.error, "");
   ASSERT_EQ(stream.responses.size(), 1u);
   const auto& r = stream.responses[0];

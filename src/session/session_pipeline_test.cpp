@@ -11,13 +11,13 @@
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 const std::string kVersionReply = "VERSION " + std::string(kVersion) + "\r\n";
 constexpr std::size_t kChunk = std::size_t{16} * 1024;
 constexpr std::size_t kTenMiB = std::size_t{10} * 1024 * 1024;
-
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 TEST(SessionPipelineTest, MixedCommandsInOneReceiveAnswerInOrder) {
   const std::string input =
@@ -37,17 +37,11 @@ TEST(SessionPipelineTest, MixedCommandsInOneReceiveAnswerInOrder) {
       "quit\r\n"
       "get never\r\n";
   const std::string expected =
-      value_reply("a", id(0)) + "END\r\n" +
-      value_reply("b", id(1), true) + value_reply("c", id(2), true) + "END\r\n" +
-      kVersionReply +
-      "ERROR\r\n" +
-      "STAT maxconns 4096\r\nSTAT worker_id 5\r\nEND\r\n" +
-      "ERROR\r\n" +
-      "ERROR\r\n" +
-      "CLIENT_ERROR bad command line format\r\n" +
-      "OK\r\n" +
-      "STAT pid 4242\r\nSTAT uptime 17\r\nEND\r\n" +
-      value_reply("d", id(3)) + "END\r\n";
+      value_reply("a", rig_id(0)) + "END\r\n" + value_reply("b", rig_id(1), true) +
+      value_reply("c", rig_id(2), true) + "END\r\n" + kVersionReply + "ERROR\r\n" +
+      "STAT maxconns 4096\r\nSTAT worker_id 5\r\nEND\r\n" + "ERROR\r\n" + "ERROR\r\n" +
+      "CLIENT_ERROR bad command line format\r\n" + "OK\r\n" +
+      "STAT pid 4242\r\nSTAT uptime 17\r\nEND\r\n" + value_reply("d", rig_id(3)) + "END\r\n";
 
   SessionRig rig;
   rig.core.receive(input);
@@ -68,7 +62,7 @@ TEST(SessionPipelineTest, ThousandGetsInOneReceive) {
   for (int i = 0; i < 1000; ++i) {
     const std::string key = "k" + std::to_string(i);
     input += "get " + key + "\r\n";
-    expected += value_reply(key, id(static_cast<std::uint64_t>(i))) + "END\r\n";
+    expected += value_reply(key, rig_id(static_cast<std::uint64_t>(i))) + "END\r\n";
   }
   SessionRig rig;
   rig.feed(input);
@@ -222,7 +216,7 @@ TEST(SessionPipelineTest, HttpAnswerIsWellFormed) {
   const std::string length = headers.substr(at + field.size(), value_end - at - field.size());
   EXPECT_EQ(length, std::to_string(body.size()));
   EXPECT_NE(headers.find("\r\nConnection: close\r\n"), std::string::npos);
-  EXPECT_EQ(body, std::to_string(id(0)));
+  EXPECT_EQ(body, std::to_string(rig_id(0)));
   EXPECT_EQ(rig.generator.counters().ids_issued, 1u);
 }
 
@@ -234,7 +228,7 @@ TEST(SessionPipelineTest, ProtocolIsDecidedByTheFirstLine) {
   text.feed(" y\r\n");
   EXPECT_EQ(text.core.protocol(), session::Protocol::text);       // "GET /x y" is a text get
   EXPECT_EQ(text.transcript,
-            value_reply("/x", id(0)) + value_reply("y", id(1)) + "END\r\n");
+            value_reply("/x", rig_id(0)) + value_reply("y", rig_id(1)) + "END\r\n");
 
   SessionRig binary;
   binary.feed(std::string(1, static_cast<char>(0x80)));
@@ -257,7 +251,7 @@ TEST(SessionPipelineTest, ZeroCopyInputPath) {
   rig.core.commit(8);
   rig.core.process();
   rig.drain();
-  EXPECT_EQ(rig.transcript, value_reply("a", id(0)) + "END\r\n" + kVersionReply);
+  EXPECT_EQ(rig.transcript, value_reply("a", rig_id(0)) + "END\r\n" + kVersionReply);
 }
 
 TEST(SessionPipelineTest, QuitIgnoresLaterInputWithoutBufferingIt) {
@@ -351,7 +345,7 @@ TEST(SessionPipelineTest, StatsResetZeroesCountersNotIds) {
 
   rig.transcript.clear();
   rig.feed("get f\r\n");
-  EXPECT_EQ(rig.transcript, value_reply("f", id(4)) + "END\r\n");
+  EXPECT_EQ(rig.transcript, value_reply("f", rig_id(4)) + "END\r\n");
   EXPECT_EQ(rig.counters.cmd_get.load(), 1u);
   EXPECT_EQ(rig.counters.get_hits.load(), 1u);
 }
@@ -391,7 +385,7 @@ TEST(SessionPipelineTest, EndOfInputWaitsForBackpressure) {
   }
   std::string expected;
   for (int i = 0; i < 20; ++i) expected += kVersionReply;
-  expected += value_reply("last", id(0)) + "END\r\n";
+  expected += value_reply("last", rig_id(0)) + "END\r\n";
   EXPECT_EQ(rig.transcript, expected);
   EXPECT_EQ(rig.core.completed_requests(), 21u);
   EXPECT_FALSE(rig.core.wants_input());

@@ -14,6 +14,8 @@
 #include "proto/text_session.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 std::string get_line(std::size_t keys, std::string_view verb = "get") {

@@ -11,6 +11,8 @@
 #include "testing/session_test_util.hpp"
 
 namespace katsubushi::proto::test {
+
+using namespace katsubushi::testing;
 namespace {
 
 const std::string kVersionReply = "VERSION " + std::string(kVersion) + "\r\n";
@@ -19,8 +21,6 @@ const std::string kBadFormat = "CLIENT_ERROR bad command line format\r\n";
 const std::string kLineTooLong = "CLIENT_ERROR line too long\r\n";
 const std::string kBadDataChunk = "CLIENT_ERROR bad data chunk\r\n";
 const std::string kEnd = "END\r\n";
-
-std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 struct TextCase {
   std::string name;
@@ -44,28 +44,29 @@ RigOptions with_line_limit(std::size_t max_line_bytes) {
 
 std::vector<TextCase> retrieval_cases() {
   return {
-      {"get_one_key", "get a\r\n", value_reply("a", id(0)) + kEnd, false, 1, 1},
+      {"get_one_key", "get a\r\n", value_reply("a", rig_id(0)) + kEnd, false, 1, 1},
       {"get_multi_key", "get a bb ccc\r\n",
-       value_reply("a", id(0)) + value_reply("bb", id(1)) + value_reply("ccc", id(2)) + kEnd,
+       value_reply("a", rig_id(0)) + value_reply("bb", rig_id(1)) + value_reply("ccc", rig_id(2)) +
+           kEnd,
        false, 1, 3},
       {"get_same_key_twice", "get a a\r\n",
-       value_reply("a", id(0)) + value_reply("a", id(1)) + kEnd, false, 1, 2},
+       value_reply("a", rig_id(0)) + value_reply("a", rig_id(1)) + kEnd, false, 1, 2},
       {"gets_cas_is_the_id", "gets a b\r\n",
-       value_reply("a", id(0), true) + value_reply("b", id(1), true) + kEnd, false, 1, 2},
+       value_reply("a", rig_id(0), true) + value_reply("b", rig_id(1), true) + kEnd, false, 1, 2},
       {"get_extra_spaces", "get   a  b \r\n",
-       value_reply("a", id(0)) + value_reply("b", id(1)) + kEnd, false, 1, 2},
+       value_reply("a", rig_id(0)) + value_reply("b", rig_id(1)) + kEnd, false, 1, 2},
       {"get_250_byte_key", "get " + std::string(250, 'k') + "\r\n",
-       value_reply(std::string(250, 'k'), id(0)) + kEnd, false, 1, 1},
+       value_reply(std::string(250, 'k'), rig_id(0)) + kEnd, false, 1, 1},
       // A rejected key consumes no id: the next get still gets sequence 0.
       {"key_of_251_bytes", "get " + std::string(251, 'k') + "\r\nget c\r\n",
-       kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
+       kBadFormat + value_reply("c", rig_id(0)) + kEnd, false, 2, 1},
       {"key_of_251_bytes_among_good_keys", "get a " + std::string(251, 'k') + " b\r\nget c\r\n",
-       kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
+       kBadFormat + value_reply("c", rig_id(0)) + kEnd, false, 2, 1},
       {"key_with_control_byte", "get a\x01z\r\nget c\r\n",
-       kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
+       kBadFormat + value_reply("c", rig_id(0)) + kEnd, false, 2, 1},
       {"key_with_escape_byte", "gets a\x1bz\r\nget c\r\n",
-       kBadFormat + value_reply("c", id(0)) + kEnd, false, 2, 1},
-      {"key_with_del", "get a\x7f\r\nget c\r\n", kBadFormat + value_reply("c", id(0)) + kEnd,
+       kBadFormat + value_reply("c", rig_id(0)) + kEnd, false, 2, 1},
+      {"key_with_del", "get a\x7f\r\nget c\r\n", kBadFormat + value_reply("c", rig_id(0)) + kEnd,
        false, 2, 1},
       {"bare_get", "get\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
   };
@@ -76,24 +77,23 @@ std::vector<TextCase> other_command_cases() {
   no_stats.with_stats = false;
   return {
       {"stats", "stats\r\n", "STAT pid 4242\r\nSTAT uptime 17\r\n" + kEnd, false, 1, 0},
-      {"stats_settings", "stats settings\r\n",
-       "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd, false, 1, 0},
-      {"stats_without_source", "stats\r\nstats settings\r\n", kEnd + kEnd, false, 2, 0,
-       no_stats},
+      {"stats_settings", "stats settings\r\n", "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd,
+       false, 1, 0},
+      {"stats_without_source", "stats\r\nstats settings\r\n", kEnd + kEnd, false, 2, 0, no_stats},
       {"stats_unknown_group", "stats bogus\r\nstats cachedumps 1 1\r\nversion\r\n",
        kError + kError + kVersionReply, false, 3, 0},
       {"version", "version\r\n", kVersionReply, false, 1, 0},
       // go-katsubushi looks at the command name only.
       {"version_with_arguments", "version x\r\nVERSION 1 2 3 4 5 6 7 8 9\r\n",
        kVersionReply + kVersionReply, false, 2, 0},
-      {"quit_with_arguments", "get a\r\nquit now\r\nget b\r\n", value_reply("a", id(0)) + kEnd,
+      {"quit_with_arguments", "get a\r\nquit now\r\nget b\r\n", value_reply("a", rig_id(0)) + kEnd,
        true, 2, 1},
       {"verbosity", "verbosity 1\r\n", "OK\r\n", false, 1, 0},
       {"verbosity_noreply", "verbosity 1 noreply\r\nversion\r\n", kVersionReply, false, 2, 0},
       {"verbosity_bare", "verbosity\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
       {"verbosity_bad_level", "verbosity x\r\n", kBadFormat, false, 1, 0},
       {"quit_flushes_then_ignores_the_rest", "get a\r\nquit\r\nget b\r\nversion\r\n",
-       value_reply("a", id(0)) + kEnd, true, 2, 1},
+       value_reply("a", rig_id(0)) + kEnd, true, 2, 1},
       {"quit_alone", "quit\r\n", "", true, 1, 0},
       {"unknown_command", "incr a 1\r\nversion\r\n", kError + kVersionReply, false, 2, 0},
       // Every whole line is a request, an empty one included.
@@ -101,11 +101,11 @@ std::vector<TextCase> other_command_cases() {
       {"empty_lines_bare_lf", "\n\n", kError + kError, false, 2, 0},
       {"case_insensitive_commands",
        "GET a\r\nGeTs b\r\nVERSION\r\nSTATS settings\r\nVerbosity 1\r\nQUIT\r\n",
-       value_reply("a", id(0)) + kEnd + value_reply("b", id(1), true) + kEnd + kVersionReply +
-           "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd + "OK\r\n",
+       value_reply("a", rig_id(0)) + kEnd + value_reply("b", rig_id(1), true) + kEnd +
+           kVersionReply + "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd + "OK\r\n",
        true, 6, 2},
       {"bare_lf_line_endings", "get a\nversion\nverbosity 1\nnope\n",
-       value_reply("a", id(0)) + kEnd + kVersionReply + "OK\r\n" + kError, false, 4, 1},
+       value_reply("a", rig_id(0)) + kEnd + kVersionReply + "OK\r\n" + kError, false, 4, 1},
   };
 }
 
@@ -162,17 +162,17 @@ std::vector<TextCase> limit_and_sniffing_cases() {
   return {
       {"line_too_long_newline_arrives", "get " + std::string(40, 'k') + "\r\nversion\r\n",
        kLineTooLong, true, 0, 0, with_line_limit(32)},
-      {"line_too_long_newline_never_arrives", "get " + std::string(40, 'k'), kLineTooLong,
-       true, 0, 0, with_line_limit(32)},
+      {"line_too_long_newline_never_arrives", "get " + std::string(40, 'k'), kLineTooLong, true, 0,
+       0, with_line_limit(32)},
       {"line_too_long_after_a_command", "version\r\nget " + std::string(40, 'k'),
        kVersionReply + kLineTooLong, true, 1, 0, with_line_limit(32)},
       {"line_over_limit_by_one", "get " + key28 + "k\r\n", kLineTooLong, true, 0, 0,
        with_line_limit(32)},
-      {"line_at_limit_crlf", "get " + key28 + "\r\n", value_reply(key28, id(0)) + kEnd, false,
+      {"line_at_limit_crlf", "get " + key28 + "\r\n", value_reply(key28, rig_id(0)) + kEnd, false,
        1, 1, with_line_limit(32)},
       {"line_at_limit_crlf_after_a_command", "version\r\nget " + key28 + "\r\n",
-       kVersionReply + value_reply(key28, id(0)) + kEnd, false, 2, 1, with_line_limit(32)},
-      {"line_at_limit_lf", "get " + key28 + "\n", value_reply(key28, id(0)) + kEnd, false, 1, 1,
+       kVersionReply + value_reply(key28, rig_id(0)) + kEnd, false, 2, 1, with_line_limit(32)},
+      {"line_at_limit_lf", "get " + key28 + "\n", value_reply(key28, rig_id(0)) + kEnd, false, 1, 1,
        with_line_limit(32)},
       // A '\r' at the end may still be the start of "\r\n"; one before other bytes is not.
       {"line_at_limit_cr_waits", "get " + key28 + "\r", "", false, 0, 0, with_line_limit(32)},
@@ -190,8 +190,8 @@ std::vector<TextCase> limit_and_sniffing_cases() {
        true, 1, 0},
       // Only the first line chooses the protocol; later it is a text get.
       {"http_line_after_text_is_text", "version\r\nGET / HTTP/1.1\r\n",
-       kVersionReply + value_reply("/", id(0)) + value_reply("HTTP/1.1", id(1)) + kEnd, false,
-       2, 2},
+       kVersionReply + value_reply("/", rig_id(0)) + value_reply("HTTP/1.1", rig_id(1)) + kEnd,
+       false, 2, 2},
       // 0x80 first: the binary protocol (its own tests: binary_session_test.cpp).
       {"binary_version_is_answered", binary_header, binary_version_reply, false, 1, 0},
       {"binary_partial_header_waits", "\x80version\r\n", "", false, 0, 0},
@@ -223,34 +223,112 @@ std::vector<TextCase> generator_unavailable_cases() {
 std::vector<TextCase> half_close_cases() {
   const auto half = Ending::half_close;
   return {
-      {"eof_answers_unterminated_line", "get a", value_reply("a", id(0)) + kEnd, true, 1, 1, {},
-       {}, half},
-      {"eof_after_cr", "version\r\nget a\r", kVersionReply + value_reply("a", id(0)) + kEnd, true,
-       2, 1, {}, {}, half},
-      {"eof_after_two_cr", "get a\r\r", value_reply("a", id(0)) + kEnd, true, 1, 1, {}, {}, half},
-      {"eof_after_complete_lines", "get a\r\nversion\n", value_reply("a", id(0)) + kEnd + kVersionReply,
-       true, 2, 1, {}, {}, half},
-      {"eof_whitespace_only_line", "get a\r\n \t ", value_reply("a", id(0)) + kEnd + kError, true,
-       2, 1, {}, {}, half},
+      {"eof_answers_unterminated_line",
+       "get a",
+       value_reply("a", rig_id(0)) + kEnd,
+       true,
+       1,
+       1,
+       {},
+       {},
+       half},
+      {"eof_after_cr",
+       "version\r\nget a\r",
+       kVersionReply + value_reply("a", rig_id(0)) + kEnd,
+       true,
+       2,
+       1,
+       {},
+       {},
+       half},
+      {"eof_after_two_cr",
+       "get a\r\r",
+       value_reply("a", rig_id(0)) + kEnd,
+       true,
+       1,
+       1,
+       {},
+       {},
+       half},
+      {"eof_after_complete_lines",
+       "get a\r\nversion\n",
+       value_reply("a", rig_id(0)) + kEnd + kVersionReply,
+       true,
+       2,
+       1,
+       {},
+       {},
+       half},
+      {"eof_whitespace_only_line",
+       "get a\r\n \t ",
+       value_reply("a", rig_id(0)) + kEnd + kError,
+       true,
+       2,
+       1,
+       {},
+       {},
+       half},
       {"eof_lone_cr", "version\n\r", kVersionReply + kError, true, 2, 0, {}, {}, half},
-      {"eof_meta_line", "mg a v", "VA " + std::to_string(std::to_string(id(0)).size()) + "\r\n" +
-                                      std::to_string(id(0)) + "\r\n",
-       true, 1, 1, {}, {}, half},
-      {"eof_quit_line", "get a\r\nquit", value_reply("a", id(0)) + kEnd, true, 2, 1, {}, {},
+      {"eof_meta_line",
+       "mg a v",
+       "VA " + std::to_string(std::to_string(rig_id(0)).size()) + "\r\n" +
+           std::to_string(rig_id(0)) + "\r\n",
+       true,
+       1,
+       1,
+       {},
+       {},
+       half},
+      {"eof_quit_line",
+       "get a\r\nquit",
+       value_reply("a", rig_id(0)) + kEnd,
+       true,
+       2,
+       1,
+       {},
+       {},
        half},
       // A data block cut short never completes: nothing more is answered.
       {"eof_in_data_block", "set k 0 0 5\r\nhel", "", true, 0, 0, {}, {}, half},
-      {"eof_after_storage_header", "version\r\nset k 0 0 5", kVersionReply, true, 1, 0, {}, {},
+      {"eof_after_storage_header",
+       "version\r\nset k 0 0 5",
+       kVersionReply,
+       true,
+       1,
+       0,
+       {},
+       {},
        half},
       {"eof_in_ms_block", "ms k 5\r\nhe", "", true, 0, 0, {}, {}, half},
       // A first line cut short can only be text, even shaped like HTTP.
-      {"eof_http_shaped_first_line", "GET / HTTP/1.1",
-       value_reply("/", id(0)) + value_reply("HTTP/1.1", id(1)) + kEnd, true, 1, 2, {}, {}, half},
+      {"eof_http_shaped_first_line",
+       "GET / HTTP/1.1",
+       value_reply("/", rig_id(0)) + value_reply("HTTP/1.1", rig_id(1)) + kEnd,
+       true,
+       1,
+       2,
+       {},
+       {},
+       half},
       {"eof_with_nothing_sent", "", "", false, 0, 0, {}, {}, half},
-      {"eof_after_line_too_long", "get " + std::string(40, 'k'), kLineTooLong, true, 0, 0,
-       with_line_limit(32), {}, half},
-      {"eof_line_at_limit", "get " + std::string(28, 'k') + "\r",
-       value_reply(std::string(28, 'k'), id(0)) + kEnd, true, 1, 1, with_line_limit(32), {}, half},
+      {"eof_after_line_too_long",
+       "get " + std::string(40, 'k'),
+       kLineTooLong,
+       true,
+       0,
+       0,
+       with_line_limit(32),
+       {},
+       half},
+      {"eof_line_at_limit",
+       "get " + std::string(28, 'k') + "\r",
+       value_reply(std::string(28, 'k'), rig_id(0)) + kEnd,
+       true,
+       1,
+       1,
+       with_line_limit(32),
+       {},
+       half},
   };
 }
 
@@ -258,22 +336,23 @@ std::vector<TextCase> half_close_cases() {
 // form feed and a stray '\r' separate tokens as a space does.
 std::vector<TextCase> separator_cases() {
   return {
-      {"tab_after_command", "get\ta\r\n", value_reply("a", id(0)) + kEnd, false, 1, 1},
-      {"tab_between_keys", "get a\tb\r\n", value_reply("a", id(0)) + value_reply("b", id(1)) + kEnd,
-       false, 1, 2},
-      {"stray_cr_before_crlf", "get a\r\r\n", value_reply("a", id(0)) + kEnd, false, 1, 1},
+      {"tab_after_command", "get\ta\r\n", value_reply("a", rig_id(0)) + kEnd, false, 1, 1},
+      {"tab_between_keys", "get a\tb\r\n",
+       value_reply("a", rig_id(0)) + value_reply("b", rig_id(1)) + kEnd, false, 1, 2},
+      {"stray_cr_before_crlf", "get a\r\r\n", value_reply("a", rig_id(0)) + kEnd, false, 1, 1},
       {"stray_cr_between_keys", "gets a\rb\n",
-       value_reply("a", id(0), true) + value_reply("b", id(1), true) + kEnd, false, 1, 2},
-      {"vertical_tab_and_form_feed", "\x0bget\x0c" "a\x0b\x0c b\r\n",
-       value_reply("a", id(0)) + value_reply("b", id(1)) + kEnd, false, 1, 2},
+       value_reply("a", rig_id(0), true) + value_reply("b", rig_id(1), true) + kEnd, false, 1, 2},
+      {"vertical_tab_and_form_feed",
+       "\x0bget\x0c"
+       "a\x0b\x0c b\r\n",
+       value_reply("a", rig_id(0)) + value_reply("b", rig_id(1)) + kEnd, false, 1, 2},
       {"separators_in_other_commands",
        "stats\tsettings\r\nverbosity\t1\tnoreply\r\nset\tk\t0\t0\t2\r\nhi\r\nversion\t\r\n",
-       "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd + kError + kVersionReply, false, 4,
-       0},
+       "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd + kError + kVersionReply, false, 4, 0},
       // Lines of only separators crash go-katsubushi (it takes the first
       // field of a line that has none); here they are empty lines.
       {"whitespace_only_lines", "\r\r\n   \r\n\t\x0b\x0c\n \r \r\nget a\r\n",
-       kError + kError + kError + kError + value_reply("a", id(0)) + kEnd, false, 5, 1},
+       kError + kError + kError + kError + value_reply("a", rig_id(0)) + kEnd, false, 5, 1},
   };
 }
 
@@ -289,22 +368,24 @@ std::vector<TextCase> stats_group_cases() {
       {"stats_slabs", "stats slabs\r\n", slabs, false, 1, 0},
       {"stats_sizes", "stats sizes\r\n", sizes, false, 1, 0},
       {"stats_conns", "stats conns\r\n", kEnd, false, 1, 0},
-      {"stats_groups_case_insensitive", "stats ITEMS\r\nStats Slabs\r\nSTATS SiZeS\r\nstats CONNS\r\n",
-       kEnd + slabs + sizes + kEnd, false, 4, 0},
+      {"stats_groups_case_insensitive",
+       "stats ITEMS\r\nStats Slabs\r\nSTATS SiZeS\r\nstats CONNS\r\n", kEnd + slabs + sizes + kEnd,
+       false, 4, 0},
       {"stats_groups_ignore_extra_tokens", "stats items 1 2 3\r\nstats settings x\r\n",
        kEnd + "STAT maxconns 4096\r\nSTAT worker_id 5\r\n" + kEnd, false, 2, 0},
       {"stats_groups_without_source", "stats items\r\nstats slabs\r\nstats reset\r\n",
        kEnd + slabs + "RESET\r\n", false, 3, 0, no_stats},
       // A reset zeroes counters; ids go on from where they were.
       {"stats_reset", "get a\r\nstats reset\r\nSTATS RESET\r\nget b\r\n",
-       value_reply("a", id(0)) + kEnd + "RESET\r\nRESET\r\n" + value_reply("b", id(1)) + kEnd,
+       value_reply("a", rig_id(0)) + kEnd + "RESET\r\nRESET\r\n" + value_reply("b", rig_id(1)) +
+           kEnd,
        false, 4, 2},
       {"stats_detail", "stats detail on\r\nstats detail OFF\r\nstats DETAIL dump\r\n",
        "OK\r\nOK\r\n" + kEnd, false, 3, 0},
       {"stats_detail_usage", "stats detail\r\nstats detail o\r\nstats detail yes\r\n",
        detail_usage + detail_usage + detail_usage, false, 3, 0},
-      {"stats_cachedump", "stats cachedump 1 10\r\nstats cachedump 63 0\r\n", kEnd + kEnd, false,
-       2, 0},
+      {"stats_cachedump", "stats cachedump 1 10\r\nstats cachedump 63 0\r\n", kEnd + kEnd, false, 2,
+       0},
       {"stats_cachedump_errors",
        "stats cachedump\r\nstats cachedump 1\r\nstats cachedump x 1\r\nstats cachedump 1 -1\r\n"
        "stats cachedump 64 1\r\n",

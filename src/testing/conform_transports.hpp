@@ -13,11 +13,12 @@
 #include "conform/transport.hpp"
 #include "id/generator.hpp"
 #include "id/manual_clock.hpp"
-#include "session/session.hpp"
 #include "service/stats.hpp"
+#include "session/session.hpp"
+#include "testing/binary_wire.hpp"
 #include "testing/session_rig.hpp"
 
-namespace katsubushi::testkit {
+namespace katsubushi::testing {
 
 // The server side of a scripted connection: given the bytes of one send, the
 // reply and whether to close after it.
@@ -27,27 +28,12 @@ struct Answer {
 };
 using Script = std::function<Answer(std::string_view request)>;
 
-class ScriptedTransport final : public conform::Transport {
+// What both in-memory servers share: replies wait until the client reads
+// them; once the server has closed, a send fails as on a socket the peer
+// closed.
+class InMemoryTransport : public conform::Transport {
  public:
-  // `sent`, if given, collects every byte sent; it outlives the connection.
-  explicit ScriptedTransport(Script script, std::string* sent = nullptr)
-      : script_(std::move(script)), sent_(sent) {}
-
-  bool send(std::string_view bytes, conform::Millis, std::string& error,
-            bool& peer_closed) override {
-    if (closed_) {
-      error = "send: Broken pipe";
-      peer_closed = true;
-      return false;
-    }
-    if (sent_ != nullptr) *sent_ += bytes;
-    Answer a = script_(bytes);
-    pending_ += a.bytes;
-    closed_ = a.close;
-    return true;
-  }
-
-  conform::RecvStatus recv(std::string& out, conform::Millis, std::string&) override {
+  conform::RecvStatus recv(std::string& out, conform::Millis, std::string&) final {
     if (!pending_.empty()) {
       out += pending_;
       pending_.clear();
@@ -56,11 +42,38 @@ class ScriptedTransport final : public conform::Transport {
     return closed_ ? conform::RecvStatus::closed : conform::RecvStatus::timeout;
   }
 
+ protected:
+  // Whether the connection is still open; if not, the error a send gets.
+  bool open_for_send(std::string& error, bool& peer_closed) const {
+    if (!closed_) return true;
+    error = "send: Broken pipe";
+    peer_closed = true;
+    return false;
+  }
+
+  std::string pending_;  // replied, not yet read
+  bool closed_ = false;
+};
+
+class ScriptedTransport final : public InMemoryTransport {
+ public:
+  // `sent`, if given, collects every byte sent; it outlives the connection.
+  explicit ScriptedTransport(Script script, std::string* sent = nullptr)
+      : script_(std::move(script)), sent_(sent) {}
+
+  bool send(std::string_view bytes, conform::Millis, std::string& error,
+            bool& peer_closed) override {
+    if (!open_for_send(error, peer_closed)) return false;
+    if (sent_ != nullptr) *sent_ += bytes;
+    Answer a = script_(bytes);
+    pending_ += a.bytes;
+    closed_ = a.close;
+    return true;
+  }
+
  private:
   Script script_;
   std::string* sent_;
-  std::string pending_;
-  bool closed_ = false;
 };
 
 // go-katsubushi's nine stats, in its order, as the `stat` cases expect.
@@ -77,16 +90,15 @@ class NineStats final : public service::StatsSource {
 // Binary Noop requests (magic 0x80, opcode 0x0a) removed from `bytes`, which
 // hold whole packets: a server without Noop that never answers one.
 inline std::string without_binary_noops(std::string_view bytes) {
-  constexpr std::size_t kHeader = 24;
+  constexpr std::uint8_t kNoop = 0x0a;
   std::string kept;
-  while (bytes.size() >= kHeader) {
-    const auto byte = [&](std::size_t i) {
-      return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
-    };
-    const std::uint64_t size =
-        kHeader + ((byte(8) << 24U) | (byte(9) << 16U) | (byte(10) << 8U) | byte(11));
+  while (bytes.size() >= kBinaryHeaderBytes) {
+    const std::uint64_t size = kBinaryHeaderBytes + binary_body_length(bytes);
     if (size > bytes.size()) break;  // a malformed length: passed on as it is
-    if (byte(0) != 0x80 || byte(1) != 0x0a) kept += bytes.substr(0, size);
+    if (static_cast<std::uint8_t>(bytes[0]) != kRequestMagic ||
+        static_cast<std::uint8_t>(bytes[1]) != kNoop) {
+      kept += bytes.substr(0, size);
+    }
     bytes.remove_prefix(size);
   }
   kept += bytes;
@@ -95,7 +107,7 @@ inline std::string without_binary_noops(std::string_view bytes) {
 
 // This project's session core (simulated clock) as the server; `filter`
 // rewrites what the client sends before the session sees it.
-class SessionTransport final : public conform::Transport {
+class SessionTransport final : public InMemoryTransport {
  public:
   using Filter = std::function<std::string(std::string_view)>;
   explicit SessionTransport(Filter filter = {})
@@ -106,11 +118,7 @@ class SessionTransport final : public conform::Transport {
 
   bool send(std::string_view bytes, conform::Millis, std::string& error,
             bool& peer_closed) override {
-    if (closed_) {
-      error = "send: Broken pipe";
-      peer_closed = true;
-      return false;
-    }
+    if (!open_for_send(error, peer_closed)) return false;
     core_.receive(filter_ ? filter_(bytes) : std::string(bytes));
     for (;;) {
       core_.process();
@@ -126,15 +134,6 @@ class SessionTransport final : public conform::Transport {
     return true;
   }
 
-  conform::RecvStatus recv(std::string& out, conform::Millis, std::string&) override {
-    if (!pending_.empty()) {
-      out += pending_;
-      pending_.clear();
-      return conform::RecvStatus::data;
-    }
-    return closed_ ? conform::RecvStatus::closed : conform::RecvStatus::timeout;
-  }
-
  private:
   id::ManualClock clock_;
   id::IdGenerator generator_;
@@ -142,8 +141,6 @@ class SessionTransport final : public conform::Transport {
   NineStats stats_;
   session::SessionCore core_;
   Filter filter_;
-  std::string pending_;
-  bool closed_ = false;
 };
 
-}  // namespace katsubushi::testkit
+}  // namespace katsubushi::testing

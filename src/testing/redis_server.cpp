@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "testing/ports.hpp"
+
 namespace katsubushi::testing {
 
 namespace {
@@ -32,31 +34,13 @@ constexpr int kPortAttempts = 8;
 // The cluster bus listens on port + 10000.
 constexpr std::uint16_t kClusterBusOffset = 10000;
 
-// Whether 127.0.0.1:port can be bound now (0: any port); the port bound.
-std::uint16_t bind_probe(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  socklen_t len = sizeof addr;
-  std::uint16_t bound = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    bound = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return bound;
-}
-
 std::uint16_t free_port(bool cluster) {
   for (int i = 0; i < 200; ++i) {
-    const std::uint16_t port = bind_probe(0);
+    const std::uint16_t port = bind_loopback_probe(0);
     if (port == 0) continue;
     if (!cluster) return port;
     if (port <= 65535 - kClusterBusOffset &&
-        bind_probe(static_cast<std::uint16_t>(port + kClusterBusOffset)) != 0) {
+        bind_loopback_probe(static_cast<std::uint16_t>(port + kClusterBusOffset)) != 0) {
       return port;
     }
   }

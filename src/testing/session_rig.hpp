@@ -13,7 +13,7 @@
 #include "session/session.hpp"
 #include "service/stats.hpp"
 
-namespace katsubushi::testkit {
+namespace katsubushi::testing {
 
 inline constexpr std::int64_t kDefaultStartUnixMs = id::kEpochUnixMs + 123'456'789;
 inline constexpr std::uint32_t kDefaultWorker = 5;
@@ -127,4 +127,4 @@ struct SessionRig {
   std::uint64_t yields = 0;            // times it yielded with work left
 };
 
-}  // namespace katsubushi::testkit
+}  // namespace katsubushi::testing

@@ -17,22 +17,21 @@
 #include "testing/session_rig.hpp"
 #include "testing/wire.hpp"
 
-namespace katsubushi::proto::test {
+namespace katsubushi::testing {
 
-using testkit::escaped;
-using testkit::RigOptions;
-using testkit::SessionRig;
-using testkit::value_reply;
-
-inline constexpr std::int64_t kStartUnixMs = testkit::kDefaultStartUnixMs;
-inline constexpr std::uint32_t kWorker = testkit::kDefaultWorker;
-inline constexpr std::string_view kVersion = testkit::kDefaultVersion;
+inline constexpr std::int64_t kStartUnixMs = kDefaultStartUnixMs;
+inline constexpr std::uint32_t kWorker = kDefaultWorker;
+inline constexpr std::string_view kVersion = kDefaultVersion;
 
 // An id written out from the layout by hand, not through id::encode.
 constexpr std::uint64_t id_at(std::int64_t unix_ms, std::uint64_t sequence) {
   return (static_cast<std::uint64_t>(unix_ms - id::kEpochUnixMs) << 22) |
          (std::uint64_t{kWorker} << 12) | sequence;
 }
+
+// The `sequence`-th id a rig with the default options issues in its first
+// millisecond.
+constexpr std::uint64_t rig_id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 // Everything observable after a run, compared across chunkings.
 struct Outcome {
@@ -98,8 +97,8 @@ inline Outcome run_every_chunking(std::string_view input, const RigOptions& opti
     const Outcome split = run_pieces(input, {at}, options, setup, ending);
     if (split != whole) {
       ADD_FAILURE() << "split at offset " << at << " of " << input.size()
-                    << " differs from whole input\n  whole: " << testing::PrintToString(whole)
-                    << "\n  split: " << testing::PrintToString(split);
+                    << " differs from whole input\n  whole: " << ::testing::PrintToString(whole)
+                    << "\n  split: " << ::testing::PrintToString(split);
       return whole;  // one report per input is enough
     }
   }
@@ -110,4 +109,4 @@ inline Outcome run_every_chunking(std::string_view input, const RigOptions& opti
   return whole;
 }
 
-}  // namespace katsubushi::proto::test
+}  // namespace katsubushi::testing

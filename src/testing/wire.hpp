@@ -9,7 +9,7 @@
 
 #include "service/stats.hpp"
 
-namespace katsubushi::testkit {
+namespace katsubushi::testing {
 
 // "VALUE <key> 0 <len>[ <cas>]\r\n<id>\r\n" for one key.
 inline std::string value_reply(std::string_view key, std::uint64_t id, bool with_cas = false) {
@@ -53,4 +53,4 @@ inline std::string escaped(std::string_view s) {
   return out;
 }
 
-}  // namespace katsubushi::testkit
+}  // namespace katsubushi::testing

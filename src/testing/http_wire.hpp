@@ -17,7 +17,7 @@
 
 #include "service/ascii.hpp"
 
-namespace katsubushi::http::testwire {
+namespace katsubushi::testing {
 
 struct ParsedResponse {
   unsigned status = 0;
@@ -71,7 +71,8 @@ inline ParsedStream parse_responses(std::string_view stream,
     // "HTTP/1.1 " 3 digits, " ", a reason of printable ASCII.
     if (!status_line.starts_with("HTTP/1.1 ") || status_line.size() < 14 ||
         status_line[12] != ' ') {
-      out.error = "response " + std::to_string(at) + ": bad status line " + std::string(status_line);
+      out.error =
+          "response " + std::to_string(at) + ": bad status line " + std::string(status_line);
       return out;
     }
     for (std::size_t i = 9; i < 12; ++i) {
@@ -233,4 +234,4 @@ inline std::string check_exposition(std::string_view text) {
   return "";
 }
 
-}  // namespace katsubushi::http::testwire
+}  // namespace katsubushi::testing

@@ -1,6 +1,6 @@
 // Test harness for integration tests that run the real katsubushi and
 // katsubushi-dump binaries as child processes (talk to them with
-// test_client.hpp). Every wait here is bounded so a misbehaving daemon fails a
+// loopback_client.hpp). Every wait here is bounded so a misbehaving daemon fails a
 // test instead of hanging it; the bounds are hang protection, never pass/fail
 // timing.
 #pragma once
@@ -15,7 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "server/test_client.hpp"
+#include "testing/loopback_client.hpp"
+#include "testing/ports.hpp"
 
 namespace katsubushi::testing {
 
@@ -46,6 +47,9 @@ std::vector<std::string> faketime_env(const std::string& offset);
 std::string daemon_binary();
 std::string dump_binary();
 
+// `name` as found on this process's PATH, or nullopt.
+std::optional<std::string> program_on_path(const std::string& name);
+
 // A fresh directory under the system temp dir, removed with its contents.
 class TempDir {
  public:
@@ -59,8 +63,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read, close).
-std::uint16_t free_tcp_port();
 // Whether this host can bind and use [::1].
 bool ipv6_loopback_available();
 

@@ -1,4 +1,4 @@
-#include "server/test_daemon.hpp"
+#include "testing/daemon_process.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,9 +17,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <system_error>
 #include <utility>
-
-extern char** environ;
 
 namespace katsubushi::testing {
 
@@ -43,9 +42,8 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view kv(*e);
     const std::string_view name = env_name(kv);
-    const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
-      return env_name(x) == name;
-    });
+    const bool replaced = std::any_of(extra.begin(), extra.end(),
+                                      [&](const std::string& x) { return env_name(x) == name; });
     if (!replaced && (name == "PATH" || name == "TMPDIR" || name.ends_with("SAN_OPTIONS") ||
                       name.starts_with("LLVM_PROFILE") || name.starts_with("GCOV_"))) {
       env.emplace_back(kv);
@@ -58,16 +56,7 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
 // `name` as found on PATH (or itself if it has a slash or is not found).
 std::string find_on_path(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string_view::npos) break;
-    dirs.remove_prefix(colon + 1);
-  }
-  return name;
+  return program_on_path(name).value_or(name);
 }
 
 // fork + execve with stdin from /dev/null and stdout/stderr to the given fds.
@@ -95,9 +84,11 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     env_text.push_back(std::string(kListenPid) + std::string(20, '\0'));
   }
   std::vector<char*> argv;
+  argv.reserve(argv_text.size() + 1);
   for (auto& s : argv_text) argv.push_back(s.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (auto& s : env_text) envp.push_back(s.data());
   envp.push_back(nullptr);
 
@@ -114,7 +105,8 @@ pid_t spawn_process(const std::string& program, const std::vector<std::string>& 
     ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The child of fork() has one thread: sigprocmask is pthread_sigmask here.
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe)
     if (::dup2(devnull, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
     if (launch.fd_limit) {
       const rlimit lim{*launch.fd_limit, *launch.fd_limit};
@@ -197,6 +189,19 @@ std::string with_sanitizer_option(const std::string& name, const std::string& op
   return name + "=" + value + option;
 }
 
+std::optional<std::string> program_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
+}
+
 std::string daemon_binary() { return KATSUBUSHI_BIN; }
 
 std::vector<std::string> faketime_env(const std::string& offset) {
@@ -214,7 +219,8 @@ std::string dump_binary() { return KATSUBUSHI_DUMP_BIN; }
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "katsubushi-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+    throw std::runtime_error("mkdtemp failed: " +
+                             std::error_code(errno, std::system_category()).message());
   }
   path_ = pattern;
 }
@@ -222,23 +228,6 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ignored;
   fs::remove_all(path_, ignored);
-}
-
-std::uint16_t free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 bool ipv6_loopback_available() {

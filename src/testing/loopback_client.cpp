@@ -1,4 +1,4 @@
-#include "server/test_client.hpp"
+#include "testing/loopback_client.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -140,8 +140,7 @@ RecvStatus LoopbackClient::recv_some(std::string& out, Millis timeout) {
   return errno == EINTR ? RecvStatus::timeout : RecvStatus::error;
 }
 
-std::optional<std::string> LoopbackClient::recv_until(std::string_view terminator,
-                                                      Millis timeout) {
+std::optional<std::string> LoopbackClient::recv_until(std::string_view terminator, Millis timeout) {
   const auto deadline = SteadyClock::now() + timeout;
   std::string buf = std::move(pending_);
   pending_.clear();
@@ -181,7 +180,7 @@ std::optional<std::string> LoopbackClient::request(std::string_view bytes,
   return recv_until(terminator, timeout);
 }
 
-void LoopbackClient::shutdown_write() {
+void LoopbackClient::shutdown_write() const {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
@@ -278,8 +277,7 @@ ParseStatus parse_get_reply(std::string_view in, std::vector<IdValue>& values, s
     if (in.size() < data_at + len + 2) return ParseStatus::partial;
     IdValue v;
     v.key = std::string(words[1]);
-    if (!parse_decimal(in.substr(data_at, len), v.id) ||
-        in.substr(data_at + len, 2) != "\r\n") {
+    if (!parse_decimal(in.substr(data_at, len), v.id) || in.substr(data_at + len, 2) != "\r\n") {
       return ParseStatus::malformed;
     }
     if (words.size() == 5) v.cas = cas;

@@ -10,24 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "http/test_wire.hpp"
+#include "testing/http_wire.hpp"
 #include "testing/session_test_util.hpp"
 
-namespace katsubushi::http::session_test {
+namespace katsubushi::testing {
 
 using session::Protocol;
-using proto::test::escaped;
-using proto::test::id_at;
-using proto::test::kStartUnixMs;
-using proto::test::Outcome;
-using proto::test::RigOptions;
-using proto::test::run_every_chunking;
-using proto::test::SessionRig;
-using testwire::parse_responses;
-using testwire::ParsedResponse;
-using testwire::ParsedStream;
-
-inline std::uint64_t id(std::uint64_t sequence) { return id_at(kStartUnixMs, sequence); }
 
 // A connection of the -http-port listener: HTTP from the first byte.
 inline RigOptions http_port(service::SessionLimits limits = {}) {
@@ -53,6 +41,21 @@ inline std::vector<ParsedResponse> answers(std::string_view input, Outcome* outc
   return responses(o.output, head_at);
 }
 
+// `input` under every chunking is answered with one 400 "bad request: ..."
+// that closes the connection, and draws no id. `outcome`: the run's, for
+// more checks.
+inline void expect_bad_request_then_close(std::string_view input, Outcome* outcome = nullptr) {
+  Outcome o;
+  const auto r = answers(input, &o);
+  if (outcome != nullptr) *outcome = o;
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 400u);
+  EXPECT_TRUE(r[0].body.starts_with("bad request: ")) << r[0].body;
+  EXPECT_TRUE(r[0].closes());
+  EXPECT_TRUE(o.closing);
+  EXPECT_EQ(o.ids_issued, 0u);
+}
+
 inline constexpr std::string_view kGetId = "GET /id HTTP/1.1\r\nHost: k\r\n\r\n";
 
-}  // namespace katsubushi::http::session_test
+}  // namespace katsubushi::testing

@@ -55,7 +55,7 @@ class LoopbackClient {
   // Puts bytes back in front of what the next read returns.
   void unread(std::string_view bytes) { pending_.insert(0, bytes); }
 
-  void shutdown_write();
+  void shutdown_write() const;
   void close();
   // Close with SO_LINGER 0: the kernel sends RST instead of FIN.
   void close_with_reset();
