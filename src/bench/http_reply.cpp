@@ -1,19 +1,12 @@
 #include "bench/http_reply.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <charconv>
+
+#include "service/ascii.hpp"
 
 namespace katsubushi::bench::detail {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -25,7 +18,7 @@ std::string_view trim(std::string_view s) noexcept {
 bool has_close_token(std::string_view value) noexcept {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), "close")) return true;
+    if (service::iequals_ascii(trim(value.substr(0, comma)), "close")) return true;
     value.remove_prefix(comma == std::string_view::npos ? value.size() : comma + 1);
   }
   return false;
@@ -69,7 +62,7 @@ HttpHead read_http_head(std::string_view head) noexcept {
     }
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "Content-Length")) {
+    if (service::iequals_ascii(name, "Content-Length")) {
       std::uint64_t n = 0;
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (has_length || value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
@@ -79,7 +72,7 @@ HttpHead read_http_head(std::string_view head) noexcept {
       }
       has_length = true;
       out.content_length = n;
-    } else if (iequals(name, "Connection")) {
+    } else if (service::iequals_ascii(name, "Connection")) {
       out.close = out.close || has_close_token(value);
     }
   }

@@ -326,7 +326,9 @@ TEST(DaemonGrpc, ManyClientsAtOnceAreAllAnsweredWithUniqueIds) {
   // 640,000 ids need at least 157 milliseconds: some calls waited. (A
   // sanitizer build issues fewer than 4096 ids in a millisecond, so there
   // nothing runs out: it failed once in the asan stage with 0 waits.)
-  if (!kSanitized) EXPECT_GT(stat_value(d.memcached_stats(), "sequence_waits"), 0);
+  if (!kSanitized) {
+    EXPECT_GT(stat_value(d.memcached_stats(), "sequence_waits"), 0);
+  }
 }
 
 // SIGTERM while clients call in a loop and another channel sits idle: every
