@@ -84,7 +84,9 @@ struct HttpSession::Parser {
   RequestParser& next() {
     if (!current) {
       current.emplace();
-      current->eager(true);
+      // The header alone first: it is checked before any of the body or the
+      // trailers is read, since the parser merges trailer fields into it.
+      current->eager(false);
       current->header_limit(static_cast<std::uint32_t>(config::kHttpMaxHeaderBytes));
       current->body_limit(std::uint64_t{config::kHttpMaxBodyBytes});
     }
@@ -175,6 +177,8 @@ bool HttpSession::parse(service::InputBuffer& in, service::OutputBuffer& out) {
         fail(400, "bad request: " + std::string(why) + "\n", in, out);
         return false;
       }
+      parser.eager(true);
+      if (!ec && !parser.is_done()) continue;  // on to the body
     }
     if (ec == bhttp::error::need_more) {
       if (used > 0) continue;
