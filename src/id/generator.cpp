@@ -1,5 +1,7 @@
 #include "id/generator.hpp"
 
+#include "id/fault_injection.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -25,6 +27,9 @@ class GeneratorCategory final : public std::error_category {
         return "clock has reached the reserved-until mark, which is not yet written ahead";
       case GeneratorErrc::no_lease:
         return "no valid worker id lease";
+      case GeneratorErrc::clock_untrusted:
+        return "clock not trusted: it disagrees with the lease store's by more than "
+               "-max-clock-skew, or the kernel's error bound is wider";
       case GeneratorErrc::stopped:
         return "the daemon is stopping";
     }
@@ -44,18 +49,21 @@ std::error_code make_error_code(GeneratorErrc e) noexcept {
 }
 
 IdGenerator::IdGenerator(Clock& clock, std::uint32_t worker_id, GeneratorOptions options)
-    : clock_(clock), worker_id_(worker_id & kMaxWorkerId), options_(options) {}
+    : clock_(clock),
+      worker_id_(worker_id & kMaxWorkerId),
+      options_(options),
+      gate_off_(fault_injected(Fault::no_gate)) {}
 
 std::error_code IdGenerator::window_refusal(std::int64_t now, std::int64_t now_unix) const {
   if (window_.ceiling_ms == std::numeric_limits<std::int64_t>::min()) {
     return GeneratorErrc::stopped;
   }
-  if (now_unix >= window_.lease_until_unix_ms) return GeneratorErrc::no_lease;
+  if (now_unix >= window_.lease_until_unix_ms && !gate_off_) return lease_refusal_;
   // The timestamp the next id would carry: the clock's, or the current
   // millisecond's while it has ids left or the clock is behind it.
   const std::int64_t ts = std::max(now, last_ts_);
   if (now <= window_.floor_ms && last_ts_ <= window_.floor_ms) return GeneratorErrc::below_floor;
-  if (ts >= window_.ceiling_ms) return GeneratorErrc::not_reserved;
+  if (ts >= window_.ceiling_ms && !gate_off_) return GeneratorErrc::not_reserved;
   return {};
 }
 
@@ -86,11 +94,13 @@ void IdGenerator::set_lease(std::uint32_t worker_id, std::int64_t until_unix_ms)
     worker_id_.store(worker_id, std::memory_order_relaxed);
   }
   window_.lease_until_unix_ms = until_unix_ms;
+  lease_refusal_ = GeneratorErrc::no_lease;
 }
 
-void IdGenerator::drop_lease() {
+void IdGenerator::drop_lease(GeneratorErrc why) {
   std::lock_guard lock(mu_);
   window_.lease_until_unix_ms = std::numeric_limits<std::int64_t>::min();
+  lease_refusal_ = why;
 }
 
 std::int64_t IdGenerator::stop() {

@@ -20,6 +20,7 @@ enum class GeneratorErrc {
   below_floor,          // clock has not passed a mark ids must stay above (state file, fence)
   not_reserved,         // clock has reached the reserved-until mark not yet written ahead
   no_lease,             // no worker-id lease is held that is still provably valid
+  clock_untrusted,      // the clock disagrees with the lease store's, or the kernel's error bound is too wide
   stopped,              // the daemon has written its last mark and issues no more
 };
 
@@ -101,8 +102,10 @@ class IdGenerator {
   // written yet) and ids stay above every timestamp issued so far, so they
   // keep increasing across the change.
   void set_lease(std::uint32_t worker_id, std::int64_t until_unix_ms);
-  // The lease is gone: nothing is issued until set_lease() again.
-  void drop_lease();
+  // The lease is gone (or the clock cannot be trusted, `why`
+  // clock_untrusted): nothing is issued until set_lease() again, and
+  // check_available() and every refusal give `why`.
+  void drop_lease(GeneratorErrc why = GeneratorErrc::no_lease);
   // Issues nothing more, ever; returns the mark a clean restart must stay
   // above: the last issued timestamp, or the floor when that is higher.
   std::int64_t stop();
@@ -122,6 +125,9 @@ class IdGenerator {
   std::int64_t last_ts_ = -1;      // guarded by mu_
   std::uint32_t sequence_ = 0;     // guarded by mu_: last sequence used at last_ts_
   IssueWindow window_;             // guarded by mu_
+  GeneratorErrc lease_refusal_ = GeneratorErrc::no_lease;  // guarded by mu_: why, past the lease
+  // The fleet campaign's self-test seam (id/fault_injection.hpp): false in production.
+  const bool gate_off_;
 
   // Why no id can be issued at `now` (ms since the id epoch, `now_unix` on
   // the clock) under the window; mu_ held.
