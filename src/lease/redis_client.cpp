@@ -220,25 +220,48 @@ RedisClient::Connection& RedisClient::connection(const RedisEndpoint& at, Deadli
 }
 
 RedisReply RedisClient::exchange(const RedisEndpoint& at, const std::vector<std::string>& argv,
-                                 Deadline deadline, const std::vector<std::string>* undo) {
+                                 Deadline deadline, FollowUp follow) {
   Connection& conn = connection(at, deadline);
+  RedisReply r;
   try {
-    return command_on(conn.ctx, at, argv, deadline);
+    r = command_on(conn.ctx, at, argv, deadline);
   } catch (const RedisError& e) {
     // Closing after the undo keeps both in order: Redis reads what was sent
     // before it sees the end of the connection.
-    const bool undone = undo != nullptr && write_behind(*conn.ctx, *undo);
+    const bool undone = follow.undo != nullptr && write_behind(*conn.ctx, *follow.undo);
     connections_.erase(at.text());
     if (!undone) throw;
-    throw RedisError(std::string(e.what()) + " (" + undo->at(0) + " undo queued behind it)");
+    throw RedisError(std::string(e.what()) + " (" + follow.undo->at(0) +
+                     " undo queued behind it)");
   }
+  if (follow.then != nullptr && !r.is_error()) {
+    try {
+      *follow.then_reply = command_on(conn.ctx, at, *follow.then, deadline);
+    } catch (const RedisError&) {
+      connections_.erase(at.text());
+      throw;
+    }
+  }
+  return r;
 }
 
 RedisReply RedisClient::key_command(const std::vector<std::string>& argv, std::size_t key_index) {
   const SigpipeBlocked no_sigpipe;
   const Deadline deadline = SteadyClock::now() + timeout_;
   if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline);
-  return cluster_key_command(argv, key_index, deadline, nullptr);
+  return cluster_key_command(argv, key_index, deadline, {});
+}
+
+RedisReply RedisClient::key_command_then(const std::vector<std::string>& argv,
+                                         std::size_t key_index,
+                                         const std::vector<std::string>& then,
+                                         RedisReply& then_reply) {
+  const SigpipeBlocked no_sigpipe;
+  const Deadline deadline = SteadyClock::now() + timeout_;
+  then_reply = RedisReply{};
+  const FollowUp follow{.then = &then, .then_reply = &then_reply};
+  if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline, follow);
+  return cluster_key_command(argv, key_index, deadline, follow);
 }
 
 RedisReply RedisClient::key_command_or_undo(const std::vector<std::string>& argv,
@@ -246,8 +269,8 @@ RedisReply RedisClient::key_command_or_undo(const std::vector<std::string>& argv
                                             std::size_t key_index) {
   const SigpipeBlocked no_sigpipe;
   const Deadline deadline = SteadyClock::now() + timeout_;
-  if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline, &undo);
-  return cluster_key_command(argv, key_index, deadline, &undo);
+  if (!url_.cluster) return exchange(url_.endpoints.front(), argv, deadline, {.undo = &undo});
+  return cluster_key_command(argv, key_index, deadline, {.undo = &undo});
 }
 
 RedisReply RedisClient::any_command(const std::vector<std::string>& argv) {

@@ -59,6 +59,13 @@ inline constexpr int kMaxClusterHops = 8;
 // bytes between the first '{' and the next '}', when not empty), mod 16384.
 std::uint16_t key_slot(std::string_view key) noexcept;
 
+// What a call sends after its command on the same connection.
+struct RedisFollowUp {
+  const std::vector<std::string>* undo = nullptr;  // see key_command_or_undo()
+  const std::vector<std::string>* then = nullptr;  // see key_command_then()
+  RedisReply* then_reply = nullptr;
+};
+
 class RedisClient {
  public:
   // `timeout` bounds every call (at least 1 ms).
@@ -79,6 +86,13 @@ class RedisClient {
   // that was stopped or slow, not gone, runs `undo` right after `argv`.
   RedisReply key_command_or_undo(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& undo, std::size_t key_index = 1);
+
+  // key_command(), then `then` on the same connection (the node that ran
+  // `argv`) once `argv` got a reply that is not an error, within the same
+  // timeout: WAIT after a write, so that it counts only once replicas have it.
+  // `then_reply` is left nil when `then` was not sent. Throws RedisError.
+  RedisReply key_command_then(const std::vector<std::string>& argv, std::size_t key_index,
+                              const std::vector<std::string>& then, RedisReply& then_reply);
 
   // A command any node can answer (PUBLISH reaches every subscriber of a
   // cluster): the first node that answers. Throws RedisError.
@@ -108,11 +122,11 @@ class RedisClient {
   static std::unique_ptr<Connection> open_connection(const RedisUrl& url, const RedisEndpoint& at,
                                                      int db, Deadline deadline);
   Connection& connection(const RedisEndpoint& at, Deadline deadline);
-  // `undo`: see key_command_or_undo().
+  using FollowUp = RedisFollowUp;
   RedisReply exchange(const RedisEndpoint& at, const std::vector<std::string>& argv,
-                      Deadline deadline, const std::vector<std::string>* undo = nullptr);
+                      Deadline deadline, FollowUp follow = {});
   RedisReply cluster_key_command(const std::vector<std::string>& argv, std::size_t key_index,
-                                 Deadline deadline, const std::vector<std::string>* undo);
+                                 Deadline deadline, FollowUp follow);
   void load_slots(Deadline deadline);
   // Seeds first, then nodes learnt from CLUSTER SLOTS, each once.
   std::vector<RedisEndpoint> known_nodes() const;

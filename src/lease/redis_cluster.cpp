@@ -150,7 +150,7 @@ void RedisClient::load_slots(Deadline deadline) {
 
 RedisReply RedisClient::cluster_key_command(const std::vector<std::string>& argv,
                                             std::size_t key_index, Deadline deadline,
-                                            const std::vector<std::string>* undo) {
+                                            FollowUp follow) {
   const std::uint16_t slot = key_slot(argv.at(key_index));
   if (slots_stale_) {
     try {
@@ -182,7 +182,7 @@ RedisReply RedisClient::cluster_key_command(const std::vector<std::string>& argv
     try {
       // ASKING holds for the next command on this connection only.
       if (asking) exchange(at, {"ASKING"}, deadline);
-      r = exchange(at, argv, deadline, undo);
+      r = exchange(at, argv, deadline, follow);
     } catch (const RedisError& e) {
       last_error = unreachable = e.what();
       forget_node(at);
