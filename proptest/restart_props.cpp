@@ -236,7 +236,7 @@ class World {
   }
 
   void write_hwm() {
-    const std::int64_t mark = run_->reservations->hwm_to_write();
+    const std::int64_t mark = run_->reservations->hwm_to_write(run_->lease_until_unix_ms);
     auto& stored = hwm_[run_->worker];
     stored = std::max(stored, mark);
     run_->reservations->hwm_written(mark);

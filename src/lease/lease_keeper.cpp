@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "id/fault_injection.hpp"
 #include "id/layout.hpp"
 
 namespace katsubushi::lease {
@@ -30,8 +31,15 @@ LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& 
       listener_(listener),
       redis_(options_.url, timing_.call_timeout),
       keys_(redis_, options_.uuid.empty() ? random_uuid() : options_.uuid, options_.expiry),
-      random_(options_.seed ? *options_.seed : random_seed()) {
+      random_(options_.seed ? *options_.seed : random_seed()),
+      kernel_clock_(options_.kernel_clock ? options_.kernel_clock : id::read_kernel_clock) {
   check_lease_options(options_, timing_, uuid());
+  if (options_.url.cluster && !keys_.fence_shares_slot()) {
+    throw LeaseError("worker id lease: namespace \"" + options_.url.ns + "\": " +
+                     keys_.hwm_key(1) + " and " + keys_.id_key(1) +
+                     " fall in different hash slots, so no script can check the one and fence "
+                     "the other on a Redis Cluster; use a namespace without '{' and '}'");
+  }
 }
 
 LeaseKeeper::~LeaseKeeper() { stop_and_release(); }
@@ -75,13 +83,17 @@ std::vector<bool> LeaseKeeper::learn_used_ids() {
 }
 
 std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t> prefer,
-                                                    std::vector<bool> used) {
+                                                    std::vector<bool> used, bool& fresh) {
+  fresh = true;
   if (prefer) {
     if (keys_.claim(*prefer)) return prefer;
     // Still ours: the lease ran out here (calls failing past its end) but
     // not in Redis. Nobody held the id meanwhile, so it is taken back as is
     // rather than left to expire while we take another.
-    if (keys_.extend(*prefer) == KeyHold::kept) return prefer;
+    if (keys_.extend(*prefer) == KeyHold::kept) {
+      fresh = false;
+      return prefer;
+    }
     used[*prefer] = true;
   }
   const std::uint32_t lo = options_.min_worker_id;
@@ -106,54 +118,130 @@ std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t>
   }
 }
 
-void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms) {
+void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool fresh) {
   std::int64_t fence = -1;
   try {
     fence = keys_.read_fence(worker);
   } catch (const RedisError&) {
     // No fence, no lease: the id goes back rather than wait for its expiry
     // (an UnfenceableId too: an operator fixes the key).
-    release(worker);
+    release(worker, std::nullopt);
     throw;
   }
   const std::int64_t until = valid_until(started_unix_ms);
+  std::int64_t floor = fence;
+  std::string note = fence >= 0 ? ", fenced above " + std::to_string(fence) : std::string();
+  if (fresh && fence < 0 && !id::fault_injected(id::Fault::no_fresh_wait)) {
+    // Nothing says what an earlier holder issued: it is the id's first use,
+    // or the store lost its data (restarted empty, flushed, a failover to a
+    // replica that missed it). Any earlier holder stops at the end of the
+    // lease it last proved, which was before this claim, on a clock at most
+    // 2 * max_clock_skew from ours: ids start after that.
+    const auto wait = unfenced_claim_wait(options_, timing_);
+    floor = started_unix_ms + wait.count() - id::kEpochUnixMs;
+    note = "; no fence in " + keys_.hwm_key(worker) +
+           " (its first use, or the store lost it): no id before " +
+           std::to_string(floor + id::kEpochUnixMs) + " (unix ms), " + std::to_string(wait.count()) +
+           " ms from the claim, when any earlier holder's lease has surely ended (-lease-ttl less "
+           "a quarter, plus twice -max-clock-skew)";
+  }
+  if (id::fault_injected(id::Fault::no_fence)) floor = -1;
   {
     std::lock_guard lock(mu_);
     if (stats_.worker_id != 0) ++stats_.lease_changes;
     stats_.state = LeaseState::held;
     stats_.worker_id = worker;
     stats_.valid_until_unix_ms = until;
-    fence_ = fence;
+    stats_.why.clear();
+    fence_ = floor;
   }
   spdlog::info("worker id {} claimed from {} (uuid {}){}", worker, options_.url.redacted(), uuid(),
-               fence >= 0 ? ", fenced above " + std::to_string(fence) : std::string());
-  listener_.lease_held(worker, until, fence);
+               note);
+  listener_.lease_held(worker, until, floor);
+  std::string failure;
+  KeyHold held = KeyHold::gone;
   try {
-    write_hwm(worker);
+    held = raise_fence(worker, until, failure);
   } catch (const RedisError& e) {
-    // The lease holds; the ceiling waits for the next refresh's mark.
-    std::lock_guard lock(mu_);
-    ++stats_.refresh_failures;
-    spdlog::warn("worker id {}: writing {} failed: {}", worker, keys_.hwm_key(worker), e.what());
+    failure = e.what();
+    redis_.disconnect();
   }
+  if (held == KeyHold::kept) return;
+  if (failure.empty()) {
+    lose(keys_.id_key(worker) + (held == KeyHold::gone ? " vanished" : " was taken") +
+         " right after the claim");
+    return;
+  }
+  // The lease holds; the ceiling waits for the next refresh's mark.
+  std::lock_guard lock(mu_);
+  ++stats_.refresh_failures;
+  spdlog::warn("worker id {}: raising {} failed: {}", worker, keys_.hwm_key(worker), failure);
 }
 
-void LeaseKeeper::write_hwm(std::uint32_t worker) {
-  const std::int64_t mark = listener_.hwm_to_write();
-  keys_.raise_fence(worker, mark);
+std::string LeaseKeeper::check_clocks() {
+  const id::KernelClock kernel = kernel_clock_();
+  const std::int64_t before = clock_.now_unix_ms();
+  const std::int64_t store_us = keys_.store_time_us();
+  const std::int64_t after = clock_.now_unix_ms();
+  // Our clock read `before` and `after` around the store's reading: only a
+  // store time within [after - skew, before + skew] proves every offset our
+  // clock may have had at that moment within the skew.
+  const std::int64_t store_ms = store_us / 1000;
+  const std::int64_t skew = options_.max_clock_skew.count();
+  const std::int64_t measured = store_ms - (before + after) / 2;
+  {
+    std::lock_guard lock(mu_);
+    stats_.store_clock_measured = true;
+    stats_.store_clock_skew_ms = measured;
+  }
+  if (!kernel.synced && !told_unsynced_) {
+    told_unsynced_ = true;
+    spdlog::warn(
+        "the kernel says the clock is not synchronised (no NTP daemon disciplines it, or it "
+        "lost its sources): its error bound is no bound, so only the store's clock (TIME) is "
+        "checked, against -max-clock-skew {} ms",
+        skew);
+  } else if (kernel.synced) {
+    told_unsynced_ = false;
+  }
+  if (kernel.synced && kernel.max_error_us > skew * 1000) {
+    return "the kernel's clock error bound is " + std::to_string(kernel.max_error_us / 1000) +
+           " ms, over -max-clock-skew " + std::to_string(skew) + " ms";
+  }
+  if (store_ms < after - skew || store_ms > before + skew) {
+    return "our clock is " + std::to_string(-measured) + " ms " +
+           (measured < 0 ? "ahead of" : "behind") + " the store's (" + options_.url.redacted() +
+           " TIME), read over " + std::to_string(after - before) + " ms: over -max-clock-skew " +
+           std::to_string(skew) + " ms";
+  }
+  return {};
+}
+
+KeyHold LeaseKeeper::raise_fence(std::uint32_t worker, std::int64_t until, std::string& failure) {
+  const std::int64_t mark = listener_.hwm_to_write(until);
+  const ReplicaWait wait{options_.wait_replicas, timing_.call_timeout / 2};
+  const FenceHold r = keys_.hold_and_fence(worker, mark, wait);
+  if (r.hold != KeyHold::kept) return r.hold;
+  if (r.replicas_acked < options_.wait_replicas) {
+    // Raised on this node only: a failover to a replica without it would
+    // hand the id to a holder that starts below our ceiling. It counts
+    // once acknowledged (the next refresh raises it again).
+    failure = "WAIT: " + std::to_string(r.replicas_acked) + " of " +
+              std::to_string(options_.wait_replicas) + " replicas acknowledged the fence in " +
+              std::to_string(wait.timeout.count()) + " ms";
+    return KeyHold::gone;
+  }
   listener_.hwm_written(mark);
+  return KeyHold::kept;
 }
 
-KeyHold LeaseKeeper::hold(std::uint32_t worker) {
-  // raus's broadcast, so raus processes (and keepers) starting learn the id is in use.
-  keys_.announce(worker);
-  return keys_.extend(worker);
-}
-
-void LeaseKeeper::release(std::uint32_t worker) {
+void LeaseKeeper::release(std::uint32_t worker, std::optional<std::int64_t> final_mark) {
   try {
-    if (keys_.release(worker)) {
-      spdlog::info("worker id {} released", worker);
+    if (keys_.release(worker, final_mark)) {
+      spdlog::info("worker id {} released{}", worker,
+                   final_mark ? ", its fence at the last id issued (" +
+                                    std::to_string(*final_mark) + ")"
+                              : std::string());
     } else {
       spdlog::warn("worker id {}: not released ({} no longer holds our uuid)", worker,
                    keys_.id_key(worker));
@@ -166,11 +254,15 @@ void LeaseKeeper::release(std::uint32_t worker) {
 std::optional<std::uint32_t> LeaseKeeper::claim(std::optional<std::uint32_t> prefer,
                                                 std::vector<bool> used, std::string& refused) {
   const std::int64_t started = clock_.now_unix_ms();
+  if (const std::string why = check_clocks(); !why.empty()) {
+    throw ClockUntrusted("no worker id claimed: " + why);
+  }
   for (;;) {
-    const std::optional<std::uint32_t> worker = try_claim(prefer, used);
+    bool fresh = true;
+    const std::optional<std::uint32_t> worker = try_claim(prefer, used, fresh);
     if (!worker) return std::nullopt;
     try {
-      took(*worker, started);
+      took(*worker, started, fresh);
       return worker;
     } catch (const UnfenceableId& e) {
       spdlog::error("{}", e.what());
@@ -209,51 +301,74 @@ void LeaseKeeper::lose(std::string_view why) {
   {
     std::lock_guard lock(mu_);
     stats_.state = LeaseState::lost;
+    stats_.why = why;
     worker = stats_.worker_id;
   }
   spdlog::warn("worker id {}: lease lost: {}", worker, why);
   listener_.lease_lost(why);
 }
 
+void LeaseKeeper::pause(std::uint32_t worker, const std::string& why) {
+  {
+    std::lock_guard lock(mu_);
+    const bool already = stats_.state == LeaseState::paused && stats_.why == why;
+    stats_.state = LeaseState::paused;
+    stats_.why = why;
+    if (already) return;
+  }
+  spdlog::warn("worker id {}: ids paused, the lease kept: {}", worker, why);
+  listener_.ids_paused(why);
+}
+
 void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
   LeaseState state{};
   std::uint32_t worker = 0;
   std::int64_t until = 0;
-  std::int64_t fence = -1;
+  std::int64_t fence_floor = -1;
   {
     std::lock_guard lock(mu_);
     state = stats_.state;
     worker = stats_.worker_id;
     until = stats_.valid_until_unix_ms;
-    fence = fence_;
+    fence_floor = fence_;
   }
   const std::int64_t started = clock_.now_unix_ms();
-  if (state == LeaseState::held) {
+  if (state == LeaseState::held || state == LeaseState::paused) {
     std::string failure;
     KeyHold held = KeyHold::kept;
+    std::string distrust;
+    const std::int64_t new_until = valid_until(started);
     try {
-      held = hold(worker);
+      distrust = check_clocks();
+      // raus's broadcast, so raus processes (and keepers) starting learn the id is in use.
+      keys_.announce(worker);
+      if (distrust.empty()) {
+        held = raise_fence(worker, new_until, failure);
+      } else {
+        // The key is kept (nobody else takes the id meanwhile); the fence is
+        // not raised and nothing is issued until the clock is trusted.
+        held = keys_.extend(worker);
+      }
     } catch (const RedisError& e) {
       failure = e.what();
       redis_.disconnect();
     }
     if (failure.empty() && held == KeyHold::kept) {
-      const std::int64_t new_until = valid_until(started);
+      if (!distrust.empty()) {
+        pause(worker, distrust);
+        wait = backoff = timing_.refresh_interval;
+        return;
+      }
+      bool resumed = false;
       {
         std::lock_guard lock(mu_);
+        resumed = stats_.state == LeaseState::paused;
+        stats_.state = LeaseState::held;
+        stats_.why.clear();
         stats_.valid_until_unix_ms = new_until;
       }
-      listener_.lease_held(worker, new_until, fence);
-      try {
-        write_hwm(worker);
-      } catch (const RedisError& e) {
-        redis_.disconnect();
-        std::lock_guard lock(mu_);
-        if (++stats_.refresh_failures % kLogEvery == 1) {
-          spdlog::warn("worker id {}: writing {} failed ({} failures so far): {}", worker,
-                       keys_.hwm_key(worker), stats_.refresh_failures, e.what());
-        }
-      }
+      if (resumed) spdlog::info("worker id {}: the clock is trusted again, ids resume", worker);
+      listener_.lease_held(worker, new_until, fence_floor);
       wait = backoff = timing_.refresh_interval;
       return;
     }
@@ -297,6 +412,10 @@ void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
     redis_.disconnect();
     failure = e.what();
   }
+  {
+    std::lock_guard lock(mu_);
+    stats_.why = failure;
+  }
   if (claim_failures_++ % kLogEvery == 0) {
     spdlog::warn("claiming a worker id failed ({} so far): {}", claim_failures_, failure);
   }
@@ -327,7 +446,7 @@ void LeaseKeeper::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void LeaseKeeper::stop_and_release() {
+void LeaseKeeper::stop_and_release(std::optional<std::int64_t> final_mark) {
   {
     std::lock_guard lock(mu_);
     if (released_) return;
@@ -343,7 +462,7 @@ void LeaseKeeper::stop_and_release() {
   }
   // Whatever the state: a lease lost to timeouts may still be ours in Redis,
   // and the script deletes the key only if it holds our uuid.
-  if (worker != 0) release(worker);
+  if (worker != 0) release(worker, final_mark);
 }
 
 LeaseStats LeaseKeeper::stats() const {
@@ -356,6 +475,7 @@ LeaseStats LeaseKeeper::stats() const {
   // call, has noticed yet: the generator already refuses.
   if (s.state == LeaseState::held && clock_.now_unix_ms() >= s.valid_until_unix_ms) {
     s.state = LeaseState::lost;
+    s.why = "no refresh succeeded before the lease's end";
   }
   return s;
 }

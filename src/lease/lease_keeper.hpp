@@ -4,8 +4,17 @@
 //   {ns}:id:{N} = our uuid, with an expiry          (SET NX EX to claim)
 //   PUBLISH {ns}:broadcast "{uuid}:{N}"             (every refresh, as raus)
 // and, beyond raus:
-//   {ns}:hwm:{N} = the holder's reserved-until mark (ms since the id epoch),
-//   only ever raised, never expiring: the fence a later holder of N starts above.
+//   {{ns}:id:{N}}:hwm = the holder's reserved-until mark (ms since the id
+//   epoch), never expiring, raised only by the id's holder (in one script
+//   with its refresh) and dropped to its last id when it gives the id back:
+//   the fence a later holder of N starts above.
+//
+// A claim that finds no fence at all (the id's first use, or a store that
+// lost its data) cannot know what an earlier holder issued: it issues
+// nothing until any earlier holder's lease has surely ended
+// (unfenced_claim_wait). Our clock is compared with the store's (TIME) and
+// the kernel's error bound at every claim and refresh: beyond
+// max_clock_skew no id is claimed or issued (the lease is kept, ids paused).
 //
 // One thread of its own makes every Redis call once start() has run. A lease
 // is valid until the start of its last successful refresh + expiry - margin
@@ -27,6 +36,7 @@
 #include <vector>
 
 #include "id/clock.hpp"
+#include "id/kernel_clock.hpp"
 #include "lease/lease_listener.hpp"
 #include "lease/lease_options.hpp"
 #include "lease/raus_keys.hpp"
@@ -41,6 +51,18 @@ struct LeaseStats {
   std::uint64_t refresh_failures = 0;
   std::uint64_t lease_changes = 0;  // leases gained after the first (after a loss)
   std::int64_t valid_until_unix_ms = 0;
+  // Our clock against the store's at the last claim or refresh: store - ours
+  // (ms); measured = false before the first reading.
+  bool store_clock_measured = false;
+  std::int64_t store_clock_skew_ms = 0;
+  // Why no id is issued (paused, lost, claiming), empty while held.
+  std::string why{};
+};
+
+// A claim or refresh refused because our clock cannot be trusted.
+class ClockUntrusted : public RedisError {
+ public:
+  using RedisError::RedisError;
 };
 
 class LeaseKeeper {
@@ -61,9 +83,12 @@ class LeaseKeeper {
   void start();
 
   // Stops the thread (promptly: it waits on a condition variable) and deletes
-  // our key if it still holds our uuid, bounded by the call timeout.
+  // our key if it still holds our uuid, bounded by the call timeout. With
+  // `final_mark` (the generator's last issued timestamp, once it issues no
+  // more), the fence drops to it in the same step, so the next holder starts
+  // right above our last id instead of above our lease's end.
   // Idempotent; the destructor calls it.
-  void stop_and_release();
+  void stop_and_release(std::optional<std::int64_t> final_mark = std::nullopt);
 
   // Thread-safe. A lease past its end reads as lost even before the thread,
   // perhaps waiting on a call, has noticed.
@@ -81,25 +106,32 @@ class LeaseKeeper {
   // `prefer` first (taken back if it still holds our uuid), then raus's way: up to 10 unused ids
   // from a random offset, one of them at random, SET NX; the id, or nullopt when every id of the
   // range is held. Throws RedisError.
+  // `fresh`: set when the key was absent (SET NX), clear when it still held
+  // our uuid and was taken back.
   std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer,
-                                         std::vector<bool> used);
-  // After a claim: read the fence, tell the listener, write the hwm.
+                                         std::vector<bool> used, bool& fresh);
+  // After a claim: read the fence (none on a fresh claim: wait out any
+  // earlier holder's lease), tell the listener, raise the fence.
   // Throws RedisError when the fence cannot be read or is not a mark (the
   // key is given back).
-  void took(std::uint32_t worker, std::int64_t started_unix_ms);
+  void took(std::uint32_t worker, std::int64_t started_unix_ms, bool fresh);
   // try_claim() then took(), until an id whose fence can be read is held;
   // ids whose hwm is not a mark are skipped and described in `refused`.
   // nullopt when none is left. Throws RedisError.
   std::optional<std::uint32_t> claim(std::optional<std::uint32_t> prefer, std::vector<bool> used,
                                      std::string& refused);
-  // raus's hold step: PUBLISH, then extend. Throws RedisError.
-  KeyHold hold(std::uint32_t worker);
-  // Raises {ns}:hwm:{N} to the listener's mark. Throws RedisError.
-  void write_hwm(std::uint32_t worker);
-  void release(std::uint32_t worker);
+  // Our clock against the kernel's bound and the store's TIME; the stats
+  // updated. Empty when it can be trusted, else why not. Throws RedisError.
+  std::string check_clocks();
+  // The fence raised to the lease's end `until` with the key's refresh, as
+  // one script (and WAIT for the replicas asked for). kept only when it
+  // counts: ours, and acknowledged. `failure` says why a kept key did not count.
+  KeyHold raise_fence(std::uint32_t worker, std::int64_t until, std::string& failure);
+  void release(std::uint32_t worker, std::optional<std::int64_t> final_mark);
   void run();
   void step(std::chrono::milliseconds& wait, std::chrono::milliseconds& backoff);
   void lose(std::string_view why);
+  void pause(std::uint32_t worker, const std::string& why);
   bool wait_for(std::chrono::milliseconds d);  // false once stopping
 
   const LeaseOptions options_;
@@ -115,7 +147,9 @@ class LeaseKeeper {
   bool stopping_ = false;             // guarded by mu_
   bool released_ = false;             // guarded by mu_
   LeaseStats stats_;                  // guarded by mu_
-  std::int64_t fence_ = -1;           // guarded by mu_: the hwm found at the claim
+  std::int64_t fence_ = -1;           // guarded by mu_: the floor set at the claim
+  id::KernelClockSource kernel_clock_;
+  bool told_unsynced_ = false;        // the thread's: the kernel's unsynced clock was logged
   std::uint64_t claim_failures_ = 0;  // the thread's: failed claims, for quieter logs
   std::thread thread_;
 };

@@ -18,6 +18,7 @@
 
 #include "id/clock.hpp"
 #include "id/layout.hpp"
+#include "lease/raus_keys.hpp"
 #include "lease/redis_client.hpp"
 #include "lease/redis_url.hpp"
 #include "testing/redis_server.hpp"
@@ -35,8 +36,8 @@ constexpr std::int64_t kMarginMs = kExpiryMs / 4;
 // Only a hang goes past this.
 constexpr auto kNoHang = 3s;
 
-// Records what the keeper says; proposes hwm marks 2 s ahead of the clock
-// unless told otherwise.
+// Records what the keeper says; proposes the lease's end as the hwm mark
+// (as the daemon's Reservations do) unless told otherwise.
 class Recorder final : public LeaseListener {
  public:
   explicit Recorder(id::Clock& clock) : clock_(clock) {}
@@ -57,9 +58,13 @@ class Recorder final : public LeaseListener {
     losses_.emplace_back(why);
     lost_at_.push_back(clock_.now_unix_ms());
   }
-  std::int64_t hwm_to_write() override {
+  void ids_paused(std::string_view why) override {
     std::lock_guard lock(mu_);
-    return propose_ ? propose_() : clock_.now_unix_ms() - id::kEpochUnixMs + 2000;
+    pauses_.emplace_back(why);
+  }
+  std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) override {
+    std::lock_guard lock(mu_);
+    return propose_ ? propose_() : lease_end_unix_ms - id::kEpochUnixMs;
   }
   void hwm_written(std::int64_t mark) override {
     std::lock_guard lock(mu_);
@@ -86,6 +91,10 @@ class Recorder final : public LeaseListener {
     std::lock_guard lock(mu_);
     return hwm_;
   }
+  std::vector<std::string> pauses() const {
+    std::lock_guard lock(mu_);
+    return pauses_;
+  }
 
  private:
   id::Clock& clock_;
@@ -94,6 +103,7 @@ class Recorder final : public LeaseListener {
   std::vector<std::string> losses_;
   std::vector<std::int64_t> lost_at_;
   std::vector<std::int64_t> hwm_;
+  std::vector<std::string> pauses_;
   std::function<std::int64_t()> propose_;
 };
 
@@ -172,13 +182,20 @@ TEST_F(LeaseTest, OptionsThatCannotWorkAreRefusedByName) {
   LeaseOptions wide_margin = options(url);
   wide_margin.margin = 3s;
   refused(wide_margin, "margin (3000 ms) must be under the expiry");
+  LeaseOptions no_skew = options(url);
+  no_skew.max_clock_skew = 0ms;
+  refused(no_skew, "largest clock skew must be at least 1 ms");
+  LeaseOptions negative_replicas = options(url);
+  negative_replicas.wait_replicas = -1;
+  refused(negative_replicas, "replicas to wait for cannot be negative");
+  refused(options("rediscluster://127.0.0.1:1/?ns=a{}c"), "fall in different hash slots");
 
   // The zeros resolved: raus's second, a quarter of the expiry, 1 s calls.
   LeaseOptions defaults;
   defaults.url = parse_redis_url(url);
   const LeaseKeeper by_default(defaults, clock, rec);
   EXPECT_EQ(by_default.refresh_interval(), 1000ms);
-  EXPECT_EQ(by_default.margin(), 150000ms);
+  EXPECT_EQ(by_default.margin(), 7500ms);
   EXPECT_EQ(by_default.call_timeout(), 1000ms);
   LeaseOptions short_expiry = defaults;
   short_expiry.expiry = 2s;
@@ -208,16 +225,23 @@ TEST_F(LeaseTest, ClaimHoldAndReleaseInRausKeys) {
   const int ttl = std::stoi(redis.cli({"TTL", key}));
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, 3);
-  // Told once, fence -1 (no hwm yet), valid from a start before the claim.
+  // Told once, valid from a start before the claim. No fence yet (a new
+  // store): the floor is where any earlier holder's lease has surely ended,
+  // expiry - margin + 2 x max clock skew after the claim's start.
   ASSERT_EQ(rec.held().size(), 1u);
   EXPECT_EQ(rec.held()[0].worker, id);
-  EXPECT_EQ(rec.held()[0].fence, -1);
+  const std::int64_t wait = kExpiryMs - kMarginMs + 2 * kDefaultMaxClockSkew.count();
+  const std::int64_t floor = rec.held()[0].fence;
+  EXPECT_GE(floor, before + wait - id::kEpochUnixMs);
+  EXPECT_LE(floor, rec.held()[0].at + wait - id::kEpochUnixMs);
   EXPECT_GE(rec.held()[0].valid_until, before + kExpiryMs - kMarginMs);
   EXPECT_LE(rec.held()[0].valid_until, rec.held()[0].at + kExpiryMs - kMarginMs);
   // The hwm written after the claim, with no expiry.
   ASSERT_EQ(rec.hwm().size(), 1u);
-  EXPECT_EQ(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), std::to_string(rec.hwm()[0]));
-  EXPECT_EQ(redis.cli({"TTL", "t:hwm:" + std::to_string(id)}), "-1");
+  const std::string hwm = "{t:id:" + std::to_string(id) + "}:hwm";
+  EXPECT_EQ(redis.cli({"GET", hwm}), std::to_string(rec.hwm()[0]));
+  EXPECT_EQ(rec.hwm()[0], rec.held()[0].valid_until - id::kEpochUnixMs) << "not the lease's end";
+  EXPECT_EQ(redis.cli({"TTL", hwm}), "-1");
   EXPECT_EQ(keeper.stats().state, LeaseState::held);
   EXPECT_EQ(keeper.stats().worker_id, id);
 
@@ -227,13 +251,13 @@ TEST_F(LeaseTest, ClaimHoldAndReleaseInRausKeys) {
   EXPECT_EQ(redis.cli({"GET", key}), keeper.uuid());
   for (const auto& h : rec.held()) {
     EXPECT_EQ(h.worker, id);
-    EXPECT_EQ(h.fence, -1) << "a refresh reports the claim's fence";
+    EXPECT_EQ(h.fence, floor) << "a refresh reports the claim's fence";
     EXPECT_LE(h.valid_until, h.at + kExpiryMs - kMarginMs)
         << "valid past refresh + expiry - margin";
   }
   const auto marks = rec.hwm();
   ASSERT_GE(marks.size(), 4u);
-  EXPECT_EQ(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), std::to_string(marks.back()));
+  EXPECT_EQ(redis.cli({"GET", hwm}), std::to_string(marks.back()));
   const LeaseStats s = keeper.stats();
   EXPECT_EQ(s.state, LeaseState::held);
   EXPECT_EQ(s.refresh_failures, 0u);
@@ -244,7 +268,7 @@ TEST_F(LeaseTest, ClaimHoldAndReleaseInRausKeys) {
   keeper.stop_and_release();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms) << "stop waited for a refresh";
   EXPECT_EQ(redis.cli({"EXISTS", key}), "0");
-  EXPECT_NE(redis.cli({"GET", "t:hwm:" + std::to_string(id)}), "") << "the fence stays";
+  EXPECT_EQ(redis.cli({"GET", hwm}), std::to_string(marks.back())) << "the fence stays";
   keeper.stop_and_release();  // idempotent
 }
 
@@ -367,7 +391,7 @@ TEST_F(LeaseTest, TheHwmFencesTheNextHolderAndOnlyGrows) {
     LeaseKeeper first(options(redis.url(), 3, 3), clock, rec);
     ASSERT_EQ(first.claim_at_start(), 3u);
     mark = rec.hwm().at(0);
-    EXPECT_EQ(redis.cli({"GET", "raus:hwm:3"}), std::to_string(mark));
+    EXPECT_EQ(redis.cli({"GET", "{raus:id:3}:hwm"}), std::to_string(mark));
   }  // released
   Recorder rec(clock);
   LeaseKeeper next(options(redis.url(), 3, 3), clock, rec);
@@ -375,14 +399,19 @@ TEST_F(LeaseTest, TheHwmFencesTheNextHolderAndOnlyGrows) {
   EXPECT_EQ(rec.held().at(0).fence, mark) << "the next holder of 3 is fenced by the hwm";
 
   // A mark lower than the stored one leaves it; a higher one raises it.
-  redis.cli({"SET", "raus:hwm:3", "999999999999"});
+  redis.cli({"SET", "{raus:id:3}:hwm", "999999999999"});
   rec.propose([] { return std::int64_t{5}; });
   next.start();
   ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }));
-  EXPECT_EQ(redis.cli({"GET", "raus:hwm:3"}), "999999999999") << "the hwm went down";
+  EXPECT_EQ(redis.cli({"GET", "{raus:id:3}:hwm"}), "999999999999") << "the hwm went down";
   rec.propose([] { return std::int64_t{1999999999999}; });
-  ASSERT_TRUE(eventually([&] { return redis.cli({"GET", "raus:hwm:3"}) == "1999999999999"; }));
+  ASSERT_TRUE(
+      eventually([&] { return redis.cli({"GET", "{raus:id:3}:hwm"}) == "1999999999999"; }));
   for (const auto& h : rec.held()) EXPECT_EQ(h.fence, mark) << "refreshes report the claim's fence";
+  // A clean stop with the last id issued drops the fence to it.
+  next.stop_and_release(std::int64_t{123456});
+  EXPECT_EQ(redis.cli({"GET", "{raus:id:3}:hwm"}), "123456");
+  EXPECT_EQ(redis.cli({"EXISTS", "raus:id:3"}), "0");
 }
 
 // An hwm that is not a mark cannot fence: the id is given back, not taken
@@ -469,19 +498,25 @@ TEST_F(LeaseTest, AHangingRedisTimesOutLosesTheLeaseAndNeverBlocksStop) {
 // A claim against a stopped Redis gives up after the call timeout (the
 // daemon then exits 1), but its SET NX is queued on the connection and runs
 // when Redis resumes. Without the release queued behind it, the id stayed
-// held by a uuid nobody refreshes for the whole expiry (600 s by default).
+// held by a uuid nobody refreshes for the whole expiry. (The keeper reads
+// the store's clock before it claims, so a Redis stopped from the start
+// fails that read instead: the claim is made here as the keeper makes it.)
 TEST_F(LeaseTest, AClaimGivenUpOnAStoppedRedisLeavesNoKeyWhenItResumes) {
   RedisServer redis;
   Recorder rec(clock);
   LeaseOptions o = options(redis.url("t"), 5, 5);
-  o.expiry = kDefaultExpiry;  // the key would outlive the test
+  o.expiry = 600s;  // the key would outlive the test
   LeaseKeeper keeper(o, clock, rec);
-  redis.pause();
-  try {
-    keeper.claim_at_start();
-    ADD_FAILURE() << "a claim from a stopped Redis";
-  } catch (const LeaseError& e) {
-    EXPECT_NE(std::string(e.what()).find("undo queued"), std::string::npos) << e.what();
+  {
+    RedisClient client(parse_redis_url(redis.url("t")), 300ms);
+    RausKeys keys(client, "a-uuid", 600s);
+    redis.pause();
+    try {
+      keys.claim(5);
+      ADD_FAILURE() << "a claim from a stopped Redis";
+    } catch (const RedisError& e) {
+      EXPECT_NE(std::string(e.what()).find("undo queued"), std::string::npos) << e.what();
+    }
   }
   redis.resume();
   // Redis runs what was sent on a connection before it sees the close: once
@@ -562,6 +597,146 @@ TEST_F(LeaseTest, AKeyThatVanishedIsALossThenTheIdIsClaimedAgainBehindItsFence) 
   EXPECT_EQ(redis.cli({"GET", "raus:id:9"}), keeper.uuid());
 }
 
+// The store forgets (FLUSHALL: the key and the fence gone) while A holds
+// the id: B claims it with no fence to read, so B's first id comes after the
+// end of any lease A could have proved, on clocks up to twice the skew
+// apart: above every mark A confirmed. A loses the id at its next refresh.
+TEST_F(LeaseTest, AClaimAfterTheStoreForgotStartsAboveEveryMarkTheOldHolderConfirmed) {
+  RedisServer redis;
+  Recorder rec_a(clock);
+  LeaseKeeper a(options(redis.url(), 6, 6), clock, rec_a);
+  ASSERT_EQ(a.claim_at_start(), 6u);
+  a.start();
+  ASSERT_TRUE(eventually([&] { return rec_a.hwm().size() >= 3; }));
+  redis.cli({"FLUSHALL"});
+  Recorder rec_b(clock);
+  LeaseKeeper b(options(redis.url(), 6, 6), clock, rec_b);
+  const std::int64_t claim_start = clock.now_unix_ms();
+  ASSERT_EQ(b.claim_at_start(), 6u);
+  ASSERT_TRUE(eventually([&] { return !rec_a.losses().empty(); }, 5s)) << "A kept the id";
+  const std::int64_t b_floor = rec_b.held().at(0).fence;
+  for (const std::int64_t mark : rec_a.hwm()) {
+    EXPECT_GT(b_floor, mark) << "B may issue below a mark A confirmed";
+  }
+  const std::int64_t wait = kExpiryMs - kMarginMs + 2 * kDefaultMaxClockSkew.count();
+  EXPECT_GE(b_floor + id::kEpochUnixMs, claim_start + wait);
+  // A's refreshes find B's key: A never raised the fence after B's claim.
+  EXPECT_EQ(a.stats().state, LeaseState::lost);
+  EXPECT_EQ(redis.cli({"GET", "{raus:id:6}:hwm"}), std::to_string(rec_b.hwm().back()));
+}
+
+// A clock that moves with an offset the test sets.
+class OffsetClock final : public id::Clock {
+ public:
+  std::int64_t now_unix_ms() override { return base_.now_unix_ms() + offset_ms.load(); }
+  void sleep_until_unix_ms(std::int64_t target) override {
+    base_.sleep_until_unix_ms(target - offset_ms.load());
+  }
+  std::atomic<std::int64_t> offset_ms{0};
+
+ private:
+  id::SystemClock base_;
+};
+
+TEST_F(LeaseTest, AClockOffTheStoresIsRefusedAClaimAndPausesIdsWhileHeld) {
+  RedisServer redis;
+  OffsetClock skewed;
+  Recorder rec(skewed);
+  LeaseOptions o = options(redis.url(), 2, 2);
+  o.max_clock_skew = 400ms;
+  {
+    skewed.offset_ms = 5000;
+    LeaseKeeper refused(o, skewed, rec);
+    try {
+      refused.claim_at_start();
+      ADD_FAILURE() << "claimed with a clock 5 s ahead of the store's";
+    } catch (const LeaseError& e) {
+      EXPECT_NE(std::string(e.what()).find("ahead of the store's"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_NEAR(static_cast<double>(refused.stats().store_clock_skew_ms), -5000.0, 300.0);
+    EXPECT_EQ(redis.cli({"EXISTS", "raus:id:2"}), "0") << "claimed anyway";
+  }
+  skewed.offset_ms = 0;
+  LeaseKeeper keeper(o, skewed, rec);
+  ASSERT_EQ(keeper.claim_at_start(), 2u);
+  keeper.start();
+  ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }));
+  // Stepped back 3 s while held: ids pause, the key is kept, the fence is
+  // not raised; stepped back into line, ids resume without a loss.
+  skewed.offset_ms = -3000;
+  ASSERT_TRUE(eventually([&] { return keeper.stats().state == LeaseState::paused; }, 5s));
+  EXPECT_NE(keeper.stats().why.find("behind the store's"), std::string::npos)
+      << keeper.stats().why;
+  ASSERT_EQ(rec.pauses().size(), 1u);
+  const std::size_t marks = rec.hwm().size();
+  std::this_thread::sleep_for(2500ms);  // past the lease's end: kept all the same
+  EXPECT_EQ(rec.hwm().size(), marks) << "the fence was raised while paused";
+  EXPECT_EQ(redis.cli({"GET", "raus:id:2"}), keeper.uuid());
+  EXPECT_EQ(keeper.stats().state, LeaseState::paused);
+  skewed.offset_ms = 0;
+  ASSERT_TRUE(eventually([&] { return keeper.stats().state == LeaseState::held; }, 5s));
+  EXPECT_GT(rec.hwm().size(), marks);
+  EXPECT_TRUE(rec.losses().empty()) << rec.losses().front();
+  EXPECT_EQ(keeper.stats().lease_changes, 0u);
+}
+
+TEST_F(LeaseTest, ASynchronisedKernelWithAWideErrorBoundIsRefusedAClaim) {
+  RedisServer redis;
+  Recorder rec(clock);
+  std::atomic<std::int64_t> max_error_us{5'000'000};
+  LeaseOptions o = options(redis.url(), 2, 2);
+  o.kernel_clock = [&] {
+    return id::KernelClock{.synced = true, .max_error_us = max_error_us.load(), .est_error_us = 0};
+  };
+  LeaseKeeper keeper(o, clock, rec);
+  try {
+    keeper.claim_at_start();
+    ADD_FAILURE() << "claimed with a 5 s error bound";
+  } catch (const LeaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel's clock error bound is 5000 ms"),
+              std::string::npos)
+        << e.what();
+  }
+  keeper.start();  // keeps trying
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(keeper.stats().state, LeaseState::claiming);
+  EXPECT_NE(keeper.stats().why.find("kernel's clock error bound"), std::string::npos);
+  max_error_us = 20'000;
+  ASSERT_TRUE(eventually([&] { return keeper.stats().state == LeaseState::held; }, 5s));
+}
+
+// -redis-wait-replicas: a fence only a master has does not count.
+TEST_F(LeaseTest, AFenceNoReplicaAcknowledgedDoesNotCountAndOneAReplicaHasDoes) {
+  RedisServer redis;
+  Recorder rec(clock);
+  LeaseOptions o = options(redis.url(), 2, 2);
+  o.wait_replicas = 1;
+  {
+    LeaseKeeper alone(o, clock, rec);
+    ASSERT_EQ(alone.claim_at_start(), 2u);
+    alone.start();
+    ASSERT_TRUE(eventually([&] { return !rec.losses().empty(); }, 6s))
+        << "held past its end with no fence acknowledged";
+    EXPECT_TRUE(rec.hwm().empty()) << "an unacknowledged fence counted";
+    EXPECT_GE(alone.stats().refresh_failures, 1u);
+  }
+  RedisServer replica(testing::RedisServerOptions{
+      .extra_args = {"--replicaof", "127.0.0.1", std::to_string(redis.port())}});
+  ASSERT_TRUE(eventually([&] {
+    return redis.cli({"INFO", "replication"}).find("state=online") != std::string::npos;
+  })) << redis.cli({"INFO", "replication"});
+  Recorder rec2(clock);
+  LeaseKeeper replicated(o, clock, rec2);
+  ASSERT_EQ(replicated.claim_at_start(), 2u);
+  replicated.start();  // the first sync may outlast the claim's WAIT
+  ASSERT_TRUE(eventually([&] { return !rec2.hwm().empty(); }, 5s))
+      << redis.cli({"INFO", "replication"});
+  ASSERT_TRUE(eventually([&] {
+    return replica.cli({"GET", "{raus:id:2}:hwm"}) == std::to_string(rec2.hwm().back());
+  }));
+}
+
 TEST_F(LeaseTest, GarbageOrSilentServersAreErrorsNotCrashesOrHangs) {
   struct Case {
     FakeRedis::Mode mode;
@@ -609,7 +784,8 @@ TEST_F(LeaseTest, AClusterClaimsHoldsAndSurvivesLosingTheKeysNode) {
   const auto id = keeper.claim_at_start();
   const std::string key = "c:id:" + std::to_string(id);
   EXPECT_EQ(cluster.node(cluster.owner_of(key)).cli({"GET", key}), keeper.uuid());
-  const std::string hwm_key = "c:hwm:" + std::to_string(id);
+  const std::string hwm_key = "{c:id:" + std::to_string(id) + "}:hwm";
+  EXPECT_EQ(cluster.owner_of(hwm_key), cluster.owner_of(key)) << "the fence is on another node";
   EXPECT_EQ(cluster.node(cluster.owner_of(hwm_key)).cli({"GET", hwm_key}),
             std::to_string(rec.hwm().at(0)));
   keeper.start();

@@ -14,9 +14,10 @@ enum class LeaseState : std::uint8_t {
   claiming,   // no worker id held yet (start, or after a loss)
   held,       // a lease is held and was refreshed in time
   lost,       // the last lease ended (expired, taken or unprovable); claiming again
+  paused,     // a lease is held, but the clock cannot be trusted: no ids until it can
 };
 
-// "static", "claiming", "held", "lost": the lease_state stat.
+// "static", "claiming", "held", "lost", "paused": the lease_state stat.
 std::string_view to_string(LeaseState s) noexcept;
 
 class LeaseListener {
@@ -35,9 +36,14 @@ class LeaseListener {
   // key holds another uuid). No id may be issued until lease_held() again.
   virtual void lease_lost(std::string_view why) = 0;
 
-  // The reserved-until mark (ms since the id epoch) to store in
-  // {ns}:hwm:{N} on this refresh: ids stay below the last one confirmed.
-  virtual std::int64_t hwm_to_write() = 0;
+  // The lease is still held, but our clock cannot be trusted (`why`): no id
+  // may be issued until lease_held() again.
+  virtual void ids_paused(std::string_view why) = 0;
+
+  // The reserved-until mark (ms since the id epoch) to store in the fence
+  // on a refresh whose lease would end at `lease_end_unix_ms`: ids stay
+  // below the last one confirmed.
+  virtual std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) = 0;
 
   // `mark` is stored in {ns}:hwm:{N}: ids below it may be issued.
   virtual void hwm_written(std::int64_t mark) = 0;

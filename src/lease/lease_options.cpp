@@ -57,9 +57,15 @@ void check_lease_options(const LeaseOptions& o, const LeaseTiming& t, std::strin
         ms_text(t.margin) + ")");
   }
   if (o.learn_time.count() < 0) bad("the learn time cannot be negative");
+  if (o.max_clock_skew.count() < 1) bad("the largest clock skew must be at least 1 ms");
+  if (o.wait_replicas < 0) bad("the replicas to wait for cannot be negative");
   if (o.max_backoff.count() <= 0) bad("the longest backoff must be positive");
   if (uuid.find(':') != std::string_view::npos)
     bad("a uuid cannot hold ':' (raus's payload is uuid:N)");
+}
+
+milliseconds unfenced_claim_wait(const LeaseOptions& o, const LeaseTiming& t) {
+  return std::chrono::duration_cast<milliseconds>(o.expiry) - t.margin + 2 * o.max_clock_skew;
 }
 
 std::string worker_range_text(const LeaseOptions& o) {

@@ -10,13 +10,16 @@
 #include <string>
 #include <string_view>
 
+#include "id/kernel_clock.hpp"
+
 #include "lease/redis_url.hpp"
 
 namespace katsubushi::lease {
 
-// raus's constants. go-katsubushi sets raus.LockExpires to 600 s (raus's own
-// default is 60 s); the daemon replaces go-katsubushi, so 600 s it is.
-inline constexpr std::chrono::seconds kDefaultExpiry{600};
+// raus's constants, and ours. go-katsubushi sets raus.LockExpires to 600 s
+// (raus's own default is 60 s); here the expiry also bounds how long a claim
+// without a fence waits, so the daemon's -lease-ttl default is 30 s.
+inline constexpr std::chrono::seconds kDefaultExpiry{30};
 inline constexpr std::chrono::milliseconds kRausHoldInterval{1000};      // raus's ticker
 inline constexpr std::chrono::milliseconds kRausSubscribeTimeout{3000};  // raus.SubscribeTimeout
 inline constexpr std::size_t kRausMaxCandidates = 10;                    // raus.MaxCandidate
@@ -26,6 +29,9 @@ inline constexpr int kRefreshesPerExpiry = 3;    // refresh at least 3 times an 
 inline constexpr int kCallTimeoutPerMargin = 2;  // call timeout <= margin / 2
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{1000};
 inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
+// -max-clock-skew: how far the daemon's clock may be from the store's (and
+// the kernel's error bound may reach) while ids are issued.
+inline constexpr std::chrono::milliseconds kDefaultMaxClockSkew{1000};
 
 struct LeaseOptions {
   RedisUrl url{};
@@ -49,6 +55,18 @@ struct LeaseOptions {
   std::optional<std::uint64_t> seed{};
   // The value stored in {ns}:id:{N}; empty: a random (version 4) uuid.
   std::string uuid{};
+  // Ids are issued only while our clock is within this of the store's
+  // (TIME, at every claim and refresh) and, when the kernel says it is
+  // synchronised, its error bound is within it too. Every daemon of a fleet
+  // being within it of the store, two are within twice it of each other:
+  // what a claim that finds no fence adds to its wait.
+  std::chrono::milliseconds max_clock_skew = kDefaultMaxClockSkew;
+  // A fence raise counts (extends what may be issued) only once this many
+  // replicas acknowledged it (WAIT, within half the call timeout); 0: none
+  // asked. Set it to the number of replicas when a failover may promote one.
+  int wait_replicas = 0;
+  // The kernel's clock health; empty: id::read_kernel_clock.
+  id::KernelClockSource kernel_clock{};
 };
 
 // Options that cannot work, no free id in the range, or Redis unreachable at
@@ -68,6 +86,11 @@ LeaseTiming resolve_timing(const LeaseOptions& o) noexcept;
 
 // Throws LeaseError naming the option when `o` (with its timing, and the
 // uuid in use) cannot work.
+// How long a claim that finds no fence waits before its first id: any
+// earlier holder's lease ends at most expiry - margin after it was last
+// proven, on a clock at most 2 * max_clock_skew from ours.
+std::chrono::milliseconds unfenced_claim_wait(const LeaseOptions& o, const LeaseTiming& t);
+
 void check_lease_options(const LeaseOptions& o, const LeaseTiming& t, std::string_view uuid);
 
 // "1..1023": the worker ids `o` may take.

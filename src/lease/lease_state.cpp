@@ -12,6 +12,8 @@ std::string_view to_string(LeaseState s) noexcept {
       return "held";
     case LeaseState::lost:
       return "lost";
+    case LeaseState::paused:
+      return "paused";
   }
   return "unknown";
 }

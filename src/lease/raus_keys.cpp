@@ -1,9 +1,11 @@
 #include "lease/raus_keys.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <random>
 #include <utility>
+#include <vector>
 
 namespace katsubushi::lease {
 
@@ -27,16 +29,31 @@ constexpr const char* kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
 
-// Raises the hwm to ARGV[1] unless it already holds as much; a value that is
-// not a number is replaced. No expiry: the fence outlives every lease.
-// 1: raised; 0: it already held as much.
-constexpr const char* kRaiseScript =
-    "local cur = tonumber(redis.call('GET', KEYS[1])) "
-    "if cur == nil or tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) return 1 "
-    "end "
-    "return 0";
+// A clean stop: if the id key (KEYS[1]) holds our uuid (ARGV[1]), the fence
+// (KEYS[2]) is set to our last issued timestamp (ARGV[2]), lower than the
+// lease's end it held, and the key deleted, in one step: nothing of ours
+// is above that mark, and nothing more will be issued.
+constexpr const char* kReleaseAtMarkScript =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[2], ARGV[2]) "
+    "return redis.call('DEL', KEYS[1])";
 
-// EVAL script 1 key ...: the key is argv[3].
+// The hold step and the fence in one: if {ns}:id:{N} (KEYS[1]) holds our
+// uuid (ARGV[1]), its expiry is reset (ARGV[2] s) and the fence KEYS[2] is
+// raised to ARGV[3] (a value that is not a number is replaced); otherwise
+// nothing is written, so a holder that lost its key can never raise the
+// fence a later holder starts above. Both keys share a hash slot (the fence
+// carries the id key as its hash tag): one node runs it.
+// 1: ours, extended and fenced; 0: gone; -1: another uuid.
+constexpr const char* kHoldAndFenceScript =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v ~= ARGV[1] then if v then return -1 end return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    "local cur = tonumber(redis.call('GET', KEYS[2])) "
+    "if cur == nil or tonumber(ARGV[3]) > cur then redis.call('SET', KEYS[2], ARGV[3]) end "
+    "return 1";
+
+// EVAL script N keys ...: the first key is argv[3].
 constexpr std::size_t kEvalKeyIndex = 3;
 
 // How much of a bad hwm value an error message quotes.
@@ -83,7 +100,21 @@ std::string RausKeys::id_key(std::uint32_t worker) const {
 }
 
 std::string RausKeys::hwm_key(std::uint32_t worker) const {
+  // In the id key's hash slot: its own hash tag when the namespace brings
+  // one ("a{b}:id:5" hashes "b"), else the whole id key as the tag.
+  const std::string id = id_key(worker);
+  const auto open = id.find('{');
+  const bool tagged = open != std::string::npos && id.find('}', open + 1) > open + 1 &&
+                      id.find('}', open + 1) != std::string::npos;
+  return tagged ? id + ":hwm" : "{" + id + "}:hwm";
+}
+
+std::string RausKeys::legacy_hwm_key(std::uint32_t worker) const {
   return redis_.url().ns + ":hwm:" + std::to_string(worker);
+}
+
+bool RausKeys::fence_shares_slot() const {
+  return key_slot(hwm_key(1)) == key_slot(id_key(1));
 }
 
 std::string RausKeys::broadcast_channel() const { return redis_.url().ns + ":broadcast"; }
@@ -123,8 +154,7 @@ KeyHold RausKeys::extend(std::uint32_t worker) {
   throw failure("refreshing " + id_key(worker), r);
 }
 
-std::int64_t RausKeys::read_fence(std::uint32_t worker) {
-  const std::string key = hwm_key(worker);
+std::int64_t RausKeys::read_mark(const std::string& key, std::uint32_t worker) {
   const RedisReply hwm = redis_.key_command({"GET", key});
   if (hwm.is_nil()) return -1;
   if (hwm.type != RedisReply::Type::string) throw failure("GET " + key, hwm);
@@ -140,15 +170,62 @@ std::int64_t RausKeys::read_fence(std::uint32_t worker) {
   return fence;
 }
 
-void RausKeys::raise_fence(std::uint32_t worker, std::int64_t mark) {
-  const RedisReply r = redis_.key_command(
-      {"EVAL", kRaiseScript, "1", hwm_key(worker), std::to_string(mark)}, kEvalKeyIndex);
-  if (r.type != RedisReply::Type::integer) throw failure("raising " + hwm_key(worker), r);
+std::int64_t RausKeys::read_fence(std::uint32_t worker) {
+  // The legacy key too: an earlier version of this daemon in the fleet
+  // fences only there.
+  return std::max(read_mark(hwm_key(worker), worker), read_mark(legacy_hwm_key(worker), worker));
 }
 
-bool RausKeys::release(std::uint32_t worker) {
+FenceHold RausKeys::hold_and_fence(std::uint32_t worker, std::int64_t mark,
+                                   const ReplicaWait& wait) {
+  const std::vector<std::string> argv = {"EVAL",          kHoldAndFenceScript, "2",
+                                         id_key(worker),  hwm_key(worker),     uuid_,
+                                         expiry_seconds_, std::to_string(mark)};
+  RedisReply acked;
   const RedisReply r =
-      redis_.key_command({"EVAL", kReleaseScript, "1", id_key(worker), uuid_}, kEvalKeyIndex);
+      wait.replicas > 0
+          ? redis_.key_command_then(argv, kEvalKeyIndex,
+                                    {"WAIT", std::to_string(wait.replicas),
+                                     std::to_string(std::max<std::int64_t>(1, wait.timeout.count()))},
+                                    acked)
+          : redis_.key_command(argv, kEvalKeyIndex);
+  if (r.type != RedisReply::Type::integer || r.integer < -1 || r.integer > 1) {
+    throw failure("refreshing " + id_key(worker) + " and " + hwm_key(worker), r);
+  }
+  FenceHold out;
+  out.hold = r.integer == 1 ? KeyHold::kept : r.integer == 0 ? KeyHold::gone : KeyHold::taken;
+  if (wait.replicas > 0 && out.hold == KeyHold::kept) {
+    if (acked.type != RedisReply::Type::integer) throw failure("WAIT", acked);
+    out.replicas_acked = acked.integer;
+  }
+  return out;
+}
+
+std::int64_t RausKeys::store_time_us() {
+  const RedisReply r = redis_.any_command({"TIME"});
+  std::int64_t sec = -1;
+  std::int64_t usec = -1;
+  if (r.type == RedisReply::Type::array && r.elements.size() == 2) {
+    const auto num = [](const RedisReply& e, std::int64_t& v) {
+      const auto [end, ec] = std::from_chars(e.str.data(), e.str.data() + e.str.size(), v);
+      return e.type == RedisReply::Type::string && ec == std::errc{} &&
+             end == e.str.data() + e.str.size();
+    };
+    if (num(r.elements[0], sec) && num(r.elements[1], usec) && sec >= 0 && usec >= 0) {
+      return sec * 1'000'000 + usec;
+    }
+  }
+  throw failure("TIME", r);
+}
+
+bool RausKeys::release(std::uint32_t worker, std::optional<std::int64_t> final_mark) {
+  const RedisReply r =
+      final_mark
+          ? redis_.key_command({"EVAL", kReleaseAtMarkScript, "2", id_key(worker), hwm_key(worker),
+                                uuid_, std::to_string(*final_mark)},
+                               kEvalKeyIndex)
+          : redis_.key_command({"EVAL", kReleaseScript, "1", id_key(worker), uuid_},
+                               kEvalKeyIndex);
   return r.type == RedisReply::Type::integer && r.integer == 1;
 }
 

@@ -4,7 +4,13 @@
 // beyond the names: LeaseKeeper decides when each step runs.
 //   {ns}:id:{N}   = the holder's uuid, with an expiry   (SET NX EX to claim)
 //   {ns}:broadcast  "{uuid}:{N}"                         (PUBLISH on refresh)
-//   {ns}:hwm:{N}  = the holder's reserved-until mark     (beyond raus; only raised)
+//   {{ns}:id:{N}}:hwm = the holder's reserved-until mark (beyond raus; only
+//                   raised, and only by the id's holder; hash-tagged to the
+//                   id key's slot so one script checks the one and raises
+//                   the other)
+//   {ns}:hwm:{N}  = the same mark as versions before this one kept it:
+//                   read (the higher of the two fences counts), no longer
+//                   written
 #pragma once
 
 #include <chrono>
@@ -24,7 +30,19 @@ enum class KeyHold : std::uint8_t {
   taken,  // another uuid (left as it is)
 };
 
-// An id whose {ns}:hwm:{N} is not a mark: it cannot be fenced.
+// What hold_and_fence() found, and how many replicas acknowledged it.
+struct FenceHold {
+  KeyHold hold = KeyHold::gone;
+  long long replicas_acked = 0;  // WAIT's answer; 0 when no replica was asked for
+};
+
+// WAIT after each fence raise: `replicas` (0: none asked), within `timeout`.
+struct ReplicaWait {
+  int replicas = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
+// An id whose fence is not a mark: it cannot be fenced.
 class UnfenceableId : public RedisError {
  public:
   using RedisError::RedisError;
@@ -46,8 +64,12 @@ class RausKeys {
   RausKeys(RedisClient& redis, std::string uuid, std::chrono::seconds expiry);
 
   std::string id_key(std::uint32_t worker) const;
-  std::string hwm_key(std::uint32_t worker) const;
+  std::string hwm_key(std::uint32_t worker) const;         // {{ns}:id:{N}}:hwm
+  std::string legacy_hwm_key(std::uint32_t worker) const;  // {ns}:hwm:{N}
   std::string broadcast_channel() const;
+  // Whether the fence and the id key hash to one slot (a namespace with
+  // braces may keep them apart): a Redis Cluster needs it.
+  bool fence_shares_slot() const;
   const std::string& uuid() const noexcept { return uuid_; }
 
   // SET {ns}:id:{N} uuid NX EX expiry: true when claimed, false when held.
@@ -59,16 +81,24 @@ class RausKeys {
   void announce(std::uint32_t worker);
   // Check-and-extend, atomically on the one key. Throws RedisError.
   KeyHold extend(std::uint32_t worker);
-  // GET {ns}:hwm:{N}: the fence a holder of N starts above; -1 when there
-  // is none. Throws RedisError, or UnfenceableId when it is not a mark.
+  // The fence a holder of N starts above: the higher of the two hwm keys;
+  // -1 when neither exists. Throws RedisError, or UnfenceableId when one is
+  // not a mark.
   std::int64_t read_fence(std::uint32_t worker);
-  // Raises {ns}:hwm:{N} to `mark` unless it holds as much. Throws RedisError.
-  void raise_fence(std::uint32_t worker, std::int64_t mark);
+  // Atomically: if {ns}:id:{N} holds our uuid, extend it and raise the
+  // fence to `mark`; then, when `wait` asks for replicas, WAIT for them on
+  // the same node. Throws RedisError.
+  FenceHold hold_and_fence(std::uint32_t worker, std::int64_t mark, const ReplicaWait& wait);
+  // The store's clock (TIME), in microseconds since 1970. Throws RedisError.
+  std::int64_t store_time_us();
   // Deletes {ns}:id:{N} if it still holds our uuid: true when deleted.
-  // Throws RedisError.
-  bool release(std::uint32_t worker);
+  // With `final_mark`, the fence is set to it in the same script (see
+  // LeaseKeeper::stop_and_release). Throws RedisError.
+  bool release(std::uint32_t worker, std::optional<std::int64_t> final_mark = std::nullopt);
 
  private:
+  // GET `key` as a mark; -1 when absent. Throws as read_fence().
+  std::int64_t read_mark(const std::string& key, std::uint32_t worker);
   // "Redis <url>: <what>: <the error reply, or an unexpected reply>".
   RedisError failure(const std::string& what, const RedisReply& r) const;
 

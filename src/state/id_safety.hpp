@@ -19,6 +19,8 @@ struct IdSafetyFigures {
   std::int64_t reserved_until_ms = 0;  // ms since the id epoch; 0 without reservations
   std::uint64_t state_writes = 0;
   std::uint64_t state_write_failures = 0;
+  // Redis TIME minus our clock at the last claim or refresh (ms); 0 without a lease.
+  std::int64_t store_clock_skew_ms = 0;
 };
 using IdSafetySource = std::function<IdSafetyFigures()>;
 
@@ -27,6 +29,7 @@ inline void add_lease_figures(IdSafetyFigures& f, const lease::LeaseStats& l) {
   f.lease_state = std::string(lease::to_string(l.state));
   f.lease_refresh_failures = l.refresh_failures;
   f.lease_changes = l.lease_changes;
+  f.store_clock_skew_ms = l.store_clock_skew_ms;
 }
 
 }  // namespace katsubushi::state

@@ -161,10 +161,10 @@ void Reservations::run_writer() {
   }
 }
 
-void Reservations::finish() {
+std::int64_t Reservations::finish() {
   {
     std::lock_guard lock(mu_);
-    if (finished_) return;
+    if (finished_) return final_mark_;
     finished_ = true;
     stopping_ = true;
   }
@@ -172,7 +172,11 @@ void Reservations::finish() {
   if (writer_.joinable()) writer_.join();
   // Nothing issued and no mark before (a fresh start): 0, which every id is above.
   const std::int64_t last = std::max<std::int64_t>(generator_.stop(), 0);
-  if (options_.state_file.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    final_mark_ = last;
+  }
+  if (options_.state_file.empty()) return last;
   try {
     state::write_state_file(options_.state_file,
                             {.worker_id = generator_.worker_id(), .mark_ms = last,
@@ -184,6 +188,7 @@ void Reservations::finish() {
     spdlog::error("cannot write the last mark: {}; the reservation {} still holds", e.what(),
                   time_of(file_mark_));
   }
+  return last;
 }
 
 IdSafetyFigures Reservations::figures() const {
@@ -218,17 +223,20 @@ void Reservations::lease_lost(std::string_view why) {
   spdlog::error("worker id lease lost ({}): no ids until one is held again", why);
 }
 
-std::int64_t Reservations::hwm_to_write() {
-  // Up to the lease's end: while the lease is valid, Redis being away does
-  // not stop ids sooner. A later holder can claim the id only after the key
-  // expires (expiry > lease end), so with clocks that agree the fence is
-  // already in its past and costs it no wait.
-  std::int64_t lease_end = 0;
-  {
-    std::lock_guard lock(mu_);
-    lease_end = lease_until_unix_ms_ - id::kEpochUnixMs;
-  }
-  return std::max(next_mark(), lease_end);
+void Reservations::ids_paused(std::string_view why) {
+  generator_.drop_lease(id::GeneratorErrc::clock_untrusted);
+  spdlog::error("ids paused ({}): none until the clock is trusted again", why);
+}
+
+std::int64_t Reservations::hwm_to_write(std::int64_t lease_end_unix_ms) {
+  // Exactly the lease's end, never beyond it: while the lease is valid,
+  // Redis being away does not stop ids sooner, and no id of ours carries a
+  // timestamp past the end of the lease that proved it. That bound is what
+  // a later holder that finds no fence (the store lost it) waits out. A
+  // holder that finds the fence starts above it: after a crash the key
+  // expires only once it is in the past (expiry > lease end), and a clean
+  // stop drops it to the last id issued (LeaseKeeper::stop_and_release).
+  return lease_end_unix_ms - id::kEpochUnixMs;
 }
 
 void Reservations::hwm_written(std::int64_t mark) {

@@ -74,8 +74,10 @@ class Reservations final : public lease::LeaseListener {
   // A graceful stop, after the last request: the generator issues nothing
   // more, the writer stops, and the state file gets the exact last issued
   // timestamp so a clean restart waits for nothing. Logs a failure to write
-  // (the last reservation still holds). Idempotent.
-  void finish();
+  // (the last reservation still holds). Idempotent. Returns that mark (the
+  // last issued timestamp, or the floor), which a lease's fence may drop to
+  // when the worker id is given back.
+  std::int64_t finish();
 
   // One pass of the writer: rewrites the state file when less than
   // rewrite_within is left. What the writer thread does every `poll`.
@@ -87,7 +89,8 @@ class Reservations final : public lease::LeaseListener {
   void lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
                   std::int64_t fence_ts) override;
   void lease_lost(std::string_view why) override;
-  std::int64_t hwm_to_write() override;
+  void ids_paused(std::string_view why) override;
+  std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) override;
   void hwm_written(std::int64_t mark) override;
 
  private:
@@ -110,6 +113,7 @@ class Reservations final : public lease::LeaseListener {
   std::condition_variable wake_;
   bool stopping_ = false;                   // guarded by mu_
   bool finished_ = false;                   // guarded by mu_
+  std::int64_t final_mark_ = -1;            // guarded by mu_: what finish() returned
   std::int64_t file_mark_ = -1;             // guarded by mu_: last mark written to the file
   std::int64_t hwm_mark_ = -1;              // guarded by mu_: last hwm written for lease_worker_
   std::uint32_t lease_worker_ = 0;          // guarded by mu_
