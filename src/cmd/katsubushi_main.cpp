@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
                                   .max_worker_id = cfg.max_worker_id,
                                   .expiry = std::chrono::duration_cast<std::chrono::seconds>(
                                       cfg.lease_ttl)};
+      options.max_clock_skew =
+          std::chrono::duration_cast<std::chrono::milliseconds>(cfg.max_clock_skew);
+      options.wait_replicas = cfg.redis_wait_replicas;
       // No wait on {ns}:broadcast before the first claim (SET NX decides
       // anyway); go-katsubushi keeps raus's 3 s SubscribeTimeout.
       options.learn_time = std::chrono::milliseconds(0);
@@ -125,8 +128,8 @@ int main(int argc, char** argv) {
     const int code = server.run();
     // After the last request: nothing more is issued, the state file gets
     // the exact last timestamp, then the worker id is given back.
-    reservations.finish();
-    if (keeper) keeper->stop_and_release();
+    const std::int64_t last = reservations.finish();
+    if (keeper) keeper->stop_and_release(last);
     return code;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());

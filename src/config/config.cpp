@@ -142,6 +142,13 @@ const std::vector<FlagSpec>& flag_specs() {
       duration_flag("lease-ttl", &Config::lease_ttl,
                     "expiry of the worker id key in Redis; ids stop 1/4 of it before a "
                     "lease that could not be refreshed ends"),
+      duration_flag("max-clock-skew", &Config::max_clock_skew,
+                    "with -redis: claim and issue only while the clock is within this of "
+                    "Redis's (TIME) and of the kernel's error bound when synchronised"),
+      int_flag("redis-wait-replicas", &Config::redis_wait_replicas, kWaitReplicasRange,
+               Sign::allowed,
+               "with -redis: a worker id's fence counts once this many replicas have it "
+               "(WAIT); set it to the replica count when a failover may promote one"),
       string_flag("state-file", &Config::state_file,
                   "file keeping the reserved-until mark, so a restart never repeats ids"),
       duration_flag("max-clock-wait", &Config::max_clock_wait,
@@ -294,6 +301,9 @@ void validate_config(const Config& c) {
   }
   if (c.lease_ttl < kMinLeaseTtl) {
     throw ConfigError("flag -lease-ttl: want at least " + format_duration(kMinLeaseTtl));
+  }
+  if (c.max_clock_skew < std::chrono::milliseconds(1)) {
+    throw ConfigError("flag -max-clock-skew: want at least 1ms");
   }
   if (c.min_worker_id == 0 || c.min_worker_id > c.max_worker_id) {
     throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= " +

@@ -31,6 +31,8 @@ struct Config {
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = id::kMaxWorkerId;
   std::chrono::nanoseconds lease_ttl = kDefaultLeaseTtl;
+  std::chrono::nanoseconds max_clock_skew = kDefaultMaxClockSkew;
+  int redis_wait_replicas = 0;
   std::string state_file;
   std::chrono::nanoseconds max_clock_wait = kDefaultMaxClockWait;
   unsigned threads = 0;  // 0 until resolved: the number of cores

@@ -209,7 +209,15 @@ TEST(ConfigTest, LeaseTtlHasAFloorAndStateFlagsDefault) {
   EXPECT_NE(msg.find("-lease-ttl"), std::string::npos) << msg;
   EXPECT_NE(msg.find("2s"), std::string::npos) << msg;
   c = parse({"-worker-id=1"});
-  EXPECT_EQ(c.lease_ttl, 600s);
+  EXPECT_EQ(c.lease_ttl, 30s);
+  EXPECT_EQ(c.max_clock_skew, 1s);
+  EXPECT_EQ(c.redis_wait_replicas, 0);
+  EXPECT_NE(validation_error_of(parse({"-redis=redis://h", "-max-clock-skew=0s"}))
+                .find("-max-clock-skew"),
+            std::string::npos);
+  EXPECT_EQ(parse({"-redis=redis://h", "-redis-wait-replicas=2", "-max-clock-skew=250ms"})
+                .redis_wait_replicas,
+            2);
   EXPECT_EQ(c.max_clock_wait, 10s);
   EXPECT_TRUE(c.state_file.empty());
 }

@@ -97,10 +97,20 @@ inline constexpr std::chrono::milliseconds kReservePoll{100};
 // for at start (ids refused meanwhile); by more, the daemon does not start.
 inline constexpr std::chrono::seconds kDefaultMaxClockWait{10};
 
-// -lease-ttl: the expiry of a worker-id key in Redis, go-katsubushi's (it sets
-// raus.LockExpires to 600 s). Whole seconds, at least kMinLeaseTtl.
-inline constexpr std::chrono::seconds kDefaultLeaseTtl{600};
+// -lease-ttl: the expiry of a worker-id key in Redis. Whole seconds, at
+// least kMinLeaseTtl. go-katsubushi uses 600 s (raus.LockExpires); here a
+// lease is also how long a holder may go on without the store, and so how
+// long a claim that finds no fence (the store lost it) waits before its
+// first id: 30 s makes that 22.5 s + 2 x -max-clock-skew, and a dead
+// holder's id free again after 30 s (README, "Worker ids from Redis").
+inline constexpr std::chrono::seconds kDefaultLeaseTtl{30};
 inline constexpr std::chrono::seconds kMinLeaseTtl{2};
+// -max-clock-skew: how far our clock may be from the store's (Redis TIME),
+// and the kernel's error bound may reach when it is synchronised, while
+// worker ids are claimed and ids issued.
+inline constexpr std::chrono::milliseconds kDefaultMaxClockSkew{1000};
+// -redis-wait-replicas: replicas that must acknowledge a fence (WAIT).
+inline constexpr IntRange kWaitReplicasRange{0, 64};
 
 // How long accept() waits after running out of file descriptors or memory.
 inline constexpr std::chrono::milliseconds kAcceptBackoff{100};

@@ -73,6 +73,15 @@ constexpr std::array kMetrics{
                "State file writes that failed."},
     MetricInfo{"memory_trims", "katsubushi_memory_trims_total", counter,
                "Times free heap was given back to the system after connections closed."},
+    MetricInfo{"clock_synced", "katsubushi_clock_synced", gauge,
+               "1 when the kernel says an NTP daemon keeps the clock synchronised (adjtimex)."},
+    MetricInfo{"clock_max_error_us", "katsubushi_clock_max_error_seconds", gauge,
+               "The kernel's bound on the clock's error (adjtimex maxerror), in seconds.", {},
+               MetricScale::micro_to_base},
+    MetricInfo{"store_clock_skew_ms", "katsubushi_store_clock_skew_seconds", gauge,
+               "The lease store's clock (Redis TIME) minus ours at the last claim or refresh, "
+               "in seconds; 0 without a lease.", {},
+               MetricScale::milli_to_base},
 };
 
 std::string_view type_name(MetricKind kind) {
@@ -112,19 +121,25 @@ void append_escaped(std::string& out, std::string_view s, bool quote) {
 }
 
 // "1234" ms as "1.234" s, exactly; nullopt-like false for a non-integer.
-bool append_milli_as_base(std::string& out, std::string_view value) {
-  std::int64_t ms = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+// `value`, an integer count of 1/10^digits of the unit, as a decimal of the unit.
+bool append_scaled_as_base(std::string& out, std::string_view value, int digits) {
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
   if (ec != std::errc() || end != value.data() + value.size()) return false;
+  std::uint64_t unit = 1;
+  for (int i = 0; i < digits; ++i) unit *= 10;
   // Magnitude as unsigned: -INT64_MIN does not fit an int64.
-  std::uint64_t mag = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
-  if (ms < 0) out += '-';
-  out += std::to_string(mag / 1000);
-  const auto frac = static_cast<unsigned>(mag % 1000);
+  const std::uint64_t mag =
+      n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+  if (n < 0) out += '-';
+  out += std::to_string(mag / unit);
   out += '.';
-  out += static_cast<char>('0' + frac / 100);
-  out += static_cast<char>('0' + frac / 10 % 10);
-  out += static_cast<char>('0' + frac % 10);
+  std::uint64_t frac = mag % unit;
+  std::string tail(static_cast<std::size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, frac /= 10) {
+    tail[static_cast<std::size_t>(i)] = static_cast<char>('0' + frac % 10);
+  }
+  out += tail;
   return true;
 }
 
@@ -141,9 +156,11 @@ void append_known(std::string& out, const MetricInfo& m, std::string_view value)
     sample.append(m.metric).append("{").append(m.label).append("=\"");
     append_escaped(sample, value, true);
     sample.append("\"} 1\n");
-  } else if (m.scale == MetricScale::milli_to_base) {
+  } else if (m.scale != MetricScale::as_is) {
     sample.append(m.metric).append(" ");
-    if (!append_milli_as_base(sample, value)) return;
+    if (!append_scaled_as_base(sample, value, m.scale == MetricScale::milli_to_base ? 3 : 6)) {
+      return;
+    }
     sample += '\n';
   } else {
     if (!is_json_number(value)) return;

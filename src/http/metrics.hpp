@@ -18,7 +18,7 @@ enum class MetricKind {
 };
 
 // How a stat's value becomes the sample's: Prometheus wants base units.
-enum class MetricScale { as_is, milli_to_base };
+enum class MetricScale { as_is, milli_to_base, micro_to_base };
 
 // What a stat is as a metric. The stat list cannot say whether a number
 // only grows or not, so every stat the server reports has a row here (a

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/duration.hpp"
+#include "id/kernel_clock.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -42,6 +43,7 @@ service::StatList ServerStats::general_stats() {
   getrusage(RUSAGE_SELF, &ru);
   const auto gen = generator_.counters();
   const state::IdSafetyFigures safety = id_safety_ ? id_safety_() : state::IdSafetyFigures{};
+  const id::KernelClock kernel = id::read_kernel_clock();
   // go-katsubushi's nine first, in its order; then ours.
   return {
       {"pid", std::to_string(getpid())},
@@ -74,6 +76,9 @@ service::StatList ServerStats::general_stats() {
       {"state_writes", std::to_string(safety.state_writes)},
       {"state_write_failures", std::to_string(safety.state_write_failures)},
       {"memory_trims", str(server_.memory_trims)},
+      {"clock_synced", kernel.synced ? "1" : "0"},
+      {"clock_max_error_us", std::to_string(kernel.max_error_us)},
+      {"store_clock_skew_ms", std::to_string(safety.store_clock_skew_ms)},
   };
 }
 
