@@ -29,6 +29,19 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
+// A new namespace's fences set to 0 (no id of the range ever issued), as an
+// operator may do: a claim then reads a fence and serves at once, instead
+// of waiting out the lease an unknown earlier holder might have had. The
+// tests of that wait are in daemon_fleet_test.cpp.
+void seed_fences(RedisServer& redis, const std::string& ns, int lo, int hi) {
+  std::vector<std::string> mset = {"MSET"};
+  for (int n = lo; n <= hi; ++n) {
+    mset.push_back("{" + ns + ":id:" + std::to_string(n) + "}:hwm");
+    mset.emplace_back("0");
+  }
+  redis.cli(mset);
+}
+
 class DaemonLease : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -38,6 +51,7 @@ class DaemonLease : public ::testing::Test {
 
 TEST_F(DaemonLease, TwoDaemonsTakeDifferentIdsAndGiveThemBack) {
   RedisServer redis;
+  seed_fences(redis, "k", 3, 4);
   DaemonProcess a;
   DaemonProcess b;
   const std::vector<std::string> args = {"-redis=" + redis.url("k"), "-min-worker-id=3",
@@ -90,6 +104,7 @@ TEST_F(DaemonLease, AFullRangeOrAnUnreachableRedisIsAStartUpError) {
 
 TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   RedisServer redis;
+  seed_fences(redis, "raus", 1, 1023);
   DaemonProcess d;
   ASSERT_TRUE(d.start_tcp({"-redis=" + redis.url(), "-lease-ttl=3s", "-threads=1"})) << d.log();
   LoopbackClient c;
@@ -115,7 +130,7 @@ TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   EXPECT_EQ(stats.at("lease_state"), "lost");
   EXPECT_GE(stat_value(stats, "lease_refresh_failures"), 1);
 
-  redis.start();
+  redis.start();  // empty: the claim finds no fence and waits 2.25 s + 2 s
   bool resumed = false;
   for (int i = 0; i < 300 && !resumed; ++i) {
     resumed = std::holds_alternative<std::uint64_t>(get_one_id(c));
@@ -131,7 +146,9 @@ TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
 TEST_F(DaemonLease, ARedisClusterServesLeases) {
   RedisCluster cluster;
   DaemonProcess d;
-  ASSERT_TRUE(d.start_tcp({"-redis=" + cluster.url("kc"), "-threads=1"})) << d.log();
+  // A 2 s lease: the first claim of a new namespace waits 1.5 s + 2 s.
+  ASSERT_TRUE(d.start_tcp({"-redis=" + cluster.url("kc"), "-lease-ttl=2s", "-threads=1"}))
+      << d.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
   const auto stats = query_stats(c);
@@ -139,7 +156,11 @@ TEST_F(DaemonLease, ARedisClusterServesLeases) {
   const auto worker = stat_value(stats, "worker_id");
   const std::string key = "kc:id:" + std::to_string(worker);
   EXPECT_NE(cluster.node(cluster.owner_of(key)).cli({"GET", key}), "");
-  const auto r = get_one_id(c);
+  auto r = get_one_id(c);
+  for (int i = 0; i < 200 && !std::holds_alternative<std::uint64_t>(r); ++i) {
+    std::this_thread::sleep_for(50ms);
+    r = get_one_id(c);
+  }
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
   EXPECT_EQ(id::decode(std::get<std::uint64_t>(r)).worker_id, static_cast<std::uint32_t>(worker));
   const auto status = d.stop(SIGTERM);
@@ -155,12 +176,16 @@ TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
   const std::vector<std::string> fake = faketime_env("+6s");
   if (fake.empty()) GTEST_SKIP() << "libfaketime is not installed";
   RedisServer redis;
+  seed_fences(redis, "raus", 5, 5);
   const std::vector<std::string> args = {"-redis=" + redis.url(), "-min-worker-id=5",
                                          "-max-worker-id=5", "-lease-ttl=2s", "-threads=1"};
   std::uint64_t a_max = 0;
   {
     DaemonProcess a;
-    ASSERT_TRUE(a.start_tcp(args, fake)) << a.log();
+    // 6 s ahead of Redis's clock: allowed here by a wider -max-clock-skew.
+    std::vector<std::string> a_args = args;
+    a_args.emplace_back("-max-clock-skew=10s");
+    ASSERT_TRUE(a.start_tcp(a_args, fake)) << a.log();
     LoopbackClient c;
     ASSERT_TRUE(c.connect_tcp("127.0.0.1", a.port()));
     for (int i = 0; i < 50; ++i) {
