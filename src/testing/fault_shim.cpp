@@ -50,14 +50,17 @@ extern "C" int adjtimex(struct timex* t) {
   const char* path = std::getenv("KATSUBUSHI_ADJTIMEX_FILE");
   if (path != nullptr && t->modes == 0) {
     if (std::FILE* f = std::fopen(path, "re")) {
-      char state[16] = {};
-      long max_error = 0;
-      long est_error = 0;
-      const int n = std::fscanf(f, "%15s %ld %ld", state, &max_error, &est_error);
+      char line[128] = {};
+      const bool read = std::fgets(line, sizeof line, f) != nullptr;
       std::fclose(f);
-      if (n == 3) {
+      char* end = nullptr;
+      const char* numbers = std::strchr(line, ' ');
+      const long max_error = numbers ? std::strtol(numbers, &end, 10) : -1;
+      const long est_error = end ? std::strtol(end, &end, 10) : -1;
+      if (read && numbers != nullptr && end != nullptr && max_error >= 0 && est_error >= 0) {
+        const std::string_view state(line, static_cast<std::size_t>(numbers - line));
         std::memset(t, 0, sizeof *t);
-        const bool synced = std::strcmp(state, "synced") == 0;
+        const bool synced = state == "synced";
         t->status = synced ? 0 : STA_UNSYNC;
         t->maxerror = max_error;
         t->esterror = est_error;
