@@ -119,31 +119,52 @@ std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t>
 }
 
 void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool fresh) {
-  std::int64_t fence = -1;
+  RausKeys::FenceRead read;
   try {
-    fence = keys_.read_fence(worker);
+    read = keys_.read_fence(worker);
   } catch (const RedisError&) {
     // No fence, no lease: the id goes back rather than wait for its expiry
     // (an UnfenceableId too: an operator fixes the key).
     release(worker, std::nullopt);
     throw;
   }
+  const std::int64_t read_at = clock_.now_unix_ms();
+  const std::int64_t fence = read.fence;
   const std::int64_t until = valid_until(started_unix_ms);
   std::int64_t floor = fence;
   std::string note = fence >= 0 ? ", fenced above " + std::to_string(fence) : std::string();
-  if (fresh && fence < 0 && !id::fault_injected(id::Fault::no_fresh_wait)) {
-    // Nothing says what an earlier holder issued: it is the id's first use,
-    // or the store lost its data (restarted empty, flushed, a failover to a
-    // replica that missed it). Any earlier holder stops at the end of the
-    // lease it last proved, which was before this claim, on a clock at most
-    // 2 * max_clock_skew from ours: ids start after that.
-    const auto wait = unfenced_claim_wait(options_, timing_);
-    floor = started_unix_ms + wait.count() - id::kEpochUnixMs;
-    note = "; no fence in " + keys_.hwm_key(worker) +
-           " (its first use, or the store lost it): no id before " +
-           std::to_string(floor + id::kEpochUnixMs) + " (unix ms), " + std::to_string(wait.count()) +
-           " ms from the claim, when any earlier holder's lease has surely ended (-lease-ttl less "
-           "a quarter, plus twice -max-clock-skew)";
+  const auto wait = unfenced_claim_wait(options_, timing_).count();
+  if (fresh && !id::fault_injected(id::Fault::no_fresh_wait)) {
+    // What an earlier holder issued is known only from a fence the store
+    // kept. Any earlier holder stops at the end of the lease it last
+    // proved, on a clock at most 2 * max_clock_skew from ours; when that
+    // proof may be lost to us, ids start after it.
+    if (fence < 0) {
+      // No fence: the id's first use, or the store lost its data
+      // (restarted empty, flushed, a failover to a replica that missed it).
+      // The last proof came before this claim.
+      floor = started_unix_ms + wait - id::kEpochUnixMs;
+      note = "; no fence in " + keys_.hwm_key(worker) +
+             " (its first use, or the store lost it): no id before " +
+             std::to_string(floor + id::kEpochUnixMs) + " (unix ms), " + std::to_string(wait) +
+             " ms from the claim, when any earlier holder's lease has surely ended (-lease-ttl "
+             "less a quarter, plus twice -max-clock-skew)";
+    }
+    // A node restarted from a snapshot (RDB, or an AOF not synced at every
+    // write) may keep a fence older than the last one raised, and have lost
+    // the key of a holder that goes on: that holder's last proof came
+    // before the restart. Unknown uptime counts as a restart just now.
+    const std::int64_t restarted_at =
+        read.store_uptime_s ? read_at - *read.store_uptime_s * 1000 : read_at;
+    if (restarted_at + wait - id::kEpochUnixMs > floor) {
+      floor = restarted_at + wait - id::kEpochUnixMs;
+      note += "; the node keeping " + keys_.hwm_key(worker) + " started " +
+              (read.store_uptime_s ? std::to_string(*read.store_uptime_s) + " s ago"
+                                   : std::string("at an unknown time (INFO gave no uptime)")) +
+              ", so its fence may be older than the last one raised: no id before " +
+              std::to_string(floor + id::kEpochUnixMs) + " (unix ms), " + std::to_string(wait) +
+              " ms after its start";
+    }
   }
   if (id::fault_injected(id::Fault::no_fence)) floor = -1;
   {

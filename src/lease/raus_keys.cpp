@@ -154,8 +154,8 @@ KeyHold RausKeys::extend(std::uint32_t worker) {
   throw failure("refreshing " + id_key(worker), r);
 }
 
-std::int64_t RausKeys::read_mark(const std::string& key, std::uint32_t worker) {
-  const RedisReply hwm = redis_.key_command({"GET", key});
+std::int64_t RausKeys::parse_mark(const std::string& key, const RedisReply& hwm,
+                                  std::uint32_t worker) {
   if (hwm.is_nil()) return -1;
   if (hwm.type != RedisReply::Type::string) throw failure("GET " + key, hwm);
   std::int64_t fence = -1;
@@ -170,10 +170,26 @@ std::int64_t RausKeys::read_mark(const std::string& key, std::uint32_t worker) {
   return fence;
 }
 
-std::int64_t RausKeys::read_fence(std::uint32_t worker) {
+RausKeys::FenceRead RausKeys::read_fence(std::uint32_t worker) {
+  FenceRead out;
+  const std::string key = hwm_key(worker);
+  RedisReply info;
+  const RedisReply hwm = redis_.key_command_then({"GET", key}, 1, {"INFO", "server"}, info);
+  out.fence = parse_mark(key, hwm, worker);
+  if (info.type == RedisReply::Type::string) {
+    constexpr std::string_view kField = "uptime_in_seconds:";
+    if (const auto at = info.str.find(kField); at != std::string::npos) {
+      const char* first = info.str.data() + at + kField.size();
+      std::int64_t uptime = -1;
+      const auto [end, ec] = std::from_chars(first, info.str.data() + info.str.size(), uptime);
+      if (ec == std::errc{} && end != first && uptime >= 0) out.store_uptime_s = uptime;
+    }
+  }
   // The legacy key too: an earlier version of this daemon in the fleet
   // fences only there.
-  return std::max(read_mark(hwm_key(worker), worker), read_mark(legacy_hwm_key(worker), worker));
+  const std::string legacy = legacy_hwm_key(worker);
+  out.fence = std::max(out.fence, parse_mark(legacy, redis_.key_command({"GET", legacy}), worker));
+  return out;
 }
 
 FenceHold RausKeys::hold_and_fence(std::uint32_t worker, std::int64_t mark,

@@ -82,9 +82,16 @@ class RausKeys {
   // Check-and-extend, atomically on the one key. Throws RedisError.
   KeyHold extend(std::uint32_t worker);
   // The fence a holder of N starts above: the higher of the two hwm keys;
-  // -1 when neither exists. Throws RedisError, or UnfenceableId when one is
-  // not a mark.
-  std::int64_t read_fence(std::uint32_t worker);
+  // -1 when neither exists. With it, how long the node that keeps it has
+  // been up (INFO server's uptime_in_seconds, on the same connection):
+  // a node restarted from a snapshot may hold a fence older than the one
+  // last raised. Throws RedisError, or UnfenceableId when a key is not a mark.
+  struct FenceRead {
+    std::int64_t fence = -1;
+    // Whole seconds; nullopt when INFO gave none (refused, or not Redis's).
+    std::optional<std::int64_t> store_uptime_s;
+  };
+  FenceRead read_fence(std::uint32_t worker);
   // Atomically: if {ns}:id:{N} holds our uuid, extend it and raise the
   // fence to `mark`; then, when `wait` asks for replicas, WAIT for them on
   // the same node. Throws RedisError.
@@ -97,8 +104,8 @@ class RausKeys {
   bool release(std::uint32_t worker, std::optional<std::int64_t> final_mark = std::nullopt);
 
  private:
-  // GET `key` as a mark; -1 when absent. Throws as read_fence().
-  std::int64_t read_mark(const std::string& key, std::uint32_t worker);
+  // A GET reply of `key` as a mark; -1 when absent. Throws as read_fence().
+  std::int64_t parse_mark(const std::string& key, const RedisReply& hwm, std::uint32_t worker);
   // "Redis <url>: <what>: <the error reply, or an unexpected reply>".
   RedisError failure(const std::string& what, const RedisReply& r) const;
 

@@ -55,28 +55,31 @@ TEST(RausKeysTest, ClaimExtendFenceAndReleaseOneKey) {
   EXPECT_FALSE(theirs.release(7));  // not theirs to delete
   EXPECT_EQ(redis.cli({"GET", "k:id:7"}), "u1");
 
-  EXPECT_EQ(ours.read_fence(7), -1);
+  EXPECT_EQ(ours.read_fence(7).fence, -1);
+  // With the fence, how long the node keeping it has been up (whole seconds).
+  ASSERT_TRUE(ours.read_fence(7).store_uptime_s.has_value());
+  EXPECT_LE(*ours.read_fence(7).store_uptime_s, 60);
   EXPECT_EQ(ours.hold_and_fence(7, 500, {}).hold, KeyHold::kept);
   EXPECT_EQ(ours.hold_and_fence(7, 400, {}).hold, KeyHold::kept);  // only raised
-  EXPECT_EQ(theirs.read_fence(7), 500);
+  EXPECT_EQ(theirs.read_fence(7).fence, 500);
   // Not the holder: neither the key nor the fence is touched.
   EXPECT_EQ(theirs.hold_and_fence(7, 900, {}).hold, KeyHold::taken);
-  EXPECT_EQ(ours.read_fence(7), 500);
+  EXPECT_EQ(ours.read_fence(7).fence, 500);
   // The legacy key of earlier versions counts when it is higher.
   redis.cli({"SET", "k:hwm:7", "700"});
-  EXPECT_EQ(ours.read_fence(7), 700);
+  EXPECT_EQ(ours.read_fence(7).fence, 700);
   redis.cli({"SET", "k:hwm:7", "garbage"});
-  EXPECT_THROW(ours.read_fence(7), UnfenceableId);
+  EXPECT_THROW(ours.read_fence(7).fence, UnfenceableId);
   redis.cli({"DEL", "k:hwm:7"});
 
   ours.announce(7);  // no subscriber: still a reply
   // A clean stop drops the fence to the last id issued, with the key.
   EXPECT_TRUE(ours.release(7, 450));
   EXPECT_EQ(redis.cli({"EXISTS", "k:id:7"}), "0");
-  EXPECT_EQ(ours.read_fence(7), 450);
+  EXPECT_EQ(ours.read_fence(7).fence, 450);
   EXPECT_TRUE(theirs.claim(7));
   EXPECT_FALSE(ours.release(7, 100));  // theirs now: the fence stays
-  EXPECT_EQ(ours.read_fence(7), 450);
+  EXPECT_EQ(ours.read_fence(7).fence, 450);
   EXPECT_EQ(theirs.hold_and_fence(7, 800, {}).hold, KeyHold::kept);
   EXPECT_EQ(redis.cli({"GET", "{k:id:7}:hwm"}), "800");
   // WAIT with no replica: the fence is raised but nobody acknowledges it.
