@@ -1,0 +1,442 @@
+"""The nemesis: faults on a seeded schedule, and the timeline of what it did.
+
+The schedule (kinds, order, start times, parameters) is a function of the
+seed and the budget alone. Which daemon is hit is decided when the fault
+fires, among the daemons that hold a lease then (sorted by name, picked with
+the fault's own seeded generator).
+
+Data-loss faults (Redis restarted empty, FLUSHALL, a lease key evicted, a
+failover to a stale replica) are fired at the worst moment the harness can
+see: right after a holder's lease refresh went through its proxy, and just
+before a daemon without an id will try to claim one (a daemon that exited
+for want of a free id is restarted by the supervisor at a known time and
+claims at once; one that lost its lease while running retries on its
+backoff, which the proxy's tap has seen). That is when the old holder keeps
+issuing for the longest while a newcomer takes its id.
+"""
+
+import random
+import signal
+import threading
+import time
+
+import procs
+
+# Offsets of the clock fault, in seconds (libfaketime, the daemon's wall clock).
+CLOCK_BACK_S = -3
+CLOCK_FORWARD_S = 5
+
+REDIS_KINDS = ("kill", "stop", "clock", "restart-empty", "flushall", "evict", "failover",
+               "partition")
+CLUSTER_KINDS = ("cluster-node-kill", "kill", "stop")
+DATA_LOSS = ("restart-empty", "flushall", "evict", "failover")
+PARTITION_MODES = (("drop", "drop"), ("drop", "pass"), ("pass", "drop"), ("stall", "stall"),
+                   ("stall", "pass"), ("pass", "stall"), ("refuse", "refuse"))
+
+
+def slot_seconds(kind, ttl):
+    """How long a fault of this kind takes, plus the recovery after it."""
+    return {
+        "kill": 7.0,
+        "stop": ttl + 4.0 + 3.0,
+        "clock": 24.0,
+        "restart-empty": 8.0,
+        "flushall": 7.0,
+        "evict": 7.0,
+        "failover": 14.0,
+        "partition": ttl + 3.0 + 3.0,
+        "cluster-node-kill": 11.0,
+    }[kind]
+
+
+class Planned:
+    def __init__(self, fleet, kind, at, params):
+        self.fleet = fleet
+        self.kind = kind
+        self.at = at          # seconds after the campaign's start
+        self.params = params  # dict, from the seed
+
+    def __repr__(self):
+        extra = " ".join(f"{k}={v}" for k, v in sorted(self.params.items()) if k != "seed")
+        return f"+{self.at:5.1f}s {self.fleet:7} {self.kind}{' ' + extra if extra else ''}"
+
+
+def _params(rng, kind):
+    p = {"seed": rng.randrange(1 << 30)}
+    if kind == "partition":
+        p["mode"] = "/".join(rng.choice(PARTITION_MODES))
+    if kind == "clock":
+        p["flush_ahead"] = True
+    return p
+
+
+def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster")):
+    """Every kind once per fleet in a seeded order, then more of them drawn
+    at random while the window lasts. Returns [Planned] sorted by time."""
+    rng = random.Random(seed)
+    out = []
+    if "redis" in fleets:
+        first = list(REDIS_KINDS)
+        rng.shuffle(first)
+        t = 0.0
+        for kind in first:
+            out.append(Planned("redis", kind, t, _params(rng, kind)))
+            t += slot_seconds(kind, ttl)
+        extras = ("restart-empty", "flushall", "evict", "failover", "partition", "kill", "stop")
+        while True:
+            kind = rng.choice(extras)
+            if t + slot_seconds(kind, ttl) > window_s:
+                break
+            out.append(Planned("redis", kind, t, _params(rng, kind)))
+            t += slot_seconds(kind, ttl)
+    if "cluster" in fleets:
+        first = list(CLUSTER_KINDS)
+        rng.shuffle(first)
+        t = 2.0
+        for kind in first:
+            out.append(Planned("cluster", kind, t, _params(rng, kind)))
+            t += slot_seconds(kind, ttl) + 4.0
+        while True:
+            kind = rng.choice(CLUSTER_KINDS)
+            if t + slot_seconds(kind, ttl) > window_s:
+                break
+            out.append(Planned("cluster", kind, t, _params(rng, kind)))
+            t += slot_seconds(kind, ttl) + 4.0
+    return sorted(out, key=lambda p: p.at)
+
+
+def plan_injection(inject, seed, ttl):
+    """Short schedules that can expose one disabled protection."""
+    rng = random.Random(seed)
+    out = []
+    t = 0.0
+    if inject == "no-fresh-wait":
+        kinds = ["flushall", "restart-empty", "flushall", "restart-empty", "flushall"]
+    elif inject == "no-fence":
+        kinds = ["evict"] * 5
+    elif inject == "no-gate":
+        kinds = ["partition", "partition"]
+    else:
+        raise ValueError(inject)
+    for kind in kinds:
+        p = _params(rng, kind)
+        if kind == "partition":
+            p["mode"] = "drop/drop"
+            p["extra_s"] = 4.0
+        out.append(Planned("redis", kind, t, p))
+        t += slot_seconds(kind, ttl) - 2.0
+    return out
+
+
+class Timeline:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = []
+
+    def begin(self, fleet, kind, target, detail=""):
+        e = {"fleet": fleet, "kind": kind, "target": target, "start": time.time(), "end": None,
+             "detail": detail, "notes": []}
+        with self.lock:
+            self.entries.append(e)
+        print(f"fleet: {time.strftime('%H:%M:%S')} fault {kind} on {fleet}/{target} begins"
+              f"{': ' + detail if detail else ''}", flush=True)
+        return e
+
+    def note(self, e, text):
+        e["notes"].append((time.time(), text))
+
+    def end(self, e):
+        e["end"] = time.time()
+        print(f"fleet: {time.strftime('%H:%M:%S')} fault {e['kind']} on {e['fleet']}/"
+              f"{e['target']} ends ({e['end'] - e['start']:.1f}s)", flush=True)
+
+    def active_at(self, t, slack=0.0):
+        with self.lock:
+            return [e for e in self.entries
+                    if e["start"] - slack <= t <= (e["end"] or time.time()) + slack]
+
+
+class Nemesis:
+    def __init__(self, fleets, timeline, ttl, abort, supervisor):
+        self.fleets = fleets  # name -> Fleet
+        self.timeline = timeline
+        self.ttl = ttl
+        self.abort = abort
+        self.supervisor = supervisor
+        self.skipped = []
+
+    # --- helpers ---
+    def sleep(self, s):
+        """False when the campaign is being cut short."""
+        return not self.abort.wait(max(0.0, s))
+
+    def pick_holder(self, fleet, rng, prefer=None):
+        holders = sorted(fleet.holders(), key=lambda h: h[0].name)
+        if prefer is not None:
+            for d, w in holders:
+                if d is prefer:
+                    return d, w
+        if not holders:
+            live = sorted((d for d in fleet.daemons if d.alive() and not d.stopped),
+                          key=lambda d: d.name)
+            if not live:
+                return None, None
+            return rng.choice(live), None
+        return rng.choice(holders)
+
+    def racer_due(self, fleet, lo, hi, now):
+        """A daemon without an id that will try to claim one in [now+lo, now+hi]."""
+        holders = {d.name for d, _ in fleet.holders()}
+        for d in fleet.daemons:
+            if d.name in holders or d.stopped:
+                continue
+            if d.proc is None and d.next_start_at is not None:
+                if lo <= d.next_start_at - now <= hi:
+                    return f"{d.name} restarts in {d.next_start_at - now:.2f}s"
+                continue
+            tap = getattr(fleet, "taps", {}).get(d.name)
+            if tap is None or len(tap.claims) < 2 or now - tap.claims[-1] > 6:
+                continue
+            gap = tap.claims[-1] - tap.claims[-2]
+            nxt = tap.claims[-1] + min(max(2 * gap, 1.0), 5.0)
+            if lo <= nxt - now <= hi:
+                return f"{d.name} claims again in {nxt - now:.2f}s (backoff)"
+        return None
+
+    def arm(self, fleet, lo, hi, max_wait=3.5):
+        """Waits for the worst moment to lose data (see the module doc):
+        bounded; returns what it waited for."""
+        deadline = time.time() + max_wait
+        relaxed = time.time() + max_wait * 0.6
+        while time.time() < deadline and not self.abort.is_set():
+            now = time.time()
+            racer = self.racer_due(fleet, lo, hi, now)
+            if racer:
+                taps = getattr(fleet, "taps", {})
+                fresh = [d.name for d, _ in fleet.holders()
+                         if taps.get(d.name) and taps[d.name].refreshes
+                         and now - taps[d.name].refreshes[-1] < 0.15]
+                if fresh:
+                    return f"{racer}; {', '.join(fresh)} just refreshed"
+                if now >= relaxed:
+                    return racer
+            time.sleep(0.005)
+        return "untargeted (no claimer due)"
+
+    # --- the faults ---
+    def run(self, planned, t0):
+        fleet = self.fleets[planned.fleet]
+        rng = random.Random(planned.params["seed"])
+        fn = getattr(self, "f_" + planned.kind.replace("-", "_"))
+        fn(fleet, rng, planned.params)
+
+    def _burst(self, fleet, on):
+        fleet.set_burst(on)
+
+    def f_kill(self, fleet, rng, p):
+        d, w = self.pick_holder(fleet, rng)
+        if d is None:
+            return
+        e = self.timeline.begin(fleet.name, "kill", d.name, f"SIGKILL (worker id {w})")
+        old = d.current()
+        d.signal(signal.SIGKILL)
+        deadline = time.time() + 6.0
+        while time.time() < deadline and self.sleep(0.1):
+            cur = d.current()
+            if cur is not old and cur.ended is None and d.last_stats_at > cur.started:
+                break
+        self.timeline.end(e)
+
+    def f_stop(self, fleet, rng, p):
+        d, w = self.pick_holder(fleet, rng)
+        if d is None:
+            return
+        hold = self.ttl + 4.0
+        e = self.timeline.begin(fleet.name, "stop", d.name,
+                                f"SIGSTOP for {hold:g}s (worker id {w})")
+        d.signal(signal.SIGSTOP)
+        try:
+            self.sleep(hold)
+        finally:
+            d.signal(signal.SIGCONT)
+        self.timeline.end(e)
+
+    def f_partition(self, fleet, rng, p):
+        d, w = self.pick_holder(fleet, rng)
+        if d is None:
+            return
+        proxy = fleet.proxies[d.name]
+        c2s, s2c = p["mode"].split("/")
+        hold = self.ttl + p.get("extra_s", 3.0)
+        e = self.timeline.begin(fleet.name, "partition", d.name,
+                                f"{d.name}<->Redis c2s {c2s}, s2c {s2c} for {hold:g}s "
+                                f"(worker id {w})")
+        try:
+            if c2s == "refuse":
+                proxy.refuse(True)
+            else:
+                proxy.set_mode(c2s=c2s, s2c=s2c)
+            self._burst(fleet, True)
+            self.sleep(hold)
+        finally:
+            proxy.heal()
+            self._burst(fleet, False)
+        self.timeline.end(e)
+
+    def f_clock(self, fleet, rng, p):
+        d = fleet.clock_daemon
+        e = self.timeline.begin(fleet.name, "clock", d.name,
+                                f"wall clock {CLOCK_BACK_S:+d}s, then {CLOCK_FORWARD_S:+d}s, "
+                                "each seen live and then by a restart, then back to 0")
+        try:
+            for offset, after in ((CLOCK_BACK_S, 5.0), (CLOCK_FORWARD_S, 6.0)):
+                d.set_wall_offset(offset)
+                self.timeline.note(e, f"offset {offset:+d}s")
+                if not self.sleep(2.0):
+                    break
+                d.signal(signal.SIGCONT)
+                d.signal(signal.SIGKILL)
+                self.timeline.note(e, f"SIGKILL: restarted with its clock {offset:+d}s")
+                if not self.sleep(2.0):
+                    break
+                if offset > 0 and p.get("flush_ahead"):
+                    # The daemon ahead of Redis holds (or claims) an id; the fence goes.
+                    why = self.arm(fleet, 0.1, 0.5, max_wait=2.0)
+                    self._burst(fleet, True)
+                    fleet.master.command("FLUSHALL")
+                    self.timeline.note(e, f"FLUSHALL while {d.name} is {offset:+d}s ({why})")
+                    self.sleep(after - 1.0)
+                    self._burst(fleet, False)
+                else:
+                    self.sleep(after - 2.0)
+        finally:
+            d.set_wall_offset(0)
+            self.timeline.note(e, "offset +0s")
+            self.sleep(1.0)
+            d.signal(signal.SIGKILL)
+            self.timeline.note(e, "SIGKILL: restarted with its clock right")
+            self.sleep(2.0)
+        self.timeline.end(e)
+
+    def _data_loss(self, fleet, kind, lo, hi, act, observe=4.0):
+        self._burst(fleet, True)
+        try:
+            why = self.arm(fleet, lo, hi)
+            e = self.timeline.begin(fleet.name, kind, "redis", why)
+            detail = act()
+            if detail:
+                self.timeline.note(e, detail)
+            self.sleep(observe)
+        finally:
+            self._burst(fleet, False)
+        self.timeline.end(e)
+
+    def f_flushall(self, fleet, rng, p):
+        self._data_loss(fleet, "flushall", 0.1, 0.5,
+                        lambda: f"FLUSHALL: {fleet.master.command('FLUSHALL')}")
+
+    def f_restart_empty(self, fleet, rng, p):
+        def act():
+            fleet.master.kill()
+            fleet.master.start()
+            return f"master {fleet.master.port} restarted empty"
+        self._data_loss(fleet, "restart-empty", 0.35, 0.8, act)
+
+    def f_evict(self, fleet, rng, p):
+        def act():
+            taps = fleet.taps
+            holders = sorted(fleet.holders(),
+                             key=lambda h: -(taps[h[0].name].refreshes[-1]
+                                             if taps[h[0].name].refreshes else 0))
+            if not holders:
+                return "no holder"
+            d, w = holders[0]
+            n = fleet.master.command("DEL", f"{fleet.ns}:id:{w}")
+            return f"DEL {fleet.ns}:id:{w} (held by {d.name}): {n}; its fence kept"
+        self._data_loss(fleet, "evict", 0.1, 0.5, act)
+
+    def f_failover(self, fleet, rng, p):
+        e = self.timeline.begin(fleet.name, "failover", "redis",
+                                "replication stalled, writes go on, master killed, the stale "
+                                "replica promoted")
+        self._burst(fleet, True)
+        try:
+            fleet.repl_proxy.set_mode(c2s="stall", s2c="stall")
+            self.timeline.note(e, "replication stalled")
+            self.sleep(2.6)  # more than two refresh intervals of writes the replica misses
+            why = self.arm(fleet, 0.15, 0.5, max_wait=3.0)
+            old = fleet.master
+            old.kill()
+            reply = fleet.promote_replica()
+            self.timeline.note(e, f"master {old.port} SIGKILLed, REPLICAOF NO ONE on "
+                               f"{fleet.master.port} ({reply}), proxies retargeted ({why})")
+            self.sleep(3.0)
+        finally:
+            self._burst(fleet, False)
+            try:
+                if fleet.master.proc is None:
+                    fleet.master.start()
+                fleet.start_replica()
+                deadline = time.time() + 6.0
+                while time.time() < deadline and not fleet.replica_synced():
+                    time.sleep(0.1)
+                self.timeline.note(e, f"new replica {fleet.replica.port} "
+                                   f"{'in sync' if fleet.replica_synced() else 'not in sync yet'}")
+            except procs.FleetError as err:
+                self.timeline.note(e, f"replica not restarted: {err}")
+        self.timeline.end(e)
+
+    def f_cluster_node_kill(self, fleet, rng, p):
+        node = rng.choice(fleet.cluster.nodes)
+        e = self.timeline.begin(fleet.name, "cluster-node-kill", f"node {node.port}",
+                                "SIGKILL, down 3s (past the node timeout), restarted with its "
+                                "nodes.conf and no data")
+        self._burst(fleet, True)
+        try:
+            node.kill()
+            self.sleep(3.0)
+        finally:
+            node.start()
+            ok = fleet.cluster.wait_ok(10.0)
+            self._burst(fleet, False)
+            self.timeline.note(e, "cluster_state ok" if ok else "cluster_state not ok after 10s")
+        self.timeline.end(e)
+
+
+class Scheduler:
+    """Runs one fleet's planned faults in order, each at its time (or at once
+    when late); none starts past `last_start`."""
+
+    def __init__(self, nemesis, planned, t0, last_end, abort):
+        self.nemesis = nemesis
+        self.planned = planned
+        self.t0 = t0
+        self.last_end = last_end
+        self.abort = abort
+        self.errors = []
+        self.thread = threading.Thread(target=self._run, daemon=True, name="scheduler")
+
+    def start(self):
+        self.thread.start()
+
+    def _run(self):
+        for p in self.planned:
+            if self.abort.is_set():
+                self.nemesis.skipped.append((p, "campaign cut short"))
+                continue
+            wait = self.t0 + p.at - time.time()
+            if wait > 0 and self.abort.wait(wait):
+                self.nemesis.skipped.append((p, "campaign cut short"))
+                continue
+            if time.time() + slot_seconds(p.kind, self.nemesis.ttl) * 0.7 > self.last_end:
+                self.nemesis.skipped.append((p, "out of budget"))
+                continue
+            try:
+                self.nemesis.run(p, self.t0)
+            except Exception as e:  # a fault that could not be done is reported
+                self.errors.append(f"{p.kind} on {p.fleet}: {type(e).__name__}: {e}")
+                print(f"fleet: fault {p.kind} failed: {type(e).__name__}: {e}", flush=True)
+
+    def join(self, timeout):
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
