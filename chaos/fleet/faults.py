@@ -26,10 +26,13 @@ import procs
 CLOCK_BACK_S = -3
 CLOCK_FORWARD_S = 5
 
-REDIS_KINDS = ("kill", "stop", "clock", "restart-empty", "flushall", "evict", "failover",
-               "partition")
+REDIS_KINDS = ("kill", "stop", "clock", "restart-empty", "restart-stale", "flushall", "evict",
+               "failover", "partition")
 CLUSTER_KINDS = ("cluster-node-kill", "kill", "stop")
-DATA_LOSS = ("restart-empty", "flushall", "evict", "failover")
+DATA_LOSS = ("restart-empty", "restart-stale", "flushall", "evict", "failover")
+# restart-stale: the snapshot is this much older than the restart, so the
+# holders' keys in it have expired (-lease-ttl 3 s) and its fences are stale.
+STALE_SNAPSHOT_S = 3.3
 PARTITION_MODES = (("drop", "drop"), ("drop", "pass"), ("pass", "drop"), ("stall", "stall"),
                    ("stall", "pass"), ("pass", "stall"), ("refuse", "refuse"))
 
@@ -41,6 +44,7 @@ def slot_seconds(kind, ttl):
         "stop": ttl + 4.0 + 3.0,
         "clock": 24.0,
         "restart-empty": 8.0,
+        "restart-stale": 12.0,
         "flushall": 7.0,
         "evict": 7.0,
         "failover": 14.0,
@@ -82,7 +86,8 @@ def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster")):
         for kind in first:
             out.append(Planned("redis", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl)
-        extras = ("restart-empty", "flushall", "evict", "failover", "partition", "kill", "stop")
+        extras = ("restart-empty", "restart-stale", "flushall", "evict", "failover", "partition",
+                  "kill", "stop")
         while True:
             kind = rng.choice(extras)
             if t + slot_seconds(kind, ttl) > window_s:
@@ -102,6 +107,19 @@ def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster")):
                 break
             out.append(Planned("cluster", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl) + 4.0
+    return sorted(out, key=lambda p: p.at)
+
+
+def plan_only(kinds, seed, ttl, fleets):
+    """The given kinds in the given order (each on every fleet it applies to)."""
+    rng = random.Random(seed)
+    out = []
+    t = {"redis": 0.0, "cluster": 2.0}
+    for kind in kinds:
+        for fleet, allowed in (("redis", REDIS_KINDS), ("cluster", CLUSTER_KINDS)):
+            if fleet in fleets and kind in allowed:
+                out.append(Planned(fleet, kind, t[fleet], _params(rng, kind)))
+                t[fleet] += slot_seconds(kind, ttl)
     return sorted(out, key=lambda p: p.at)
 
 
@@ -320,6 +338,7 @@ class Nemesis:
 
     def _data_loss(self, fleet, kind, lo, hi, act, observe=4.0):
         self._burst(fleet, True)
+        e = None
         try:
             why = self.arm(fleet, lo, hi)
             e = self.timeline.begin(fleet.name, kind, "redis", why)
@@ -329,7 +348,8 @@ class Nemesis:
             self.sleep(observe)
         finally:
             self._burst(fleet, False)
-        self.timeline.end(e)
+            if e is not None:
+                self.timeline.end(e)
 
     def f_flushall(self, fleet, rng, p):
         self._data_loss(fleet, "flushall", 0.1, 0.5,
@@ -341,6 +361,22 @@ class Nemesis:
             fleet.master.start()
             return f"master {fleet.master.port} restarted empty"
         self._data_loss(fleet, "restart-empty", 0.35, 0.8, act)
+
+    def f_restart_stale(self, fleet, rng, p):
+        """Redis restarted from its own snapshot, taken STALE_SNAPSHOT_S
+        before: as after a crash with RDB snapshots, or an AOF not synced on
+        every write. The leases in it have expired; its fences are behind the
+        marks the holders reserved since."""
+        saved = fleet.master.command("SAVE")
+        t_saved = time.time()
+        self.sleep(STALE_SNAPSHOT_S)
+
+        def act():
+            fleet.master.kill()
+            fleet.master.start(keep_data=True)
+            return (f"master {fleet.master.port} restarted from its snapshot of "
+                    f"{time.time() - t_saved:.1f}s before ({saved})")
+        self._data_loss(fleet, "restart-stale", 0.35, 0.8, act)
 
     def f_evict(self, fleet, rng, p):
         def act():

@@ -163,7 +163,15 @@ class RedisServer:
                 "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
                 "--repl-diskless-load", "disabled"] + self.extra
 
-    def start(self, wait=True):
+    def start(self, wait=True, keep_data=False):
+        """keep_data: load the dump.rdb a SAVE left (restarted from a
+        snapshot); otherwise it is removed first and the server starts empty
+        (a replica's full sync leaves one too)."""
+        if not keep_data:
+            try:
+                os.unlink(os.path.join(self.dir, "dump.rdb"))
+            except FileNotFoundError:
+                pass
         deadline = time.monotonic() + REDIS_START_S
         while True:
             self.proc = spawn(self.args(), f"redis {self.name}")
