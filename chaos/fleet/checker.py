@@ -153,6 +153,23 @@ class Analysis:
         fig = f"{len(dups)} duplicate ids"
         if dups:
             fig += f", first at {iso_real(times[0])}, last at {iso_real(times[-1])}"
+        by_fault = {}
+        for _, _, b in dups:
+            t = self.rec.requests[b][2]
+            fleet = self.daemons[self.rec.conns[self.rec.requests[b][0]].daemon].fleet
+            active = [f"{e['fleet']}/{e['kind']}@+{e['start'] - self.t_start:.1f}s"
+                      for e in self.timeline.active_at(t, slack=1.0) if e["fleet"] == fleet]
+            k = ", ".join(active) or "no fault active"
+            by_fault.setdefault(k, [0, t, t])
+            by_fault[k][0] += 1
+            by_fault[k][1] = min(by_fault[k][1], t)
+            by_fault[k][2] = max(by_fault[k][2], t)
+        self.figures["duplicates_by_fault"] = {
+            k: {"count": n, "first": iso_real(a), "last": iso_real(b)}
+            for k, (n, a, b) in sorted(by_fault.items(), key=lambda kv: kv[1][1])}
+        if len(by_fault) > 0:
+            fig += "; during " + "; ".join(f"{k}: {n}" for k, (n, _, _) in
+                                            sorted(by_fault.items(), key=lambda kv: kv[1][1]))
         self.figures["duplicates"] = len(dups)
         self.checks.append(Check("no duplicate id", not dups, fig, details))
 

@@ -232,8 +232,7 @@ class Nemesis:
             if racer:
                 taps = getattr(fleet, "taps", {})
                 fresh = [d.name for d, _ in fleet.holders()
-                         if taps.get(d.name) and taps[d.name].refreshes
-                         and now - taps[d.name].refreshes[-1] < 0.15]
+                         if taps.get(d.name) and taps[d.name].just_refreshed(now)]
                 if fresh:
                     return f"{racer}; {', '.join(fresh)} just refreshed"
                 if now >= relaxed:
@@ -381,9 +380,7 @@ class Nemesis:
     def f_evict(self, fleet, rng, p):
         def act():
             taps = fleet.taps
-            holders = sorted(fleet.holders(),
-                             key=lambda h: -(taps[h[0].name].refreshes[-1]
-                                             if taps[h[0].name].refreshes else 0))
+            holders = sorted(fleet.holders(), key=lambda h: -taps[h[0].name].burst_start)
             if not holders:
                 return "no holder"
             d, w = holders[0]

@@ -24,23 +24,29 @@ import urllib.request
 import procs
 from procs import HOST, Daemon, FleetError, RedisCluster, RedisServer, free_port
 
-HOLD_SCRIPT_MARK = b"local v = redis.call('GET', KEYS[1])"
-
-
 class Tap:
-    """Reads one daemon's Redis commands off its proxy."""
+    """Reads one daemon's Redis commands off its proxy: its claim attempts
+    (SET ... NX), and the bursts of commands a lease refresh is (the hold,
+    the fence raise, WAIT: a burst is what comes after 200 ms of silence)."""
 
     def __init__(self):
-        self.claims = collections.deque(maxlen=16)     # times of SET NX rounds
-        self.refreshes = collections.deque(maxlen=16)  # times of hold-script calls
+        self.claims = collections.deque(maxlen=16)  # times of SET NX rounds
+        self.burst_start = 0.0
+        self.last_any = 0.0
 
     def __call__(self, chunk):
         now = time.time()
+        if now - self.last_any > 0.2:
+            self.burst_start = now
+        self.last_any = now
         if b"\r\nSET\r\n" in chunk and b"\r\nNX\r\n" in chunk:
             if not self.claims or now - self.claims[-1] > 0.05:
                 self.claims.append(now)
-        if HOLD_SCRIPT_MARK in chunk:
-            self.refreshes.append(now)
+
+    def just_refreshed(self, now):
+        """A refresh went through in the last 0.35 s and is over (30 ms of
+        silence since): its hold and its fence are written."""
+        return now - self.burst_start < 0.35 and now - self.last_any > 0.03
 
 
 class Fleet:
@@ -137,7 +143,7 @@ class RedisFleet(Fleet):
         r = self.replica.command("REPLICAOF", "NO", "ONE")
         self.retarget_daemons(self.replica.port)
         self.master, self.replica = self.replica, self.master
-        self.replica.extra = []
+        self.master.extra = []  # a restart must not make it a replica again
         return r
 
     def stop_redis(self):
