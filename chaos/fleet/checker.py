@@ -291,6 +291,19 @@ class Analysis:
                                  [{"connection": str(k), "at": iso_real(t), "what": w}
                                   for k, t, w in m[:DETAIL_LIMIT]]))
 
+    def lease_states(self, history):
+        """From the polled /stats: how often each lease_state was seen per
+        daemon (paused is the fixed daemon's clock-skew stop), and the
+        clock figures it reported last."""
+        out = {}
+        for name, rows in history.items():
+            counts = {}
+            for _, _, state, _, _ in rows:
+                counts[state] = counts.get(state, 0) + 1
+            last = rows[-1][4] if rows else {}
+            out[name] = {"polls": len(rows), "lease_state_seen": counts, "last": last}
+        self.figures["lease_states"] = out
+
     def availability(self):
         per = {}
         for key, t_send, t_recv, ids, _ in self.rec.requests:

@@ -74,7 +74,7 @@ def _params(rng, kind):
     return p
 
 
-def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster")):
+def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster"), skip=()):
     """Every kind once per fleet in a seeded order, then more of them drawn
     at random while the window lasts. Returns [Planned] sorted by time."""
     rng = random.Random(seed)
@@ -82,27 +82,30 @@ def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster")):
     if "redis" in fleets:
         first = list(REDIS_KINDS)
         rng.shuffle(first)
+        first = [k for k in first if k not in skip]
         t = 0.0
         for kind in first:
             out.append(Planned("redis", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl)
-        extras = ("restart-empty", "restart-stale", "flushall", "evict", "failover", "partition",
-                  "kill", "stop")
-        while True:
+        extras = [k for k in ("restart-empty", "restart-stale", "flushall", "evict", "failover",
+                              "partition", "kill", "stop") if k not in skip]
+        while extras:
             kind = rng.choice(extras)
             if t + slot_seconds(kind, ttl) > window_s:
                 break
             out.append(Planned("redis", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl)
-    if "cluster" in fleets:
+    cluster_kinds = [k for k in CLUSTER_KINDS if k not in skip]
+    if "cluster" in fleets and cluster_kinds:
         first = list(CLUSTER_KINDS)
         rng.shuffle(first)
+        first = [k for k in first if k not in skip]
         t = 2.0
         for kind in first:
             out.append(Planned("cluster", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl) + 4.0
         while True:
-            kind = rng.choice(CLUSTER_KINDS)
+            kind = rng.choice(cluster_kinds)
             if t + slot_seconds(kind, ttl) > window_s:
                 break
             out.append(Planned("cluster", kind, t, _params(rng, kind)))

@@ -75,6 +75,16 @@ def markdown(result, analysis):
         out.append(f"| {name} | {a['fleet']} | {a['requests']} | {a['answered']} | "
                    f"{100 * a['share']:.1f}% | {a['ids']} | {a['longest_gap_s']} | "
                    f"{a['incarnations']} |")
+    out += ["", "## Lease states polled (/stats every 0.5 s)", "",
+            "| daemon | polls | lease_state seen | last clock figures |", "|---|---|---|---|"]
+    for name, st in sorted(analysis.figures.get("lease_states", {}).items()):
+        seen = ", ".join(f"{k} {v}" for k, v in sorted(st["lease_state_seen"].items(),
+                                                       key=lambda kv: str(kv[0])))
+        out.append(f"| {name} | {st['polls']} | {seen} | {st['last']} |")
+    if analysis.figures.get("duplicates_by_fault"):
+        out += ["", "## Duplicates by the faults active then (1 s slack)", ""]
+        for k, v in analysis.figures["duplicates_by_fault"].items():
+            out.append(f"- {k}: {v['count']} ({v['first']} .. {v['last']})")
     if result.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {s}" for s in result["skipped"]]
     out.append("")
