@@ -306,8 +306,17 @@ class Analysis:
 
     def availability(self):
         per = {}
+        protos = {}
         for key, t_send, t_recv, ids, _ in self.rec.requests:
-            d = self.rec.conns[key].daemon
+            c = self.rec.conns[key]
+            pr = protos.setdefault(c.protocol, {"requests": 0, "answered": 0, "ids": 0,
+                                                "connections": set()})
+            pr["requests"] += 1
+            pr["connections"].add(key)
+            if ids:
+                pr["answered"] += 1
+                pr["ids"] += len(ids)
+            d = c.daemon
             a = per.setdefault(d, {"requests": 0, "answered": 0, "ids": 0, "times": []})
             a["requests"] += 1
             if ids:
@@ -344,6 +353,9 @@ class Analysis:
                            "detail": e["detail"],
                            "notes": [f"+{t - self.t_start:.2f}s {x}" for t, x in e["notes"]]})
         self.figures["availability"] = daemons
+        self.figures["protocols"] = {k: {"requests": v["requests"], "answered": v["answered"],
+                                         "ids": v["ids"], "connections": len(v["connections"])}
+                                     for k, v in sorted(protos.items())}
         self.figures["faults"] = faults
         self.figures["requests"] = len(self.rec.requests)
         self.figures["ids"] = len(self.rec.seen)

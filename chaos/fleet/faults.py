@@ -42,7 +42,7 @@ def slot_seconds(kind, ttl):
     return {
         "kill": 7.0,
         "stop": ttl + 4.0 + 3.0,
-        "clock": 24.0,
+        "clock": 28.0,
         "restart-empty": 8.0,
         "restart-stale": 12.0,
         "flushall": 7.0,
@@ -69,8 +69,6 @@ def _params(rng, kind):
     p = {"seed": rng.randrange(1 << 30)}
     if kind == "partition":
         p["mode"] = "/".join(rng.choice(PARTITION_MODES))
-    if kind == "clock":
-        p["flush_ahead"] = True
     return p
 
 
@@ -304,39 +302,91 @@ class Nemesis:
         self.timeline.end(e)
 
     def f_clock(self, fleet, rng, p):
-        d = fleet.clock_daemon
+        """One daemon's wall clock (libfaketime) stepped back, then forward.
+        The daemon reads the wall clock at its start and counts on with the
+        monotonic clock, so each step is seen live (logs, the clock checks)
+        and then by a restart. Forward, the harness also gives the id back
+        to the daemon ahead (the others that wait for an id are held down
+        while it restarts), lets it issue, then loses the id's fence
+        (FLUSHALL) and kills it, so the id goes to a daemon on the right
+        clock: without a clock check at the claim and the fresh-claim wait,
+        that one reaches the milliseconds the daemon ahead already used."""
+        d, w = self.pick_holder(fleet, rng)
+        if d is None:
+            return
         e = self.timeline.begin(fleet.name, "clock", d.name,
-                                f"wall clock {CLOCK_BACK_S:+d}s, then {CLOCK_FORWARD_S:+d}s, "
-                                "each seen live and then by a restart, then back to 0")
+                                f"wall clock {CLOCK_BACK_S:+d}s (live, then a restart), then "
+                                f"{CLOCK_FORWARD_S:+d}s (live, a restart, its id handed on "
+                                f"without a fence), then back to 0 (worker id {w})")
+        others = [o for o in fleet.daemons if o is not d]
+        stepped = [d]
         try:
-            for offset, after in ((CLOCK_BACK_S, 5.0), (CLOCK_FORWARD_S, 6.0)):
-                d.set_wall_offset(offset)
-                self.timeline.note(e, f"offset {offset:+d}s")
-                if not self.sleep(2.0):
+            d.set_wall_offset(CLOCK_BACK_S)
+            self.timeline.note(e, f"offset {CLOCK_BACK_S:+d}s")
+            if not self.sleep(2.0):
+                return
+            d.signal(signal.SIGKILL)
+            self.timeline.note(e, f"SIGKILL: restarts with its clock {CLOCK_BACK_S:+d}s")
+            if not self.sleep(3.0):
+                return
+            # Forward: on whichever daemon holds an id now.
+            d2, w2 = self.pick_holder(fleet, rng)
+            if d2 is not None and d2 is not d:
+                stepped.append(d2)
+                d = d2
+                others = [o for o in fleet.daemons if o is not d]
+            d.set_wall_offset(CLOCK_FORWARD_S)
+            self.timeline.note(e, f"offset {CLOCK_FORWARD_S:+d}s on {d.name} (worker id {w2})")
+            if not self.sleep(2.0):
+                return
+            self._burst(fleet, True)
+            for o in others:
+                o.hold_down_until = time.time() + 8.0
+            d.signal(signal.SIGCONT)
+            d.signal(signal.SIGTERM)  # a clean stop gives its id back
+            self.timeline.note(e, f"SIGTERM: restarts with its clock {CLOCK_FORWARD_S:+d}s "
+                               "while the daemons without an id are held down")
+            deadline = time.time() + 7.0
+            held = None
+            while time.time() < deadline and self.sleep(0.1):
+                cur = d.current()
+                s = d.last_stats
+                if cur.ended is None and d.last_stats_at > cur.started + 0.2 and \
+                        s.get("lease_state") == "held" and int(s.get("ids_issued", 0)) > 0:
+                    held = int(s.get("worker_id", 0))
                     break
-                d.signal(signal.SIGCONT)
-                d.signal(signal.SIGKILL)
-                self.timeline.note(e, f"SIGKILL: restarted with its clock {offset:+d}s")
-                if not self.sleep(2.0):
-                    break
-                if offset > 0 and p.get("flush_ahead"):
-                    # The daemon ahead of Redis holds (or claims) an id; the fence goes.
-                    why = self.arm(fleet, 0.1, 0.5, max_wait=2.0)
-                    self._burst(fleet, True)
-                    fleet.master.command("FLUSHALL")
-                    self.timeline.note(e, f"FLUSHALL while {d.name} is {offset:+d}s ({why})")
-                    self.sleep(after - 1.0)
-                    self._burst(fleet, False)
-                else:
-                    self.sleep(after - 2.0)
+            for o in others:
+                o.hold_down_until = 0.0
+            if held is None:
+                self.timeline.note(e, f"{d.name} did not issue ids with its clock "
+                                   f"{CLOCK_FORWARD_S:+d}s within 7s")
+                self.sleep(2.0)
+                return
+            self.timeline.note(e, f"{d.name} issues ids as worker id {held}, "
+                               f"{CLOCK_FORWARD_S:+d}s ahead")
+            if not self.sleep(1.5):
+                return
+            d.hold_down_until = time.time() + 8.0
+            fleet.master.command("FLUSHALL")
+            d.signal(signal.SIGKILL)
+            self.timeline.note(e, f"FLUSHALL and SIGKILL {d.name}: worker id {held} goes on "
+                               "without a fence")
+            self.sleep(CLOCK_FORWARD_S + 1.5)
         finally:
-            d.set_wall_offset(0)
+            self._burst(fleet, False)
+            for o in fleet.daemons:
+                o.hold_down_until = 0.0
+            for x in stepped:
+                x.set_wall_offset(0)
             self.timeline.note(e, "offset +0s")
             self.sleep(1.0)
-            d.signal(signal.SIGKILL)
-            self.timeline.note(e, "SIGKILL: restarted with its clock right")
+            for x in stepped:
+                x.signal(signal.SIGCONT)
+                x.signal(signal.SIGKILL)
+            self.timeline.note(e, f"SIGKILL {', '.join(x.name for x in stepped)}: restart with "
+                               "the clock right")
             self.sleep(2.0)
-        self.timeline.end(e)
+            self.timeline.end(e)
 
     def _data_loss(self, fleet, kind, lo, hi, act, observe=4.0):
         self._burst(fleet, True)

@@ -58,13 +58,15 @@ class Fleet:
         self.burst = threading.Event()
         self.burst_file = None
 
-    def holders(self):
-        """Daemons whose last stats say they hold a lease: (daemon, worker)."""
+    def holders(self, issuing=False):
+        """Daemons whose last stats say they hold a lease: (daemon, worker);
+        issuing: and have issued ids in this process."""
         out = []
         for d in self.daemons:
             s = d.last_stats
             if d.alive() and not d.stopped and s.get("lease_state") == "held" and \
-                    time.time() - d.last_stats_at < 2.0:
+                    time.time() - d.last_stats_at < 2.0 and \
+                    (not issuing or int(s.get("ids_issued", 0)) > 0):
                 out.append((d, int(s.get("worker_id", 0))))
         return out
 
@@ -98,10 +100,11 @@ class RedisFleet(Fleet):
             name = f"r{i}"
             tap = Tap()
             proxy = hub.add(name, self.master.port, tap=tap)
-            ft = os.path.join(workdir, f"{name}.faketime") if i == 1 else None
-            if ft:
-                with open(ft, "w") as f:
-                    f.write("+0\n")
+            # Every daemon of this fleet runs under libfaketime (offset +0 until
+            # the clock fault moves one), so the fault can pick a holder.
+            ft = os.path.join(workdir, f"{name}.faketime")
+            with open(ft, "w") as f:
+                f.write("+0\n")
             d = Daemon(name, "redis", binary, workdir,
                        f"redis://{HOST}:{proxy.port}/?ns={ns}", id_range[0], id_range[1],
                        lease_ttl_s, extra_args=extra_args, faketime_file=ft,
@@ -110,7 +113,6 @@ class RedisFleet(Fleet):
             self.proxies[name] = proxy
             daemons.append(d)
         super().__init__("redis", ns, id_range, daemons)
-        self.clock_daemon = daemons[0]
         self.replica_proc_count = 0
 
     def start_redis(self):
@@ -210,7 +212,7 @@ def wait_fleet_serving(fleet, timeout):
     want = fleet.id_range[1] - fleet.id_range[0] + 1
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if len({w for _, w in fleet.holders()}) >= want:
+        if len({w for _, w in fleet.holders(issuing=True)}) >= want:
             return True
         time.sleep(0.1)
     return False

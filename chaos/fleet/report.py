@@ -85,6 +85,11 @@ def markdown(result, analysis):
         out += ["", "## Duplicates by the faults active then (1 s slack)", ""]
         for k, v in analysis.figures["duplicates_by_fault"].items():
             out.append(f"- {k}: {v['count']} ({v['first']} .. {v['last']})")
+    out += ["", "## Protocols", "", "| protocol | requests | answered | ids | connections |",
+            "|---|---|---|---|---|"]
+    for k, v in analysis.figures.get("protocols", {}).items():
+        out.append(f"| {k} | {v['requests']} | {v['answered']} | {v['ids']} | "
+                   f"{v['connections']} |")
     if result.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {s}" for s in result["skipped"]]
     out.append("")
@@ -110,4 +115,7 @@ def print_summary(result, analysis, paths):
     for name, a in analysis.figures.get("availability", {}).items():
         print(f"fleet:   {name:5} {a['requests']:8}  {100 * a['share']:6.1f}%  {a['ids']:8}  "
               f"{a['longest_gap_s']:8.1f}s  {a['incarnations']:5}")
+    print("fleet: protocol  " + "  ".join(
+        f"{k} {v['answered']}/{v['requests']} ({v['ids']} ids, {v['connections']} conns)"
+        for k, v in analysis.figures.get("protocols", {}).items()))
     print(f"fleet: report: {paths[1]} and {paths[0]}", flush=True)
