@@ -320,6 +320,7 @@ class Nemesis:
                                 f"without a fence), then back to 0 (worker id {w})")
         others = [o for o in fleet.daemons if o is not d]
         stepped = [d]
+        paused = []
         try:
             d.set_wall_offset(CLOCK_BACK_S)
             self.timeline.note(e, f"offset {CLOCK_BACK_S:+d}s")
@@ -340,23 +341,32 @@ class Nemesis:
             if not self.sleep(2.0):
                 return
             self._burst(fleet, True)
+            holding = {x.name for x, _ in fleet.holders()}
             for o in others:
                 o.hold_down_until = time.time() + 8.0
+                if o.alive() and not o.stopped and o.name not in holding:
+                    o.signal(signal.SIGSTOP)  # claiming while running: held too
+                    paused.append(o)
+            before = d.current()
             d.signal(signal.SIGCONT)
             d.signal(signal.SIGTERM)  # a clean stop gives its id back
             self.timeline.note(e, f"SIGTERM: restarts with its clock {CLOCK_FORWARD_S:+d}s "
-                               "while the daemons without an id are held down")
+                               "while the daemons without an id are held down (not restarted, "
+                               f"or SIGSTOPped: {', '.join(o.name for o in paused) or 'none'})")
             deadline = time.time() + 7.0
             held = None
             while time.time() < deadline and self.sleep(0.1):
                 cur = d.current()
                 s = d.last_stats
-                if cur.ended is None and d.last_stats_at > cur.started + 0.2 and \
+                if cur is not before and cur.ended is None and \
+                        d.last_stats_at > cur.started + 0.2 and \
                         s.get("lease_state") == "held" and int(s.get("ids_issued", 0)) > 0:
                     held = int(s.get("worker_id", 0))
                     break
             for o in others:
                 o.hold_down_until = 0.0
+            for o in paused:
+                o.signal(signal.SIGCONT)
             if held is None:
                 self.timeline.note(e, f"{d.name} did not issue ids with its clock "
                                    f"{CLOCK_FORWARD_S:+d}s within 7s")
@@ -376,6 +386,8 @@ class Nemesis:
             self._burst(fleet, False)
             for o in fleet.daemons:
                 o.hold_down_until = 0.0
+            for o in paused:
+                o.signal(signal.SIGCONT)
             for x in stepped:
                 x.set_wall_offset(0)
             self.timeline.note(e, "offset +0s")
