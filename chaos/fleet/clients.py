@@ -24,7 +24,7 @@ HOST = "127.0.0.1"
 IO_TIMEOUT_S = 2.0
 CONNECT_TIMEOUT_S = 1.0
 BASE_PACE_S = 0.03      # between requests of one client, normally
-BURST_PACE_S = 0.0      # while its fleet is under a data-loss fault
+BURST_PACE_S = 0.002    # while its fleet is under a data-loss fault
 RECONNECT_PAUSE_S = 0.1
 PROTOCOLS = ("text", "binary", "meta", "http")
 
@@ -351,6 +351,8 @@ class FleetClient(threading.Thread):
                 self.stop.wait(BASE_PACE_S * self.rng.uniform(0.5, 1.5))
             elif err:
                 self.stop.wait(0.005)  # no lease: do not spin on refusals
+            else:
+                time.sleep(BURST_PACE_S)
         self._close()
 
 

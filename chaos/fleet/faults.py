@@ -5,14 +5,15 @@ seed and the budget alone. Which daemon is hit is decided when the fault
 fires, among the daemons that hold a lease then (sorted by name, picked with
 the fault's own seeded generator).
 
-Data-loss faults (Redis restarted empty, FLUSHALL, a lease key evicted, a
-failover to a stale replica) are fired at the worst moment the harness can
-see: right after a holder's lease refresh went through its proxy, and just
-before a daemon without an id will try to claim one (a daemon that exited
-for want of a free id is restarted by the supervisor at a known time and
-claims at once; one that lost its lease while running retries on its
-backoff, which the proxy's tap has seen). That is when the old holder keeps
-issuing for the longest while a newcomer takes its id.
+Data-loss faults (Redis restarted empty or from a stale snapshot, FLUSHALL,
+a lease key evicted, a failover to a stale replica) are made as bad as the
+harness can make them: a daemon without an id is held back (one that exited
+for want of a free id is simply not restarted yet; one running without an
+id is SIGKILLed first: it holds nothing), the data goes right after a
+holder's lease refresh went through its proxy, and the held daemon starts,
+and claims at once, as soon as Redis answers again. The old holder then
+keeps issuing for most of a second, until its next refresh, while the
+newcomer has its id.
 """
 
 import random
@@ -33,6 +34,9 @@ DATA_LOSS = ("restart-empty", "restart-stale", "flushall", "evict", "failover")
 # restart-stale: the snapshot is this much older than the restart, so the
 # holders' keys in it have expired (-lease-ttl 3 s) and its fences are stale.
 STALE_SNAPSHOT_S = 3.3
+# A daemon SIGKILLed to race waits this long before it is started again: its
+# state file's reserved-ahead mark (about 1.3 s ahead) has passed by then.
+RACER_SETTLE_S = 2.0
 PARTITION_MODES = (("drop", "drop"), ("drop", "pass"), ("pass", "drop"), ("stall", "stall"),
                    ("stall", "pass"), ("pass", "stall"), ("refuse", "refuse"))
 
@@ -203,43 +207,92 @@ class Nemesis:
             return rng.choice(live), None
         return rng.choice(holders)
 
-    def racer_due(self, fleet, lo, hi, now):
-        """A daemon without an id that will try to claim one in [now+lo, now+hi]."""
-        holders = {d.name for d, _ in fleet.holders()}
-        for d in fleet.daemons:
-            if d.name in holders or d.stopped:
+    def hold_racers(self, fleet):
+        """Every daemon without an id, held back (not restarted) so the
+        harness starts them when the data is lost: they claim at once when
+        they start. Those that exited for want of an id are simply not
+        restarted yet; those running without an id (claiming on their
+        backoff) are SIGKILLed (they hold nothing) RACER_SETTLE_S before, so
+        that the mark their state file reserved ahead has passed when they
+        start again. ([daemons], how)."""
+        deadline = time.time() + 0.3
+        while time.time() < deadline:  # one restarted just now exits within ms
+            holding = {d.name for d, _ in fleet.holders()}
+            if not any(d.alive() and d.name not in holding and
+                       time.time() - d.current().started < 0.5 for d in fleet.daemons):
+                break
+            time.sleep(0.02)
+        holding = {d.name for d, _ in fleet.holders()}
+        held, how, killed = [], [], False
+        for d in sorted(fleet.daemons, key=lambda d: d.name):
+            if d.name in holding or d.stopped:
                 continue
-            if d.proc is None and d.next_start_at is not None:
-                if lo <= d.next_start_at - now <= hi:
-                    return f"{d.name} restarts in {d.next_start_at - now:.2f}s"
-                continue
+            if d.proc is None:
+                d.hold_down_until = time.time() + 30.0
+                held.append(d)
+                how.append(f"{d.name} (exited, no id) held back")
+            elif d.alive() and time.time() - d.last_stats_at < 2.0 and \
+                    d.last_stats.get("lease_state") != "held":
+                d.hold_down_until = time.time() + 30.0
+                d.signal(signal.SIGKILL)
+                killed = True
+                held.append(d)
+                how.append(f"{d.name} (running, no id) SIGKILLed and held back")
+        if killed:
+            self.sleep(RACER_SETTLE_S)
+        return held, ", ".join(how)
+
+    def claimer_due(self, fleet, lo, hi, now):
+        """A daemon running without an id whose next claim (on its backoff:
+        2, 4, 5, 5 s, as its proxy saw them) falls in [now+lo, now+hi]."""
+        holding = {d.name for d, _ in fleet.holders()}
+        for d in sorted(fleet.daemons, key=lambda d: d.name):
             tap = getattr(fleet, "taps", {}).get(d.name)
-            if tap is None or len(tap.claims) < 2 or now - tap.claims[-1] > 6:
+            if d.name in holding or d.stopped or not d.alive() or tap is None:
+                continue
+            if len(tap.claims) < 2 or now - tap.claims[-1] > 6:
                 continue
             gap = tap.claims[-1] - tap.claims[-2]
             nxt = tap.claims[-1] + min(max(2 * gap, 1.0), 5.0)
             if lo <= nxt - now <= hi:
-                return f"{d.name} claims again in {nxt - now:.2f}s (backoff)"
+                return f"{d.name} claims again in {nxt - now:.2f}s (its backoff)"
         return None
 
-    def arm(self, fleet, lo, hi, max_wait=3.5):
-        """Waits for the worst moment to lose data (see the module doc):
-        bounded; returns what it waited for."""
+    def wait_claimer(self, fleet, lo, hi, max_wait=5.5):
+        """Until a running claimer is due (see claimer_due), preferring a
+        moment right after a holder's refresh; bounded."""
+        taps = getattr(fleet, "taps", {})
         deadline = time.time() + max_wait
-        relaxed = time.time() + max_wait * 0.6
         while time.time() < deadline and not self.abort.is_set():
             now = time.time()
-            racer = self.racer_due(fleet, lo, hi, now)
-            if racer:
-                taps = getattr(fleet, "taps", {})
+            due = self.claimer_due(fleet, lo, hi, now)
+            if due:
                 fresh = [d.name for d, _ in fleet.holders()
                          if taps.get(d.name) and taps[d.name].just_refreshed(now)]
-                if fresh:
-                    return f"{racer}; {', '.join(fresh)} just refreshed"
-                if now >= relaxed:
-                    return racer
+                if fresh or deadline - now < 2.0:
+                    return f"{due}; {', '.join(fresh) or 'no holder'} just refreshed"
             time.sleep(0.005)
-        return "untargeted (no claimer due)"
+        return "untargeted (no daemon without an id)"
+
+    def wait_refreshed(self, fleet, max_wait=1.6):
+        """Until a holder's lease refresh has just gone through its proxy
+        (its key and its fence are written; its next refresh is a second
+        away); bounded."""
+        taps = getattr(fleet, "taps", {})
+        deadline = time.time() + max_wait
+        while time.time() < deadline and not self.abort.is_set():
+            now = time.time()
+            fresh = [d.name for d, _ in fleet.holders()
+                     if taps.get(d.name) and taps[d.name].just_refreshed(now)]
+            if fresh:
+                return f"{', '.join(fresh)} just refreshed"
+            time.sleep(0.005)
+        return "no refresh seen"
+
+    def release_racers(self, racers):
+        for r in racers:
+            r.hold_down_until = 0.0
+            r.next_start_at = time.time()
 
     # --- the faults ---
     def run(self, planned, t0):
@@ -400,31 +453,54 @@ class Nemesis:
             self.sleep(2.0)
             self.timeline.end(e)
 
-    def _data_loss(self, fleet, kind, lo, hi, act, observe=4.0):
+    def _data_loss(self, fleet, kind, act, observe=4.0, synced=False):
+        """The worst moment the harness can make (see the module doc). With
+        daemons that exited for want of an id: they are held back, the data
+        goes right after a holder's refresh, and they start (and claim at
+        once) as soon as Redis answers again (with synced: and its replica
+        acknowledges writes, so their WAITs succeed). Else, with a daemon
+        running without an id: the data goes just before its next claim."""
         self._burst(fleet, True)
         e = None
+        racers = []
         try:
-            why = self.arm(fleet, lo, hi)
+            racers, how = self.hold_racers(fleet)
+            if racers:
+                why = f"{how}; {self.wait_refreshed(fleet)}"
+            else:
+                why = self.wait_claimer(fleet, 0.45 if synced else 0.1, 0.7 if synced else 0.35)
             e = self.timeline.begin(fleet.name, kind, "redis", why)
+            t = time.time()
             detail = act()
             if detail:
                 self.timeline.note(e, detail)
+            if synced:
+                acked = fleet.wait_replica_acks(1.5)
+                self.timeline.note(e, f"replica {'acknowledges writes' if acked else 'not in sync'}"
+                                   f" {1000 * (time.time() - t):.0f} ms after")
+            self.release_racers(racers)
+            if racers:
+                self.timeline.note(e, f"{', '.join(r.name for r in racers)} started "
+                                   f"{1000 * (time.time() - t):.0f} ms after the data went")
+            racers = []
             self.sleep(observe)
         finally:
+            self.release_racers(racers)
             self._burst(fleet, False)
             if e is not None:
                 self.timeline.end(e)
 
     def f_flushall(self, fleet, rng, p):
-        self._data_loss(fleet, "flushall", 0.1, 0.5,
+        self._data_loss(fleet, "flushall",
                         lambda: f"FLUSHALL: {fleet.master.command('FLUSHALL')}")
 
     def f_restart_empty(self, fleet, rng, p):
         def act():
             fleet.master.kill()
             fleet.master.start()
-            return f"master {fleet.master.port} restarted empty"
-        self._data_loss(fleet, "restart-empty", 0.35, 0.8, act)
+            resync = fleet.resync_replica_now()
+            return f"master {fleet.master.port} restarted empty; replica resyncs at once ({resync})"
+        self._data_loss(fleet, "restart-empty", act, synced=True)
 
     def f_restart_stale(self, fleet, rng, p):
         """Redis restarted from its own snapshot, taken STALE_SNAPSHOT_S
@@ -438,9 +514,11 @@ class Nemesis:
         def act():
             fleet.master.kill()
             fleet.master.start(keep_data=True)
+            resync = fleet.resync_replica_now()
             return (f"master {fleet.master.port} restarted from its snapshot of "
-                    f"{time.time() - t_saved:.1f}s before ({saved})")
-        self._data_loss(fleet, "restart-stale", 0.35, 0.8, act)
+                    f"{time.time() - t_saved:.1f}s before ({saved}); replica resyncs at once "
+                    f"({resync})")
+        self._data_loss(fleet, "restart-stale", act, synced=True)
 
     def f_evict(self, fleet, rng, p):
         def act():
@@ -451,25 +529,32 @@ class Nemesis:
             d, w = holders[0]
             n = fleet.master.command("DEL", f"{fleet.ns}:id:{w}")
             return f"DEL {fleet.ns}:id:{w} (held by {d.name}): {n}; its fence kept"
-        self._data_loss(fleet, "evict", 0.1, 0.5, act)
+        self._data_loss(fleet, "evict", act)
 
     def f_failover(self, fleet, rng, p):
         e = self.timeline.begin(fleet.name, "failover", "redis",
                                 "replication stalled, writes go on, master killed, the stale "
                                 "replica promoted")
         self._burst(fleet, True)
+        racers = []
         try:
             fleet.repl_proxy.set_mode(c2s="stall", s2c="stall")
             self.timeline.note(e, "replication stalled")
             self.sleep(2.6)  # more than two refresh intervals of writes the replica misses
-            why = self.arm(fleet, 0.15, 0.5, max_wait=3.0)
+            racers, how = self.hold_racers(fleet)
+            why = self.wait_refreshed(fleet) if racers else \
+                self.wait_claimer(fleet, 0.1, 0.3, max_wait=3.0)
             old = fleet.master
             old.kill()
             reply = fleet.promote_replica()
+            self.release_racers(racers)
             self.timeline.note(e, f"master {old.port} SIGKILLed, REPLICAOF NO ONE on "
-                               f"{fleet.master.port} ({reply}), proxies retargeted ({why})")
+                               f"{fleet.master.port} ({reply}), proxies retargeted; "
+                               f"{how + ', started now; ' if racers else ''}{why}")
+            racers = []
             self.sleep(3.0)
         finally:
+            self.release_racers(racers)
             self._burst(fleet, False)
             try:
                 if fleet.master.proc is None:

@@ -127,12 +127,42 @@ class RedisFleet(Fleet):
         self.replica.start()
         self.replica_proc_count += 1
 
-    def replica_synced(self):
+    def resync_replica_now(self):
+        """After the master restarted: the replica reconnects at once rather
+        than at its next once-a-second retry (REPLICAOF NO ONE, then back),
+        so the daemons' WAITs can count it as soon as they could in the best
+        case."""
         try:
-            info = procs.redis_info(self.replica.port, "replication")
+            self.replica.command("REPLICAOF", "NO", "ONE")
+            return self.replica.command("REPLICAOF", HOST, str(self.repl_proxy.port))
+        except OSError as e:
+            return f"replica not reached: {e}"
+
+    def replica_synced(self):
+        """The master counts its replica online (it has acknowledged the
+        sync: what WAIT needs)."""
+        try:
+            info = procs.redis_info(self.master.port, "replication")
         except OSError:
             return False
-        return info.get("master_link_status") == "up"
+        return any(k.startswith("slave") and "state=online" in v for k, v in info.items())
+
+    def wait_replica_acks(self, timeout):
+        """Until the master's replica acknowledges writes (WAIT 1), as the
+        daemons' fence raises need; bounded. Three in a row: right after a
+        diskless full sync one WAIT can succeed and the next time out (the
+        replica's first acknowledgement, then a gap until it streams)."""
+        deadline = time.time() + timeout
+        row = 0
+        while time.time() < deadline and row < 3:
+            try:
+                self.master.command("SET", "fleet-harness:probe", str(time.time()), timeout=0.5)
+                ok = self.master.command("WAIT", "1", "100", timeout=0.5) == "1"
+            except OSError:
+                ok = False
+            row = row + 1 if ok else 0
+            time.sleep(0.02)
+        return row >= 3
 
     def retarget_daemons(self, port):
         for p in self.proxies.values():

@@ -57,8 +57,7 @@ def worker(name, target, burst_file, out_fd, stop_file, seed):
             channel = None
             time.sleep(0.1)
         os.write(out_fd, line.encode())
-        if not bursting:
-            time.sleep(PACE_S * rng.uniform(0.5, 1.5))
+        time.sleep(PACE_S * rng.uniform(0.5, 1.5) if not bursting else 0.002)
     if channel is not None:
         channel.close()
 
