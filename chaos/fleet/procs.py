@@ -63,6 +63,17 @@ def kill_everything():
         unregister(pid)
 
 
+def remove_faketime_shm(pids):
+    """libfaketime leaves a shared memory segment and a semaphore per
+    process in /dev/shm when the process is killed: those of our pids go."""
+    for pid in pids:
+        for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
+
+
 def spawn(args, what, env=None, stdout=subprocess.DEVNULL, cwd=None):
     proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
                             stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
