@@ -37,6 +37,8 @@ STALE_SNAPSHOT_S = 3.3
 # A daemon SIGKILLed to race waits this long before it is started again: its
 # state file's reserved-ahead mark (about 1.3 s ahead) has passed by then.
 RACER_SETTLE_S = 2.0
+# A restarted master is down this long, across a holder's refresh.
+RESTART_DOWN_S = 0.3
 PARTITION_MODES = (("drop", "drop"), ("drop", "pass"), ("pass", "drop"), ("stall", "stall"),
                    ("stall", "pass"), ("pass", "stall"), ("refuse", "refuse"))
 
@@ -289,6 +291,23 @@ class Nemesis:
             time.sleep(0.005)
         return "no refresh seen"
 
+    def wait_refresh_due(self, fleet, max_wait=1.6):
+        """Until a holder's next lease refresh is due in about 80 ms (a
+        refresh a second after the last burst its proxy saw); bounded. A
+        Redis restarted now makes that refresh fail, so the holder goes on
+        under its lease until its end, 2.25 s after its last refresh."""
+        taps = getattr(fleet, "taps", {})
+        deadline = time.time() + max_wait
+        while time.time() < deadline and not self.abort.is_set():
+            now = time.time()
+            for d, _ in fleet.holders():
+                tap = taps.get(d.name)
+                if tap and now - tap.last_any > 0.03 and \
+                        0.05 <= tap.burst_start + 1.0 - now <= 0.12:
+                    return f"{d.name}'s refresh due in {1000 * (tap.burst_start + 1.0 - now):.0f} ms"
+            time.sleep(0.003)
+        return "no refresh due seen"
+
     def release_racers(self, racers):
         for r in racers:
             r.hold_down_until = 0.0
@@ -453,7 +472,7 @@ class Nemesis:
             self.sleep(2.0)
             self.timeline.end(e)
 
-    def _data_loss(self, fleet, kind, act, observe=4.0, synced=False):
+    def _data_loss(self, fleet, kind, act, observe=4.0, synced=False, during_refresh=False):
         """The worst moment the harness can make (see the module doc). With
         daemons that exited for want of an id: they are held back, the data
         goes right after a holder's refresh, and they start (and claim at
@@ -466,7 +485,8 @@ class Nemesis:
         try:
             racers, how = self.hold_racers(fleet)
             if racers:
-                why = f"{how}; {self.wait_refreshed(fleet)}"
+                why = f"{how}; " + (self.wait_refresh_due(fleet) if during_refresh
+                                    else self.wait_refreshed(fleet))
             else:
                 why = self.wait_claimer(fleet, 0.45 if synced else 0.1, 0.7 if synced else 0.35)
             e = self.timeline.begin(fleet.name, kind, "redis", why)
@@ -497,10 +517,12 @@ class Nemesis:
     def f_restart_empty(self, fleet, rng, p):
         def act():
             fleet.master.kill()
+            self.sleep(RESTART_DOWN_S)
             fleet.master.start()
             resync = fleet.resync_replica_now()
-            return f"master {fleet.master.port} restarted empty; replica resyncs at once ({resync})"
-        self._data_loss(fleet, "restart-empty", act, synced=True)
+            return (f"master {fleet.master.port} down {RESTART_DOWN_S:g}s, restarted empty; "
+                    f"replica resyncs at once ({resync})")
+        self._data_loss(fleet, "restart-empty", act, synced=True, during_refresh=True)
 
     def f_restart_stale(self, fleet, rng, p):
         """Redis restarted from its own snapshot, taken STALE_SNAPSHOT_S
@@ -513,12 +535,13 @@ class Nemesis:
 
         def act():
             fleet.master.kill()
+            self.sleep(RESTART_DOWN_S)
             fleet.master.start(keep_data=True)
             resync = fleet.resync_replica_now()
-            return (f"master {fleet.master.port} restarted from its snapshot of "
-                    f"{time.time() - t_saved:.1f}s before ({saved}); replica resyncs at once "
-                    f"({resync})")
-        self._data_loss(fleet, "restart-stale", act, synced=True)
+            return (f"master {fleet.master.port} down {RESTART_DOWN_S:g}s, restarted from its "
+                    f"snapshot of {time.time() - t_saved:.1f}s before ({saved}); replica "
+                    f"resyncs at once ({resync})")
+        self._data_loss(fleet, "restart-stale", act, synced=True, during_refresh=True)
 
     def f_evict(self, fleet, rng, p):
         def act():
