@@ -249,8 +249,10 @@ class Nemesis:
         2, 4, 5, 5 s, as its proxy saw them) falls in [now+lo, now+hi]."""
         holding = {d.name for d, _ in fleet.holders()}
         for d in sorted(fleet.daemons, key=lambda d: d.name):
-            tap = getattr(fleet, "taps", {}).get(d.name)
-            if d.name in holding or d.stopped or not d.alive() or tap is None:
+            if d.name in holding or d.stopped or not d.alive():
+                continue
+            tap = self.tap(fleet, d.name)
+            if tap is None:
                 continue
             if len(tap.claims) < 2 or now - tap.claims[-1] > 6:
                 continue
@@ -263,29 +265,32 @@ class Nemesis:
     def wait_claimer(self, fleet, lo, hi, max_wait=5.5):
         """Until a running claimer is due (see claimer_due), preferring a
         moment right after a holder's refresh; bounded."""
-        taps = getattr(fleet, "taps", {})
         deadline = time.time() + max_wait
         while time.time() < deadline and not self.abort.is_set():
             now = time.time()
             due = self.claimer_due(fleet, lo, hi, now)
             if due:
                 fresh = [d.name for d, _ in fleet.holders()
-                         if taps.get(d.name) and taps[d.name].just_refreshed(now)]
+                         if (t := self.tap(fleet, d.name)) and t.just_refreshed(now)]
                 if fresh or deadline - now < 2.0:
                     return f"{due}; {', '.join(fresh) or 'no holder'} just refreshed"
             time.sleep(0.005)
         return "untargeted (no daemon without an id)"
 
+    @staticmethod
+    def tap(fleet, name):
+        """What a daemon's proxy saw of its Redis commands, or None."""
+        return fleet.tap(name) if hasattr(fleet, "tap") else None
+
     def wait_refreshed(self, fleet, max_wait=1.6):
         """Until a holder's lease refresh has just gone through its proxy
         (its key and its fence are written; its next refresh is a second
         away); bounded."""
-        taps = getattr(fleet, "taps", {})
         deadline = time.time() + max_wait
         while time.time() < deadline and not self.abort.is_set():
             now = time.time()
             fresh = [d.name for d, _ in fleet.holders()
-                     if taps.get(d.name) and taps[d.name].just_refreshed(now)]
+                     if (t := self.tap(fleet, d.name)) and t.just_refreshed(now)]
             if fresh:
                 return f"{', '.join(fresh)} just refreshed"
             time.sleep(0.005)
@@ -296,12 +301,11 @@ class Nemesis:
         refresh a second after the last burst its proxy saw); bounded. A
         Redis restarted now makes that refresh fail, so the holder goes on
         under its lease until its end, 2.25 s after its last refresh."""
-        taps = getattr(fleet, "taps", {})
         deadline = time.time() + max_wait
         while time.time() < deadline and not self.abort.is_set():
             now = time.time()
             for d, _ in fleet.holders():
-                tap = taps.get(d.name)
+                tap = self.tap(fleet, d.name)
                 if tap and now - tap.last_any > 0.03 and \
                         0.05 <= tap.burst_start + 1.0 - now <= 0.12:
                     return f"{d.name}'s refresh due in {1000 * (tap.burst_start + 1.0 - now):.0f} ms"
@@ -545,8 +549,7 @@ class Nemesis:
 
     def f_evict(self, fleet, rng, p):
         def act():
-            taps = fleet.taps
-            holders = sorted(fleet.holders(), key=lambda h: -taps[h[0].name].burst_start)
+            holders = sorted(fleet.holders(), key=lambda h: -fleet.tap(h[0].name).burst_start)
             if not holders:
                 return "no holder"
             d, w = holders[0]

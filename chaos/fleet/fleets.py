@@ -14,7 +14,6 @@ The fleets use different namespaces and disjoint worker-id ranges, so no id
 may ever appear twice across both.
 """
 
-import collections
 import json
 import os
 import threading
@@ -23,31 +22,6 @@ import urllib.request
 
 import procs
 from procs import HOST, Daemon, FleetError, RedisCluster, RedisServer, free_port
-
-class Tap:
-    """Reads one daemon's Redis commands off its proxy: its claim attempts
-    (SET ... NX), and the bursts of commands a lease refresh is (the hold,
-    the fence raise, WAIT: a burst is what comes after 200 ms of silence)."""
-
-    def __init__(self):
-        self.claims = collections.deque(maxlen=16)  # times of SET NX rounds
-        self.burst_start = 0.0
-        self.last_any = 0.0
-
-    def __call__(self, chunk):
-        now = time.time()
-        if now - self.last_any > 0.2:
-            self.burst_start = now
-        self.last_any = now
-        if b"\r\nSET\r\n" in chunk and b"\r\nNX\r\n" in chunk:
-            if not self.claims or now - self.claims[-1] > 0.05:
-                self.claims.append(now)
-
-    def just_refreshed(self, now):
-        """A refresh went through in the last 0.35 s and is over (30 ms of
-        silence since): its hold and its fence are written."""
-        return now - self.burst_start < 0.35 and now - self.last_any > 0.03
-
 
 class Fleet:
     def __init__(self, name, ns, id_range, daemons):
@@ -93,13 +67,11 @@ class RedisFleet(Fleet):
         self.master = RedisServer("a", free_port(), workdir)
         self.replica = RedisServer("b", free_port(), workdir)
         self.repl_proxy = hub.add("replication", self.master.port)
-        self.taps = {}
         self.proxies = {}
         daemons = []
         for i in range(1, n_daemons + 1):
             name = f"r{i}"
-            tap = Tap()
-            proxy = hub.add(name, self.master.port, tap=tap)
+            proxy = hub.add(name, self.master.port, tap=True)
             # Every daemon of this fleet runs under libfaketime (offset +0 until
             # the clock fault moves one), so the fault can pick a holder.
             ft = os.path.join(workdir, f"{name}.faketime")
@@ -109,7 +81,6 @@ class RedisFleet(Fleet):
                        f"redis://{HOST}:{proxy.port}/?ns={ns}", id_range[0], id_range[1],
                        lease_ttl_s, extra_args=extra_args, faketime_file=ft,
                        faketime_lib=faketime_lib, shim=shim, fault=fault)
-            self.taps[name] = tap
             self.proxies[name] = proxy
             daemons.append(d)
         super().__init__("redis", ns, id_range, daemons)
@@ -137,6 +108,10 @@ class RedisFleet(Fleet):
             return self.replica.command("REPLICAOF", HOST, str(self.repl_proxy.port))
         except OSError as e:
             return f"replica not reached: {e}"
+
+    def tap(self, name):
+        """What the daemon's proxy saw of its Redis commands (a TapView)."""
+        return self.proxies[name].tap()
 
     def replica_synced(self):
         """The master counts its replica online (it has acknowledged the

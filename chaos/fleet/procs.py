@@ -9,6 +9,7 @@ first for any we stopped. Only 127.0.0.1 is used.
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -90,24 +91,33 @@ def port_free(port):
             return False
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+# Ports we bind again after a restart must not be handed meanwhile to an
+# outgoing connection as its local port: they come from below the kernel's
+# ephemeral range (32768-60999 by default), and never twice in a run.
+PORT_LO, PORT_HI = 10000, 32000
+_TAKEN = set()
+_PORT_RNG = random.Random()
+
+
+def free_port(span=0):
+    """A port (and port + span, when span) free now, below the ephemeral
+    range, not handed out before in this run."""
+    lo, hi = PORT_LO, PORT_HI - span
+    for _ in range(5000):
+        p = _PORT_RNG.randrange(lo, hi)
+        if p in _TAKEN or (span and p + span in _TAKEN):
+            continue
+        if port_free(p) and (not span or port_free(p + span)):
+            _TAKEN.add(p)
+            if span:
+                _TAKEN.add(p + span)
+            return p
+    raise FleetError("no free loopback port below the ephemeral range")
 
 
 def cluster_ports(rng, n):
     """n ports whose cluster bus ports (port + 10000) are free too."""
-    out = []
-    for _ in range(2000):
-        p = rng.randrange(20000, 50000)
-        if p in out or p + 10000 in out:
-            continue
-        if port_free(p) and port_free(p + 10000):
-            out.append(p)
-            if len(out) == n:
-                return out
-    raise FleetError("no free ports for the Redis Cluster")
+    return [free_port(span=10000) for _ in range(n)]
 
 
 def resp_command(port, *args, timeout=2.0):

@@ -375,6 +375,151 @@ class ProxyHub:
             pair.proxy.pairs.remove(pair)
 
 
+class Tap:
+    """Reads one daemon's Redis commands off its proxy: its claim attempts
+    (SET ... NX), and the bursts of commands a lease refresh is (the hold,
+    the fence raise, WAIT: a burst is what comes after 200 ms of silence)."""
+
+    def __init__(self):
+        self.claims = []  # times of SET NX rounds (the last 16)
+        self.burst_start = 0.0
+        self.last_any = 0.0
+
+    def __call__(self, chunk):
+        now = time.time()
+        if now - self.last_any > 0.2:
+            self.burst_start = now
+        self.last_any = now
+        if b"\r\nSET\r\n" in chunk and b"\r\nNX\r\n" in chunk:
+            if not self.claims or now - self.claims[-1] > 0.05:
+                self.claims = (self.claims + [now])[-16:]
+
+    def state(self):
+        return {"claims": list(self.claims), "burst_start": self.burst_start,
+                "last_any": self.last_any}
+
+
+class TapView:
+    """The harness's copy of a Tap's state, fetched from the proxy process."""
+
+    def __init__(self, state):
+        self.claims = state["claims"]
+        self.burst_start = state["burst_start"]
+        self.last_any = state["last_any"]
+
+    def just_refreshed(self, now):
+        """A refresh went through in the last 0.35 s and is over (30 ms of
+        silence since): its hold and its fence are written."""
+        return now - self.burst_start < 0.35 and now - self.last_any > 0.03
+
+
+def _serve(conn):
+    """The proxy process: a ProxyHub driven by requests on `conn`."""
+    hub = ProxyHub()
+    proxies, taps = {}, {}
+    while True:
+        try:
+            req = conn.recv()
+        except (EOFError, OSError):
+            break
+        op, name, args = req
+        try:
+            if op == "add":
+                tap = Tap() if args[1] else None
+                p = hub.add(name, args[0], tap=tap)
+                proxies[name], taps[name] = p, tap
+                out = p.port
+            elif op == "mode":
+                out = proxies[name].set_mode(c2s=args[0], s2c=args[1])
+            elif op == "heal":
+                out = proxies[name].heal()
+            elif op == "reset":
+                out = proxies[name].reset()
+            elif op == "refuse":
+                out = proxies[name].refuse(args[0])
+            elif op == "retarget":
+                out = proxies[name].retarget(args[0])
+            elif op == "tap":
+                out = taps[name].state() if taps.get(name) else None
+            elif op == "stop":
+                hub.stop()
+                conn.send(("ok", None))
+                break
+            else:
+                raise ValueError(op)
+            conn.send(("ok", out))
+        except Exception as e:  # handed back
+            conn.send(("err", f"{type(e).__name__}: {e}"))
+    os._exit(0)
+
+
+class ProxyProcess:
+    """The proxies in a process of their own (forked before any thread is
+    started): the harness's client threads contend for the interpreter lock,
+    which would delay the daemons' Redis traffic through a proxy thread by
+    tens of milliseconds and fail their calls and WAITs."""
+
+    def __init__(self):
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="proxies")
+        self.proc.start()
+        child.close()
+        self._lock = threading.Lock()
+
+    def call(self, op, name=None, *args):
+        with self._lock:
+            self._conn.send((op, name, args))
+            if not self._conn.poll(CALL_TIMEOUT_S * 2):
+                raise RuntimeError(f"proxy process did not answer {op}")
+            kind, out = self._conn.recv()
+        if kind == "err":
+            raise RuntimeError(f"proxy {name}: {out}")
+        return out
+
+    def add(self, name, upstream_port, tap=False):
+        return RemoteProxy(self, name, self.call("add", name, upstream_port, tap), upstream_port)
+
+    def stop(self):
+        try:
+            self.call("stop")
+        except (RuntimeError, OSError, EOFError):
+            pass
+        self.proc.join(timeout=CALL_TIMEOUT_S)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=CALL_TIMEOUT_S)
+
+
+class RemoteProxy:
+    def __init__(self, owner, name, port, upstream_port):
+        self.owner = owner
+        self.name = name
+        self.port = port
+        self.upstream_port = upstream_port
+
+    def set_mode(self, c2s=None, s2c=None):
+        self.owner.call("mode", self.name, c2s, s2c)
+
+    def heal(self):
+        self.owner.call("heal", self.name)
+
+    def reset(self):
+        self.owner.call("reset", self.name)
+
+    def refuse(self, on):
+        self.owner.call("refuse", self.name, on)
+
+    def retarget(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.owner.call("retarget", self.name, upstream_port)
+
+    def tap(self):
+        state = self.owner.call("tap", self.name)
+        return TapView(state) if state else None
+
+
 def _self_test():
     """python3 proxy.py: a quick check against an echo server."""
     srv = socket.socket()
@@ -440,6 +585,15 @@ def _self_test():
     assert c3.recv(100) == b"again"
     assert b"".join(seen).startswith(b"hello")
     hub.stop()
+    pp = ProxyProcess()
+    rp = pp.add("r", port, tap=True)
+    c4 = socket.create_connection((HOST, rp.port), timeout=2)
+    c4.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nNX\r\n")
+    assert c4.recv(100).startswith(b"*3")
+    rp.set_mode(s2c="stall")
+    rp.heal()
+    assert len(rp.tap().claims) == 1
+    pp.stop()
     srv.close()
     print("proxy: ok")
 
