@@ -29,17 +29,18 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
-// A new namespace's fences set to 0 (no id of the range ever issued), as an
-// operator may do: a claim then reads a fence and serves at once, instead
-// of waiting out the lease an unknown earlier holder might have had. The
-// tests of that wait are in daemon_fleet_test.cpp.
-void seed_fences(RedisServer& redis, const std::string& ns, int lo, int hi) {
-  std::vector<std::string> mset = {"MSET"};
-  for (int n = lo; n <= hi; ++n) {
-    mset.push_back("{" + ns + ":id:" + std::to_string(n) + "}:hwm");
-    mset.emplace_back("0");
+// The first id, polled for up to `limit`: a claim on a Redis started less
+// than a lease (+ twice the clock skew) ago waits that long from its start
+// (README, When the store forgets), and every test starts its own Redis.
+std::variant<std::uint64_t, std::string> first_id(LoopbackClient& c,
+                                                  std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  auto r = get_one_id(c);
+  while (!std::holds_alternative<std::uint64_t>(r) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(50ms);
+    r = get_one_id(c);
   }
-  redis.cli(mset);
+  return r;
 }
 
 class DaemonLease : public ::testing::Test {
@@ -51,11 +52,10 @@ class DaemonLease : public ::testing::Test {
 
 TEST_F(DaemonLease, TwoDaemonsTakeDifferentIdsAndGiveThemBack) {
   RedisServer redis;
-  seed_fences(redis, "k", 3, 4);
   DaemonProcess a;
   DaemonProcess b;
   const std::vector<std::string> args = {"-redis=" + redis.url("k"), "-min-worker-id=3",
-                                         "-max-worker-id=4", "-threads=1"};
+                                         "-max-worker-id=4", "-lease-ttl=2s", "-threads=1"};
   ASSERT_TRUE(a.start_tcp(args)) << a.log();
   ASSERT_TRUE(b.start_tcp(args)) << b.log();
   LoopbackClient ca;
@@ -70,7 +70,7 @@ TEST_F(DaemonLease, TwoDaemonsTakeDifferentIdsAndGiveThemBack) {
   const auto wb = stat_value(sb, "worker_id");
   EXPECT_NE(wa, wb);
   EXPECT_TRUE((wa == 3 && wb == 4) || (wa == 4 && wb == 3)) << wa << " " << wb;
-  const auto ida = get_one_id(ca);
+  const auto ida = first_id(ca, 10s);
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(ida)) << std::get<std::string>(ida);
   EXPECT_EQ(id::decode(std::get<std::uint64_t>(ida)).worker_id, static_cast<std::uint32_t>(wa));
 
@@ -104,12 +104,11 @@ TEST_F(DaemonLease, AFullRangeOrAnUnreachableRedisIsAStartUpError) {
 
 TEST_F(DaemonLease, RedisGoneLongerThanTheLeaseStopsIdsAtItsEndAndTheyResume) {
   RedisServer redis;
-  seed_fences(redis, "raus", 1, 1023);
   DaemonProcess d;
   ASSERT_TRUE(d.start_tcp({"-redis=" + redis.url(), "-lease-ttl=3s", "-threads=1"})) << d.log();
   LoopbackClient c;
   ASSERT_TRUE(c.connect_tcp("127.0.0.1", d.port()));
-  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(get_one_id(c)));
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(first_id(c, 10s)));
   const std::int64_t stopped_at = now_unix_ms();
   redis.stop();
   // Ids go on for at most expiry - margin (3 s - 0.75 s) after the last
@@ -156,11 +155,7 @@ TEST_F(DaemonLease, ARedisClusterServesLeases) {
   const auto worker = stat_value(stats, "worker_id");
   const std::string key = "kc:id:" + std::to_string(worker);
   EXPECT_NE(cluster.node(cluster.owner_of(key)).cli({"GET", key}), "");
-  auto r = get_one_id(c);
-  for (int i = 0; i < 200 && !std::holds_alternative<std::uint64_t>(r); ++i) {
-    std::this_thread::sleep_for(50ms);
-    r = get_one_id(c);
-  }
+  const auto r = first_id(c, 10s);
   ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
   EXPECT_EQ(id::decode(std::get<std::uint64_t>(r)).worker_id, static_cast<std::uint32_t>(worker));
   const auto status = d.stop(SIGTERM);
@@ -168,26 +163,28 @@ TEST_F(DaemonLease, ARedisClusterServesLeases) {
   EXPECT_EQ(cluster.node(cluster.owner_of(key)).cli({"EXISTS", key}), "0");
 }
 
-// Daemon A holds worker id 5 with its clock 6 s ahead and dies; daemon B, on
-// the real clock, claims 5 once A's key expires. B must issue nothing at or
-// below A's mark, so its first id is above every id A issued.
+// Daemon A holds worker id 5 with its clock 4 s ahead (allowed by a wider
+// -max-clock-skew) and dies; daemon B, on the real clock, claims 5 once A's
+// key expires. B must issue nothing at or below A's mark, so its first id is
+// above every id A issued.
 TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
   if (kSanitized) GTEST_SKIP() << "libfaketime is preloaded, which sanitizer runtimes refuse";
-  const std::vector<std::string> fake = faketime_env("+6s");
+  const std::vector<std::string> fake = faketime_env("+4s");
   if (fake.empty()) GTEST_SKIP() << "libfaketime is not installed";
   RedisServer redis;
-  seed_fences(redis, "raus", 5, 5);
   const std::vector<std::string> args = {"-redis=" + redis.url(), "-min-worker-id=5",
                                          "-max-worker-id=5", "-lease-ttl=2s", "-threads=1"};
   std::uint64_t a_max = 0;
   {
     DaemonProcess a;
-    // 6 s ahead of Redis's clock: allowed here by a wider -max-clock-skew.
+    // 4 s ahead of Redis's clock: allowed here by a wider -max-clock-skew,
+    // which also makes the first claim on this new Redis wait 1.5 s + 10 s.
     std::vector<std::string> a_args = args;
-    a_args.emplace_back("-max-clock-skew=10s");
+    a_args.emplace_back("-max-clock-skew=5s");
     ASSERT_TRUE(a.start_tcp(a_args, fake)) << a.log();
     LoopbackClient c;
     ASSERT_TRUE(c.connect_tcp("127.0.0.1", a.port()));
+    ASSERT_TRUE(std::holds_alternative<std::uint64_t>(first_id(c, 20s))) << a.log();
     for (int i = 0; i < 50; ++i) {
       const auto r = get_one_id(c);
       ASSERT_TRUE(std::holds_alternative<std::uint64_t>(r)) << std::get<std::string>(r);
@@ -195,7 +192,7 @@ TEST_F(DaemonLease, AHandoffFromAClockAheadIsFencedByTheHwm) {
     }
     a.stop(SIGKILL);
   }
-  ASSERT_GT(id::decode(a_max).timestamp_ms + id::kEpochUnixMs, now_unix_ms() + 3000)
+  ASSERT_GT(id::decode(a_max).timestamp_ms + id::kEpochUnixMs, now_unix_ms() + 2000)
       << "daemon A's clock was not ahead";
   // A's key expires by itself (2 s); B then takes worker id 5.
   for (int i = 0; i < 100 && redis.cli({"EXISTS", "raus:id:5"}) != "0"; ++i) {
