@@ -10,10 +10,14 @@
 #   5. libFuzzer: every target for FUZZ_SECONDS (default 30) each: eight targets, bounded so the whole run stays under 60 min on 2 cores
 #   6. clients: real memcached and HTTP clients against the release binary (ci/clients.sh)
 #   7. chaos: the real release binary under dying clients and server faults
-#   8. line coverage of src/id and src/proto (reported, not gated)
+#   8. fleet: daemons leasing worker ids from real Redis (master + replica, and a
+#      Cluster) under seeded faults, one id checker (FLEET_BUDGET, default 150 s),
+#      then its self-test (each protection turned off must be caught, about 15 s)
+#   9. line coverage of src/id and src/proto (reported, not gated)
 # Ends with one line "N passed, N failed, N skipped" over every test, target and
 # scenario; ctest's counts come from its JUnit report (build/ci-logs/*-junit.xml).
-# Knobs: KATSUBUSHI_SKIP_DEPS=1, FUZZ_SECONDS, CHAOS_BUDGET, SKIP_STAGES="tidy tsan coverage ...".
+# Knobs: KATSUBUSHI_SKIP_DEPS=1, FUZZ_SECONDS, CHAOS_BUDGET, FLEET_BUDGET,
+# SKIP_STAGES="tidy tsan fleet coverage ...".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -149,6 +153,16 @@ if ! skipped chaos; then
   chaos/run --budget "${CHAOS_BUDGET:-130}" --bin "$root/build/release/katsubushi" 2>&1 |
     tee "$logdir/chaos.log"
   count_summary "$logdir/chaos.log" "chaos"
+fi
+
+if ! skipped fleet; then
+  stage "fleet: daemons leasing worker ids from real Redis under seeded faults"
+  chaos/fleet/run --budget "${FLEET_BUDGET:-150}" --bin "$root/build/release/katsubushi" \
+    --report "$logdir/fleet-report" 2>&1 | tee "$logdir/fleet.log"
+  count_summary "$logdir/fleet.log" "fleet"
+  chaos/fleet/run --self-test --bin "$root/build/release/katsubushi" \
+    --report "$logdir/fleet-selftest-report" 2>&1 | tee "$logdir/fleet-selftest.log"
+  count_summary "$logdir/fleet-selftest.log" "fleet self-test"
 fi
 
 if ! skipped coverage; then
