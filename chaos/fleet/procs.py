@@ -365,11 +365,17 @@ class Daemon:
     def spawn(self):
         with self.lock:
             inc = None
+            # Read before the fork: on a loaded machine this thread may run
+            # again only after the new process has answered requests, and an
+            # answer must never look older than the process that gave it
+            # (clients.incarnation_at; a 30-minute run misattributed 8 gRPC
+            # answers to the incarnation before).
+            spawned_at = time.time()
             proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             register(proc, f"daemon {self.name}")
-            inc = Incarnation(len(self.incarnations) + 1, proc.pid, time.time(), self.wall_offset_s)
+            inc = Incarnation(len(self.incarnations) + 1, proc.pid, spawned_at, self.wall_offset_s)
             self.incarnations.append(inc)
             self.proc = proc
             self.stopped = False
