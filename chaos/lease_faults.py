@@ -19,6 +19,8 @@ from scenario import (Context, Result, Scenario, check_rss_back, end_daemon,
                       failures_recorded)
 
 LEASE_TTL_S = 6  # refreshed every second; the lease ends 4.5 s after its last refresh
+# The first id on a fresh Redis comes 4.5 s + 2 s after its start, and more on a loaded machine.
+FIRST_ID_WAIT_S = 15
 # Outages the lease outlasts (a refresh is missed, the next one lands well
 # before the lease's end): ids must flow on without one error.
 SHORT_OUTAGE_S = 1.2
@@ -127,6 +129,13 @@ class RedisRestart(Scenario):
                 self.redis.start()
                 daemon = env.new_daemon(self.name, extra_args=lease_args(self.redis))
                 checking = daemon.start()
+                # The first claim on a Redis that has just started waits out
+                # any lease proved before its start: 0.75 x the lease + 2 x
+                # -max-clock-skew (README, When the store forgets). Load
+                # starts once ids flow.
+                if not wait_until(lambda: first_line_of_get(daemon.port).startswith(b"VALUE"),
+                                  FIRST_ID_WAIT_S, interval=0.2):
+                    raise ChaosError(f"no id {FIRST_ID_WAIT_S:g}s after the daemon started")
                 checker = IdChecker(inject_duplicate=env.inject == "duplicate-id")
                 ctx = Context(env, daemon, checking, checker, result)
                 self.outages = 0
