@@ -78,15 +78,21 @@ def _params(rng, kind):
     return p
 
 
+def _seeded_order(rng, kinds, skip):
+    """`kinds` shuffled by `rng` (all of them, so the draws do not depend on
+    `skip`), then those in `skip` left out."""
+    order = list(kinds)
+    rng.shuffle(order)
+    return [k for k in order if k not in skip]
+
+
 def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster"), skip=()):
     """Every kind once per fleet in a seeded order, then more of them drawn
     at random while the window lasts. Returns [Planned] sorted by time."""
     rng = random.Random(seed)
     out = []
     if "redis" in fleets:
-        first = list(REDIS_KINDS)
-        rng.shuffle(first)
-        first = [k for k in first if k not in skip]
+        first = _seeded_order(rng, REDIS_KINDS, skip)
         t = 0.0
         for kind in first:
             out.append(Planned("redis", kind, t, _params(rng, kind)))
@@ -101,9 +107,7 @@ def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster"), skip=()):
             t += slot_seconds(kind, ttl)
     cluster_kinds = [k for k in CLUSTER_KINDS if k not in skip]
     if "cluster" in fleets and cluster_kinds:
-        first = list(CLUSTER_KINDS)
-        rng.shuffle(first)
-        first = [k for k in first if k not in skip]
+        first = _seeded_order(rng, CLUSTER_KINDS, skip)
         t = 2.0
         for kind in first:
             out.append(Planned("cluster", kind, t, _params(rng, kind)))
