@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "lease/redis_url.hpp"
+#include "lease/store_error.hpp"
 
 struct redisContext;
 
@@ -46,9 +47,9 @@ struct RedisReply {
 // The call did not complete: no connection, a timeout, a connection that
 // dropped, a reply that is not Redis protocol, or too many redirects. The
 // message names the address.
-class RedisError : public std::runtime_error {
+class RedisError : public StoreError {
  public:
-  using std::runtime_error::runtime_error;
+  using StoreError::StoreError;
 };
 
 inline constexpr std::uint16_t kClusterSlots = 16384;
