@@ -13,11 +13,21 @@ Checks (each one line of the summary):
                          process's own log, in its own clock (see held_intervals)
   worker id in range     every id's worker id is in its fleet's range
   replies well formed
+  daemons exit when told
+                         no daemon process that held a worker id ended but by
+                         the harness's SIGKILL or after its SIGTERM (no exit
+                         over a lost lease, no crash)
+  etcd fences cover the ids
+                         (etcd fleet) each {prefix}hwm/N read every 0.5 s and
+                         once after every daemon died is at or above every id
+                         of worker id N received before that read, and is on
+                         no etcd lease
 Availability (answered share per daemon and per fault, longest gap) is
 reported, not gated.
 """
 
 import bisect
+import signal
 import statistics
 import time
 from datetime import datetime, timezone
@@ -140,6 +150,7 @@ class Analysis:
         self.check_held()
         self.check_range()
         self.check_malformed()
+        self.check_exits()
         self.availability()
         return self.checks
 
@@ -284,6 +295,91 @@ class Analysis:
         self.checks.append(Check("worker id in range", not bad,
                                  f"{len(bad)} requests with an id outside the fleet's range",
                                  bad[:DETAIL_LIMIT]))
+
+    def check_exits(self):
+        """Every process that claimed a worker id ended by the harness's
+        SIGKILL, or after its SIGTERM: a daemon never exits over a lost
+        lease (it keeps claiming), and never crashes."""
+        claimed = 0
+        bad = []
+        for d in self.daemons.values():
+            for inc in d.incarnations:
+                if not any(k == "claim" for _, _, k, _, _ in inc.events):
+                    continue
+                claimed += 1
+                st = inc.exit_status
+                if st is None or st == -signal.SIGKILL or inc.terminated is not None:
+                    continue
+                bad.append({"daemon": d.name, "incarnation": inc.number, "pid": inc.pid,
+                            "fleet": d.fleet, "exit_status": st,
+                            "started": iso_real(inc.started), "ended": iso_real(inc.ended),
+                            "last_events": [f"{iso_real(t)} {k} {m[:200]}"
+                                            for t, _, k, _, m in inc.events[-6:]]})
+        self.checks.append(Check("daemons exit when told", not bad,
+                                 f"{len(bad)} of {claimed} processes that held a worker id "
+                                 "exited by themselves", bad[:DETAIL_LIMIT]))
+
+    def check_etcd_fences(self, fleet, final):
+        """Each fence read (every 0.5 s, and `final` once every daemon had
+        died) against the ids of its worker id received before the read was
+        sent: none may be above it (a holder raises the fence before it
+        issues below it, and drops it on release to its last id, never
+        below). A fence must be on no etcd lease (it outlives its holder)."""
+        names = {d.name for d in fleet.daemons}
+        by_worker = {}  # worker -> [(t_recv, ts, request index, id)]
+        for idx, c, _, t_recv, ids in self.answered():
+            if c.daemon not in names:
+                continue
+            top = {}
+            for i in ids:
+                w = (i >> 12) & 0x3FF
+                if i >> 22 > top.get(w, (-1, 0))[0]:
+                    top[w] = (i >> 22, i)
+            for w, (ts, i) in top.items():
+                by_worker.setdefault(w, []).append((t_recv, ts, idx, i))
+        bad, figs = [], []
+        reads = 0
+        lo, hi = fleet.id_range
+        for w in range(lo, hi + 1):
+            seen = sorted(by_worker.get(w, []))
+            polls = sorted(fleet.fences.get(w, []))
+            if final and w in final:
+                polls.append((float("inf"), final[w][0], final[w][1]))
+            elif final is not None and seen:
+                bad.append({"worker_id": w, "what": "no fence at the end, after "
+                            f"{len(seen)} answers with ids of this worker id"})
+            reads += len(polls)
+            k = 0
+            best = None  # (ts, idx, id) the highest received so far
+            worst = None
+            for t_sent, fence, lease in polls:
+                while k < len(seen) and seen[k][0] < t_sent:
+                    if best is None or seen[k][1] > best[0]:
+                        best = seen[k][1:]
+                    k += 1
+                if lease:
+                    bad.append({"worker_id": w, "fence": fence, "read": iso_real(t_sent),
+                                "what": f"the fence is on etcd lease {lease}"})
+                if best is not None and best[0] > fence:
+                    if worst is None or best[0] - fence > worst[0]:
+                        worst = (best[0] - fence, t_sent, fence, best)
+            if worst is not None:
+                above, t_sent, fence, (ts, idx, i) = worst
+                s = self.sighting(idx, i)
+                bad.append({"worker_id": w, "fence": fence, "fence_time": iso_ms(
+                    fence + ID_EPOCH_MS), "read": "final" if t_sent == float("inf") else
+                    iso_real(t_sent), "id_above_it_by_ms": above, "id": s})
+            top = max((x[1] for x in seen), default=None)
+            end = final.get(w) if final else None
+            figs.append(f"{w}: " + (f"final fence {iso_ms(end[0] + ID_EPOCH_MS)}, "
+                                    f"{end[0] - top:+d} ms from its highest id"
+                                    if end and top is not None else
+                                    f"final fence {end[0] if end else 'not read'}"))
+        fig = f"{len(bad)} violations; {reads} reads; " + "; ".join(figs)
+        if final is None:
+            fig += " (the final read failed: etcd did not answer)"
+        self.checks.append(Check("etcd fences cover the ids", not bad and final is not None,
+                                 fig, bad[:DETAIL_LIMIT]))
 
     def check_malformed(self):
         m = self.rec.malformed

@@ -259,8 +259,10 @@ def http_get(sock, buf, n, deadline):
 class FleetClient(threading.Thread):
     """One protocol against one daemon, reconnecting as needed."""
 
-    def __init__(self, daemon, protocol, recorder, burst_event, stop_event, seed):
+    def __init__(self, daemon, protocol, recorder, burst_event, stop_event, seed,
+                 pace=(BASE_PACE_S, BURST_PACE_S)):
         super().__init__(daemon=True, name=f"client-{daemon.name}-{protocol}")
+        self.pace, self.burst_pace = pace
         self.d = daemon
         self.protocol = protocol
         self.rec = recorder
@@ -347,11 +349,11 @@ class FleetClient(threading.Thread):
             if close:
                 self._close()
             if not bursting:
-                self.stop.wait(BASE_PACE_S * self.rng.uniform(0.5, 1.5))
+                self.stop.wait(self.pace * self.rng.uniform(0.5, 1.5))
             elif err:
                 self.stop.wait(0.005)  # no lease: do not spin on refusals
             else:
-                time.sleep(BURST_PACE_S)
+                time.sleep(self.burst_pace)
         self._close()
 
 
@@ -359,7 +361,8 @@ class GrpcClients:
     """One /usr/bin/python3 process (python3-grpcio) with a channel per
     daemon; its answers come back through a file (grpc_fleet_client.py)."""
 
-    def __init__(self, workdir, binary_dir, daemons, burst_files, seed):
+    def __init__(self, workdir, binary_dir, daemons, burst_files, seed, paces=None):
+        """paces: {fleet: (normal, burst) seconds between one thread's calls}."""
         self.out = os.path.join(workdir, "grpc-ids.txt")
         self.stop_file = os.path.join(workdir, "grpc-stop")
         self.daemons = daemons
@@ -367,6 +370,7 @@ class GrpcClients:
         self.generated = os.path.join(binary_dir, "generated", "python")
         self.burst_files = burst_files
         self.seed = seed
+        self.paces = paces or {}
         self.offset = 0
         self.partial = b""
         self.channels = {}  # (daemon name, channel number) -> Conn per incarnation
@@ -381,7 +385,8 @@ class GrpcClients:
 
     def start(self, register):
         here = os.path.dirname(os.path.abspath(__file__))
-        targets = [f"{d.name}={HOST}:{d.grpc_port}={self.burst_files[d.fleet]}"
+        targets = [f"{d.name}={HOST}:{d.grpc_port}={self.burst_files[d.fleet]}" +
+                   ("={}={}".format(*self.paces[d.fleet]) if d.fleet in self.paces else "")
                    for d in self.daemons]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": self.generated,
                "LANG": "C"}

@@ -30,6 +30,16 @@ CLOCK_FORWARD_S = 5
 REDIS_KINDS = ("kill", "stop", "clock", "restart-empty", "restart-stale", "flushall", "evict",
                "failover", "partition")
 CLUSTER_KINDS = ("cluster-node-kill", "kill", "stop")
+ETCD_KINDS = ("etcd-member-kill", "etcd-leader-change", "etcd-partition", "etcd-down", "kill",
+              "stop", "clock")
+FLEET_KINDS = (("redis", REDIS_KINDS), ("cluster", CLUSTER_KINDS), ("etcd", ETCD_KINDS))
+ALL_KINDS = tuple(sorted({k for _, kinds in FLEET_KINDS for k in kinds}))
+# Where each fleet's schedule starts (s after setup), side by side.
+FLEET_START_S = {"redis": 0.0, "cluster": 2.0, "etcd": 4.0}
+# etcd-member-kill: the member is down this long (past a few refreshes, so
+# the daemons using it must fail over); etcd-down: every member, past the lease.
+ETCD_MEMBER_DOWN_S = 4.0
+ETCD_DOWN_EXTRA_S = 2.0
 DATA_LOSS = ("restart-empty", "restart-stale", "flushall", "evict", "failover")
 # restart-stale: the snapshot is this much older than the restart, so the
 # holders' keys in it have expired (-lease-ttl 3 s) and its fences are stale.
@@ -56,6 +66,10 @@ def slot_seconds(kind, ttl):
         "failover": 14.0,
         "partition": ttl + 3.0 + 3.0,
         "cluster-node-kill": 11.0,
+        "etcd-member-kill": 11.0,
+        "etcd-leader-change": 7.0,
+        "etcd-partition": ttl + 3.0 + 3.0,
+        "etcd-down": ttl + ETCD_DOWN_EXTRA_S + 9.0,
     }[kind]
 
 
@@ -73,8 +87,10 @@ class Planned:
 
 def _params(rng, kind):
     p = {"seed": rng.randrange(1 << 30)}
-    if kind == "partition":
+    if kind in ("partition", "etcd-partition"):
         p["mode"] = "/".join(rng.choice(PARTITION_MODES))
+    if kind == "etcd-leader-change":
+        p["how"] = rng.choice(("move", "kill"))
     return p
 
 
@@ -86,9 +102,12 @@ def _seeded_order(rng, kinds, skip):
     return [k for k in order if k not in skip]
 
 
-def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster"), skip=()):
+def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster", "etcd"), skip=()):
     """Every kind once per fleet in a seeded order, then more of them drawn
-    at random while the window lasts. Returns [Planned] sorted by time."""
+    at random while the window lasts. Returns [Planned] sorted by time.
+    The redis and cluster fleets draw from one generator, as before the etcd
+    fleet came; the etcd fleet from one of its own, so that its plan is the
+    same with or without the others."""
     rng = random.Random(seed)
     out = []
     if "redis" in fleets:
@@ -118,6 +137,21 @@ def plan_campaign(seed, window_s, ttl, fleets=("redis", "cluster"), skip=()):
                 break
             out.append(Planned("cluster", kind, t, _params(rng, kind)))
             t += slot_seconds(kind, ttl) + 4.0
+    etcd_kinds = [k for k in ETCD_KINDS if k not in skip]
+    if "etcd" in fleets and etcd_kinds:
+        erng = random.Random(f"etcd-{seed}")
+        first = _seeded_order(erng, ETCD_KINDS, skip)
+        t = FLEET_START_S["etcd"]
+        for kind in first:
+            out.append(Planned("etcd", kind, t, _params(erng, kind)))
+            t += slot_seconds(kind, ttl)
+        extras = [k for k in etcd_kinds if k != "clock"]
+        while extras:
+            kind = erng.choice(extras)
+            if t + slot_seconds(kind, ttl) > window_s:
+                break
+            out.append(Planned("etcd", kind, t, _params(erng, kind)))
+            t += slot_seconds(kind, ttl)
     return sorted(out, key=lambda p: p.at)
 
 
@@ -125,9 +159,9 @@ def plan_only(kinds, seed, ttl, fleets):
     """The given kinds in the given order (each on every fleet it applies to)."""
     rng = random.Random(seed)
     out = []
-    t = {"redis": 0.0, "cluster": 2.0}
+    t = dict(FLEET_START_S)
     for kind in kinds:
-        for fleet, allowed in (("redis", REDIS_KINDS), ("cluster", CLUSTER_KINDS)):
+        for fleet, allowed in FLEET_KINDS:
             if fleet in fleets and kind in allowed:
                 out.append(Planned(fleet, kind, t[fleet], _params(rng, kind)))
                 t[fleet] += slot_seconds(kind, ttl)
@@ -300,15 +334,18 @@ class Nemesis:
             time.sleep(0.005)
         return "no refresh seen"
 
-    def wait_refresh_due(self, fleet, max_wait=1.6):
-        """Until a holder's next lease refresh is due in about 80 ms (a
-        refresh a second after the last burst its proxy saw); bounded. A
-        Redis restarted now makes that refresh fail, so the holder goes on
-        under its lease until its end, 2.25 s after its last refresh."""
+    def wait_refresh_due(self, fleet, max_wait=1.6, only=None):
+        """Until a holder's (only: that daemon's) next lease refresh is due
+        in about 80 ms (a refresh a second after the last burst its proxy
+        saw); bounded. A Redis restarted now makes that refresh fail, so the
+        holder goes on under its lease until its end, 2.25 s after its last
+        refresh."""
         deadline = time.time() + max_wait
         while time.time() < deadline and not self.abort.is_set():
             now = time.time()
             for d, _ in fleet.holders():
+                if only is not None and d is not only:
+                    continue
                 tap = self.tap(fleet, d.name)
                 if tap and now - tap.last_any > 0.03 and \
                         0.05 <= tap.burst_start + 1.0 - now <= 0.12:
@@ -394,10 +431,11 @@ class Nemesis:
         d, w = self.pick_holder(fleet, rng)
         if d is None:
             return
+        fence = "with its fence" if getattr(fleet, "keeps_fences", False) else "without a fence"
         e = self.timeline.begin(fleet.name, "clock", d.name,
                                 f"wall clock {CLOCK_BACK_S:+d}s (live, then a restart), then "
                                 f"{CLOCK_FORWARD_S:+d}s (live, a restart, its id handed on "
-                                f"without a fence), then back to 0 (worker id {w})")
+                                f"{fence}), then back to 0 (worker id {w})")
         others = [o for o in fleet.daemons if o is not d]
         stepped = [d]
         paused = []
@@ -457,10 +495,10 @@ class Nemesis:
             if not self.sleep(1.5):
                 return
             d.hold_down_until = time.time() + 8.0
-            fleet.master.command("FLUSHALL")
+            dropped = fleet.drop_fences()
             d.signal(signal.SIGKILL)
-            self.timeline.note(e, f"FLUSHALL and SIGKILL {d.name}: worker id {held} goes on "
-                               "without a fence")
+            self.timeline.note(e, f"{dropped}; SIGKILL {d.name}: worker id {held} goes on "
+                               f"{fence}")
             self.sleep(CLOCK_FORWARD_S + 1.5)
         finally:
             self._burst(fleet, False)
@@ -598,6 +636,154 @@ class Nemesis:
             except procs.FleetError as err:
                 self.timeline.note(e, f"replica not restarted: {err}")
         self.timeline.end(e)
+
+    # --- etcd ---
+    def f_etcd_member_kill(self, fleet, rng, p):
+        """The member a holder's lease traffic goes to (by its proxies; else
+        one at random) SIGKILLed about 80 ms before that holder's refresh is
+        due, down ETCD_MEMBER_DOWN_S, then started again with its data: the
+        daemons must fail over to another member within the call timeout."""
+        cluster = fleet.cluster
+        d, w = self.pick_holder(fleet, rng)
+        member = fleet.member_in_use(d.name) if d is not None else None
+        if member is not None and member.proc is not None:
+            why = f"{d.name}'s (worker id {w}) etcd traffic goes to it; " + \
+                self.wait_refresh_due(fleet, only=d)
+        else:
+            member = rng.choice([m for m in cluster.members if m.proc is not None])
+            why = "picked at random"
+        lead = cluster.leader()
+        e = self.timeline.begin(
+            fleet.name, "etcd-member-kill", member.name,
+            f"SIGKILL {member.name}{' (the leader)' if member is lead else ''}, down "
+            f"{ETCD_MEMBER_DOWN_S:g}s, started again with its data; {why}")
+        self._burst(fleet, True)
+        try:
+            member.kill()
+            t = time.time()
+            self.sleep(ETCD_MEMBER_DOWN_S)
+        finally:
+            ok = cluster.start_member(member, 10.0)
+            self._burst(fleet, False)
+            self.timeline.note(e, f"{member.name} {'serves' if ok else 'does not serve'} "
+                               f"{time.time() - t:.1f}s after the kill")
+        self.sleep(3.0)
+        self.timeline.end(e)
+
+    def _wait_leader(self, cluster, timeout, not_member=None):
+        """The leader once there is one (other than not_member), bounded."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and not self.abort.is_set():
+            lead = cluster.leader()
+            if lead is not None and lead is not not_member:
+                return lead
+            time.sleep(0.05)
+        return None
+
+    def f_etcd_leader_change(self, fleet, rng, p):
+        """The leader changes about 80 ms before a holder's refresh is due:
+        moved to another member (etcdctl move-leader), or SIGKILLed (down 2 s,
+        then started again with its data)."""
+        cluster = fleet.cluster
+        lead = self._wait_leader(cluster, 3.0)
+        if lead is None:
+            raise procs.FleetError("no etcd leader to change")
+        others = [m for m in cluster.members if m is not lead and m.proc is not None]
+        due = self.wait_refresh_due(fleet)
+        if p.get("how") == "move" and others:
+            target = rng.choice(others)
+            e = self.timeline.begin(fleet.name, "etcd-leader-change",
+                                    f"{lead.name}->{target.name}",
+                                    f"etcdctl move-leader {lead.name} -> {target.name}; {due}")
+            self._burst(fleet, True)
+            try:
+                t = time.time()
+                out = cluster.move_leader(target)
+                now = self._wait_leader(cluster, 3.0, not_member=lead)
+                self.timeline.note(e, f"{out.splitlines()[-1] if out else 'moved'}; leader "
+                                   f"{now.name if now else 'none'} {time.time() - t:.2f}s after")
+                self.sleep(3.0)
+            finally:
+                self._burst(fleet, False)
+        else:
+            e = self.timeline.begin(fleet.name, "etcd-leader-change", lead.name,
+                                    f"SIGKILL the leader {lead.name}, down 2s, started again "
+                                    f"with its data; {due}")
+            self._burst(fleet, True)
+            try:
+                t = time.time()
+                lead.kill()
+                now = self._wait_leader(cluster, 2.0, not_member=lead)
+                self.timeline.note(e, f"new leader {now.name if now else 'none'} "
+                                   f"{time.time() - t:.2f}s after")
+                self.sleep(max(0.0, 2.0 - (time.time() - t)))
+            finally:
+                ok = cluster.start_member(lead, 10.0)
+                self.timeline.note(e, f"{lead.name} {'serves' if ok else 'does not serve'} again")
+                self.sleep(1.0)
+                self._burst(fleet, False)
+        self.sleep(2.0)
+        self.timeline.end(e)
+
+    def f_etcd_partition(self, fleet, rng, p):
+        """One holder cut off from every etcd member through its proxies, for
+        the lease + 3 s; the other daemons reach etcd as before."""
+        d, w = self.pick_holder(fleet, rng)
+        if d is None:
+            return
+        c2s, s2c = p["mode"].split("/")
+        hold = self.ttl + p.get("extra_s", 3.0)
+        e = self.timeline.begin(fleet.name, "etcd-partition", d.name,
+                                f"{d.name}<->every etcd member c2s {c2s}, s2c {s2c} for "
+                                f"{hold:g}s (worker id {w})")
+        try:
+            fleet.cut_off(d.name, c2s, s2c)
+            self._burst(fleet, True)
+            self.sleep(hold)
+        finally:
+            fleet.heal(d.name)
+            self._burst(fleet, False)
+        self.timeline.end(e)
+
+    def f_etcd_down(self, fleet, rng, p):
+        """Every member SIGKILLed right after a holder's refresh and kept down
+        past the lease, then started again with its data. The daemons
+        without an id are held back (as for the Redis data-loss faults) and
+        started as soon as etcd answers again, so they claim while the old
+        holders' keys are still there (a new leader renews every lease)."""
+        cluster = fleet.cluster
+        down = self.ttl + ETCD_DOWN_EXTRA_S
+        self._burst(fleet, True)
+        e = None
+        racers = []
+        try:
+            racers, how = self.hold_racers(fleet)
+            why = self.wait_refreshed(fleet)
+            e = self.timeline.begin(fleet.name, "etcd-down", "etcd",
+                                    f"every member SIGKILLed, down {down:g}s, started again "
+                                    f"with its data; {how + '; ' if how else ''}{why}")
+            for m in cluster.members:
+                m.kill()
+            self.sleep(down)
+            for m in cluster.members:
+                if m.proc is None:
+                    m.spawn()
+            t = time.time()
+            ok = cluster.wait_healthy(10.0)
+            self.release_racers(racers)
+            started = f"; {', '.join(r.name for r in racers)} started" if racers else ""
+            self.timeline.note(e, f"etcd {'answers' if ok else 'does not answer'} "
+                               f"{1000 * (time.time() - t):.0f} ms after the restart{started}")
+            racers = []
+            self.sleep(4.0)
+        finally:
+            self.release_racers(racers)
+            for m in cluster.members:
+                if m.proc is None:
+                    cluster.start_member(m, 10.0)
+            self._burst(fleet, False)
+            if e is not None:
+                self.timeline.end(e)
 
     def f_cluster_node_kill(self, fleet, rng, p):
         node = rng.choice(fleet.cluster.nodes)

@@ -1,4 +1,4 @@
-"""The two fleets of a campaign.
+"""The fleets of a campaign.
 
 redis fleet: a Redis master and one replica that replicates through a
 harness proxy (so replication can be stalled); every daemon reaches Redis
@@ -10,8 +10,12 @@ nemesis uses to time its data-loss faults.
 cluster fleet: a three-master Redis Cluster, no replicas; its daemons talk to
 the nodes directly (a rediscluster:// URL listing all three).
 
+etcd fleet: a three-member etcd cluster; every daemon reaches each member
+through a proxy of its own (three per daemon, so one daemon can be cut off
+from every member while the others go on); -etcd lists its three proxies.
+
 The fleets use different namespaces and disjoint worker-id ranges, so no id
-may ever appear twice across both.
+may ever appear twice across them.
 """
 
 import json
@@ -21,9 +25,14 @@ import time
 import urllib.request
 
 import procs
-from procs import HOST, Daemon, FleetError, RedisCluster, RedisServer, free_port
+from procs import HOST, Daemon, EtcdCluster, FleetError, RedisCluster, RedisServer, free_port
+from proxy import TapView
 
 class Fleet:
+    # Seconds between one client's requests, normally and while the fleet
+    # bursts (clients.FleetClient; the gRPC client's threads likewise).
+    pace_s = (0.03, 0.002)
+
     def __init__(self, name, ns, id_range, daemons):
         self.name = name
         self.ns = ns
@@ -31,6 +40,11 @@ class Fleet:
         self.daemons = daemons
         self.burst = threading.Event()
         self.burst_file = None
+
+    def drop_fences(self):
+        """The clock fault's step that hands an id on without its fence;
+        what was done, for the timeline."""
+        raise FleetError(f"the {self.name} fleet has no clock fault")
 
     def holders(self, issuing=False):
         """Daemons whose last stats say they hold a lease: (daemon, worker);
@@ -78,8 +92,8 @@ class RedisFleet(Fleet):
             with open(ft, "w") as f:
                 f.write("+0\n")
             d = Daemon(name, "redis", binary, workdir,
-                       f"redis://{HOST}:{proxy.port}/?ns={ns}", id_range[0], id_range[1],
-                       lease_ttl_s, extra_args=extra_args, faketime_file=ft,
+                       ["-redis", f"redis://{HOST}:{proxy.port}/?ns={ns}"], id_range[0],
+                       id_range[1], lease_ttl_s, extra_args=extra_args, faketime_file=ft,
                        faketime_lib=faketime_lib, shim=shim, fault=fault)
             self.proxies[name] = proxy
             daemons.append(d)
@@ -157,12 +171,15 @@ class RedisFleet(Fleet):
         self.master.kill()
         self.replica.kill()
 
+    def drop_fences(self):
+        return f"FLUSHALL: {self.master.command('FLUSHALL')}"
+
 
 class ClusterFleet(Fleet):
     def __init__(self, workdir, binary, ports, n_daemons, id_range, lease_ttl_s, extra_args,
                  shim=None, fault=None, ns="fleetclu"):
         self.cluster = RedisCluster(workdir, ports)
-        daemons = [Daemon(f"c{i}", "cluster", binary, workdir, self.cluster.url(ns),
+        daemons = [Daemon(f"c{i}", "cluster", binary, workdir, ["-redis", self.cluster.url(ns)],
                           id_range[0], id_range[1], lease_ttl_s, extra_args=extra_args,
                           shim=shim, fault=fault)
                    for i in range(1, n_daemons + 1)]
@@ -173,6 +190,132 @@ class ClusterFleet(Fleet):
 
     def stop_redis(self):
         self.cluster.kill()
+
+
+class EtcdFleet(Fleet):
+    """Three etcd members; daemons e1..eN, each reaching every member
+    through a proxy of its own (named e1-m1, e1-m2, ...), tapped so the
+    nemesis sees when its lease traffic flows and to which member. Every
+    daemon runs under libfaketime like the redis fleet's (the clock fault)."""
+
+    # Fewer requests than the Redis fleets: three fleets share two cores.
+    pace_s = (0.06, 0.004)
+    # etcd keeps every acknowledged write: the clock fault hands an id on
+    # with its fence (see drop_fences).
+    keeps_fences = True
+
+    def __init__(self, workdir, hub, binary, n_daemons, id_range, lease_ttl_s, extra_args,
+                 faketime_lib, no_fsync=False, prefix="fleetetcd/"):
+        self.cluster = EtcdCluster(workdir, 3, no_fsync=no_fsync)
+        self.prefix = prefix
+        self.proxies = {}  # daemon name -> [proxy to member 1, 2, 3]
+        daemons = []
+        for i in range(1, n_daemons + 1):
+            name = f"e{i}"
+            proxies = [hub.add(f"{name}-{m.name}", m.client_port, tap=True)
+                       for m in self.cluster.members]
+            ft = os.path.join(workdir, f"{name}.faketime")
+            with open(ft, "w") as f:
+                f.write("+0\n")
+            urls = ",".join(f"http://{HOST}:{p.port}" for p in proxies)
+            d = Daemon(name, "etcd", binary, workdir, ["-etcd", urls, "-etcd-prefix", prefix],
+                       id_range[0], id_range[1], lease_ttl_s, extra_args=extra_args,
+                       faketime_file=ft, faketime_lib=faketime_lib)
+            self.proxies[name] = proxies
+            daemons.append(d)
+        super().__init__("etcd", prefix, id_range, daemons)
+        self.fences = {}  # worker id -> [(real time the read was sent, fence, lease)]
+
+    def start_redis(self):
+        self.cluster.start()
+
+    def stop_redis(self):
+        self.cluster.kill()
+
+    def taps(self, name):
+        """[(member, TapView)] of the daemon's proxies."""
+        out = []
+        for m, p in zip(self.cluster.members, self.proxies[name]):
+            t = p.tap()
+            if t is not None:
+                out.append((m, t))
+        return out
+
+    def tap(self, name):
+        """The daemon's etcd traffic over its three proxies as one TapView
+        (its bursts: a lease refresh is a keep-alive and a fence raise, about
+        once a second, on whichever member it uses). No claims: a claim is a
+        transaction like a fence raise."""
+        taps = [t for _, t in self.taps(name)]
+        if not taps:
+            return None
+        last = max(taps, key=lambda t: t.last_any)
+        return TapView({"claims": [], "burst_start": last.burst_start,
+                        "last_any": last.last_any})
+
+    def member_in_use(self, name):
+        """The member the daemon's last etcd bytes went to, or None."""
+        taps = self.taps(name)
+        if not taps:
+            return None
+        m, t = max(taps, key=lambda mt: mt[1].last_any)
+        return m if t.last_any > 0 else None
+
+    def cut_off(self, name, c2s, s2c):
+        """Every proxy of the daemon: c2s/s2c modes, or refuse."""
+        for p in self.proxies[name]:
+            if c2s == "refuse":
+                p.refuse(True)
+            else:
+                p.set_mode(c2s=c2s, s2c=s2c)
+
+    def heal(self, name):
+        for p in self.proxies[name]:
+            p.heal()
+
+    def drop_fences(self):
+        # etcd keeps every acknowledged write: deleting the fence would be a
+        # fault etcd does not have (a claim that finds no fence issues at
+        # once). The next holder finds the fence the daemon ahead raised.
+        return "fence kept (etcd keeps acknowledged writes): the next holder finds it ahead"
+
+    def poll_fences(self, timeout=0.4, keep=True):
+        """The fences now ({prefix}hwm/N: value and lease), kept per worker
+        id (keep) with the time the read was sent; None when no member
+        answers."""
+        sent = time.time()
+        kv = self.cluster.get_prefix(self.prefix + "hwm/", timeout=timeout)
+        if kv is None:
+            return None
+        out = {}
+        for k, (v, lease) in kv.items():
+            try:
+                w = int(k.rsplit("/", 1)[1])
+                out[w] = (int(v), lease)
+            except ValueError:
+                out[k] = (v, lease)
+                continue
+            if keep:
+                self.fences.setdefault(w, []).append((sent, int(v), lease))
+        return out
+
+
+class FencePoller(threading.Thread):
+    """Every POLL_S the etcd fleet's fences (straight from a member, not
+    through the daemons' proxies), for the check that they only rise."""
+    POLL_S = 0.5
+
+    def __init__(self, fleet, stop_event):
+        super().__init__(daemon=True, name="fence-poller")
+        self.fleet = fleet
+        self.stop = stop_event
+
+    def run(self):
+        while not self.stop.wait(self.POLL_S):
+            try:
+                self.fleet.poll_fences()
+            except (OSError, ValueError, KeyError):
+                pass
 
 
 class StatsPoller(threading.Thread):

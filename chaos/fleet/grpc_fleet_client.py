@@ -2,14 +2,15 @@
 /usr/bin/python3 (python3-grpcio) with the build's generated stubs on
 PYTHONPATH; a thread and a channel per daemon.
 
-    grpc_fleet_client.py OUT STOPFILE SEED NAME=HOST:PORT=BURSTFILE ...
+    grpc_fleet_client.py OUT STOPFILE SEED NAME=HOST:PORT=BURSTFILE[=PACE=BURSTPACE] ...
 
 Each answer is appended to OUT as one line in one write():
     ok NAME CHANNEL T_SEND T_RECV ID ID ...
     err NAME CHANNEL T_SEND T_RECV CODE
 (times are time.time()). A channel is replaced after an error, so CHANNEL
-numbers a connection. Pace: a call every ~30 ms, none while BURSTFILE exists
-(its fleet is under a data-loss fault). Ends when STOPFILE exists.
+numbers a connection. Pace: a call every ~30 ms (PACE s), every 2 ms
+(BURSTPACE s) while BURSTFILE exists (its fleet is under a data-loss fault).
+Ends when STOPFILE exists.
 """
 
 import os
@@ -31,7 +32,7 @@ OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
            ("grpc.enable_retries", 0)]
 
 
-def worker(name, target, burst_file, out_fd, stop_file, seed):
+def worker(name, target, burst_file, out_fd, stop_file, seed, pace=PACE_S, burst_pace=0.002):
     rng = random.Random(seed)
     chan_no = 0
     channel = None
@@ -57,7 +58,7 @@ def worker(name, target, burst_file, out_fd, stop_file, seed):
             channel = None
             time.sleep(0.1)
         os.write(out_fd, line.encode())
-        time.sleep(PACE_S * rng.uniform(0.5, 1.5) if not bursting else 0.002)
+        time.sleep(pace * rng.uniform(0.5, 1.5) if not bursting else burst_pace)
     if channel is not None:
         channel.close()
 
@@ -67,9 +68,9 @@ def main():
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     threads = []
     for i, spec in enumerate(sys.argv[4:]):
-        name, target, burst = spec.split("=", 2)
-        t = threading.Thread(target=worker, args=(name, target, burst, fd, stop_file, seed + i),
-                             daemon=True)
+        name, target, burst, *pace = spec.split("=")
+        t = threading.Thread(target=worker, args=(name, target, burst, fd, stop_file, seed + i,
+                                                  *map(float, pace)), daemon=True)
         t.start()
         threads.append(t)
     for t in threads:

@@ -1,6 +1,7 @@
 """Processes of a fleet campaign: Redis servers (a master and its replica, a
-three-node Cluster), the daemons, and a supervisor that restarts an exited
-daemon after RESTART_DELAY_S as systemd's Restart=on-failure would.
+three-node Cluster), a three-member etcd cluster, the daemons, and a
+supervisor that restarts an exited daemon after RESTART_DELAY_S as systemd's
+Restart=on-failure would.
 
 Every process starts in a session (so a process group) of its own and is
 registered; kill_everything() SIGKILLs every group still registered, SIGCONT
@@ -285,6 +286,239 @@ def redis_info_cluster(port):
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
 
 
+# --- etcd ---
+
+ETCD_START_S = 15.0
+
+
+def etcd_missing():
+    """The etcd tools the etcd fleet needs that are not on PATH."""
+    return [b for b in ("etcd", "etcdctl") if shutil.which(b) is None]
+
+
+def etcd_flags():
+    """Which optional flags this etcd lists in its --help."""
+    try:
+        r = subprocess.run(["etcd", "--help"], capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        text = (r.stdout + r.stderr).decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        text = ""
+    return {"unsafe-no-fsync": "--unsafe-no-fsync" in text}
+
+
+def etcd_gateway(port, path, body=None, timeout=1.0):
+    """One call to a member's JSON gateway (POST /v3/...), or GET of a plain
+    path (/health): the decoded reply. Raises OSError when the member does
+    not answer, or ValueError."""
+    import urllib.request
+    url = f"http://{HOST}:{port}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
+def unb64(text):
+    import base64
+    return base64.b64decode(text).decode(errors="replace")
+
+
+class EtcdMember:
+    """One etcd member on loopback; killed, it keeps its data directory and
+    comes back on the same ports."""
+
+    def __init__(self, cluster, name, workdir):
+        self.cluster = cluster
+        self.name = name
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.dir = os.path.join(workdir, f"etcd-{name}")
+        self.log_path = os.path.join(workdir, f"etcd-{name}.log")
+        self.proc = None
+        self.member_id = None  # decimal string, from its status
+        self.starts = 0
+
+    @property
+    def client_url(self):
+        return f"http://{HOST}:{self.client_port}"
+
+    @property
+    def peer_url(self):
+        return f"http://{HOST}:{self.peer_port}"
+
+    def args(self):
+        a = ["etcd", "--name", self.name, "--data-dir", self.dir,
+             "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
+             "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
+             "--initial-cluster", self.cluster.initial_cluster(),
+             "--initial-cluster-state", "new",
+             "--initial-cluster-token", self.cluster.token,
+             "--heartbeat-interval", "50", "--election-timeout", "500"]
+        if self.cluster.no_fsync:
+            a.append("--unsafe-no-fsync")
+        return a
+
+    def spawn(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = spawn(self.args(), f"etcd {self.name}", stdout=log)
+        self.starts += 1
+
+    def status(self, timeout=0.5):
+        """Its Maintenance.Status (header.member_id, leader, raftTerm), or None."""
+        if self.proc is None:
+            return None
+        try:
+            s = etcd_gateway(self.client_port, "/v3/maintenance/status", {}, timeout=timeout)
+        except (OSError, ValueError):
+            return None
+        self.member_id = s.get("header", {}).get("member_id", self.member_id)
+        return s
+
+    def healthy(self, timeout=0.5):
+        if self.proc is None:
+            return False
+        try:
+            return etcd_gateway(self.client_port, "/health", timeout=timeout).get(
+                "health") == "true"
+        except (OSError, ValueError):
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc is None:
+            return
+        kill_group(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        unregister(self.proc.pid)
+        self.proc = None
+
+    def log_tail(self, n=10):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read().splitlines()[-n:]
+        except OSError:
+            return []
+
+
+class EtcdCluster:
+    """Three etcd members (Debian's etcd-server), quick elections
+    (--heartbeat-interval 50 --election-timeout 500), each in a data dir of
+    its own under the campaign's temp dir, logs to files there."""
+
+    def __init__(self, workdir, n=3, no_fsync=False):
+        missing = etcd_missing()
+        if missing:
+            raise FleetError(f"{' and '.join(missing)} not installed (Debian: etcd-server, "
+                             "etcd-client)")
+        self.no_fsync = no_fsync
+        self.token = f"katsubushi-fleet-{os.getpid()}-{_PORT_RNG.randrange(1 << 30)}"
+        self.members = [EtcdMember(self, f"m{i}", workdir) for i in range(1, n + 1)]
+
+    def initial_cluster(self):
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+
+    def start(self):
+        for m in self.members:
+            m.spawn()
+        if not self.wait_healthy(ETCD_START_S, every=True):
+            raise FleetError("etcd did not elect a leader within "
+                             f"{ETCD_START_S:g}s: " + " | ".join(
+                                 f"{m.name}: {' / '.join(m.log_tail(2))}" for m in self.members))
+        for m in self.members:
+            m.status()
+
+    def start_member(self, m, timeout=10.0):
+        """Starts a stopped member again (its data kept); True once it
+        answers as healthy (a leader known to it), bounded."""
+        if m.proc is None:
+            m.spawn()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if m.proc.poll() is not None:
+                return False
+            if m.healthy():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait_healthy(self, timeout, every=False):
+        """Until one running member (every: each) says healthy, bounded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            up = [m.healthy() for m in self.members if m.proc is not None]
+            if up and (all(up) if every else any(up)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def leader(self):
+        """The member that leads now, or None."""
+        ids = {}
+        lead = None
+        for m in self.members:
+            s = m.status()
+            if s is None:
+                continue
+            ids[s["header"]["member_id"]] = m
+            if s.get("leader") not in (None, "0"):
+                lead = s["leader"]
+        return ids.get(lead) if lead else None
+
+    def endpoints(self, running_only=True):
+        return ",".join(m.client_url for m in self.members
+                        if m.proc is not None or not running_only)
+
+    def etcdctl(self, *args, timeout=10.0, endpoints=None):
+        env = dict(os.environ, ETCDCTL_API="3")
+        r = subprocess.run(["etcdctl", "--endpoints", endpoints or self.endpoints(),
+                            "--dial-timeout", "2s", "--command-timeout", "5s"] + list(args),
+                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           env=env)
+        out = (r.stdout + r.stderr).decode(errors="replace").strip()
+        if r.returncode != 0:
+            raise FleetError(f"etcdctl {' '.join(args)}: {out[-300:]}")
+        return out
+
+    def move_leader(self, target):
+        """etcdctl move-leader to `target` (sent to the leader); its output."""
+        lead = self.leader()
+        if lead is None:
+            raise FleetError("no etcd leader to move")
+        if target.member_id is None:
+            target.status()
+        return self.etcdctl("move-leader", f"{int(target.member_id):x}",
+                            endpoints=lead.client_url)
+
+    def get_prefix(self, prefix, timeout=1.0):
+        """{key: (value, lease)} of every key under prefix, through the
+        first member that answers (linearizable); None when none does."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        for m in self.members:
+            if m.proc is None:
+                continue
+            try:
+                r = etcd_gateway(m.client_port, "/v3/kv/range",
+                                 {"key": b64(prefix), "range_end": b64(end)}, timeout=timeout)
+            except (OSError, ValueError):
+                continue
+            return {unb64(kv["key"]): (unb64(kv.get("value", "")), int(kv.get("lease", 0)))
+                    for kv in r.get("kvs", [])}
+        return None
+
+    def kill(self):
+        for m in self.members:
+            m.kill()
+
+
 # --- daemons ---
 
 _CLAIM = re.compile(r"worker id (\d+) claimed")
@@ -310,15 +544,18 @@ class Incarnation:
         self.wall_offset_s = wall_offset_s  # libfaketime offset at spawn
         self.events = []        # (stamp_real, own_ms, kind, worker, msg)
         self.first_ready = None
+        self.terminated = None  # real time the harness sent it SIGTERM (a clean stop)
 
 
 class Daemon:
     """A daemon of a fleet: its ports and flags stay the same across
     restarts; each process is an Incarnation."""
 
-    def __init__(self, name, fleet, binary, workdir, redis_url, min_id, max_id, lease_ttl_s,
+    def __init__(self, name, fleet, binary, workdir, store_args, min_id, max_id, lease_ttl_s,
                  extra_args=(), env_extra=None, faketime_file=None, faketime_lib=None,
                  shim=None, fault=None):
+        """store_args: the lease store's flags (["-redis", URL] or
+        ["-etcd", URLS, "-etcd-prefix", P])."""
         self.name = name
         self.fleet = fleet
         self.binary = binary
@@ -327,14 +564,13 @@ class Daemon:
         self.grpc_port = free_port()
         self.state_file = os.path.join(workdir, f"{name}.state")
         self.log_path = os.path.join(workdir, f"{name}.log")
-        self.redis_url = redis_url
-        self.args = [binary, "-worker-id", "0", "-redis", redis_url,
-                     "-min-worker-id", str(min_id), "-max-worker-id", str(max_id),
-                     "-lease-ttl", f"{lease_ttl_s}s", "-state-file", self.state_file,
-                     "-port", str(self.port), "-http-port", str(self.http_port),
-                     "-grpc-port", str(self.grpc_port), "-threads", "1",
-                     "-log-format", "json", "-idle-timeout", "30s",
-                     "-shutdown-timeout", "1s"] + list(extra_args)
+        self.args = [binary, "-worker-id", "0"] + list(store_args) + [
+            "-min-worker-id", str(min_id), "-max-worker-id", str(max_id),
+            "-lease-ttl", f"{lease_ttl_s}s", "-state-file", self.state_file,
+            "-port", str(self.port), "-http-port", str(self.http_port),
+            "-grpc-port", str(self.grpc_port), "-threads", "1",
+            "-log-format", "json", "-idle-timeout", "30s",
+            "-shutdown-timeout", "1s"] + list(extra_args)
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C"}
         preload = []
         self.faketime_file = faketime_file
@@ -397,6 +633,10 @@ class Daemon:
         p = self.proc
         if p is not None and p.poll() is None:
             kill_group(p.pid, sig)
+            if sig == signal.SIGTERM:
+                inc = self.current()
+                if inc is not None and inc.terminated is None:
+                    inc.terminated = time.time()
             if sig == signal.SIGSTOP:
                 self.stopped = True
             elif sig in (signal.SIGCONT, signal.SIGKILL):
