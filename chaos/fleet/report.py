@@ -115,6 +115,14 @@ def print_summary(result, analysis, paths):
     for name, a in analysis.figures.get("availability", {}).items():
         print(f"fleet:   {name:5} {a['requests']:8}  {100 * a['share']:6.1f}%  {a['ids']:8}  "
               f"{a['longest_gap_s']:8.1f}s  {a['incarnations']:5}")
+    per_fleet = {}
+    for a in analysis.figures.get("availability", {}).values():
+        per_fleet[a["fleet"]] = per_fleet.get(a["fleet"], 0) + a["ids"]
+    print("fleet: ids per fleet: " + ", ".join(f"{k} {v}" for k, v in per_fleet.items()))
+    kinds = {}
+    for f in analysis.figures.get("faults", []):
+        kinds[f"{f['fleet']}/{f['kind']}"] = kinds.get(f"{f['fleet']}/{f['kind']}", 0) + 1
+    print("fleet: faults per kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
     print("fleet: protocol  " + "  ".join(
         f"{k} {v['answered']}/{v['requests']} ({v['ids']} ids, {v['connections']} conns)"
         for k, v in analysis.figures.get("protocols", {}).items()))
