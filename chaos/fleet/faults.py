@@ -67,7 +67,7 @@ def slot_seconds(kind, ttl):
         "partition": ttl + 3.0 + 3.0,
         "cluster-node-kill": 11.0,
         "etcd-member-kill": 11.0,
-        "etcd-leader-change": 7.0,
+        "etcd-leader-change": 8.0,
         "etcd-partition": ttl + 3.0 + 3.0,
         "etcd-down": ttl + ETCD_DOWN_EXTRA_S + 9.0,
     }[kind]
