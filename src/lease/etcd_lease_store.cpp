@@ -147,9 +147,21 @@ bool EtcdLeaseStore::claim(std::uint32_t worker) {
     const EtcdTxnResult r = etcd_.txn({EtcdCompare::absent(key)}, {EtcdOp::put(key, uuid_, ours)},
                                       {EtcdOp::get(key)});
     if (r.succeeded) return true;
-    // Ours already: an earlier attempt of this claim was applied after all,
-    // or the key outlived a lease the keeper gave up on.
-    return !r.gets.empty() && hold_of(r.gets.front()) == KeyHold::kept;
+    if (r.gets.empty() || r.gets.front().empty()) return false;  // gone meanwhile: next time
+    const EtcdKeyValue& kv = r.gets.front().front();
+    // Ours already: an earlier attempt of this claim was applied after all.
+    if (hold_of(r.gets.front()) == KeyHold::kept) return true;
+    if (kv.value != uuid_) return false;
+    // Our uuid on a lease we gave up on (etcd was out of reach past the
+    // lease's end, and kept it, or restored it when it came back): nobody
+    // else has held the id since, so the key moves to our lease now instead
+    // of the id waiting for the old lease to run out. Only if it is still
+    // that very key.
+    EtcdCompare same;
+    same.key = key;
+    same.target = EtcdCompare::Target::mod_revision;
+    same.number = kv.mod_revision;
+    return etcd_.txn({same}, {EtcdOp::put(key, uuid_, ours)}, {}).succeeded;
   } catch (const StoreError&) {
     // The put may have been applied without our hearing of it: the lease
     // goes, and any key it carries with it, rather than hold an id unseen.

@@ -183,6 +183,30 @@ TEST_F(EtcdLeaseTest, ALeaseRevokedByHandIsLostThenTheIdIsClaimedAgainAboveItsFe
   EXPECT_EQ(etcd().get(prefix_ + "id/4"), keeper.uuid());
 }
 
+TEST_F(EtcdLeaseTest, OurKeyOnALeaseWeGaveUpOnMovesToOurNewLeaseAtTheNextClaim) {
+  // Two stores with one uuid stand for one process before and after it gave
+  // its lease up (etcd out of reach past the lease's end, then back with
+  // the old lease still running).
+  const EtcdOptions o = etcd_options_from({.endpoints = etcd().endpoints()});
+  EtcdLeaseStore before(o, prefix_, "same-uuid", 3s, 300ms);
+  EtcdLeaseStore after(o, prefix_, "same-uuid", 3s, 300ms);
+  EtcdLeaseStore other(o, prefix_, "other-uuid", 3s, 300ms);
+  ASSERT_TRUE(before.claim(1));
+  EXPECT_FALSE(other.claim(1));
+  ASSERT_TRUE(after.claim(1));
+  EXPECT_NE(after.lease_id(), before.lease_id());
+  EXPECT_EQ(after.extend(1), KeyHold::kept);
+  // The old lease no longer carries the key: it can neither keep nor fence it.
+  EXPECT_EQ(before.hold_and_fence(1, 100).hold, KeyHold::taken);
+  EXPECT_FALSE(etcd().get(prefix_ + "hwm/1"));
+  EXPECT_EQ(after.hold_and_fence(1, 100).hold, KeyHold::kept);
+  EXPECT_EQ(fence_in(etcd(), prefix_ + "hwm/1"), 100);
+  before.close();
+  EXPECT_EQ(etcd().get(prefix_ + "id/1"), "same-uuid") << "went with the old lease";
+  after.close();
+  EXPECT_FALSE(etcd().get(prefix_ + "id/1"));
+}
+
 // A cluster of its own per test from here: members are killed.
 class EtcdLeaseClusterTest : public ::testing::Test {
  protected:
