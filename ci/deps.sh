@@ -10,7 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
   libspdlog-dev libhiredis-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev \
   clang-14 clang-tidy-14 libclang-rt-14-dev llvm-14 gcovr \
-  redis-server memcached faketime procps curl strace \
+  redis-server memcached faketime procps curl strace etcd-server etcd-client openssl \
   libcache-memcached-fast-perl python3-pymemcache libmemcached-tools ruby ruby-dalli \
   prometheus \
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio python3-protobuf \

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "id/clock.hpp"
 #include "id/generator.hpp"
+#include "lease/etcd_lease_store.hpp"
 #include "lease/lease_keeper.hpp"
 #include "lease/redis_url.hpp"
 #include "process/logging.hpp"
@@ -45,6 +46,15 @@ void report_config_error(const char* what, const std::vector<std::string>& warni
   std::fprintf(stderr, "katsubushi: %s\nRun katsubushi -help for the flags.\n", what);
 }
 
+katsubushi::lease::EtcdFlags etcd_flags(const katsubushi::config::Config& cfg) {
+  return {.endpoints = cfg.etcd,
+          .cacert = cfg.etcd_cacert,
+          .cert = cfg.etcd_cert,
+          .key = cfg.etcd_key,
+          .user = cfg.etcd_user,
+          .password_file = cfg.etcd_password_file};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,11 +75,16 @@ int main(int argc, char** argv) {
       return 0;
     }
     config::validate_config(cfg);
-    if (cfg.worker_id == 0) lease::parse_redis_url(cfg.redis);  // a bad URL is a flag error
+    // A bad URL, endpoint or TLS flag is a flag error.
+    if (cfg.worker_id == 0 && !cfg.redis.empty()) lease::parse_redis_url(cfg.redis);
+    if (cfg.worker_id == 0 && !cfg.etcd.empty()) lease::etcd_options_from(etcd_flags(cfg));
   } catch (const config::ConfigError& e) {
     report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
     return 2;
   } catch (const lease::RedisUrlError& e) {
+    report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
+    return 2;
+  } catch (const lease::EtcdConfigError& e) {
     report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
     return 2;
   }
@@ -101,14 +116,19 @@ int main(int argc, char** argv) {
     reservations.load();
     std::unique_ptr<lease::LeaseKeeper> keeper;
     if (leased) {
-      lease::LeaseOptions options{.url = lease::parse_redis_url(cfg.redis),
-                                  .min_worker_id = cfg.min_worker_id,
+      lease::LeaseOptions options{.min_worker_id = cfg.min_worker_id,
                                   .max_worker_id = cfg.max_worker_id,
                                   .expiry = std::chrono::duration_cast<std::chrono::seconds>(
                                       cfg.lease_ttl)};
       options.max_clock_skew =
           std::chrono::duration_cast<std::chrono::milliseconds>(cfg.max_clock_skew);
-      options.wait_replicas = cfg.redis_wait_replicas;
+      if (cfg.etcd.empty()) {
+        options.url = lease::parse_redis_url(cfg.redis);
+        options.wait_replicas = cfg.redis_wait_replicas;
+      } else {
+        options.etcd = lease::etcd_options_from(etcd_flags(cfg));
+        options.etcd_prefix = cfg.etcd_prefix;
+      }
       // No wait on {ns}:broadcast before the first claim (SET NX decides
       // anyway); go-katsubushi keeps raus's 3 s SubscribeTimeout.
       options.learn_time = std::chrono::milliseconds(0);

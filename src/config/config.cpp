@@ -135,16 +135,30 @@ const std::vector<FlagSpec>& flag_specs() {
                   "Redis URL for worker ids when -worker-id is 0: "
                   "redis://[user:pass@]host[:port][/db][?ns=NS] or "
                   "rediscluster://host:port,...[?ns=NS]"),
+      string_flag("etcd", &Config::etcd,
+                  "etcd endpoints for worker ids when -worker-id is 0, instead of -redis: "
+                  "http(s)://host[:port],..."),
+      string_flag("etcd-prefix", &Config::etcd_prefix,
+                  "with -etcd: keys are PREFIXid/N (holder) and PREFIXhwm/N (fence)"),
+      string_flag("etcd-cacert", &Config::etcd_cacert,
+                  "with https:// -etcd: PEM file of the CA that signed the members' certificates"),
+      string_flag("etcd-cert", &Config::etcd_cert,
+                  "with https:// -etcd: client certificate (PEM), with -etcd-key"),
+      string_flag("etcd-key", &Config::etcd_key, "with -etcd-cert: its private key (PEM)"),
+      string_flag("etcd-user", &Config::etcd_user,
+                  "with -etcd: user name (or name:password) for etcd's auth"),
+      string_flag("etcd-password-file", &Config::etcd_password_file,
+                  "with -etcd-user: file holding the password (one line)"),
       int_flag("min-worker-id", &Config::min_worker_id, kWorkerIdRange, Sign::refused,
-               "lowest worker id to take from Redis"),
+               "lowest worker id to take from Redis or etcd"),
       int_flag("max-worker-id", &Config::max_worker_id, kWorkerIdRange, Sign::refused,
-               "highest worker id to take from Redis"),
+               "highest worker id to take from Redis or etcd"),
       duration_flag("lease-ttl", &Config::lease_ttl,
-                    "expiry of the worker id key in Redis; ids stop 1/4 of it before a "
-                    "lease that could not be refreshed ends"),
+                    "expiry of the worker id key in Redis (etcd: the lease's TTL); ids stop "
+                    "1/4 of it before a lease that could not be refreshed ends"),
       duration_flag("max-clock-skew", &Config::max_clock_skew,
-                    "with -redis: claim and issue only while the clock is within this of "
-                    "Redis's (TIME) and of the kernel's error bound when synchronised"),
+                    "with -redis or -etcd: claim and issue only while the clock is within "
+                    "this of Redis's (TIME) and of the kernel's error bound when synchronised"),
       int_flag("redis-wait-replicas", &Config::redis_wait_replicas, kWaitReplicasRange,
                Sign::allowed,
                "with -redis: a worker id's fence counts once this many replicas have it "
@@ -254,6 +268,10 @@ Config parse_config(const std::vector<std::string>& args, const EnvLookup& env) 
     c.warnings.push_back("flag -redis is ignored: -worker-id " + std::to_string(c.worker_id) +
                          " is set (as in go-katsubushi, Redis is asked only without one)");
   }
+  if (c.worker_id != 0 && !c.etcd.empty()) {
+    c.warnings.push_back("flag -etcd is ignored: -worker-id " + std::to_string(c.worker_id) +
+                         " is set (etcd is asked only without one)");
+  }
   return c;
 }
 
@@ -291,10 +309,33 @@ void validate_config(const Config& c) {
                       "; each listener needs a port of its own");
   }
   // As go-katsubushi: -redis is used only when no worker id is given.
-  if (c.worker_id == 0 && c.redis.empty()) {
+  if (c.worker_id == 0 && c.redis.empty() && c.etcd.empty()) {
     throw ConfigError("flag -worker-id: set a worker id in 1.." +
                       std::to_string(id::kMaxWorkerId) +
-                      " (or WORKER_ID in the environment), or -redis to take one from Redis");
+                      " (or WORKER_ID in the environment), or -redis or -etcd to take one "
+                      "from a store");
+  }
+  if (!c.redis.empty() && !c.etcd.empty()) {
+    throw ConfigError("flags -etcd and -redis: both are set; worker ids come from one store");
+  }
+  if (!c.etcd.empty()) {
+    if (c.etcd_prefix.empty()) {
+      throw ConfigError("flag -etcd-prefix: cannot be empty (keys would be id/N, hwm/N at the "
+                        "root of the keyspace)");
+    }
+    if (c.etcd_cert.empty() != c.etcd_key.empty()) {
+      throw ConfigError("flags -etcd-cert and -etcd-key: give both or neither");
+    }
+    if (!c.etcd_password_file.empty() && c.etcd_user.empty()) {
+      throw ConfigError("flag -etcd-password-file: needs -etcd-user");
+    }
+    if (!c.etcd_password_file.empty() && c.etcd_user.find(':') != std::string::npos) {
+      throw ConfigError("flags -etcd-user and -etcd-password-file: the password is given twice");
+    }
+    if (c.redis_wait_replicas != 0) {
+      throw ConfigError("flag -redis-wait-replicas: only with -redis (with -etcd, a quorum "
+                        "acknowledges every write)");
+    }
   }
   if (!id::valid_worker_id(c.worker_id) && c.worker_id != 0) {
     throw ConfigError("flag -worker-id: want 1.." + std::to_string(id::kMaxWorkerId));

@@ -28,6 +28,14 @@ struct Config {
   int http_port = 0;
   int grpc_port = 0;
   std::string redis;
+  // Worker ids from etcd instead (src/lease/etcd_lease_store.hpp).
+  std::string etcd;
+  std::string etcd_prefix = "katsubushi/";
+  std::string etcd_cacert;
+  std::string etcd_cert;
+  std::string etcd_key;
+  std::string etcd_user;
+  std::string etcd_password_file;
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = id::kMaxWorkerId;
   std::chrono::nanoseconds lease_ttl = kDefaultLeaseTtl;

@@ -203,6 +203,42 @@ TEST(ConfigTest, RedisStandsInForAMissingWorkerIdOnly) {
   EXPECT_NE(msg.find("-redis"), std::string::npos) << msg;
 }
 
+TEST(ConfigTest, EtcdStandsInForAMissingWorkerIdAsRedisDoes) {
+  Config c = parse({"-etcd=http://127.0.0.1:2379"});
+  EXPECT_EQ(validation_error_of(c), "");
+  EXPECT_EQ(c.etcd_prefix, "katsubushi/");
+  c = parse({}, {{"ETCD", "http://a:2379"}, {"ETCD_PREFIX", "ids/"}, {"etcd_user", "kb"}});
+  EXPECT_EQ(c.etcd, "http://a:2379");
+  EXPECT_EQ(c.etcd_prefix, "ids/");
+  EXPECT_EQ(c.etcd_user, "kb");
+  c = parse({"-worker-id=3", "-etcd=http://127.0.0.1:2379"});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("-etcd is ignored"), std::string::npos) << c.warnings[0];
+  EXPECT_NE(validation_error_of(parse({})).find("-etcd"), std::string::npos);
+}
+
+TEST(ConfigTest, EtcdFlagsThatCannotWorkTogether) {
+  const auto error = [](const Args& args) { return validation_error_of(parse(args)); };
+  EXPECT_NE(error({"-etcd=http://a", "-redis=redis://b"}).find("flags -etcd and -redis"),
+            std::string::npos);
+  // Even with a worker id: one of the two is surely a mistake.
+  EXPECT_NE(error({"-worker-id=1", "-etcd=http://a", "-redis=redis://b"}).find("-etcd"),
+            std::string::npos);
+  EXPECT_NE(error({"-etcd=http://a", "-etcd-prefix="}).find("-etcd-prefix"), std::string::npos);
+  EXPECT_NE(error({"-etcd=https://a", "-etcd-cert=c.pem"}).find("-etcd-key"), std::string::npos);
+  EXPECT_NE(error({"-etcd=https://a", "-etcd-key=k.pem"}).find("-etcd-cert"), std::string::npos);
+  EXPECT_NE(error({"-etcd=http://a", "-etcd-password-file=p"}).find("needs -etcd-user"),
+            std::string::npos);
+  EXPECT_NE(error({"-etcd=http://a", "-etcd-user=u:p", "-etcd-password-file=p"})
+                .find("given twice"),
+            std::string::npos);
+  EXPECT_NE(error({"-etcd=http://a", "-redis-wait-replicas=1"}).find("-redis-wait-replicas"),
+            std::string::npos);
+  EXPECT_EQ(error({"-etcd=https://a", "-etcd-cert=c", "-etcd-key=k", "-etcd-user=u",
+                   "-etcd-password-file=p"}),
+            "");
+}
+
 TEST(ConfigTest, LeaseTtlHasAFloorAndStateFlagsDefault) {
   Config c = parse({"-redis=redis://h", "-lease-ttl=1s"});
   const std::string msg = validation_error_of(c);

@@ -80,8 +80,10 @@ constexpr std::array kMetrics{
                MetricScale::micro_to_base},
     MetricInfo{"store_clock_skew_ms", "katsubushi_store_clock_skew_seconds", gauge,
                "The lease store's clock (Redis TIME) minus ours at the last claim or refresh, "
-               "in seconds; 0 without a lease.", {},
+               "in seconds; 0 without a lease and with etcd.", {},
                MetricScale::milli_to_base},
+    MetricInfo{"lease_store", "katsubushi_lease_store", info,
+               "Where worker ids are leased from: none (-worker-id), redis or etcd.", "store"},
 };
 
 std::string_view type_name(MetricKind kind) {

@@ -7,6 +7,9 @@
 
 #include "id/fault_injection.hpp"
 #include "id/layout.hpp"
+#include "lease/etcd_lease_store.hpp"
+#include "lease/raus_keys.hpp"
+#include "lease/redis_lease_store.hpp"
 
 namespace katsubushi::lease {
 
@@ -22,6 +25,18 @@ std::uint64_t random_seed() {
   return (std::uint64_t{rd()} << 32) | rd();
 }
 
+// The store the options name, checked first.
+std::unique_ptr<LeaseStore> open_store(const LeaseOptions& o, const LeaseTiming& t,
+                                       const std::string& uuid) {
+  check_lease_options(o, t, uuid);
+  if (o.etcd) {
+    return std::make_unique<EtcdLeaseStore>(*o.etcd, o.etcd_prefix, uuid, o.expiry,
+                                            t.call_timeout);
+  }
+  return std::make_unique<RedisLeaseStore>(o.url, uuid, o.expiry, t.call_timeout,
+                                           o.wait_replicas);
+}
+
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener)
@@ -29,17 +44,11 @@ LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& 
       timing_(resolve_timing(options_)),
       clock_(clock),
       listener_(listener),
-      redis_(options_.url, timing_.call_timeout),
-      keys_(redis_, options_.uuid.empty() ? random_uuid() : options_.uuid, options_.expiry),
+      uuid_(options_.uuid.empty() ? random_uuid() : options_.uuid),
+      store_(open_store(options_, timing_, uuid_)),
       random_(options_.seed ? *options_.seed : random_seed()),
       kernel_clock_(options_.kernel_clock ? options_.kernel_clock : id::read_kernel_clock) {
-  check_lease_options(options_, timing_, uuid());
-  if (options_.url.cluster && !keys_.fence_shares_slot()) {
-    throw LeaseError("worker id lease: namespace \"" + options_.url.ns + "\": " +
-                     keys_.hwm_key(1) + " and " + keys_.id_key(1) +
-                     " fall in different hash slots, so no script can check the one and fence "
-                     "the other on a Redis Cluster; use a namespace without '{' and '}'");
-  }
+  stats_.store = options_.etcd ? "etcd" : "redis";
 }
 
 LeaseKeeper::~LeaseKeeper() { stop_and_release(); }
@@ -49,48 +58,15 @@ std::int64_t LeaseKeeper::valid_until(std::int64_t started_unix_ms) const {
          timing_.margin.count();
 }
 
-std::vector<bool> LeaseKeeper::learn_used_ids() {
-  std::vector<bool> used(id::kMaxWorkerId + 1, false);
-  if (options_.learn_time.count() == 0) return used;
-  const std::string channel = keys_.broadcast_channel();
-  bool duplicate = false;
-  std::size_t heard = 0;
-  std::size_t ignored = 0;
-  try {
-    const bool whole = redis_.listen(channel, options_.learn_time, [&](std::string_view payload) {
-      const std::optional<RausPayload> p = parse_raus_payload(payload);
-      if (!p) {
-        ++ignored;
-        return;
-      }
-      if (p->uuid == uuid()) duplicate = true;
-      if (p->worker <= id::kMaxWorkerId && !used[p->worker]) {
-        used[p->worker] = true;
-        ++heard;
-      }
-    });
-    if (!whole) spdlog::warn("listening on {} ended early; claiming with what was heard", channel);
-  } catch (const RedisError& e) {
-    spdlog::warn("cannot listen on {}: {}", channel, e.what());
-  }
-  if (duplicate) {
-    // raus stops here too: two keepers with one uuid could not tell their keys apart.
-    throw LeaseError("another process announces our uuid " + uuid() + " on " + channel);
-  }
-  if (ignored > 0) spdlog::warn("{}: ignored {} messages that are not uuid:N", channel, ignored);
-  if (heard > 0) spdlog::info("{} worker ids announced in use on {}", heard, channel);
-  return used;
-}
-
 std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t> prefer,
                                                     std::vector<bool> used, bool& fresh) {
   fresh = true;
   if (prefer) {
-    if (keys_.claim(*prefer)) return prefer;
+    if (store_->claim(*prefer)) return prefer;
     // Still ours: the lease ran out here (calls failing past its end) but
     // not in Redis. Nobody held the id meanwhile, so it is taken back as is
     // rather than left to expire while we take another.
-    if (keys_.extend(*prefer) == KeyHold::kept) {
+    if (store_->extend(*prefer) == KeyHold::kept) {
       fresh = false;
       return prefer;
     }
@@ -113,16 +89,16 @@ std::optional<std::uint32_t> LeaseKeeper::try_claim(std::optional<std::uint32_t>
     if (candidates.empty()) return std::nullopt;
     const std::uint32_t worker =
         candidates[std::uniform_int_distribution<std::size_t>(0, candidates.size() - 1)(random_)];
-    if (keys_.claim(worker)) return worker;
+    if (store_->claim(worker)) return worker;
     used[worker] = true;
   }
 }
 
 void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool fresh) {
-  RausKeys::FenceRead read;
+  FenceRead read;
   try {
-    read = keys_.read_fence(worker);
-  } catch (const RedisError&) {
+    read = store_->read_fence(worker);
+  } catch (const StoreError&) {
     // No fence, no lease: the id goes back rather than wait for its expiry
     // (an UnfenceableId too: an operator fixes the key).
     release(worker, std::nullopt);
@@ -134,7 +110,8 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool 
   std::int64_t floor = fence;
   std::string note = fence >= 0 ? ", fenced above " + std::to_string(fence) : std::string();
   const auto wait = unfenced_claim_wait(options_, timing_).count();
-  if (fresh && !id::fault_injected(id::Fault::no_fresh_wait)) {
+  if (fresh && store_->may_lose_acknowledged_writes() &&
+      !id::fault_injected(id::Fault::no_fresh_wait)) {
     // What an earlier holder issued is known only from a fence the store
     // kept. Any earlier holder stops at the end of the lease it last
     // proved, on a clock at most 2 * max_clock_skew from ours; when that
@@ -144,7 +121,7 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool 
       // (restarted empty, flushed, a failover to a replica that missed it).
       // The last proof came before this claim.
       floor = started_unix_ms + wait - id::kEpochUnixMs;
-      note = "; no fence in " + keys_.hwm_key(worker) +
+      note = "; no fence in " + store_->fence_key(worker) +
              " (its first use, or the store lost it): no id before " +
              std::to_string(floor + id::kEpochUnixMs) + " (unix ms), " + std::to_string(wait) +
              " ms from the claim, when any earlier holder's lease has surely ended (-lease-ttl "
@@ -158,7 +135,7 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool 
         read.store_uptime_s ? read_at - *read.store_uptime_s * 1000 : read_at;
     if (restarted_at + wait - id::kEpochUnixMs > floor) {
       floor = restarted_at + wait - id::kEpochUnixMs;
-      note += "; the node keeping " + keys_.hwm_key(worker) + " started " +
+      note += "; the node keeping " + store_->fence_key(worker) + " started " +
               (read.store_uptime_s ? std::to_string(*read.store_uptime_s) + " s ago"
                                    : std::string("at an unknown time (INFO gave no uptime)")) +
               ", so its fence may be older than the last one raised: no id before " +
@@ -176,52 +153,60 @@ void LeaseKeeper::took(std::uint32_t worker, std::int64_t started_unix_ms, bool 
     stats_.why.clear();
     fence_ = floor;
   }
-  spdlog::info("worker id {} claimed from {} (uuid {}){}", worker, options_.url.redacted(), uuid(),
+  spdlog::info("worker id {} claimed from {} (uuid {}){}", worker, store_->describe(), uuid(),
                note);
   listener_.lease_held(worker, until, floor);
   std::string failure;
   KeyHold held = KeyHold::gone;
   try {
     held = raise_fence(worker, until, failure);
-  } catch (const RedisError& e) {
+  } catch (const StoreError& e) {
     failure = e.what();
-    redis_.disconnect();
+    store_->disconnect();
   }
   if (held == KeyHold::kept) return;
   if (failure.empty()) {
-    lose(keys_.id_key(worker) + (held == KeyHold::gone ? " vanished" : " was taken") +
+    lose(store_->id_key(worker) + (held == KeyHold::gone ? " vanished" : " was taken") +
          " right after the claim");
     return;
   }
   // The lease holds; the ceiling waits for the next refresh's mark.
   std::lock_guard lock(mu_);
   ++stats_.refresh_failures;
-  spdlog::warn("worker id {}: raising {} failed: {}", worker, keys_.hwm_key(worker), failure);
+  spdlog::warn("worker id {}: raising {} failed: {}", worker, store_->fence_key(worker), failure);
 }
 
 std::string LeaseKeeper::check_clocks() {
   const id::KernelClock kernel = kernel_clock_();
   const std::int64_t before = clock_.now_unix_ms();
-  const std::int64_t store_us = keys_.store_time_us();
+  const std::optional<std::int64_t> store_us = store_->store_time_us();
   const std::int64_t after = clock_.now_unix_ms();
   // Our clock read `before` and `after` around the store's reading: only a
   // store time within [after - skew, before + skew] proves every offset our
   // clock may have had at that moment within the skew.
-  const std::int64_t store_ms = store_us / 1000;
+  const std::int64_t store_ms = store_us ? *store_us / 1000 : (before + after) / 2;
   const std::int64_t skew = options_.max_clock_skew.count();
   const std::int64_t measured = store_ms - (before + after) / 2;
-  {
+  if (store_us) {
     std::lock_guard lock(mu_);
     stats_.store_clock_measured = true;
     stats_.store_clock_skew_ms = measured;
   }
   if (!kernel.synced && !told_unsynced_) {
     told_unsynced_ = true;
-    spdlog::warn(
-        "the kernel says the clock is not synchronised (no NTP daemon disciplines it, or it "
-        "lost its sources): its error bound is no bound, so only the store's clock (TIME) is "
-        "checked, against -max-clock-skew {} ms",
-        skew);
+    if (store_us) {
+      spdlog::warn(
+          "the kernel says the clock is not synchronised (no NTP daemon disciplines it, or it "
+          "lost its sources): its error bound is no bound, so only the store's clock (TIME) is "
+          "checked, against -max-clock-skew {} ms",
+          skew);
+    } else {
+      spdlog::info(
+          "the kernel says the clock is not synchronised (no NTP daemon disciplines it, or it "
+          "lost its sources); {} offers no clock to check ours against, and its fences do not "
+          "depend on clocks",
+          store_->describe());
+    }
   } else if (kernel.synced) {
     told_unsynced_ = false;
   }
@@ -229,9 +214,9 @@ std::string LeaseKeeper::check_clocks() {
     return "the kernel's clock error bound is " + std::to_string(kernel.max_error_us / 1000) +
            " ms, over -max-clock-skew " + std::to_string(skew) + " ms";
   }
-  if (store_ms < after - skew || store_ms > before + skew) {
+  if (store_us && (store_ms < after - skew || store_ms > before + skew)) {
     return "our clock is " + std::to_string(-measured) + " ms " +
-           (measured < 0 ? "ahead of" : "behind") + " the store's (" + options_.url.redacted() +
+           (measured < 0 ? "ahead of" : "behind") + " the store's (" + store_->describe() +
            " TIME), read over " + std::to_string(after - before) + " ms: over -max-clock-skew " +
            std::to_string(skew) + " ms";
   }
@@ -240,16 +225,10 @@ std::string LeaseKeeper::check_clocks() {
 
 KeyHold LeaseKeeper::raise_fence(std::uint32_t worker, std::int64_t until, std::string& failure) {
   const std::int64_t mark = listener_.hwm_to_write(until);
-  const ReplicaWait wait{options_.wait_replicas, timing_.call_timeout / 2};
-  const FenceHold r = keys_.hold_and_fence(worker, mark, wait);
+  FenceRaise r = store_->hold_and_fence(worker, mark);
   if (r.hold != KeyHold::kept) return r.hold;
-  if (r.replicas_acked < options_.wait_replicas) {
-    // Raised on this node only: a failover to a replica without it would
-    // hand the id to a holder that starts below our ceiling. It counts
-    // once acknowledged (the next refresh raises it again).
-    failure = "WAIT: " + std::to_string(r.replicas_acked) + " of " +
-              std::to_string(options_.wait_replicas) + " replicas acknowledged the fence in " +
-              std::to_string(wait.timeout.count()) + " ms";
+  if (!r.not_counted.empty()) {
+    failure = std::move(r.not_counted);
     return KeyHold::gone;
   }
   listener_.hwm_written(mark);
@@ -258,16 +237,16 @@ KeyHold LeaseKeeper::raise_fence(std::uint32_t worker, std::int64_t until, std::
 
 void LeaseKeeper::release(std::uint32_t worker, std::optional<std::int64_t> final_mark) {
   try {
-    if (keys_.release(worker, final_mark)) {
+    if (store_->release(worker, final_mark)) {
       spdlog::info("worker id {} released{}", worker,
                    final_mark ? ", its fence at the last id issued (" +
                                     std::to_string(*final_mark) + ")"
                               : std::string());
     } else {
       spdlog::warn("worker id {}: not released ({} no longer holds our uuid)", worker,
-                   keys_.id_key(worker));
+                   store_->id_key(worker));
     }
-  } catch (const RedisError& e) {
+  } catch (const StoreError& e) {
     spdlog::warn("worker id {}: not released ({}); the key expires by itself", worker, e.what());
   }
 }
@@ -296,18 +275,18 @@ std::optional<std::uint32_t> LeaseKeeper::claim(std::optional<std::uint32_t> pre
 
 std::uint32_t LeaseKeeper::claim_at_start() {
   if (thread_.joinable()) throw LeaseError("worker id lease: claim_at_start() after start()");
-  std::vector<bool> used = learn_used_ids();
+  std::vector<bool> used = store_->used_ids(options_.learn_time);
   try {
     std::string refused;
     const std::optional<std::uint32_t> worker = claim(std::nullopt, std::move(used), refused);
     if (!worker) {
-      throw LeaseError("no free worker id in " + worker_range_text(options_) + " at " + options_.url.redacted() +
-                       ": every key " + options_.url.ns +
-                       ":id:N of the range is held (or announced on " + options_.url.ns +
-                       ":broadcast)" + (refused.empty() ? "" : ", or refused: " + refused));
+      throw LeaseError("no free worker id in " + worker_range_text(options_) + " at " +
+                       store_->describe() + ": every id's key (" +
+                       store_->id_key(options_.min_worker_id) + ", ...) is held" +
+                       (refused.empty() ? "" : ", or refused: " + refused));
     }
     return *worker;
-  } catch (const RedisError& e) {
+  } catch (const StoreError& e) {
     throw LeaseError(std::string("cannot take a worker id in ") + worker_range_text(options_) + ": " + e.what());
   }
 }
@@ -362,17 +341,17 @@ void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
     try {
       distrust = check_clocks();
       // raus's broadcast, so raus processes (and keepers) starting learn the id is in use.
-      keys_.announce(worker);
+      store_->announce(worker);
       if (distrust.empty()) {
         held = raise_fence(worker, new_until, failure);
       } else {
         // The key is kept (nobody else takes the id meanwhile); the fence is
         // not raised and nothing is issued until the clock is trusted.
-        held = keys_.extend(worker);
+        held = store_->extend(worker);
       }
-    } catch (const RedisError& e) {
+    } catch (const StoreError& e) {
       failure = e.what();
-      redis_.disconnect();
+      store_->disconnect();
     }
     if (failure.empty() && held == KeyHold::kept) {
       if (!distrust.empty()) {
@@ -394,8 +373,8 @@ void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
       return;
     }
     if (failure.empty()) {
-      lose(held == KeyHold::gone ? keys_.id_key(worker) + " expired before its refresh"
-                                 : keys_.id_key(worker) + " holds another uuid");
+      lose(held == KeyHold::gone ? store_->id_key(worker) + " expired before its refresh"
+                                 : store_->id_key(worker) + " holds another uuid");
       wait = std::chrono::milliseconds(0);  // claim again at once
       backoff = timing_.refresh_interval;
       return;
@@ -429,8 +408,8 @@ void LeaseKeeper::step(milliseconds& wait, milliseconds& backoff) {
       return;
     }
     failure = "no free worker id in " + worker_range_text(options_) + (refused.empty() ? "" : "; " + refused);
-  } catch (const RedisError& e) {
-    redis_.disconnect();
+  } catch (const StoreError& e) {
+    store_->disconnect();
     failure = e.what();
   }
   {
@@ -481,9 +460,10 @@ void LeaseKeeper::stop_and_release(std::optional<std::int64_t> final_mark) {
     std::lock_guard lock(mu_);
     worker = stats_.worker_id;
   }
-  // Whatever the state: a lease lost to timeouts may still be ours in Redis,
-  // and the script deletes the key only if it holds our uuid.
+  // Whatever the state: a lease lost to timeouts may still be ours in the
+  // store, and the key is deleted only if it names us.
   if (worker != 0) release(worker, final_mark);
+  store_->close();
 }
 
 LeaseStats LeaseKeeper::stats() const {

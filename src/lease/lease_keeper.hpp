@@ -1,22 +1,20 @@
-// Worker ids from Redis, in raus's key scheme so go-katsubushi (raus) and
-// this daemon can share a namespace:
-//   SUBSCRIBE {ns}:broadcast for a while at start  (learn the ids in use)
-//   {ns}:id:{N} = our uuid, with an expiry          (SET NX EX to claim)
-//   PUBLISH {ns}:broadcast "{uuid}:{N}"             (every refresh, as raus)
-// and, beyond raus:
-//   {{ns}:id:{N}}:hwm = the holder's reserved-until mark (ms since the id
-//   epoch), never expiring, raised only by the id's holder (in one script
-//   with its refresh) and dropped to its last id when it gives the id back:
-//   the fence a later holder of N starts above.
+// Worker ids leased from a store (lease_store.hpp): Redis in raus's key
+// scheme, so go-katsubushi (raus) and this daemon can share a namespace, or
+// etcd. Each id has a key that names its holder, kept by a lease, and beside
+// it a fence: the holder's reserved-until mark (ms since the id epoch),
+// raised only by the id's holder (in one step with its refresh) and dropped
+// to its last id when it gives the id back. A later holder of the id issues
+// only above it.
 //
-// A claim that finds no fence at all (the id's first use, or a store that
-// lost its data) cannot know what an earlier holder issued: it issues
-// nothing until any earlier holder's lease has surely ended
-// (unfenced_claim_wait). Our clock is compared with the store's (TIME) and
-// the kernel's error bound at every claim and refresh: beyond
-// max_clock_skew no id is claimed or issued (the lease is kept, ids paused).
+// A claim that finds no fence at all in a store that may lose acknowledged
+// writes (Redis: the id's first use, or a store that lost its data) cannot
+// know what an earlier holder issued: it issues nothing until any earlier
+// holder's lease has surely ended (unfenced_claim_wait). Our clock is
+// compared with the store's (Redis's TIME) and the kernel's error bound at
+// every claim and refresh: beyond max_clock_skew no id is claimed or issued
+// (the lease is kept, ids paused).
 //
-// One thread of its own makes every Redis call once start() has run. A lease
+// One thread of its own makes every store call once start() has run. A lease
 // is valid until the start of its last successful refresh + expiry - margin
 // (on the daemon's clock); the LeaseListener hears of every claim, refresh
 // and loss, and the daemon issues no id outside a valid lease. Losing the
@@ -27,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -39,13 +38,12 @@
 #include "id/kernel_clock.hpp"
 #include "lease/lease_listener.hpp"
 #include "lease/lease_options.hpp"
-#include "lease/raus_keys.hpp"
-#include "lease/redis_client.hpp"
-#include "lease/redis_url.hpp"
+#include "lease/lease_store.hpp"
 
 namespace katsubushi::lease {
 
 struct LeaseStats {
+  std::string store;  // "redis" or "etcd"
   LeaseState state = LeaseState::claiming;
   std::uint32_t worker_id = 0;  // the id held, or last held; 0 before the first
   std::uint64_t refresh_failures = 0;
@@ -60,9 +58,9 @@ struct LeaseStats {
 };
 
 // A claim or refresh refused because our clock cannot be trusted.
-class ClockUntrusted : public RedisError {
+class ClockUntrusted : public StoreError {
  public:
-  using RedisError::RedisError;
+  using StoreError::StoreError;
 };
 
 class LeaseKeeper {
@@ -93,7 +91,7 @@ class LeaseKeeper {
   // Thread-safe. A lease past its end reads as lost even before the thread,
   // perhaps waiting on a call, has noticed.
   LeaseStats stats() const;
-  const std::string& uuid() const noexcept { return keys_.uuid(); }
+  const std::string& uuid() const noexcept { return uuid_; }
   // The values in effect once the zeros of LeaseOptions are resolved.
   std::chrono::milliseconds refresh_interval() const noexcept { return timing_.refresh_interval; }
   std::chrono::milliseconds margin() const noexcept { return timing_.margin; }
@@ -101,31 +99,29 @@ class LeaseKeeper {
 
  private:
   std::int64_t valid_until(std::int64_t started_unix_ms) const;
-  // Listens on {ns}:broadcast for learn_time; the ids others publish.
-  std::vector<bool> learn_used_ids();
   // `prefer` first (taken back if it still holds our uuid), then raus's way: up to 10 unused ids
   // from a random offset, one of them at random, SET NX; the id, or nullopt when every id of the
-  // range is held. Throws RedisError.
+  // range is held. Throws StoreError.
   // `fresh`: set when the key was absent (SET NX), clear when it still held
   // our uuid and was taken back.
   std::optional<std::uint32_t> try_claim(std::optional<std::uint32_t> prefer,
                                          std::vector<bool> used, bool& fresh);
   // After a claim: read the fence (none on a fresh claim: wait out any
   // earlier holder's lease), tell the listener, raise the fence.
-  // Throws RedisError when the fence cannot be read or is not a mark (the
+  // Throws StoreError when the fence cannot be read or is not a mark (the
   // key is given back).
   void took(std::uint32_t worker, std::int64_t started_unix_ms, bool fresh);
   // try_claim() then took(), until an id whose fence can be read is held;
   // ids whose hwm is not a mark are skipped and described in `refused`.
-  // nullopt when none is left. Throws RedisError.
+  // nullopt when none is left. Throws StoreError.
   std::optional<std::uint32_t> claim(std::optional<std::uint32_t> prefer, std::vector<bool> used,
                                      std::string& refused);
   // Our clock against the kernel's bound and the store's TIME; the stats
-  // updated. Empty when it can be trusted, else why not. Throws RedisError.
+  // updated. Empty when it can be trusted, else why not. Throws StoreError.
   std::string check_clocks();
-  // The fence raised to the lease's end `until` with the key's refresh, as
-  // one script (and WAIT for the replicas asked for). kept only when it
-  // counts: ours, and acknowledged. `failure` says why a kept key did not count.
+  // The fence raised to the lease's end `until` with the key's refresh, in
+  // one step. kept only when it counts: ours, and acknowledged as the store
+  // asks. `failure` says why a kept key did not count.
   KeyHold raise_fence(std::uint32_t worker, std::int64_t until, std::string& failure);
   void release(std::uint32_t worker, std::optional<std::int64_t> final_mark);
   void run();
@@ -138,8 +134,9 @@ class LeaseKeeper {
   const LeaseTiming timing_;
   id::Clock& clock_;
   LeaseListener& listener_;
-  RedisClient redis_;  // used by the thread, or by the caller while it does not run
-  RausKeys keys_;  // over redis_
+  const std::string uuid_;
+  // Used by the thread, or by the caller while it does not run.
+  std::unique_ptr<LeaseStore> store_;
   std::mt19937_64 random_;
 
   mutable std::mutex mu_;

@@ -21,6 +21,7 @@
 #include "lease/raus_keys.hpp"
 #include "lease/redis_client.hpp"
 #include "lease/redis_url.hpp"
+#include "testing/lease_recorder.hpp"
 #include "testing/redis_server.hpp"
 
 namespace katsubushi::lease {
@@ -30,82 +31,13 @@ using namespace std::chrono_literals;
 using testing::FakeRedis;
 using testing::RedisCluster;
 using testing::RedisServer;
+using testing::Recorder;
+using testing::eventually;
 
 constexpr std::int64_t kExpiryMs = 3000;
 constexpr std::int64_t kMarginMs = kExpiryMs / 4;
 // Only a hang goes past this.
 constexpr auto kNoHang = 3s;
-
-// Records what the keeper says; proposes the lease's end as the hwm mark
-// (as the daemon's Reservations do) unless told otherwise.
-class Recorder final : public LeaseListener {
- public:
-  explicit Recorder(id::Clock& clock) : clock_(clock) {}
-
-  struct Held {
-    std::uint32_t worker;
-    std::int64_t valid_until;
-    std::int64_t fence;
-    std::int64_t at;  // when it was said
-  };
-
-  void lease_held(std::uint32_t worker, std::int64_t valid_until, std::int64_t fence) override {
-    std::lock_guard lock(mu_);
-    held_.push_back({worker, valid_until, fence, clock_.now_unix_ms()});
-  }
-  void lease_lost(std::string_view why) override {
-    std::lock_guard lock(mu_);
-    losses_.emplace_back(why);
-    lost_at_.push_back(clock_.now_unix_ms());
-  }
-  void ids_paused(std::string_view why) override {
-    std::lock_guard lock(mu_);
-    pauses_.emplace_back(why);
-  }
-  std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) override {
-    std::lock_guard lock(mu_);
-    return propose_ ? propose_() : lease_end_unix_ms - id::kEpochUnixMs;
-  }
-  void hwm_written(std::int64_t mark) override {
-    std::lock_guard lock(mu_);
-    hwm_.push_back(mark);
-  }
-
-  void propose(std::function<std::int64_t()> f) {
-    std::lock_guard lock(mu_);
-    propose_ = std::move(f);
-  }
-  std::vector<Held> held() const {
-    std::lock_guard lock(mu_);
-    return held_;
-  }
-  std::vector<std::string> losses() const {
-    std::lock_guard lock(mu_);
-    return losses_;
-  }
-  std::vector<std::int64_t> lost_at() const {
-    std::lock_guard lock(mu_);
-    return lost_at_;
-  }
-  std::vector<std::int64_t> hwm() const {
-    std::lock_guard lock(mu_);
-    return hwm_;
-  }
-  std::vector<std::string> pauses() const {
-    std::lock_guard lock(mu_);
-    return pauses_;
-  }
-
- private:
-  id::Clock& clock_;
-  mutable std::mutex mu_;
-  std::vector<Held> held_;
-  std::vector<std::string> losses_;
-  std::vector<std::int64_t> lost_at_;
-  std::vector<std::int64_t> hwm_;
-  std::vector<std::string> pauses_;
-  std::function<std::int64_t()> propose_;
-};
 
 LeaseOptions options(const std::string& url, std::uint32_t lo = 1, std::uint32_t hi = 1023) {
   LeaseOptions o;
@@ -117,16 +49,6 @@ LeaseOptions options(const std::string& url, std::uint32_t lo = 1, std::uint32_t
   o.learn_time = 0ms;  // the tests of learning set it
   o.max_backoff = 500ms;
   return o;
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 15s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 // Publishes raus payloads on a channel until it goes.

@@ -12,6 +12,7 @@
 
 #include "id/kernel_clock.hpp"
 
+#include "lease/etcd_client.hpp"
 #include "lease/redis_url.hpp"
 
 namespace katsubushi::lease {
@@ -33,13 +34,20 @@ inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
 // the kernel's error bound may reach) while ids are issued.
 inline constexpr std::chrono::milliseconds kDefaultMaxClockSkew{1000};
 
+// -etcd-prefix's default: keys katsubushi/id/N and katsubushi/hwm/N.
+inline constexpr std::string_view kDefaultEtcdPrefix = "katsubushi/";
+
 struct LeaseOptions {
+  // The store: Redis at `url`, unless `etcd` is set.
   RedisUrl url{};
+  std::optional<EtcdOptions> etcd{};
+  // etcd's keys start with it (never empty).
+  std::string etcd_prefix{kDefaultEtcdPrefix};
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = 1023;
-  // The key's expiry (SET EX / EXPIRE, whole seconds).
+  // The key's expiry (Redis's SET EX / EXPIRE; etcd's lease TTL), whole seconds.
   std::chrono::seconds expiry = kDefaultExpiry;
-  // Every Redis call's timeout. 0: min(1 s, margin / 2). At most margin / 2.
+  // Every store call's timeout. 0: min(1 s, margin / 2). At most margin / 2.
   std::chrono::milliseconds call_timeout{0};
   // 0: min(1 s, expiry / 3), raus's one second unless the expiry is short.
   std::chrono::milliseconds refresh_interval{0};
@@ -56,7 +64,7 @@ struct LeaseOptions {
   // The value stored in {ns}:id:{N}; empty: a random (version 4) uuid.
   std::string uuid{};
   // Ids are issued only while our clock is within this of the store's
-  // (TIME, at every claim and refresh) and, when the kernel says it is
+  // (Redis's TIME, at every claim and refresh) and, when the kernel says it is
   // synchronised, its error bound is within it too. Every daemon of a fleet
   // being within it of the store, two are within twice it of each other:
   // what a claim that finds no fence adds to its wait.
@@ -64,6 +72,7 @@ struct LeaseOptions {
   // A fence raise counts (extends what may be issued) only once this many
   // replicas acknowledged it (WAIT, within half the call timeout); 0: none
   // asked. Set it to the number of replicas when a failover may promote one.
+  // Redis only.
   int wait_replicas = 0;
   // The kernel's clock health; empty: id::read_kernel_clock.
   id::KernelClockSource kernel_clock{};

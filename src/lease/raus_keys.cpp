@@ -170,7 +170,7 @@ std::int64_t RausKeys::parse_mark(const std::string& key, const RedisReply& hwm,
   return fence;
 }
 
-RausKeys::FenceRead RausKeys::read_fence(std::uint32_t worker) {
+FenceRead RausKeys::read_fence(std::uint32_t worker) {
   FenceRead out;
   const std::string key = hwm_key(worker);
   RedisReply info;

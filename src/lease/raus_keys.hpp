@@ -19,16 +19,10 @@
 #include <string>
 #include <string_view>
 
+#include "lease/lease_store.hpp"
 #include "lease/redis_client.hpp"
 
 namespace katsubushi::lease {
-
-// What a refresh found in {ns}:id:{N}.
-enum class KeyHold : std::uint8_t {
-  kept,   // our uuid: reset with a fresh expiry
-  gone,   // expired (left as it is)
-  taken,  // another uuid (left as it is)
-};
 
 // What hold_and_fence() found, and how many replicas acknowledged it.
 struct FenceHold {
@@ -40,12 +34,6 @@ struct FenceHold {
 struct ReplicaWait {
   int replicas = 0;
   std::chrono::milliseconds timeout{0};
-};
-
-// An id whose fence is not a mark: it cannot be fenced.
-class UnfenceableId : public RedisError {
- public:
-  using RedisError::RedisError;
 };
 
 // A random (version 4) uuid: what our keys hold unless one is given.
@@ -86,11 +74,6 @@ class RausKeys {
   // been up (INFO server's uptime_in_seconds, on the same connection):
   // a node restarted from a snapshot may hold a fence older than the one
   // last raised. Throws RedisError, or UnfenceableId when a key is not a mark.
-  struct FenceRead {
-    std::int64_t fence = -1;
-    // Whole seconds; nullopt when INFO gave none (refused, or not Redis's).
-    std::optional<std::int64_t> store_uptime_s;
-  };
   FenceRead read_fence(std::uint32_t worker);
   // Atomically: if {ns}:id:{N} holds our uuid, extend it and raise the
   // fence to `mark`; then, when `wait` asks for replicas, WAIT for them on

@@ -79,6 +79,7 @@ service::StatList ServerStats::general_stats() {
       {"clock_synced", kernel.synced ? "1" : "0"},
       {"clock_max_error_us", std::to_string(kernel.max_error_us)},
       {"store_clock_skew_ms", std::to_string(safety.store_clock_skew_ms)},
+      {"lease_store", safety.lease_store},
   };
 }
 
