@@ -179,14 +179,16 @@ def plan_injection(inject, seed, ttl):
         kinds = ["evict"] * 5
     elif inject == "no-gate":
         kinds = ["partition", "partition"]
+    elif inject == "etcd-no-gate":
+        kinds = ["etcd-partition", "etcd-partition"]
     else:
         raise ValueError(inject)
     for kind in kinds:
         p = _params(rng, kind)
-        if kind == "partition":
+        if kind in ("partition", "etcd-partition"):
             p["mode"] = "drop/drop"
             p["extra_s"] = 4.0
-        out.append(Planned("redis", kind, t, p))
+        out.append(Planned("etcd" if kind.startswith("etcd-") else "redis", kind, t, p))
         t += slot_seconds(kind, ttl) - 2.0
     return out
 

@@ -205,7 +205,7 @@ class EtcdFleet(Fleet):
     keeps_fences = True
 
     def __init__(self, workdir, hub, binary, n_daemons, id_range, lease_ttl_s, extra_args,
-                 faketime_lib, no_fsync=False, prefix="fleetetcd/"):
+                 faketime_lib, no_fsync=False, prefix="fleetetcd/", shim=None, fault=None):
         self.cluster = EtcdCluster(workdir, 3, no_fsync=no_fsync)
         self.prefix = prefix
         self.proxies = {}  # daemon name -> [proxy to member 1, 2, 3]
@@ -220,7 +220,7 @@ class EtcdFleet(Fleet):
             urls = ",".join(f"http://{HOST}:{p.port}" for p in proxies)
             d = Daemon(name, "etcd", binary, workdir, ["-etcd", urls, "-etcd-prefix", prefix],
                        id_range[0], id_range[1], lease_ttl_s, extra_args=extra_args,
-                       faketime_file=ft, faketime_lib=faketime_lib)
+                       faketime_file=ft, faketime_lib=faketime_lib, shim=shim, fault=fault)
             self.proxies[name] = proxies
             daemons.append(d)
         super().__init__("etcd", prefix, id_range, daemons)
