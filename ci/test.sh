@@ -11,8 +11,9 @@
 #   6. clients: real memcached and HTTP clients against the release binary (ci/clients.sh)
 #   7. chaos: the real release binary under dying clients and server faults
 #   8. fleet: daemons leasing worker ids from real Redis (master + replica, and a
-#      Cluster) under seeded faults, one id checker (FLEET_BUDGET, default 150 s),
-#      then its self-test (each protection turned off must be caught, about 15 s)
+#      Cluster) and from a 3-member etcd cluster under seeded faults, one id checker
+#      (FLEET_BUDGET, default 150 s), then its self-test (each protection turned off
+#      must be caught, about 20 s)
 #   9. line coverage of src/id and src/proto (reported, not gated)
 # Ends with one line "N passed, N failed, N skipped" over every test, target and
 # scenario; ctest's counts come from its JUnit report (build/ci-logs/*-junit.xml).
@@ -156,7 +157,7 @@ if ! skipped chaos; then
 fi
 
 if ! skipped fleet; then
-  stage "fleet: daemons leasing worker ids from real Redis under seeded faults"
+  stage "fleet: daemons leasing worker ids from real Redis and etcd under seeded faults"
   chaos/fleet/run --budget "${FLEET_BUDGET:-150}" --bin "$root/build/release/katsubushi" \
     --report "$logdir/fleet-report" 2>&1 | tee "$logdir/fleet.log"
   count_summary "$logdir/fleet.log" "fleet"
