@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <fstream>
 #include <memory>
@@ -243,6 +244,9 @@ TEST_F(DaemonEtcd, AMemberKilledAndALeaderChangeUnderLoadCostNoError) {
   load.join();
   EXPECT_TRUE(refusal.empty()) << refusal << "\n" << d.log();
   EXPECT_GT(ids.size(), 1000u);
+  std::printf("%zu ids in 50-key gets across a leader killed, restarted and moved back, and "
+              "another member killed\n",
+              ids.size());
   EXPECT_TRUE(std::adjacent_find(ids.begin(), ids.end(), [](auto x, auto y) { return x >= y; }) ==
               ids.end())
       << "ids not rising on one connection";
