@@ -28,24 +28,6 @@
 namespace katsubushi::testing {
 namespace {
 
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Polls until an id comes (for up to `limit`).
-std::variant<std::uint64_t, std::string> first_id(LoopbackClient& c,
-                                                  std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  auto r = get_one_id(c);
-  while (!std::holds_alternative<std::uint64_t>(r) && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(50ms);
-    r = get_one_id(c);
-  }
-  return r;
-}
-
 // Every id of `n` 50-key gets, in order; stops at the first reply that is
 // not ids and says what it was in `refusal`.
 std::vector<std::uint64_t> pull_ids(LoopbackClient& c, int n, std::string& refusal) {
