@@ -216,9 +216,11 @@ bool EtcdLeaseStore::release(std::uint32_t worker, std::optional<std::int64_t> f
         EtcdOp::put(fence_key(worker), std::to_string(std::max(*final_mark, floor_of(worker)))));
   }
   const EtcdTxnResult r = etcd_.txn(
-      {EtcdCompare::value_is(key, uuid_), EtcdCompare::lease_is(key, lease_)}, ops, {});
+      {EtcdCompare::value_is(key, uuid_), EtcdCompare::lease_is(key, lease_)}, ops,
+      {EtcdOp::get(key)});
   if (r.succeeded) fence_read_.erase(worker);
-  return r.succeeded;
+  // A retried attempt may find the key already deleted by the first one.
+  return r.succeeded || (final_mark == std::nullopt && !r.gets.empty() && r.gets.front().empty());
 }
 
 void EtcdLeaseStore::close() noexcept { abandon_lease(); }

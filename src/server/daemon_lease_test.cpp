@@ -23,26 +23,6 @@
 namespace katsubushi::testing {
 namespace {
 
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The first id, polled for up to `limit`: a claim on a Redis started less
-// than a lease (+ twice the clock skew) ago waits that long from its start
-// (README, When the store forgets), and every test starts its own Redis.
-std::variant<std::uint64_t, std::string> first_id(LoopbackClient& c,
-                                                  std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  auto r = get_one_id(c);
-  while (!std::holds_alternative<std::uint64_t>(r) && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(50ms);
-    r = get_one_id(c);
-  }
-  return r;
-}
-
 class DaemonLease : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace katsubushi::testing {
@@ -305,6 +306,23 @@ std::variant<std::uint64_t, std::string> get_one_id(LoopbackClient& client) {
     return std::stoull(reply->substr(start, reply->find("\r\n", start) - start));
   }
   return reply->substr(0, reply->find("\r\n"));
+}
+
+std::variant<std::uint64_t, std::string> first_id(LoopbackClient& client,
+                                                  std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  auto r = get_one_id(client);
+  while (!std::holds_alternative<std::uint64_t>(r) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    r = get_one_id(client);
+  }
+  return r;
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace katsubushi::testing

@@ -93,5 +93,11 @@ std::optional<std::vector<IdValue>> request_ids(LoopbackClient& client, std::str
 // One `get a` (closed by a meta no-op, so an error line ends it too): the id,
 // or the first line of what came instead ("no reply" when nothing did).
 std::variant<std::uint64_t, std::string> get_one_id(LoopbackClient& client);
+// get_one_id every 50 ms until an id comes, for up to `limit` (a claim that
+// waits out earlier leases, a store coming back); the last answer.
+std::variant<std::uint64_t, std::string> first_id(LoopbackClient& client,
+                                                  std::chrono::milliseconds limit);
+// The system clock in ms since 1970, to compare ids' timestamps with.
+std::int64_t now_unix_ms();
 
 }  // namespace katsubushi::testing
