@@ -18,18 +18,18 @@ add_custom_command(OUTPUT ${KATSUBUSHI_PROTO_CXX}
 add_library(katsubushi_grpc_proto STATIC ${KATSUBUSHI_PROTO_CXX})
 target_include_directories(katsubushi_grpc_proto SYSTEM PUBLIC ${KATSUBUSHI_PROTO_OUT})
 target_link_libraries(katsubushi_grpc_proto PUBLIC gRPC::grpc++ protobuf::libprotobuf)
-# The etcd lease store's client (src/lease/etcd_client.cpp): the part of
-# etcd's v3 API it calls (src/lease/etcd_rpc.proto, package etcdserverpb),
+# The etcd lease store's client (src/etcd/etcd_client.cpp): the part of
+# etcd's v3 API it calls (src/etcd/etcd_rpc.proto, package etcdserverpb),
 # into the same directory, as a library of its own.
 set(KATSUBUSHI_ETCD_PROTO_CXX
   ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.pb.h
   ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.grpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.grpc.pb.h)
 add_custom_command(OUTPUT ${KATSUBUSHI_ETCD_PROTO_CXX}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${KATSUBUSHI_PROTO_OUT}
-  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/lease
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/etcd
     --cpp_out=${KATSUBUSHI_PROTO_OUT} --grpc_out=${KATSUBUSHI_PROTO_OUT}
     --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> etcd_rpc.proto
-  DEPENDS src/lease/etcd_rpc.proto
+  DEPENDS src/etcd/etcd_rpc.proto
   COMMENT "Generating the gRPC stubs of etcd_rpc.proto")
 add_library(katsubushi_etcd_proto STATIC ${KATSUBUSHI_ETCD_PROTO_CXX})
 target_include_directories(katsubushi_etcd_proto SYSTEM PUBLIC ${KATSUBUSHI_PROTO_OUT})

@@ -5,6 +5,7 @@
 #   session                   the protocol sniff and the session core
 #   proto  http  grpc         the front ends: memcached, HTTP, gRPC
 #   service                   what every front end is handed
+#   etcd                      the etcd lease store (only the daemon's main links it)
 #   state  lease  config      id safety, and flags
 #   id                        layout, clock, generator
 #

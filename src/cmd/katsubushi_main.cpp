@@ -11,8 +11,9 @@
 #include "config/config.hpp"
 #include "id/clock.hpp"
 #include "id/generator.hpp"
-#include "lease/etcd_lease_store.hpp"
+#include "etcd/etcd_lease_store.hpp"
 #include "lease/lease_keeper.hpp"
+#include "lease/raus_keys.hpp"
 #include "lease/redis_url.hpp"
 #include "process/logging.hpp"
 #include "process/memory.hpp"
@@ -125,14 +126,19 @@ int main(int argc, char** argv) {
       if (cfg.etcd.empty()) {
         options.url = lease::parse_redis_url(cfg.redis);
         options.wait_replicas = cfg.redis_wait_replicas;
-      } else {
-        options.etcd = lease::etcd_options_from(etcd_flags(cfg));
-        options.etcd_prefix = cfg.etcd_prefix;
       }
       // No wait on {ns}:broadcast before the first claim (SET NX decides
       // anyway); go-katsubushi keeps raus's 3 s SubscribeTimeout.
       options.learn_time = std::chrono::milliseconds(0);
-      keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
+      if (cfg.etcd.empty()) {
+        keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
+      } else {
+        auto store = std::make_unique<lease::EtcdLeaseStore>(
+            lease::etcd_options_from(etcd_flags(cfg)), cfg.etcd_prefix, lease::random_uuid(),
+            options.expiry, lease::resolve_timing(options).call_timeout);
+        keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), std::move(store), clock,
+                                                      reservations);
+      }
       keeper->claim_at_start();
     }
     reservations.start();

@@ -28,7 +28,7 @@ struct Config {
   int http_port = 0;
   int grpc_port = 0;
   std::string redis;
-  // Worker ids from etcd instead (src/lease/etcd_lease_store.hpp).
+  // Worker ids from etcd instead (src/etcd/etcd_lease_store.hpp).
   std::string etcd;
   std::string etcd_prefix = "katsubushi/";
   std::string etcd_cacert;

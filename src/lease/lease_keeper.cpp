@@ -7,7 +7,6 @@
 
 #include "id/fault_injection.hpp"
 #include "id/layout.hpp"
-#include "lease/etcd_lease_store.hpp"
 #include "lease/raus_keys.hpp"
 #include "lease/redis_lease_store.hpp"
 
@@ -25,14 +24,11 @@ std::uint64_t random_seed() {
   return (std::uint64_t{rd()} << 32) | rd();
 }
 
-// The store the options name, checked first.
-std::unique_ptr<LeaseStore> open_store(const LeaseOptions& o, const LeaseTiming& t,
-                                       const std::string& uuid) {
+// Redis at o.url, the options checked first.
+std::unique_ptr<LeaseStore> open_redis(const LeaseOptions& o) {
+  const LeaseTiming t = resolve_timing(o);
+  const std::string uuid = o.uuid.empty() ? random_uuid() : o.uuid;
   check_lease_options(o, t, uuid);
-  if (o.etcd) {
-    return std::make_unique<EtcdLeaseStore>(*o.etcd, o.etcd_prefix, uuid, o.expiry,
-                                            t.call_timeout);
-  }
   return std::make_unique<RedisLeaseStore>(o.url, uuid, o.expiry, t.call_timeout,
                                            o.wait_replicas);
 }
@@ -40,15 +36,23 @@ std::unique_ptr<LeaseStore> open_store(const LeaseOptions& o, const LeaseTiming&
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener)
+    : LeaseKeeper(options, open_redis(options), clock, listener) {}
+
+LeaseKeeper::LeaseKeeper(LeaseOptions options, std::unique_ptr<LeaseStore> store,
+                         id::Clock& clock, LeaseListener& listener)
     : options_(std::move(options)),
       timing_(resolve_timing(options_)),
       clock_(clock),
       listener_(listener),
-      uuid_(options_.uuid.empty() ? random_uuid() : options_.uuid),
-      store_(open_store(options_, timing_, uuid_)),
+      store_(std::move(store)),
       random_(options_.seed ? *options_.seed : random_seed()),
       kernel_clock_(options_.kernel_clock ? options_.kernel_clock : id::read_kernel_clock) {
-  stats_.store = options_.etcd ? "etcd" : "redis";
+  check_lease_options(options_, timing_, uuid());
+  if (store_->kind() != "redis" && options_.wait_replicas != 0) {
+    throw LeaseError("worker id lease: waiting for replicas is for Redis, not " +
+                     std::string(store_->kind()));
+  }
+  stats_.store = std::string(store_->kind());
 }
 
 LeaseKeeper::~LeaseKeeper() { stop_and_release(); }

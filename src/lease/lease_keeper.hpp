@@ -65,8 +65,14 @@ class ClockUntrusted : public StoreError {
 
 class LeaseKeeper {
  public:
-  // Throws LeaseError for options that cannot work (the message names them).
+  // Leases from Redis at options.url. Throws LeaseError for options that
+  // cannot work (the message names them).
   LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener);
+  // Leases from `store` (etcd's, src/etcd/), made with this keeper's call
+  // timeout (resolve_timing(options).call_timeout) and expiry; options.url
+  // and options.uuid are not used.
+  LeaseKeeper(LeaseOptions options, std::unique_ptr<LeaseStore> store, id::Clock& clock,
+              LeaseListener& listener);
   ~LeaseKeeper();  // stop_and_release()
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -91,7 +97,7 @@ class LeaseKeeper {
   // Thread-safe. A lease past its end reads as lost even before the thread,
   // perhaps waiting on a call, has noticed.
   LeaseStats stats() const;
-  const std::string& uuid() const noexcept { return uuid_; }
+  const std::string& uuid() const noexcept { return store_->uuid(); }
   // The values in effect once the zeros of LeaseOptions are resolved.
   std::chrono::milliseconds refresh_interval() const noexcept { return timing_.refresh_interval; }
   std::chrono::milliseconds margin() const noexcept { return timing_.margin; }
@@ -134,7 +140,6 @@ class LeaseKeeper {
   const LeaseTiming timing_;
   id::Clock& clock_;
   LeaseListener& listener_;
-  const std::string uuid_;
   // Used by the thread, or by the caller while it does not run.
   std::unique_ptr<LeaseStore> store_;
   std::mt19937_64 random_;

@@ -60,9 +60,6 @@ void check_lease_options(const LeaseOptions& o, const LeaseTiming& t, std::strin
   if (o.max_clock_skew.count() < 1) bad("the largest clock skew must be at least 1 ms");
   if (o.wait_replicas < 0) bad("the replicas to wait for cannot be negative");
   if (o.max_backoff.count() <= 0) bad("the longest backoff must be positive");
-  if (o.etcd && o.etcd->endpoints.empty()) bad("no etcd endpoint given");
-  if (o.etcd && o.etcd_prefix.empty()) bad("the etcd key prefix cannot be empty");
-  if (o.etcd && o.wait_replicas != 0) bad("waiting for replicas is for Redis, not etcd");
   if (uuid.find(':') != std::string_view::npos)
     bad("a uuid cannot hold ':' (raus's payload is uuid:N)");
 }

@@ -12,7 +12,6 @@
 
 #include "id/kernel_clock.hpp"
 
-#include "lease/etcd_client.hpp"
 #include "lease/redis_url.hpp"
 
 namespace katsubushi::lease {
@@ -34,15 +33,9 @@ inline constexpr std::chrono::milliseconds kDefaultMaxBackoff{5000};
 // the kernel's error bound may reach) while ids are issued.
 inline constexpr std::chrono::milliseconds kDefaultMaxClockSkew{1000};
 
-// -etcd-prefix's default: keys katsubushi/id/N and katsubushi/hwm/N.
-inline constexpr std::string_view kDefaultEtcdPrefix = "katsubushi/";
-
 struct LeaseOptions {
-  // The store: Redis at `url`, unless `etcd` is set.
+  // Redis, unless the keeper is handed a store of another kind.
   RedisUrl url{};
-  std::optional<EtcdOptions> etcd{};
-  // etcd's keys start with it (never empty).
-  std::string etcd_prefix{kDefaultEtcdPrefix};
   std::uint32_t min_worker_id = 1;
   std::uint32_t max_worker_id = 1023;
   // The key's expiry (Redis's SET EX / EXPIRE; etcd's lease TTL), whole seconds.
@@ -72,7 +65,7 @@ struct LeaseOptions {
   // A fence raise counts (extends what may be issued) only once this many
   // replicas acknowledged it (WAIT, within half the call timeout); 0: none
   // asked. Set it to the number of replicas when a failover may promote one.
-  // Redis only.
+  // Redis only (LeaseKeeper refuses it with another store).
   int wait_replicas = 0;
   // The kernel's clock health; empty: id::read_kernel_clock.
   id::KernelClockSource kernel_clock{};

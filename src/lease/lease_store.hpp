@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lease/store_error.hpp"
@@ -53,6 +54,11 @@ struct FenceRaise {
 class LeaseStore {
  public:
   virtual ~LeaseStore() = default;
+
+  // "redis", "etcd": the lease_store stat.
+  virtual std::string_view kind() const noexcept = 0;
+  // What our keys hold: this process's uuid.
+  virtual const std::string& uuid() const noexcept = 0;
 
   // "redis://host:6379?ns=raus", "etcd http://a:2379,... prefix katsubushi/":
   // for logs and errors, never with a password.

@@ -21,6 +21,8 @@ class RedisLeaseStore final : public LeaseStore {
   RedisLeaseStore(const RedisUrl& url, std::string uuid, std::chrono::seconds expiry,
                   std::chrono::milliseconds call_timeout, int wait_replicas);
 
+  std::string_view kind() const noexcept override { return "redis"; }
+  const std::string& uuid() const noexcept override { return keys_.uuid(); }
   std::string describe() const override { return url_.redacted(); }
   std::string id_key(std::uint32_t worker) const override { return keys_.id_key(worker); }
   std::string fence_key(std::uint32_t worker) const override { return keys_.hwm_key(worker); }

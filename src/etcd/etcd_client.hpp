@@ -1,6 +1,6 @@
 // A small blocking etcd v3 client over gRPC, for the lease keeper's thread
 // only (never an I/O thread): the calls a worker-id lease needs and no more.
-// The messages are etcd's own API (src/lease/etcd_rpc.proto, written from
+// The messages are etcd's own API (src/etcd/etcd_rpc.proto, written from
 // etcd's API reference: package etcdserverpb, services KV, Lease, Auth and
 // Maintenance).
 //

@@ -1,4 +1,4 @@
-#include "lease/etcd_client.hpp"
+#include "etcd/etcd_client.hpp"
 
 #include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>

@@ -10,6 +10,8 @@
 // etcd keeps what a quorum acknowledged: a claim that finds no fence is the
 // id's first use, and starts at once. One lease carries every key of this
 // process; a lease etcd no longer knows is granted again at the next claim.
+// A layer of its own above src/lease (the daemon hands the keeper this store),
+// so only the daemon and the lease tests build gRPC's etcd stubs.
 #pragma once
 
 #include <chrono>
@@ -17,7 +19,7 @@
 #include <map>
 #include <string>
 
-#include "lease/etcd_client.hpp"
+#include "etcd/etcd_client.hpp"
 #include "lease/lease_store.hpp"
 
 namespace katsubushi::lease {
@@ -39,10 +41,13 @@ EtcdOptions etcd_options_from(const EtcdFlags& flags);
 
 class EtcdLeaseStore final : public LeaseStore {
  public:
-  // Throws EtcdConfigError for TLS files that cannot be read.
+  // Throws EtcdConfigError for TLS files that cannot be read, LeaseError for
+  // an empty prefix or no endpoint.
   EtcdLeaseStore(const EtcdOptions& options, std::string prefix, std::string uuid,
                  std::chrono::seconds expiry, std::chrono::milliseconds call_timeout);
 
+  std::string_view kind() const noexcept override { return "etcd"; }
+  const std::string& uuid() const noexcept override { return uuid_; }
   std::string describe() const override;
   std::string id_key(std::uint32_t worker) const override;
   std::string fence_key(std::uint32_t worker) const override;

@@ -4,7 +4,7 @@
 // cluster shared by the tests that kill, pause and move members (each puts
 // every member back as it found it), and clusters of their own for auth, TLS
 // and a member that stops.
-#include "lease/etcd_client.hpp"
+#include "etcd/etcd_client.hpp"
 
 #include <gtest/gtest.h>
 

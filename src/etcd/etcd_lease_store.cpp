@@ -1,4 +1,4 @@
-#include "lease/etcd_lease_store.hpp"
+#include "etcd/etcd_lease_store.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "id/layout.hpp"
+#include "lease/lease_options.hpp"
 
 namespace katsubushi::lease {
 
@@ -66,7 +67,10 @@ EtcdLeaseStore::EtcdLeaseStore(const EtcdOptions& options, std::string prefix, s
     : etcd_(options, call_timeout),
       prefix_(std::move(prefix)),
       uuid_(std::move(uuid)),
-      expiry_(expiry) {}
+      expiry_(expiry) {
+  if (options.endpoints.empty()) throw LeaseError("worker id lease: no etcd endpoint given");
+  if (prefix_.empty()) throw LeaseError("worker id lease: the etcd key prefix cannot be empty");
+}
 
 std::string EtcdLeaseStore::describe() const {
   return "etcd " + etcd_.endpoints_text() + " (prefix " + prefix_ + ")";

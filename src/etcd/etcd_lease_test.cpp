@@ -14,7 +14,8 @@
 
 #include "id/clock.hpp"
 #include "id/layout.hpp"
-#include "lease/etcd_lease_store.hpp"
+#include "etcd/etcd_lease_store.hpp"
+#include "lease/raus_keys.hpp"
 #include "lease/lease_keeper.hpp"
 #include "testing/etcd_server.hpp"
 #include "testing/lease_recorder.hpp"
@@ -30,11 +31,8 @@ using testing::Recorder;
 constexpr std::int64_t kExpiryMs = 3000;
 constexpr std::int64_t kMarginMs = kExpiryMs / 4;
 
-LeaseOptions options(const EtcdCluster& etcd, const std::string& prefix, std::uint32_t lo = 1,
-                     std::uint32_t hi = 1023) {
+LeaseOptions options(std::uint32_t lo = 1, std::uint32_t hi = 1023) {
   LeaseOptions o;
-  o.etcd = etcd_options_from({.endpoints = etcd.endpoints()});
-  o.etcd_prefix = prefix;
   o.min_worker_id = lo;
   o.max_worker_id = hi;
   o.expiry = std::chrono::seconds(kExpiryMs / 1000);
@@ -43,6 +41,19 @@ LeaseOptions options(const EtcdCluster& etcd, const std::string& prefix, std::ui
   o.max_backoff = 500ms;
   return o;
 }
+
+// A keeper over etcd, as the daemon makes it: an EtcdLeaseStore with the
+// keeper's expiry and call timeout, keys under `prefix`.
+class EtcdKeeper : public LeaseKeeper {
+ public:
+  EtcdKeeper(const EtcdCluster& etcd, const std::string& prefix, const LeaseOptions& o,
+             id::Clock& clock, LeaseListener& listener)
+      : LeaseKeeper(o,
+                    std::make_unique<EtcdLeaseStore>(
+                        etcd_options_from({.endpoints = etcd.endpoints()}), prefix,
+                        random_uuid(), o.expiry, resolve_timing(o).call_timeout),
+                    clock, listener) {}
+};
 
 std::optional<std::int64_t> fence_in(const EtcdCluster& etcd, const std::string& key) {
   const auto v = etcd.get(key);
@@ -76,7 +87,7 @@ EtcdCluster* EtcdLeaseTest::etcd_ = nullptr;
 
 TEST_F(EtcdLeaseTest, AClaimPutsTheKeyOnALeaseRaisesTheFenceAndAStopGivesItBack) {
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd(), prefix_, 5, 5), clock_, rec);
+  EtcdKeeper keeper(etcd(), prefix_, options(5, 5), clock_, rec);
   const std::int64_t before = clock_.now_unix_ms();
   EXPECT_EQ(keeper.claim_at_start(), 5u);
   EXPECT_EQ(etcd().get(prefix_ + "id/5"), keeper.uuid());
@@ -106,9 +117,9 @@ TEST_F(EtcdLeaseTest, TwoKeepersOnARangeOfTwoHoldBothIdsAndAThirdIsRefused) {
   Recorder ra(clock_);
   Recorder rb(clock_);
   Recorder rc(clock_);
-  LeaseKeeper a(options(etcd(), prefix_, 1, 2), clock_, ra);
-  LeaseKeeper b(options(etcd(), prefix_, 1, 2), clock_, rb);
-  LeaseKeeper c(options(etcd(), prefix_, 1, 2), clock_, rc);
+  EtcdKeeper a(etcd(), prefix_, options(1, 2), clock_, ra);
+  EtcdKeeper b(etcd(), prefix_, options(1, 2), clock_, rb);
+  EtcdKeeper c(etcd(), prefix_, options(1, 2), clock_, rc);
   const std::set<std::uint32_t> held = {a.claim_at_start(), b.claim_at_start()};
   EXPECT_EQ(held, (std::set<std::uint32_t>{1, 2}));
   try {
@@ -124,7 +135,7 @@ TEST_F(EtcdLeaseTest, ANewHolderStartsAboveTheFenceItFinds) {
   const std::int64_t ahead = clock_.now_unix_ms() - id::kEpochUnixMs + 60'000;
   etcd().put(prefix_ + "hwm/7", std::to_string(ahead));
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd(), prefix_, 7, 7), clock_, rec);
+  EtcdKeeper keeper(etcd(), prefix_, options(7, 7), clock_, rec);
   keeper.claim_at_start();
   ASSERT_EQ(rec.held().size(), 1u);
   EXPECT_EQ(rec.held()[0].fence, ahead);
@@ -135,7 +146,7 @@ TEST_F(EtcdLeaseTest, ANewHolderStartsAboveTheFenceItFinds) {
 TEST_F(EtcdLeaseTest, AFenceThatIsNotAMarkIsRefusedAndTheIdLeftAlone) {
   etcd().put(prefix_ + "hwm/8", "soon");
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd(), prefix_, 8, 8), clock_, rec);
+  EtcdKeeper keeper(etcd(), prefix_, options(8, 8), clock_, rec);
   try {
     keeper.claim_at_start();
     ADD_FAILURE() << "claimed an id whose fence is not a mark";
@@ -147,7 +158,7 @@ TEST_F(EtcdLeaseTest, AFenceThatIsNotAMarkIsRefusedAndTheIdLeftAlone) {
 
 TEST_F(EtcdLeaseTest, AHolderWhoseKeyWasTakenLosesTheLeaseAndCannotRaiseTheFence) {
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd(), prefix_, 3, 3), clock_, rec);
+  EtcdKeeper keeper(etcd(), prefix_, options(3, 3), clock_, rec);
   keeper.claim_at_start();
   keeper.start();
   ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }, 10s));
@@ -166,7 +177,7 @@ TEST_F(EtcdLeaseTest, AHolderWhoseKeyWasTakenLosesTheLeaseAndCannotRaiseTheFence
 
 TEST_F(EtcdLeaseTest, ALeaseRevokedByHandIsLostThenTheIdIsClaimedAgainAboveItsFence) {
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd(), prefix_, 4, 4), clock_, rec);
+  EtcdKeeper keeper(etcd(), prefix_, options(4, 4), clock_, rec);
   keeper.claim_at_start();
   keeper.start();
   ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }, 10s));
@@ -219,7 +230,7 @@ class EtcdLeaseClusterTest : public ::testing::Test {
 TEST_F(EtcdLeaseClusterTest, EtcdGonePastTheLeaseLosesItThenTheSameIdIsHeldAgain) {
   EtcdCluster etcd;
   Recorder rec(clock_);
-  LeaseKeeper keeper(options(etcd, "k/", 6, 6), clock_, rec);
+  EtcdKeeper keeper(etcd, "k/", options(6, 6), clock_, rec);
   keeper.claim_at_start();
   keeper.start();
   ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }, 10s));
@@ -240,11 +251,11 @@ TEST_F(EtcdLeaseClusterTest, EtcdGonePastTheLeaseLosesItThenTheSameIdIsHeldAgain
 TEST_F(EtcdLeaseClusterTest, AMemberKilledAndTheLeaderMovedCostNoFailedRefresh) {
   EtcdCluster etcd({.members = 3});
   Recorder rec(clock_);
-  LeaseOptions o = options(etcd, "k/", 2, 2);
+  LeaseOptions o = options(2, 2);
   // Elections take up to a second here: calls may take that long.
   o.expiry = 8s;
   o.call_timeout = 1000ms;
-  LeaseKeeper keeper(o, clock_, rec);
+  EtcdKeeper keeper(etcd, "k/", o, clock_, rec);
   keeper.claim_at_start();
   keeper.start();
   ASSERT_TRUE(eventually([&] { return rec.hwm().size() >= 2; }, 10s));
