@@ -51,6 +51,20 @@ def kill_group(pid, sig=signal.SIGKILL):
         pass
 
 
+def end_process(proc, sig=signal.SIGKILL):
+    """Signals a registered process's group, waits up to 5 s for it and
+    forgets it; None, for the caller's handle."""
+    if proc is None:
+        return None
+    kill_group(proc.pid, sig)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    unregister(proc.pid)
+    return None
+
+
 def kill_everything():
     with _REG_LOCK:
         pids = list(_REGISTRY)
@@ -215,15 +229,7 @@ class RedisServer:
             return False
 
     def kill(self):
-        if self.proc is None:
-            return
-        kill_group(self.proc.pid, signal.SIGKILL)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        unregister(self.proc.pid)
-        self.proc = None
+        self.proc = end_process(self.proc)
 
     def command(self, *args, timeout=2.0):
         return resp_command(self.port, *args, timeout=timeout)
@@ -391,15 +397,7 @@ class EtcdMember:
             return False
 
     def kill(self, sig=signal.SIGKILL):
-        if self.proc is None:
-            return
-        kill_group(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        unregister(self.proc.pid)
-        self.proc = None
+        self.proc = end_process(self.proc, sig)
 
     def log_tail(self, n=10):
         try:
