@@ -35,7 +35,7 @@ std::unique_ptr<LeaseStore> open_redis(const LeaseOptions& o) {
 
 }  // namespace
 
-LeaseKeeper::LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener)
+LeaseKeeper::LeaseKeeper(const LeaseOptions& options, id::Clock& clock, LeaseListener& listener)
     : LeaseKeeper(options, open_redis(options), clock, listener) {}
 
 LeaseKeeper::LeaseKeeper(LeaseOptions options, std::unique_ptr<LeaseStore> store,

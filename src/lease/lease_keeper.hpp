@@ -67,7 +67,7 @@ class LeaseKeeper {
  public:
   // Leases from Redis at options.url. Throws LeaseError for options that
   // cannot work (the message names them).
-  LeaseKeeper(LeaseOptions options, id::Clock& clock, LeaseListener& listener);
+  LeaseKeeper(const LeaseOptions& options, id::Clock& clock, LeaseListener& listener);
   // Leases from `store` (etcd's, src/etcd/), made with this keeper's call
   // timeout (resolve_timing(options).call_timeout) and expiry; options.url
   // and options.uuid are not used.
