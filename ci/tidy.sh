@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # clang-tidy-14 with the root .clang-tidy over the translation units of a
 # build's compile_commands.json: the code under src/ (libraries, mains,
-# benchmarks) and the fuzz targets, and through them the headers, src/testing
-# included. The tests (*_test.cpp, test_*.cpp, proptest/) double the run
-# time; TIDY_SCOPE=all checks them too.
+# benchmarks) and the fuzz targets, and through them the headers, src/testing's
+# included. The tests (*_test.cpp, test_*.cpp, proptest/, and the test
+# processes' helpers src/testing/*.cpp) double the run time; TIDY_SCOPE=all
+# checks them too.
 #
 #   ci/tidy.sh [BUILD_DIR]     (default build/release)
 #
@@ -28,7 +29,7 @@ jobs="${JOBS:-2}"
 limit="${TIDY_TIMEOUT:-1200}"
 log="$build/clang-tidy.log"
 case "${TIDY_SCOPE:-code}" in
-  code) files='^(?!.*(_test\.cpp|/test_[^/]*\.cpp)$)(?!.*/proptest/).*/(src|fuzz)/' ;;
+  code) files='^(?!.*(_test\.cpp|/test_[^/]*\.cpp)$)(?!.*/(proptest|src/testing)/).*/(src|fuzz)/' ;;
   all) files='/(src|proptest|fuzz)/' ;;
   *) echo "tidy: TIDY_SCOPE is code or all" >&2; exit 2 ;;
 esac
