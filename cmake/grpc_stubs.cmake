@@ -5,35 +5,30 @@
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 set(KATSUBUSHI_PROTO_OUT ${CMAKE_CURRENT_BINARY_DIR}/generated/grpc)
-set(KATSUBUSHI_PROTO_CXX
-  ${KATSUBUSHI_PROTO_OUT}/katsubushi.pb.cc ${KATSUBUSHI_PROTO_OUT}/katsubushi.pb.h
-  ${KATSUBUSHI_PROTO_OUT}/katsubushi.grpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/katsubushi.grpc.pb.h)
-add_custom_command(OUTPUT ${KATSUBUSHI_PROTO_CXX}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${KATSUBUSHI_PROTO_OUT}
-  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/grpc
-    --cpp_out=${KATSUBUSHI_PROTO_OUT} --grpc_out=${KATSUBUSHI_PROTO_OUT}
-    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> katsubushi.proto
-  DEPENDS src/grpc/katsubushi.proto
-  COMMENT "Generating the gRPC stubs of katsubushi.proto")
-add_library(katsubushi_grpc_proto STATIC ${KATSUBUSHI_PROTO_CXX})
-target_include_directories(katsubushi_grpc_proto SYSTEM PUBLIC ${KATSUBUSHI_PROTO_OUT})
-target_link_libraries(katsubushi_grpc_proto PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+# katsubushi_cxx_stubs(<target> <folder> <name>): src/<folder>/<name>.proto's
+# C++ message and gRPC stubs, generated into KATSUBUSHI_PROTO_OUT at build
+# time, as a static library <target> built without our warnings.
+function(katsubushi_cxx_stubs target folder name)
+  set(out ${KATSUBUSHI_PROTO_OUT})
+  set(cxx ${out}/${name}.pb.cc ${out}/${name}.pb.h ${out}/${name}.grpc.pb.cc
+    ${out}/${name}.grpc.pb.h)
+  add_custom_command(OUTPUT ${cxx}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out}
+    COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${PROJECT_SOURCE_DIR}/src/${folder}
+      --cpp_out=${out} --grpc_out=${out}
+      --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> ${name}.proto
+    DEPENDS ${PROJECT_SOURCE_DIR}/src/${folder}/${name}.proto
+    COMMENT "Generating the gRPC stubs of ${name}.proto")
+  add_library(${target} STATIC ${cxx})
+  target_include_directories(${target} SYSTEM PUBLIC ${out})
+  target_link_libraries(${target} PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+endfunction()
+
+katsubushi_cxx_stubs(katsubushi_grpc_proto grpc katsubushi)
 # The etcd lease store's client (src/etcd/etcd_client.cpp): the part of
-# etcd's v3 API it calls (src/etcd/etcd_rpc.proto, package etcdserverpb),
-# into the same directory, as a library of its own.
-set(KATSUBUSHI_ETCD_PROTO_CXX
-  ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.pb.h
-  ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.grpc.pb.cc ${KATSUBUSHI_PROTO_OUT}/etcd_rpc.grpc.pb.h)
-add_custom_command(OUTPUT ${KATSUBUSHI_ETCD_PROTO_CXX}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${KATSUBUSHI_PROTO_OUT}
-  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${CMAKE_CURRENT_SOURCE_DIR}/src/etcd
-    --cpp_out=${KATSUBUSHI_PROTO_OUT} --grpc_out=${KATSUBUSHI_PROTO_OUT}
-    --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> etcd_rpc.proto
-  DEPENDS src/etcd/etcd_rpc.proto
-  COMMENT "Generating the gRPC stubs of etcd_rpc.proto")
-add_library(katsubushi_etcd_proto STATIC ${KATSUBUSHI_ETCD_PROTO_CXX})
-target_include_directories(katsubushi_etcd_proto SYSTEM PUBLIC ${KATSUBUSHI_PROTO_OUT})
-target_link_libraries(katsubushi_etcd_proto PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+# etcd's v3 API it calls (src/etcd/etcd_rpc.proto, package etcdserverpb), as
+# a library of its own.
+katsubushi_cxx_stubs(katsubushi_etcd_proto etcd etcd_rpc)
 # The same stubs for Python (python3-grpcio), and the part of gRPC's
 # reflection protocol the tests ask with (src/testing/grpc_reflection.proto),
 # for the C++ and Python tests and the chaos scenarios: generated/python.
