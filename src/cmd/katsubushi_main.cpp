@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const config::EnvLookup env = config::process_environment();
   config::Config cfg;
+  // -etcd's endpoints, files and password, read once with the other flags.
+  std::optional<lease::EtcdOptions> etcd;
   try {
     cfg = config::parse_config(args, env);
     if (cfg.show_help) {
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
     config::validate_config(cfg);
     // A bad URL, endpoint or TLS flag is a flag error.
     if (cfg.worker_id == 0 && !cfg.redis.empty()) lease::parse_redis_url(cfg.redis);
-    if (cfg.worker_id == 0 && !cfg.etcd.empty()) lease::etcd_options_from(etcd_flags(cfg));
+    if (cfg.worker_id == 0 && !cfg.etcd.empty()) etcd = lease::etcd_options_from(etcd_flags(cfg));
   } catch (const config::ConfigError& e) {
     report_config_error(e.what(), cfg.warnings, config::json_logs_requested(args, env));
     return 2;
@@ -134,7 +137,7 @@ int main(int argc, char** argv) {
         keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
       } else {
         auto store = std::make_unique<lease::EtcdLeaseStore>(
-            lease::etcd_options_from(etcd_flags(cfg)), cfg.etcd_prefix, lease::random_uuid(),
+            *etcd, cfg.etcd_prefix, lease::random_uuid(),
             options.expiry, lease::resolve_timing(options).call_timeout);
         keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), std::move(store), clock,
                                                       reservations);
