@@ -34,6 +34,7 @@ std::uint64_t LatencyHistogram::bucket_high(std::size_t bucket) noexcept {
 void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
   for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
   count_ += other.count_;
+  max_ = std::max(max_, other.max_);
 }
 
 std::uint64_t LatencyHistogram::percentile(double q) const noexcept {

@@ -4,6 +4,7 @@
 // percentile is within 1/64 (1.6 %) of the exact one.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,10 +25,14 @@ class LatencyHistogram {
   void record(std::uint64_t ns) noexcept {
     ++counts_[bucket_of(ns)];
     ++count_;
+    max_ = std::max(max_, ns);
   }
   void merge(const LatencyHistogram& other) noexcept;
 
   std::uint64_t count() const noexcept { return count_; }
+  // The largest value recorded, exactly (not a bucket's midpoint); 0 when
+  // nothing was.
+  std::uint64_t max() const noexcept { return max_; }
 
   // The value below which a fraction q (0..1) of the recorded values lie:
   // the midpoint of the bucket holding the ceil(q × count)-th smallest value.
@@ -42,6 +47,7 @@ class LatencyHistogram {
  private:
   std::array<std::uint64_t, kBuckets> counts_{};
   std::uint64_t count_ = 0;
+  std::uint64_t max_ = 0;
 };
 
 }  // namespace katsubushi::bench

@@ -19,7 +19,9 @@ namespace {
 // an attempt to open a million sockets.
 constexpr std::uint64_t kMaxConns = 100'000;
 constexpr std::uint64_t kMaxDepth = 65'536;
-constexpr std::uint64_t kMaxKeys = 100'000;
+// The daemon's own top for -max-keys-per-get: a get of that many keys is a
+// real (if rare) load, the fairness row's bulk client among them.
+constexpr std::uint64_t kMaxKeys = config::kMaxKeysPerGetRange.max;
 constexpr std::size_t kMaxKeyBytes = 250;  // memcached's key limit
 
 using Setter = std::function<std::string(BenchOptions&, std::string_view)>;

@@ -65,6 +65,7 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
   json.add("p50_us", p50);
   json.add("p99_us", p99);
   json.add("p999_us", p999);
+  json.add("max_us", us(s.latency->max()));
   json.add("errors", s.errors);
   json.add("misses", s.misses);
   json.add("failed_conns", std::uint64_t{s.failures.size()});
@@ -83,7 +84,8 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
     std::printf("requests/s    %.0f  (%llu in %.2f s)\n", per_second(s.requests, s.seconds),
                 static_cast<unsigned long long>(s.requests), s.seconds);
     std::printf("ids/s         %.0f\n", per_second(s.ids, s.seconds));
-    std::printf("latency us    p50 %.1f  p99 %.1f  p999 %.1f\n", p50, p99, p999);
+    std::printf("latency us    p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n", p50, p99, p999,
+                us(s.latency->max()));
     std::printf("errors        %llu\n", static_cast<unsigned long long>(s.errors));
     if (s.misses > 0) std::printf("misses        %llu\n", static_cast<unsigned long long>(s.misses));
     if (o.proto == "http") {
