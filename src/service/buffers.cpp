@@ -1,18 +1,34 @@
 #include "service/buffers.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "service/ascii.hpp"
 
 namespace katsubushi::service {
+
+void GrowableBytes::grow_to(std::size_t n) {
+  if (n <= capacity_) return;
+  void* grown = std::realloc(data_, n);
+  if (grown == nullptr) throw std::bad_alloc();
+  data_ = static_cast<char*>(grown);
+  capacity_ = n;
+}
+
+void GrowableBytes::release() noexcept {
+  std::free(data_);
+  data_ = nullptr;
+  capacity_ = 0;
+}
 
 std::span<char> InputBuffer::prepare(std::size_t n) {
   unlend();
   return room(n);
 }
 
-void InputBuffer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buf_.size()); }
+void InputBuffer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buf_.capacity()); }
 
 void InputBuffer::lend(std::string_view bytes) {
   if (lent_ || begin_ != end_) {
@@ -32,7 +48,7 @@ void InputBuffer::clear() noexcept {
   lent_ = false;
   lent_view_ = {};
   begin_ = end_ = 0;
-  std::vector<char>().swap(buf_);
+  buf_.release();
 }
 
 void InputBuffer::append(std::string_view bytes) {
@@ -43,10 +59,7 @@ void InputBuffer::append(std::string_view bytes) {
 
 std::span<char> InputBuffer::room(std::size_t n) {
   compact();
-  if (buf_.size() < end_ + n) {
-    service::reserve_more(buf_, end_ + n - buf_.size());
-    buf_.resize(end_ + n);
-  }
+  if (buf_.capacity() < end_ + n) buf_.grow_to(grown_capacity(buf_.capacity(), end_ + n));
   return {buf_.data() + end_, n};
 }
 
@@ -87,12 +100,15 @@ void OutputBuffer::append_uint(std::uint64_t v) {
   append(DecimalDigits(v).view());
 }
 
-void reserve_more(std::vector<char>& buf, std::size_t n) {
-  const std::size_t need = buf.size() + n;
-  const std::size_t have = buf.capacity();
-  if (need <= have) return;
+std::size_t grown_capacity(std::size_t have, std::size_t need) noexcept {
+  if (need <= have) return have;
   const std::size_t grown = have < kStorageDoublingBytes ? 2 * have : have + have / 4;
-  buf.reserve(std::max(need, grown));  // std::vector reserves exactly this
+  return std::max(need, grown);
+}
+
+void reserve_more(std::vector<char>& buf, std::size_t n) {
+  // std::vector reserves exactly what it is asked for.
+  buf.reserve(grown_capacity(buf.capacity(), buf.size() + n));
 }
 
 void OutputBuffer::reserve_more(std::size_t n) { service::reserve_more(buf_, n); }
