@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "proto/meta_base64.hpp"
@@ -133,6 +135,63 @@ RC_GTEST_PROP(TextParserProperties, ValidKeyMatchesTheMemcachedRule, ()) {
     if (u < 0x21 || u == 0x7f) want = false;
   }
   RC_ASSERT(proto::valid_key(key) == want);
+}
+
+// GetKeyScan, eight bytes at a time, counts and checks a get's keys exactly
+// as splitting on the separators and valid_key() do, whatever pieces the
+// bytes come in: keys near the 250-byte limit, DEL and control bytes in
+// keys, every separator, runs of them.
+RC_GTEST_PROP(TextParserProperties, GetKeyScanAgreesWithTheTokenizer, ()) {
+  const auto byte_of = [](std::string_view alphabet) {
+    return rc::gen::map(rc::gen::elementOf(std::vector<char>(alphabet.begin(), alphabet.end())),
+                        [](char c) { return c; });
+  };
+  const auto key_run = rc::gen::mapcat(
+      rc::gen::weightedOneOf<std::size_t>({{4, rc::gen::inRange<std::size_t>(1, 12)},
+                                           {1, rc::gen::inRange<std::size_t>(247, 255)}}),
+      [&](std::size_t n) {
+        // Good bytes, and now and then one a key may not hold, anywhere in it.
+        return rc::gen::map(
+            rc::gen::tuple(rc::gen::container<std::string>(n, byte_of("abcxyz0123456789\x80\xff")),
+                           rc::gen::inRange<std::size_t>(0, 8 * n),
+                           byte_of("\x7f\x01\x1f\n")),
+            [](std::tuple<std::string, std::size_t, char> t) {
+              auto& [key, at, bad] = t;
+              if (at < key.size()) key[at] = bad;
+              return key;
+            });
+      });
+  const auto separators = rc::gen::container<std::string>(
+      rc::gen::weightedOneOf<char>({{8, rc::gen::just(' ')}, {1, byte_of("\t\v\f\r")}}));
+  const auto pieces = *rc::gen::container<std::vector<std::string>>(
+      rc::gen::weightedOneOf<std::string>({{3, key_run}, {2, separators}}));
+  std::string line;
+  for (const auto& p : pieces) line += p;
+
+  std::size_t want_count = 0;
+  bool want_valid = true;
+  for (const auto key : proto::split_keys(line)) {
+    ++want_count;
+    want_valid = want_valid && proto::valid_key(key);
+  }
+  proto::GetKeyScan whole;
+  whole.feed(line);
+  RC_ASSERT(whole.count() == want_count);
+  RC_ASSERT(whole.all_valid() == want_valid);
+
+  // Fed in pieces cut anywhere.
+  auto cuts = *rc::gen::container<std::vector<std::size_t>>(
+      rc::gen::inRange<std::size_t>(0, line.size() + 1));
+  std::sort(cuts.begin(), cuts.end());
+  proto::GetKeyScan pieced;
+  std::size_t from = 0;
+  for (const std::size_t cut : cuts) {
+    pieced.feed(std::string_view(line).substr(from, cut - from));
+    from = cut;
+  }
+  pieced.feed(std::string_view(line).substr(from));
+  RC_ASSERT(pieced.count() == want_count);
+  RC_ASSERT(pieced.all_valid() == want_valid);
 }
 
 }  // namespace

@@ -43,15 +43,47 @@ struct TextCommand {
   bool noreply = false;                // storage, verbosity
 };
 
-// Parses one request line (without its "\n" or "\r\n"). `out` is reset and
-// reused so a connection's steady state allocates nothing. Never throws,
-// never reads outside `line`.
-void parse_text_line(std::string_view line, TextCommand& out);
 
 // The keys of a get, split (tests and tools; the session walks them in place).
 std::vector<std::string_view> split_keys(std::string_view keys);
 
 // memcached's key rule: 1..250 bytes, no control bytes, no space and no DEL.
 bool valid_key(std::string_view key) noexcept;
+
+// A get's keys, counted and checked against valid_key() in one pass, eight
+// bytes at a time where they hold nothing but key bytes and spaces: a 2 M-key
+// line (15 MB) is scanned in a few milliseconds instead of twenty, which is
+// time the thread's other connections wait. The same tokens as
+// TextTokenizer; the bytes may be fed in pieces (the result is the same).
+class GetKeyScan {
+ public:
+  void feed(std::string_view bytes) noexcept;
+  std::size_t count() const noexcept { return count_; }
+  bool all_valid() const noexcept { return valid_; }
+
+ private:
+  void feed_byte(unsigned char c) noexcept;
+  void feed_word(std::uint64_t word) noexcept;
+
+  std::size_t count_ = 0;
+  std::size_t run_ = 0;  // bytes of the key in progress, 0 after a separator
+  bool valid_ = true;
+};
+
+// A get line's keys scanned while the line was still arriving: `scan` has
+// seen the line's bytes from `keys_from` (where its keys begin: just after
+// the command name) up to `upto`.
+struct KeysScannedAhead {
+  std::size_t keys_from = 0;
+  std::size_t upto = 0;
+  GetKeyScan scan;
+};
+
+// Parses one request line (without its "\n" or "\r\n"). `out` is reset and
+// reused so a connection's steady state allocates nothing. Never throws,
+// never reads outside `line`. With `ahead` (the same line's keys, scanned as
+// it arrived), a get's keys are scanned only from where that scan stopped.
+void parse_text_line(std::string_view line, TextCommand& out,
+                     const KeysScannedAhead* ahead = nullptr);
 
 }  // namespace katsubushi::proto

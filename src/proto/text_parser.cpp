@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
+#include <cstring>
 #include <span>
 
 #include "proto/meta_command.hpp"
@@ -64,6 +67,75 @@ std::vector<std::string_view> split_keys(std::string_view keys) {
   return out;
 }
 
+namespace {
+
+constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+constexpr std::uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+
+// The high bit of each byte of `word` that is zero, exactly (no borrow
+// between bytes).
+constexpr std::uint64_t zero_bytes(std::uint64_t word) noexcept {
+  return ~(((word & kLow7) + kLow7) | word) & kHigh;
+}
+
+// The high bit of each byte below 0x21 (a separator or a control byte).
+constexpr std::uint64_t below_0x21(std::uint64_t word) noexcept {
+  return ~(((word & kLow7) + 0x5f * kOnes) | word) & kHigh;
+}
+
+}  // namespace
+
+void GetKeyScan::feed_byte(unsigned char c) noexcept {
+  if (is_token_separator(static_cast<char>(c))) {
+    run_ = 0;
+    return;
+  }
+  if (run_ == 0) ++count_;
+  ++run_;
+  if (run_ > kMaxKeyBytes || c <= 0x20 || c == 0x7f) valid_ = false;
+}
+
+// Eight bytes, the first in the low byte. Only spaces separate keys here
+// (any other byte below 0x21 goes byte by byte, as do the rare tabs).
+// Inlined into feed()'s loop: a call per word was a third of the scan.
+[[gnu::always_inline]] inline void GetKeyScan::feed_word(std::uint64_t word) noexcept {
+  const std::uint64_t spaces = zero_bytes(word ^ (0x20 * kOnes));
+  if (below_0x21(word) != spaces) {
+    for (int i = 0; i < 8; ++i) feed_byte(static_cast<unsigned char>(word >> (8 * i)));
+    return;
+  }
+  if (zero_bytes(word ^ kLow7) != 0) valid_ = false;  // a DEL, inside a key
+  if (spaces == 0) {
+    if (run_ == 0) ++count_;
+    run_ += 8;
+    if (run_ > kMaxKeyBytes) valid_ = false;
+    return;
+  }
+  // A key starts at each key byte after a space (or after a separator
+  // before this word).
+  const std::uint64_t after_space = (spaces << 8) | (run_ == 0 ? 0x80 : 0);
+  // Counted by a multiply: std::popcount is a library call on baseline x86-64.
+  const std::uint64_t starts = (~spaces & kHigh & after_space) >> 7;
+  count_ += static_cast<std::size_t>((starts * kOnes) >> 56);
+  const auto first = static_cast<std::size_t>(std::countr_zero(spaces) / 8);
+  if (run_ + first > kMaxKeyBytes) valid_ = false;
+  const auto last = static_cast<std::size_t>((63 - std::countl_zero(spaces)) / 8);
+  run_ = 7 - last;
+}
+
+void GetKeyScan::feed(std::string_view bytes) noexcept {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  for (; end - p >= 8; p += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p, sizeof word);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+    feed_word(word);
+  }
+  for (; p < end; ++p) feed_byte(static_cast<unsigned char>(*p));
+}
+
 bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
   for (const char ch : key) {
@@ -73,7 +145,7 @@ bool valid_key(std::string_view key) noexcept {
   return true;
 }
 
-void parse_text_line(std::string_view line, TextCommand& out) {
+void parse_text_line(std::string_view line, TextCommand& out, const KeysScannedAhead* ahead) {
   out.kind = TextCommandKind::empty;
   out.keys = {};
   out.key_count = 0;
@@ -89,17 +161,20 @@ void parse_text_line(std::string_view line, TextCommand& out) {
 
   if (service::iequals_ascii(name, "get") || service::iequals_ascii(name, "gets")) {
     out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
-    const std::size_t keys_from = tokens.position();
-    std::string_view key;
-    bool all_valid = true;
-    while (tokens.next(key)) {
-      all_valid = all_valid && valid_key(key);
-      ++out.key_count;
+    out.keys = line.substr(tokens.position());
+    GetKeyScan scan;
+    if (ahead != nullptr && ahead->keys_from == tokens.position()) {
+      // What it saw may include the '\r' of a "\r\n" (a separator: it
+      // changes nothing).
+      scan = ahead->scan;
+      scan.feed(line.substr(std::min(ahead->upto, line.size())));
+    } else {
+      scan.feed(out.keys);
     }
-    out.keys = line.substr(keys_from);
+    out.key_count = scan.count();
     if (out.key_count == 0) {
       out.kind = TextCommandKind::unknown;  // memcached answers a bare "get" with ERROR
-    } else if (!all_valid) {
+    } else if (!scan.all_valid()) {
       out.kind = TextCommandKind::bad_format;
     }
     return;

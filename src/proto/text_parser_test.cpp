@@ -209,5 +209,38 @@ TEST(TextParserTest, ReusedCommandIsReset) {
   EXPECT_EQ(cmd.stats_group, "");
 }
 
+// The key length limit holds wherever a key starts and ends within the
+// scanner's eight-byte words, and whichever separator follows it.
+TEST(TextParserTest, KeyOf250BytesIsValidAndOf251IsNotAtEveryAlignment) {
+  for (std::size_t lead = 0; lead < 8; ++lead) {
+    for (const char* after : {" k", "\tk", "  k", ""}) {
+      for (const std::size_t size : {kMaxKeyBytes, kMaxKeyBytes + 1}) {
+        const std::string line = "get " + std::string(lead, 'a') + " " + std::string(size, 'x') +
+                                 after;
+        TextCommand cmd;
+        parse_text_line(line, cmd);
+        const std::size_t keys = (lead > 0 ? 2U : 1U) + (std::string_view(after).empty() ? 0U : 1U);
+        EXPECT_EQ(cmd.key_count, keys) << lead << " " << size;
+        EXPECT_EQ(cmd.kind, size <= kMaxKeyBytes ? Kind::get : Kind::bad_format)
+            << "lead " << lead << ", key of " << size << " bytes";
+      }
+    }
+  }
+}
+
+TEST(TextParserTest, DelOrAControlByteInAnyKeyMakesTheGetBad) {
+  for (std::size_t at = 0; at < 20; ++at) {
+    for (const char bad : {'\x7f', '\x01', '\x1f', '\n'}) {
+      std::string line = "get k0 k1 abcdefgh k2 ijklmnop";
+      const std::size_t where = 4 + at;
+      if (line[where] == ' ') continue;
+      line[where] = bad;
+      TextCommand cmd;
+      parse_text_line(line, cmd);
+      EXPECT_EQ(cmd.kind, Kind::bad_format) << "byte " << int(bad) << " at " << where;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace katsubushi::proto

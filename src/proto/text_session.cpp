@@ -64,7 +64,11 @@ void TextSession::process(service::InputBuffer& in, service::OutputBuffer& out) 
     std::size_t used = 0;
     switch (framer_.next(in.pending(), line, used)) {
       case LineFramer::Result::need_more:
-        if (end_of_input_) handle_last_line(in, out);
+        if (end_of_input_) {
+          handle_last_line(in, out);
+        } else if (in.pending().size() >= kScanAheadFromBytes) {
+          scan_ahead(in.pending());
+        }
         return;
       case LineFramer::Result::too_long:
         close_after(kLineTooLong, in, out);
@@ -72,6 +76,8 @@ void TextSession::process(service::InputBuffer& in, service::OutputBuffer& out) 
       case LineFramer::Result::line:
         // `line` points into `in`; it stays valid until the next prepare().
         handle_line(line, used, in, out);
+        ahead_.reset();
+        not_a_get_ahead_ = false;
         break;
     }
   }
@@ -125,7 +131,7 @@ void TextSession::handle_line(std::string_view line, std::size_t used, service::
   // Parsed into a local: nothing of a request is kept between lines but a
   // get in hand, so an idle session holds no parsed request.
   TextCommand cmd;
-  parse_text_line(line, cmd);
+  parse_text_line(line, cmd, ahead_.get());
   // Every whole line is a request, an empty one included: each restarts the
   // shell's idle timer.
   ++completed_;
@@ -178,6 +184,24 @@ void TextSession::handle_line(std::string_view line, std::size_t used, service::
       if (not_before_ == 0) finish_line(in);
       break;
   }
+}
+
+void TextSession::scan_ahead(std::string_view pending) {
+  if (!ahead_) {
+    if (not_a_get_ahead_) return;
+    // The command name as parse_text_line() finds it, once it is whole.
+    TextTokenizer tokens(pending);
+    std::string_view name;
+    if (!tokens.next(name) || tokens.position() == pending.size()) return;
+    if (!service::iequals_ascii(name, "get") && !service::iequals_ascii(name, "gets")) {
+      not_a_get_ahead_ = true;
+      return;
+    }
+    ahead_ = std::make_unique<KeysScannedAhead>();
+    ahead_->keys_from = ahead_->upto = tokens.position();
+  }
+  ahead_->scan.feed(pending.substr(ahead_->upto));
+  ahead_->upto = pending.size();
 }
 
 void TextSession::start_swallow(std::uint64_t data_bytes, std::string_view reply, bool noreply,
@@ -237,6 +261,11 @@ void TextSession::continue_get(service::InputBuffer& in, service::OutputBuffer& 
   };
   std::array<SliceKey, kKeysPerIssue> keys;
   std::array<std::uint64_t, kKeysPerIssue> ids;
+  if (get_keys_left_ > kKeysPerIssue && out.unsent_size() < limits_.max_output_bytes) {
+    // A get of many keys fills the output to its limit: take the room at
+    // once rather than growing it a slice at a time (each growth a copy).
+    out.reserve_more(limits_.max_output_bytes - out.unsent_size());
+  }
   while (get_keys_left_ > 0) {
     if (out.unsent_size() >= limits_.max_output_bytes) return;
     if (ids_left_in_step_ == 0) {

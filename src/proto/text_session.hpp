@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -66,6 +67,8 @@ class TextSession {
                      service::InputBuffer& in, service::OutputBuffer& out);
   void swallow_data(service::InputBuffer& in, service::OutputBuffer& out);
   void close_after(std::string_view final_reply, service::InputBuffer& in, service::OutputBuffer& out);
+  // A long line still arriving: if it is a get, scan the keys that came.
+  void scan_ahead(std::string_view pending);
   static void append_server_error(std::error_code ec, service::OutputBuffer& out);
 
   const service::SessionServices& services_;
@@ -78,24 +81,36 @@ class TextSession {
   // search starts in it and how many keys are left.
   std::size_t line_length_ = 0;
   std::size_t line_bytes_ = 0;
-  bool get_active_ = false;
-  bool get_with_cas_ = false;
   std::size_t get_cursor_ = 0;
   std::size_t get_keys_left_ = 0;
   std::size_t ids_left_in_step_ = 0;
   std::int64_t not_before_ = 0;
-  bool yielded_ = false;
 
   // Data block being skipped: bytes left, including its "\r\n", and the reply
   // owed once it has been (ERROR for storage commands, a CLIENT_ERROR for ms).
   std::uint64_t swallow_left_ = 0;
   std::string_view swallow_reply_;
+
+  // The keys of a get line of megabytes, scanned a read at a time as it
+  // arrives (scan_ahead), so that its "\n" does not cost a scan of all of
+  // them at once while the thread's other connections wait. Made only for
+  // such a line (an idle session holds a null pointer).
+  std::unique_ptr<KeysScannedAhead> ahead_;
+  std::uint64_t completed_ = 0;
+
+  // The flags together, so they share one word of the session.
+  bool get_active_ = false;
+  bool get_with_cas_ = false;
+  bool yielded_ = false;
   bool swallow_noreply_ = false;
   char swallow_tail_[2] = {0, 0};
-
   bool end_of_input_ = false;
   bool closing_ = false;
-  std::uint64_t completed_ = 0;
+  bool not_a_get_ahead_ = false;  // the long line in arrival is not a get
+
+ public:
+  // A line still arriving is scanned ahead once this many bytes of it are in.
+  static constexpr std::size_t kScanAheadFromBytes = 64 * 1024;
 };
 
 }  // namespace katsubushi::proto

@@ -417,5 +417,62 @@ TEST(SessionPipelineTest, EndOfInputLeavesOtherProtocolsAlone) {
   EXPECT_EQ(http.transcript.rfind("HTTP/1.1 ", 0), 0u);
 }
 
+// A get line of megabytes arrives a read at a time; its keys are scanned as
+// they come (so its end costs no scan of them all at once). Whatever the
+// pieces, the replies are those of the line given whole: every key
+// answered, or the whole get refused for one bad key, wherever it is.
+TEST(SessionPipelineTest, LongGetLinesGetTheSameRepliesWhateverThePieces) {
+  RigOptions options;
+  options.limits.max_line_bytes = 4 * 1024 * 1024;
+  options.limits.max_keys_per_get = 1'000'000;
+  const auto long_get = [](std::string_view name, std::size_t keys, std::size_t bad_at,
+                           std::string_view bad) {
+    std::string line(name);
+    for (std::size_t i = 0; i < keys; ++i) {
+      line += ' ';
+      line += i == bad_at ? std::string(bad) : "k" + std::to_string(i);
+    }
+    return line + "\r\n";
+  };
+  const std::size_t kKeys = 60'000;  // about 420 kB: scanned ahead
+  struct Case {
+    std::string line;
+    bool bad;
+  };
+  const std::vector<Case> cases = {
+      {long_get("get", kKeys, kKeys, ""), false},
+      {long_get("GETS", kKeys, kKeys, ""), false},
+      {long_get("get", kKeys, 3, std::string(251, 'x')), true},
+      {long_get("get", kKeys, kKeys - 1, "bad\x7fkey"), true},
+      {long_get("gets", kKeys, kKeys / 2, std::string(251, 'y')), true},
+      {"   " + long_get("get", kKeys, kKeys, ""), false},
+  };
+  for (const Case& c : cases) {
+    // A short get first: until its first line is whole, a connection's
+    // protocol is not known (an HTTP request line also starts "GET ").
+    SessionRig whole(options);
+    whole.feed_all("get first\r\n" + c.line + "get after\r\n");
+    for (const std::size_t piece : {std::size_t{1000}, std::size_t{65'536}, std::size_t{100'003}}) {
+      SessionRig pieced(options);
+      pieced.feed_all("get first\r\n");
+      for (std::size_t at = 0; at < c.line.size(); at += piece) {
+        pieced.feed_all(std::string_view(c.line).substr(at, piece));
+      }
+      pieced.feed_all("get after\r\n");
+      ASSERT_EQ(pieced.transcript.size(), whole.transcript.size()) << piece;
+      // The same replies; ids differ only if the clocks did (they do not).
+      EXPECT_TRUE(pieced.transcript == whole.transcript) << piece;
+    }
+    const std::size_t first_reply = whole.transcript.find("END\r\n") + 5;
+    if (c.bad) {
+      EXPECT_EQ(whole.transcript.substr(first_reply, 38), "CLIENT_ERROR bad command line format\r\n");
+    } else {
+      EXPECT_EQ(static_cast<std::size_t>(std::count(whole.transcript.begin(),
+                                                    whole.transcript.end(), '\n')),
+                2 * (kKeys + 1) + 2 + 3);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace katsubushi::proto::test
