@@ -114,19 +114,26 @@ IssueWindow IdGenerator::window() const {
   return window_;
 }
 
-IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out) {
-  return issue(out, false);
+IdGenerator::BatchResult IdGenerator::next_batch(std::span<std::uint64_t> out,
+                                                 std::uint32_t keep_back) {
+  return issue(out, false, std::min(keep_back, kMaxSequence));
 }
 
-IdGenerator::BatchResult IdGenerator::next_all(std::span<std::uint64_t> out) {
-  if (out.size() > std::size_t{kMaxSequence} + 1) {
+IdGenerator::BatchResult IdGenerator::next_all(std::span<std::uint64_t> out,
+                                               std::uint32_t keep_back) {
+  constexpr std::size_t kPerMs = std::size_t{kMaxSequence} + 1;
+  if (out.size() > kPerMs) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     return {.error = std::make_error_code(std::errc::invalid_argument)};
   }
-  return issue(out, true);
+  // Never so much held back that `out` could not fit in any millisecond.
+  const auto fits = static_cast<std::uint32_t>(kPerMs - std::max<std::size_t>(out.size(), 1));
+  return issue(out, true, std::min(keep_back, fits));
 }
 
-IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool all_or_nothing) {
+IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool all_or_nothing,
+                                            std::uint32_t keep_back) {
+
   BatchResult result;
   bool waits_seq = false;
   bool waits_clock = false;
@@ -144,21 +151,27 @@ IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool a
       // Ids left now: a new millisecond's 4096, or what the current one has
       // left. When the clock is behind last_ts_ we keep using last_ts_: it
       // was reached before, so this borrows nothing from the future.
+      // The highest sequence this call may use (keep_back <= kMaxSequence).
+      const std::uint32_t top =
+          now - unshared_refusal_ms_ < kKeepBackForMs ? kMaxSequence - keep_back : kMaxSequence;
       const bool fresh = now > last_ts_;
-      const std::size_t left = fresh ? std::size_t{kMaxSequence} + 1 : kMaxSequence - sequence_;
+      const std::size_t left = fresh             ? std::size_t{top} + 1
+                               : sequence_ < top ? top - sequence_
+                                                 : 0;
       if (left >= out.size() || (!all_or_nothing && left > 0)) {
         if (fresh) {
           last_ts_ = now;
           sequence_ = 0;
           out[result.filled++] = encode({last_ts_, worker, 0});
         }
-        while (result.filled < out.size() && sequence_ < kMaxSequence) {
+        while (result.filled < out.size() && sequence_ < top) {
           ++sequence_;
           out[result.filled++] = encode({last_ts_, worker, sequence_});
         }
       }
       if (result.filled < out.size()) {
-        // The millisecond last_ts_ is used up (or too short for all of out).
+        // The millisecond last_ts_ is used up, or this caller's share of it
+        // (or what is left is too short for all of out).
         const std::int64_t behind = last_ts_ - now;
         // A used-up millisecond the clock has reached is always worth coming
         // back for; only a clock truly behind is measured against the limit.
@@ -168,6 +181,7 @@ IdGenerator::BatchResult IdGenerator::issue(std::span<std::uint64_t> out, bool a
           result.error = GeneratorErrc::clock_behind;
         } else {
           (behind == 0 ? waits_seq : waits_clock) = true;
+          if (keep_back == 0 && sequence_ == kMaxSequence) unshared_refusal_ms_ = now;
           result.not_before_unix_ms = kEpochUnixMs + last_ts_ + 1;
         }
       }

@@ -35,7 +35,9 @@ struct GeneratorOptions {
 
 struct GeneratorCounters {
   std::uint64_t ids_issued = 0;
-  std::uint64_t sequence_waits = 0;  // "not before": a millisecond's 4096 ids were used up
+  // "not before": a millisecond's 4096 ids were used up, or the caller's
+  // share of them (next_batch's keep_back)
+  std::uint64_t sequence_waits = 0;
   std::uint64_t clock_waits = 0;     // "not before": the clock was behind the last issued ms
   std::uint64_t errors = 0;
 };
@@ -75,11 +77,20 @@ class IdGenerator {
   // most one millisecond's worth (kMaxSequence + 1 ids) per call. The first
   // `filled` entries are valid ids (issued, never to be repeated) whatever
   // else is returned; the rest are untouched.
-  BatchResult next_batch(std::span<std::uint64_t> out);
+  //
+  // `keep_back`: the last keep_back sequences of a millisecond are not for
+  // this call (a caller that has had its share of the millisecond leaves them
+  // to others; service/id_service.hpp), while others need them: within
+  // kKeepBackForMs of a caller asking without keep_back finding a millisecond
+  // used up. When only those are left, the call gets not_before the next
+  // millisecond, as when the millisecond is used up. A bulk caller alone
+  // keeps every millisecond's 4096.
+  BatchResult next_batch(std::span<std::uint64_t> out, std::uint32_t keep_back = 0);
   // All of `out`, or nothing: an error, or not_before with nothing issued.
   // For requests that answer with every id or none (at most
   // kMaxSequence + 1 ids; a larger `out` is refused with invalid_argument).
-  BatchResult next_all(std::span<std::uint64_t> out);
+  // keep_back as above, less whatever `out` needs to fit in a millisecond.
+  BatchResult next_all(std::span<std::uint64_t> out, std::uint32_t keep_back = 0);
 
   // Whether an id can be issued now or soon, and if not why, without issuing
   // one: what health checks ask. A used-up millisecond or a clock a little
@@ -88,6 +99,8 @@ class IdGenerator {
   std::error_code check_available() const;
 
   std::uint32_t worker_id() const noexcept { return worker_id_.load(std::memory_order_relaxed); }
+
+  static constexpr std::int64_t kKeepBackForMs = 1000;
 
   // --- The issue window (what makes ids safe across processes) ---
 
@@ -124,6 +137,9 @@ class IdGenerator {
   mutable std::mutex mu_;
   std::int64_t last_ts_ = -1;      // guarded by mu_
   std::uint32_t sequence_ = 0;     // guarded by mu_: last sequence used at last_ts_
+  // guarded by mu_: when (ms since the id epoch) a caller asking without
+  // keep_back last found the millisecond used up
+  std::int64_t unshared_refusal_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   IssueWindow window_;             // guarded by mu_
   GeneratorErrc lease_refusal_ = GeneratorErrc::no_lease;  // guarded by mu_: why, past the lease
   // The fleet campaign's self-test seam (id/fault_injection.hpp): false in production.
@@ -133,7 +149,7 @@ class IdGenerator {
   // the clock) under the window; mu_ held.
   std::error_code window_refusal(std::int64_t now, std::int64_t now_unix) const;
   // next_batch() and next_all(); mu_ not held.
-  BatchResult issue(std::span<std::uint64_t> out, bool all_or_nothing);
+  BatchResult issue(std::span<std::uint64_t> out, bool all_or_nothing, std::uint32_t keep_back);
 
   std::atomic<std::uint64_t> ids_issued_{0};
   std::atomic<std::uint64_t> sequence_waits_{0};

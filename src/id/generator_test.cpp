@@ -447,5 +447,65 @@ TEST(GeneratorWindow, StopIssuesNothingMoreAndNamesTheMark) {
   EXPECT_EQ(unused.stop(), kNowMs + 50) << "a stop before any id keeps the stored mark";
 }
 
+// Fills calls of `chunk` ids with `keep_back` until the generator says
+// "not before"; returns how many it issued.
+std::size_t take_until_refused(IdGenerator& gen, std::size_t chunk, std::uint32_t keep_back) {
+  std::vector<std::uint64_t> out(chunk);
+  std::size_t taken = 0;
+  for (;;) {
+    const auto r = gen.next_batch(out, keep_back);
+    EXPECT_FALSE(r.error);
+    taken += r.filled;
+    if (r.not_before_unix_ms != 0) return taken;
+  }
+}
+
+TEST(GeneratorTest, KeepBackIsIgnoredWhileNobodyElseWasRefused) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  // A bulk caller alone gets all 4096 of every millisecond.
+  EXPECT_EQ(take_until_refused(gen, 256, 512), kMaxSequence + 1u);
+  clock.advance(1);
+  EXPECT_EQ(take_until_refused(gen, 256, 512), kMaxSequence + 1u);
+}
+
+TEST(GeneratorTest, AfterAnUnsharedRefusalKeepBackLeavesTheEndOfEachMillisecond) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  EXPECT_EQ(take_until_refused(gen, 256, 512), kMaxSequence + 1u);
+  // A one-id caller finds the millisecond used up: from now on bulk calls
+  // leave it the last 512 of each millisecond.
+  std::uint64_t one = 0;
+  const auto refused = gen.next_batch({&one, 1});
+  ASSERT_EQ(refused.not_before_unix_ms, kStart + 1);
+  clock.advance(1);
+  const std::size_t bulk = take_until_refused(gen, 256, 512);
+  EXPECT_EQ(bulk, kMaxSequence + 1u - 512);
+  for (std::uint32_t i = 0; i < 512; ++i) {
+    const auto r = gen.next_batch({&one, 1});
+    ASSERT_EQ(r.filled, 1u) << i;
+    EXPECT_EQ(decode(one).sequence, kMaxSequence + 1 - 512 + i);
+  }
+  // Past kKeepBackForMs with no caller refused, bulk calls take it all again.
+  clock.advance(IdGenerator::kKeepBackForMs);
+  EXPECT_EQ(take_until_refused(gen, 256, 512), kMaxSequence + 1u);
+}
+
+TEST(GeneratorTest, KeepBackNeverKeepsAnAllOrNothingRequestFromFitting) {
+  ManualClock clock(kStart);
+  IdGenerator gen(clock, kWorker);
+  std::uint64_t one = 0;
+  std::vector<std::uint64_t> all(kMaxSequence + 1);
+  ASSERT_EQ(gen.next_all(all).filled, all.size());
+  ASSERT_NE(gen.next_batch({&one, 1}).not_before_unix_ms, 0);  // an unshared refusal
+  clock.advance(1);
+  // Asked for a whole millisecond with keep_back: still served, in one.
+  const auto r = gen.next_all(all, 512);
+  EXPECT_EQ(r.filled, all.size());
+  std::vector<std::uint64_t> most(kMaxSequence + 1 - 100);
+  clock.advance(1);
+  EXPECT_EQ(gen.next_all(most, 512).filled, most.size());
+}
+
 }  // namespace
 }  // namespace katsubushi::id
