@@ -59,6 +59,12 @@ inline constexpr std::size_t kMaxDataBlockBytes = 1 * kMiB;
 // buffer of kThreadReadBufferBytes.
 inline constexpr std::size_t kOwnReadBytes = 64;
 inline constexpr std::size_t kThreadReadBufferBytes = 64 * kKiB;
+// What one connection reads in one turn of its thread's loop before the
+// others get theirs.
+inline constexpr std::size_t kReadBytesPerTurn = 1 * kMiB;
+// What one connection writes in one turn (making replies as it goes) before
+// the others get theirs.
+inline constexpr std::size_t kWriteBytesPerTurn = 64 * kKiB;
 
 // After its last reply a connection half-closes and drains what the client
 // still sends, for at most this long and this much, so the kernel does not

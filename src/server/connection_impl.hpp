@@ -120,7 +120,7 @@ class Connection final : public StopHandle {
   Next after_flush();
   // Whether the next step is resume() rather than a read.
   bool has_request_in_hand() const noexcept {
-    return core_.not_before_unix_ms() != 0 || core_.yielded();
+    return turn_over_ || core_.not_before_unix_ms() != 0 || core_.yielded();
   }
 
   // connection_io.cpp: the steps that read, write and wait.
@@ -149,6 +149,8 @@ class Connection final : public StopHandle {
   int queued_at_last_look_ = -1;  // kernel_queued_bytes() while a write waits
   State state_ = State::streaming;
   Wait wait_ = Wait::none;
+  // write_now() stopped making replies at the end of its turn; resume() goes on.
+  bool turn_over_ = false;
   std::array<char, config::kOwnReadBytes> own_{};  // what an idle connection reads into
 };
 

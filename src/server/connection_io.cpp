@@ -67,7 +67,12 @@ auto Connection<Socket>::on_read(boost::system::error_code ec, std::size_t n) ->
 template <typename Socket>
 auto Connection<Socket>::read_more() -> Next {
   const std::span<char> buffer = registry_.read_buffer();
-  while (core_.wants_input()) {
+  // At most a turn's worth: a client sending megabytes (a 2 M-key get's
+  // line) is read a turn at a time, and the thread's other connections are
+  // answered in between (the next read is a parked one, whose completion
+  // waits its turn in the loop's queue).
+  std::size_t budget = config::kReadBytesPerTurn;
+  while (core_.wants_input() && budget > 0) {
     boost::system::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
     if (would_block(ec)) break;
@@ -79,6 +84,7 @@ auto Connection<Socket>::read_more() -> Next {
     core_.receive_and_process(std::string_view(buffer.data(), n));
     note_progress();
     if (n < buffer.size()) break;
+    budget -= std::min(budget, n);
   }
   return Next::answer;
 }
@@ -92,9 +98,15 @@ void Connection<Socket>::end_input() {
   process();
 }
 
-// Writes what is owed without waiting, until the socket is full.
+// Writes what is owed without waiting, until the socket is full, making
+// more replies as the output drains, for one turn's worth of bytes: a
+// client that reads as fast as we write (a 2 M-key get) would otherwise
+// hold the thread until its request is done, and the thread's other
+// connections with it. Past the turn, what is made is still written, and
+// resume() goes on after the others had their turn.
 template <typename Socket>
 auto Connection<Socket>::write_now() -> Sent {
+  std::size_t written = 0;
   while (!core_.output().empty()) {
     boost::system::error_code ec;
     const std::size_t n = socket_.write_some(asio::buffer(core_.output()), ec);
@@ -103,7 +115,13 @@ auto Connection<Socket>::write_now() -> Sent {
     // A client that reads our output is not idle, however slowly it reads.
     last_progress_ = Clock::now();
     core_.consume_output(n);
-    if (core_.not_before_unix_ms() == 0) process();
+    written += n;
+    if (core_.not_before_unix_ms() != 0) continue;
+    if (written < config::kWriteBytesPerTurn) {
+      process();
+    } else {
+      turn_over_ = true;
+    }
   }
   return Sent::all;
 }
@@ -152,6 +170,7 @@ auto Connection<Socket>::resume() -> asio::awaitable<Next> {
     co_await asio::post(socket_.get_executor(), asio::use_awaitable);
   }
   wait_ = Wait::none;
+  turn_over_ = false;
   if (!socket_.is_open()) co_return Next::close;  // closed by force meanwhile
   process();
   co_return Next::answer;
