@@ -47,6 +47,20 @@ TEST(LatencyHistogramTest, EmptyHistogramReportsZero) {
   EXPECT_EQ(h->count(), 0U);
   EXPECT_EQ(h->percentile(0.5), 0U);
   EXPECT_EQ(h->percentile(0.999), 0U);
+  EXPECT_EQ(h->max(), 0U);
+}
+
+// The fairness row reports the worst wait exactly, not a bucket's midpoint.
+TEST(LatencyHistogramTest, MaxIsTheLargestValueExactlyAndSurvivesAMerge) {
+  const auto a = make();
+  const auto b = make();
+  for (std::uint64_t v : {500U, 25'000'123U, 70U}) a->record(v);
+  EXPECT_EQ(a->max(), 25'000'123U);
+  b->record(90'000'007);
+  a->merge(*b);
+  EXPECT_EQ(a->max(), 90'000'007U);
+  b->merge(*make());
+  EXPECT_EQ(b->max(), 90'000'007U);
 }
 
 TEST(LatencyHistogramTest, SmallValuesAreExact) {
