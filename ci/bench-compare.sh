@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# katsubushi-cpp against Debian's memcached under the same katsubushi-bench
-# workloads, on this machine: not a CI gate, a command to run by hand.
+# katsubushi-cpp against Debian's memcached, and go-katsubushi (the daemon it
+# replaces) when given, under the same katsubushi-bench workloads, on this
+# machine: not a CI gate, a command to run by hand.
 #
-#   ci/bench-compare.sh [--rounds N] [--threads T] [--duration D] [--warmup W]
-#                       [--idle-conns N] [--strace-requests N] [--install-deps]
+#   ci/bench-compare.sh [--go BIN] [--rounds N] [--threads T] [--duration D]
+#                       [--warmup W] [--idle-conns N] [--strace-requests N]
+#                       [--fair-keys K] [--no-fairness] [--install-deps]
 #
-# Both servers run on free loopback ports with the same thread count T
+# Every server runs on a free loopback port with the same thread count T
 # (default 2): this daemon as `-worker-id 1 -threads T -max-connections 20000`,
 # memcached as `-t T -c 20000 -U 0` with the bench's keys preloaded, so every
-# get hits. Each workload runs on both, alternating (A B A B ...), N rounds
-# (default 3); the table shows the median of the rounds:
+# get hits, and go-katsubushi (--go, a binary built by
+# ../shared/anchors/build-go-katsubushi.sh or any other) as
+# `-worker-id 2` with GOMAXPROCS=T. Each workload runs on each server in
+# turn (A B C A B C ...), N rounds (default 3); the table shows the median of
+# the rounds, and how this daemon compares with the better of the others:
 #   1. 1 connection, one request at a time
 #   2. 32 connections, one request at a time each
-#   3. 2 connections, 64 requests in flight each
-#   4. 4 connections, gets of 100 keys
-#   5. server RSS per idle connection, 10,000 of them (a fresh server each round)
-#   6. server syscalls per request: strace -c -f on the server during a
+#   3. 200 connections, one request at a time each
+#   4. 2 connections, 64 requests in flight each
+#   5. 4 connections, gets of 100 keys
+#   6. server RSS per idle connection, 10,000 of them (a fresh server each round)
+#   7. server syscalls per request: strace -c -f on the server during a
 #      1-connection run of a fixed number of requests
 # Server CPU time per request comes from /proc/PID/stat around each window.
+#
+# Then fairness, this daemon only (-max-keys-per-get and -max-line-bytes
+# raised so a get of K keys, default 2,000,000, is allowed): one bulk client
+# (a K-key text get in a loop; binary GetKQ batches of 100,000 keys; HTTP
+# /ids?n=1000 in a loop) runs alone, then beside 4 one-id clients (one get at
+# a time each). The rows give the one-id clients' p99.9 and worst latency and
+# the bulk client's ids/s beside them as a share of its ids/s alone.
 #
 # Builds build/release (katsubushi, katsubushi-bench) if a binary is missing.
 # Installs nothing unless --install-deps (apt-get install memcached strace).
@@ -34,6 +47,9 @@ warmup=0.5s
 idle_conns=10000
 strace_requests=20000
 install_deps=false
+go_bin=""
+fair_keys=2000000
+fairness=true
 # Keys the workloads ask for: memcached gets <prefix>0..<prefix>(preload-1).
 preload=100
 max_connections=20000
@@ -48,11 +64,14 @@ while [[ $# -gt 0 ]]; do
     --idle-conns) idle_conns=$2; shift 2 ;;
     --strace-requests) strace_requests=$2; shift 2 ;;
     --install-deps) install_deps=true; shift ;;
+    --go) go_bin=$2; shift 2 ;;
+    --fair-keys) fair_keys=$2; shift 2 ;;
+    --no-fairness) fairness=false; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench-compare: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$rounds" "$threads" "$idle_conns" "$strace_requests"; do
+for n in "$rounds" "$threads" "$idle_conns" "$strace_requests" "$fair_keys"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench-compare: not a positive number: $n" >&2; exit 2; }
 done
 
@@ -74,6 +93,12 @@ if ! command -v strace >/dev/null; then
   say "strace not found: no syscall row (apt-get install strace, or --install-deps)"
 fi
 command -v python3 >/dev/null || die "python3 not found (it picks free ports)"
+servers=(katsubushi)
+if [[ -n "$go_bin" ]]; then
+  [[ -x "$go_bin" ]] || die "--go $go_bin: not an executable (build one with ../shared/anchors/build-go-katsubushi.sh)"
+  servers+=(go)
+fi
+servers+=(memcached)
 
 if [[ ! -x "$build/katsubushi" || ! -x "$build/katsubushi-bench" ]]; then
   say "building the release preset (katsubushi, katsubushi-bench)"
@@ -154,6 +179,8 @@ start() {
     if [[ $name == katsubushi ]]; then
       "$daemon_bin" -worker-id 1 -port "$server_port" -threads "$threads" \
         -max-connections "$max_connections" >"$log" 2>&1 &
+    elif [[ $name == go ]]; then
+      GOMAXPROCS=$threads "$go_bin" -worker-id 2 -port "$server_port" >"$log" 2>&1 &
     else
       memcached -p "$server_port" -l 127.0.0.1 -t "$threads" -c "$max_connections" -U 0 \
         "${memcached_user[@]}" >"$log" 2>&1 &
@@ -247,14 +274,16 @@ run_strace() {
 workloads=(
   "w1|-conns 1"
   "w2|-conns 32"
+  "w5|-conns 200"
   "w3|-conns 2 -depth 64"
   "w4|-conns 4 -keys $preload"
 )
-start katsubushi
-katsubushi_pid=$server_pid katsubushi_port=$server_port
-start memcached
-memcached_pid=$server_pid memcached_port=$server_port
-say "katsubushi pid $katsubushi_pid port $katsubushi_port, memcached pid $memcached_pid port $memcached_port"
+for server in "${servers[@]}"; do
+  start "$server"
+  printf -v "${server}_pid" %s "$server_pid"
+  printf -v "${server}_port" %s "$server_port"
+  say "$server: pid $server_pid, port $server_port"
+done
 
 began=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -263,22 +292,67 @@ for round in $(seq "$rounds"); do
     name=${w%%|*}
     read -r -a args <<<"${w#*|}"
     say "round $round/$rounds: $name (${args[*]})"
-    run_load katsubushi "$name" "${args[@]}"
-    run_load memcached "$name" "${args[@]}"
+    for server in "${servers[@]}"; do run_load "$server" "$name" "${args[@]}"; done
   done
   if $have_strace; then
     say "round $round/$rounds: syscalls per request ($strace_requests requests under strace)"
-    run_strace katsubushi
-    run_strace memcached
+    for server in "${servers[@]}"; do run_strace "$server"; done
   fi
 done
-stop "$katsubushi_pid"
-stop "$memcached_pid"
+for server in "${servers[@]}"; do
+  pid_var="${server}_pid"
+  stop "${!pid_var}"
+done
 for round in $(seq "$rounds"); do
   say "round $round/$rounds: RSS per idle connection ($idle_conns, fresh servers)"
-  run_idle katsubushi
-  run_idle memcached
+  for server in "${servers[@]}"; do run_idle "$server"; done
 done
+
+# ---- fairness: this daemon, a bulk client alone and beside one-id clients ----
+# fair_run KIND PORT ARGS...: the bulk client (katsubushi-bench ARGS) alone, then
+# with 4 one-id connections beside it; records the bulk's share and the
+# one-id clients' p99.9 and worst latency.
+fair_run() {
+  local kind=$1 port=$2 alone beside one
+  shift 2
+  alone="$work/fair-alone.json" beside="$work/fair-beside.json" one="$work/fair-one.json"
+  "$bench_bin" -port "$port" -duration "$duration" -warmup "$warmup" \
+    -json "$@" >"$alone" 2>"$work/fair.err" || { cat "$work/fair.err" >&2; die "bulk run failed ($kind)"; }
+  # The bulk client runs a little longer than the one-id clients' window on
+  # both sides, so every one-id request has it beside it.
+  "$bench_bin" -port "$port" -duration "$fair_bulk_duration" -warmup "$warmup" -json "$@" \
+    >"$beside" 2>"$work/fair-bulk.err" &
+  local bulk=$!
+  pids+=("$bulk")
+  sleep "$fair_lead"
+  "$bench_bin" -port "$fair_port" -conns 4 -duration "$duration" -warmup 0.2s -json \
+    >"$one" 2>"$work/fair-one.err" || { cat "$work/fair-one.err" >&2; die "one-id run failed ($kind)"; }
+  wait "$bulk" || { cat "$work/fair-bulk.err" >&2; die "bulk run beside one-id clients failed ($kind)"; }
+  record "fair_$kind.p999" katsubushi "$(json_field p999_us "$one")"
+  record "fair_$kind.max" katsubushi "$(json_field max_us "$one")"
+  record "fair_$kind.share" katsubushi "$(awk -v a="$(json_field ids_per_s "$beside")" \
+    -v b="$(json_field ids_per_s "$alone")" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')"
+  say "  $kind: one-id p99.9 $(json_field p999_us "$one") µs, max $(json_field max_us "$one") µs;" \
+    "bulk $(json_field ids_per_s "$alone") ids/s alone, $(json_field ids_per_s "$beside") beside"
+}
+if $fairness; then
+  fair_lead=$(awk -v w="$warmup" 'BEGIN { sub(/s$/, "", w); printf "%.2f", w + 0.5 }')
+  fair_bulk_duration=$(awk -v d="$duration" -v l="$fair_lead" 'BEGIN { sub(/s$/, "", d); printf "%.2fs", d + l + 1 }')
+  fair_port=$(free_port) fair_http=$(free_port)
+  "$daemon_bin" -worker-id 3 -port "$fair_port" -http-port "$fair_http" -threads "$threads" \
+    -max-keys-per-get "$fair_keys" -max-line-bytes 16777216 >"$work/fair.log" 2>&1 &
+  fair_pid=$!
+  pids+=("$fair_pid")
+  wait_listening "$fair_pid" "$fair_port" "$work/fair.log" || die "the fairness daemon did not start"
+  wait_listening "$fair_pid" "$fair_http" "$work/fair.log" || die "the fairness daemon's HTTP port did not open"
+  for round in $(seq "$rounds"); do
+    say "round $round/$rounds: fairness (a bulk client alone, then beside 4 one-id clients)"
+    fair_run text "$fair_port" -keys "$fair_keys" -key-prefix ""
+    fair_run binary "$fair_port" -proto binary -keys 100000
+    fair_run http "$fair_http" -proto http -keys 1000
+  done
+  stop "$fair_pid"
+fi
 say "done in $(($(date +%s) - began)) s"
 
 # ---- the table ----
@@ -289,16 +363,27 @@ median() {
 }
 # fmt VALUE DECIMALS
 fmt() { [[ $1 == n/a ]] && echo n/a || LC_ALL=C printf "%.${2}f" "$1"; }
-# row LABEL KEY DECIMALS
+# row LABEL KEY DECIMALS higher|lower: a cell per server, then this daemon's
+# figure over the better of the others' (the larger when higher is better).
 row() {
-  local label=$1 key=$2 decimals=$3 k m ratio
-  k=n/a m=n/a ratio=n/a
-  [[ -f "$work/res/$key.katsubushi" ]] && k=$(median "$work/res/$key.katsubushi")
-  [[ -f "$work/res/$key.memcached" ]] && m=$(median "$work/res/$key.memcached")
-  if [[ $k != n/a && $m != n/a ]]; then
-    ratio=$(awk -v a="$k" -v b="$m" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
+  local label=$1 key=$2 decimals=$3 better=$4 line server v mine=n/a best=n/a ratio=n/a
+  line="| $label |"
+  for server in "${servers[@]}"; do
+    v=n/a
+    [[ -f "$work/res/$key.$server" ]] && v=$(median "$work/res/$key.$server")
+    line+=" $(fmt "$v" "$decimals") |"
+    [[ $v == n/a ]] && continue
+    if [[ $server == katsubushi ]]; then
+      mine=$v
+    elif [[ $best == n/a ]] || awk -v a="$v" -v b="$best" -v h="$better" \
+      'BEGIN { exit !((h == "higher") ? a > b : a < b) }'; then
+      best=$v
+    fi
+  done
+  if [[ $mine != n/a && $best != n/a ]]; then
+    ratio=$(awk -v a="$mine" -v b="$best" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }')
   fi
-  echo "| $label | $(fmt "$k" "$decimals") | $(fmt "$m" "$decimals") | $ratio |"
+  echo "$line $ratio |"
 }
 
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -307,27 +392,59 @@ dirty=""
 if [[ -n "$(git -C "$repo" status --porcelain -- src CMakeLists.txt 2>/dev/null)" ]]; then
   dirty=" (with uncommitted changes under src/)"
 fi
-echo "katsubushi-cpp $commit$dirty vs $(memcached -V), both -threads/-t $threads"
+peers="$(memcached -V)"
+[[ -z "$go_bin" ]] || peers="go-katsubushi ($go_bin) and $peers"
+echo "katsubushi-cpp $commit$dirty vs $peers, all with $threads threads"
 echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, Linux $(uname -r); the bench runs on the same cores"
 echo "load average before the runs: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "median of $rounds rounds; each load run $duration after $warmup warm-up; ratio = katsubushi / memcached"
+echo "median of $rounds rounds; each load run $duration after $warmup warm-up;" \
+  "ratio = katsubushi-cpp / the better of the others"
 echo
-echo "| workload | katsubushi-cpp | memcached | ratio |"
-echo "|---|---|---|---|"
-row "1 conn, 1 at a time: requests/s (higher is better)" w1.rps 0
-row "1 conn, 1 at a time: p50 latency µs (lower is better)" w1.p50 1
-row "1 conn, 1 at a time: p99 latency µs (lower is better)" w1.p99 1
-row "1 conn, 1 at a time: server CPU µs/request (lower is better)" w1.cpu 2
-row "32 conns, 1 at a time: requests/s (higher is better)" w2.rps 0
-row "32 conns, 1 at a time: p99 latency µs (lower is better)" w2.p99 1
-row "32 conns, 1 at a time: server CPU µs/request (lower is better)" w2.cpu 2
-row "2 conns × depth 64: requests/s (higher is better)" w3.rps 0
-row "2 conns × depth 64: p99 latency µs (lower is better)" w3.p99 1
-row "2 conns × depth 64: server CPU µs/request (lower is better)" w3.cpu 2
-row "4 conns, $preload-key gets: ids/s (higher is better)" w4.ips 0
-row "4 conns, $preload-key gets: p99 latency µs per get (lower is better)" w4.p99 1
-row "4 conns, $preload-key gets: server CPU µs/id (lower is better)" w4.cpu_id 3
-row "$idle_conns idle conns: server RSS bytes/conn (lower is better)" idle 0
+header="| workload | katsubushi-cpp |"
+rule="|---|---|"
+for server in "${servers[@]:1}"; do
+  case $server in
+    go) header+=" go-katsubushi |" ;;
+    memcached) header+=" memcached |" ;;
+  esac
+  rule+="---|"
+done
+echo "$header ratio |"
+echo "$rule---|"
+row "1 conn, 1 at a time: requests/s (higher is better)" w1.rps 0 higher
+row "1 conn, 1 at a time: p50 latency µs (lower is better)" w1.p50 1 lower
+row "1 conn, 1 at a time: p99 latency µs (lower is better)" w1.p99 1 lower
+row "1 conn, 1 at a time: server CPU µs/request (lower is better)" w1.cpu 2 lower
+row "32 conns, 1 at a time: requests/s (higher is better)" w2.rps 0 higher
+row "32 conns, 1 at a time: p99 latency µs (lower is better)" w2.p99 1 lower
+row "32 conns, 1 at a time: server CPU µs/request (lower is better)" w2.cpu 2 lower
+row "200 conns, 1 at a time: requests/s (higher is better)" w5.rps 0 higher
+row "200 conns, 1 at a time: p99 latency µs (lower is better)" w5.p99 1 lower
+row "200 conns, 1 at a time: server CPU µs/request (lower is better)" w5.cpu 2 lower
+row "2 conns × depth 64: requests/s (higher is better)" w3.rps 0 higher
+row "2 conns × depth 64: p99 latency µs (lower is better)" w3.p99 1 lower
+row "2 conns × depth 64: server CPU µs/request (lower is better)" w3.cpu 2 lower
+row "4 conns, $preload-key gets: ids/s (higher is better)" w4.ips 0 higher
+row "4 conns, $preload-key gets: p99 latency µs per get (lower is better)" w4.p99 1 lower
+row "4 conns, $preload-key gets: server CPU µs/id (lower is better)" w4.cpu_id 3 lower
+row "$idle_conns idle conns: server RSS bytes/conn (lower is better)" idle 0 lower
 if $have_strace; then
-  row "1 conn, 1 at a time: server syscalls/request (lower is better)" syscalls 2
+  row "1 conn, 1 at a time: server syscalls/request (lower is better)" syscalls 2 lower
+fi
+if $fairness; then
+  echo
+  echo "Fairness (katsubushi-cpp only): 4 one-id clients beside one bulk client"
+  echo
+  echo "| bulk client | one-id p99.9 µs | one-id max µs | bulk ids/s beside them, % of alone |"
+  echo "|---|---|---|---|"
+  for kind in text binary http; do
+    case $kind in
+      text) label="a $fair_keys-key get in a loop" ;;
+      binary) label="binary GetKQ batches of 100,000 keys" ;;
+      http) label="HTTP /ids?n=1000 in a loop" ;;
+    esac
+    echo "| $label | $(fmt "$(median "$work/res/fair_$kind.p999.katsubushi")" 0) |" \
+      "$(fmt "$(median "$work/res/fair_$kind.max.katsubushi")" 0) |" \
+      "$(fmt "$(median "$work/res/fair_$kind.share.katsubushi")" 1) |"
+  done
 fi
