@@ -66,7 +66,8 @@ void TextSession::process(service::InputBuffer& in, service::OutputBuffer& out) 
       case LineFramer::Result::need_more:
         if (end_of_input_) {
           handle_last_line(in, out);
-        } else if (in.pending().size() >= kScanAheadFromBytes) {
+        } else if (in.pending().size() >=
+                   std::min(kScanAheadFromBytes, limits_.max_line_bytes / 4)) {
           scan_ahead(in.pending());
         }
         return;
