@@ -27,16 +27,22 @@ std::size_t drain(IdService& ids, std::size_t slice) {
   }
 }
 
+// Two sessions' IdServices on one generator, its clock in the test's hands.
+struct TwoSessions {
+  id::ManualClock clock{kStart};
+  id::IdGenerator generator{clock, 3};
+  ProtocolCounters counters;
+  IdService first{generator, counters};
+  IdService second{generator, counters};
+};
+
 // A bulk session (a 2 M-key get) beside a one-id session on the same
 // generator: once the one-id session has found a millisecond used up, the
 // bulk session stops short of the end of each millisecond and the one-id
 // session finds ids there, without waiting for the next millisecond.
 TEST(IdServiceFairShare, ABulkSessionLeavesTheEndOfTheMillisecondToOthers) {
-  id::ManualClock clock(kStart);
-  id::IdGenerator generator(clock, 3);
-  ProtocolCounters counters;
-  IdService bulk(generator, counters);
-  IdService one(generator, counters);
+  TwoSessions rig;
+  auto& [clock, generator, counters, bulk, one] = rig;
   std::uint64_t id = 0;
 
   EXPECT_EQ(drain(bulk, 256), id::kMaxSequence + 1u);  // alone, all of it
@@ -54,11 +60,8 @@ TEST(IdServiceFairShare, ABulkSessionLeavesTheEndOfTheMillisecondToOthers) {
 // A session under kBulkAfterIds ids a millisecond (a 100-key get at a time)
 // is not held back: it can take the last ids of a millisecond.
 TEST(IdServiceFairShare, ASessionUnderItsShareIsNotHeldBack) {
-  id::ManualClock clock(kStart);
-  id::IdGenerator generator(clock, 3);
-  ProtocolCounters counters;
-  IdService big(generator, counters);
-  IdService small(generator, counters);
+  TwoSessions rig;
+  auto& [clock, generator, counters, big, small] = rig;
   std::uint64_t id = 0;
   drain(big, 256);
   EXPECT_NE(small.issue_all({&id, 1}).not_before_unix_ms, 0);  // others are waiting now
