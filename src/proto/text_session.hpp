@@ -112,7 +112,7 @@ class TextSession {
   // A line still arriving is scanned ahead once this many bytes of it are in
   // (or a quarter of the line limit, when that is less: the fuzzer's short
   // lines take this path too).
-  static constexpr std::size_t kScanAheadFromBytes = 64 * 1024;
+  static constexpr std::size_t kScanAheadFromBytes = std::size_t{64} * 1024;
 };
 
 }  // namespace katsubushi::proto
