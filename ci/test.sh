@@ -134,6 +134,16 @@ if ! skipped tsan; then
   if build tsan katsubushi katsubushi-dump katsubushi_unit_tests katsubushi_daemon_tests \
       katsubushi_lease_tests; then
     TSAN_OPTIONS=halt_on_error=1 run_ctest "tsan tests" tsan -L tsan
+    # The tsan preset builds its unit-test executable from the files that
+    # hold tsan tests (CMakePresets.json): a tsan test added elsewhere would
+    # silently not run. The release run counted the label's tests.
+    want=$(sed -nE 's/^tsan +=.*\(([0-9]+) tests?\)$/\1/p' "$logdir/release-ctest.log" 2>/dev/null)
+    got=$(sed -nE 's/.* tests failed out of ([0-9]+)$/\1/p' "$logdir/tsan-ctest.log" | tail -n 1)
+    if [ -n "$want" ] && [ "$want" != "${got:-0}" ]; then
+      echo "tsan: ran ${got:-0} tests, the release build has $want labelled tsan" \
+        "(a file holding tsan tests is missing from KATSUBUSHI_UNIT_TEST_FILES)" >&2
+      failed=$((failed + 1)); failed_stages+=("tsan (ran ${got:-0} of $want tests)")
+    fi
   fi
 fi
 
