@@ -47,6 +47,10 @@ struct TextCommand {
 // The keys of a get, split (tests and tools; the session walks them in place).
 std::vector<std::string_view> split_keys(std::string_view keys);
 
+// Whether a request line's first token names a get ("get" or "gets", any
+// case): what parse_text_line() and the session's scan ahead both ask.
+bool is_get_name(std::string_view name) noexcept;
+
 // memcached's key rule: 1..250 bytes, no control bytes, no space and no DEL.
 bool valid_key(std::string_view key) noexcept;
 

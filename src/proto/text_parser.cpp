@@ -136,6 +136,10 @@ void GetKeyScan::feed(std::string_view bytes) noexcept {
   for (; p < end; ++p) feed_byte(static_cast<unsigned char>(*p));
 }
 
+bool is_get_name(std::string_view name) noexcept {
+  return service::iequals_ascii(name, "get") || service::iequals_ascii(name, "gets");
+}
+
 bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
   for (const char ch : key) {
@@ -159,7 +163,7 @@ void parse_text_line(std::string_view line, TextCommand& out, const KeysScannedA
   std::string_view name;
   if (!tokens.next(name)) return;
 
-  if (service::iequals_ascii(name, "get") || service::iequals_ascii(name, "gets")) {
+  if (is_get_name(name)) {
     out.kind = name.size() == 3 ? TextCommandKind::get : TextCommandKind::gets;
     out.keys = line.substr(tokens.position());
     GetKeyScan scan;

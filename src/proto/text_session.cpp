@@ -194,7 +194,7 @@ void TextSession::scan_ahead(std::string_view pending) {
     TextTokenizer tokens(pending);
     std::string_view name;
     if (!tokens.next(name) || tokens.position() == pending.size()) return;
-    if (!service::iequals_ascii(name, "get") && !service::iequals_ascii(name, "gets")) {
+    if (!is_get_name(name)) {
       not_a_get_ahead_ = true;
       return;
     }
