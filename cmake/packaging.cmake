@@ -3,6 +3,11 @@
 # katsubushi-bench, and katsubushi-conform with its cases.
 install(TARGETS katsubushi katsubushi-dump katsubushi-bench katsubushi-conform
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The daemon's epoll build, which katsubushi runs where io_uring is refused
+# (README, Event loops): not a command of its own.
+if(TARGET katsubushi-epoll)
+  install(TARGETS katsubushi-epoll RUNTIME DESTINATION ${KATSUBUSHI_EPOLL_INSTALL_DIR})
+endif()
 install(DIRECTORY src/conform/cases/ DESTINATION ${KATSUBUSHI_CONFORM_CASES_INSTALL_DIR}
   FILES_MATCHING PATTERN "*.case")
 install(FILES dist/katsubushi.service dist/katsubushi.socket dist/katsubushi-http.socket
