@@ -16,7 +16,7 @@
 namespace katsubushi::client {
 
 struct Client::Impl {
-  Impl(std::vector<NamedTransport> transports, const Options& options, const Clock& clock);
+  Impl(std::vector<NamedTransport> transports, const Options& opts, const Clock& c);
 
   Fetched fetch(std::size_t n);
 

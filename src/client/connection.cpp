@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -19,7 +20,10 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16384;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  std::array<char, 256> buf{};
+  return ::strerror_r(err, buf.data(), buf.size());  // GNU: returns the text
+}
 
 // Waits for `events` on `fd` until `deadline`: 1 ready, 0 timed out, -1 error (errno).
 int wait_for(int fd, short events, SteadyTime deadline) {
@@ -123,7 +127,7 @@ Fault Connection::open(const Endpoint& endpoint, SteadyTime deadline, Connection
   return last;
 }
 
-Fault Connection::write_all(std::string_view bytes, SteadyTime deadline) {
+Fault Connection::write_all(std::string_view bytes, SteadyTime deadline) const {
   while (!bytes.empty()) {
     const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n > 0) {

@@ -30,7 +30,7 @@ class Connection {
   static Fault open(const Endpoint& endpoint, SteadyTime deadline, Connection& out);
 
   bool is_open() const noexcept { return fd_ >= 0; }
-  Fault write_all(std::string_view bytes, SteadyTime deadline);
+  Fault write_all(std::string_view bytes, SteadyTime deadline) const;
   // One line without its "\r\n" (or bare "\n"), at most kMaxReplyLineBytes.
   Fault read_line(std::string& line, SteadyTime deadline);
   // Exactly `n` bytes.

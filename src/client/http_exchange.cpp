@@ -10,7 +10,7 @@ namespace katsubushi::client {
 namespace {
 
 // n ids of at most 20 digits and a newline each.
-constexpr std::uint64_t kMaxBodyBytes = 64 * 1024;
+constexpr std::uint64_t kMaxBodyBytes = std::uint64_t{64} * 1024;
 constexpr int kMaxHeaderLines = 100;
 
 std::string lower(std::string s) {
