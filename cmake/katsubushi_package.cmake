@@ -4,7 +4,7 @@
 #     katsubushi::client         the client library, static (<katsubushi/client.hpp>, <katsubushi/client.h>)
 #     katsubushi::client_shared  the same, shared (libkatsubushi-client.so)
 #     katsubushi::id             the id layer: layout, clocks, the generator (<katsubushi/id/generator.hpp>)
-#   pkg-config katsubushi-client (the shared library; --static for the archive)
+#   pkg-config katsubushi-client (-lkatsubushi-client: the shared library where both are)
 include(CMakePackageConfigHelpers)
 set(KATSUBUSHI_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/katsubushi)
 set(KATSUBUSHI_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
