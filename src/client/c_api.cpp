@@ -80,7 +80,8 @@ void katsubushi_client_options_init(katsubushi_client_options* options) {
 int katsubushi_client_create(const char* servers, const katsubushi_client_options* options,
                              katsubushi_client** out, char* err, size_t err_len) {
   if (servers == nullptr || out == nullptr) {
-    return fail(KATSUBUSHI_CLIENT_INVALID_ARGUMENT, err, err_len, "servers and out must not be NULL");
+    return fail(KATSUBUSHI_CLIENT_INVALID_ARGUMENT, err, err_len,
+                "servers and out must not be NULL");
   }
   *out = nullptr;
   katsubushi_client_options given;
@@ -115,7 +116,8 @@ int katsubushi_client_fetch(katsubushi_client* client, uint64_t* id, char* err, 
 int katsubushi_client_fetch_multi(katsubushi_client* client, uint64_t* ids, size_t n, char* err,
                                   size_t err_len) {
   if (client == nullptr || ids == nullptr) {
-    return fail(KATSUBUSHI_CLIENT_INVALID_ARGUMENT, err, err_len, "client and ids must not be NULL");
+    return fail(KATSUBUSHI_CLIENT_INVALID_ARGUMENT, err, err_len,
+                "client and ids must not be NULL");
   }
   auto got = client->client.try_fetch(n);
   if (!got) {
@@ -132,13 +134,20 @@ int katsubushi_client_fetch_multi(katsubushi_client* client, uint64_t* ids, size
 
 const char* katsubushi_client_status_name(int status) {
   switch (status) {
-    case KATSUBUSHI_CLIENT_OK: return "ok";
-    case KATSUBUSHI_CLIENT_NO_SERVER_ANSWERED: return "no server answered";
-    case KATSUBUSHI_CLIENT_INVALID_ARGUMENT: return "invalid argument";
-    case KATSUBUSHI_CLIENT_BAD_SERVER_LIST: return "bad server list";
-    case KATSUBUSHI_CLIENT_NO_MEMORY: return "out of memory";
-    case KATSUBUSHI_CLIENT_INTERNAL_ERROR: return "internal error";
-    default: return "unknown status";
+    case KATSUBUSHI_CLIENT_OK:
+      return "ok";
+    case KATSUBUSHI_CLIENT_NO_SERVER_ANSWERED:
+      return "no server answered";
+    case KATSUBUSHI_CLIENT_INVALID_ARGUMENT:
+      return "invalid argument";
+    case KATSUBUSHI_CLIENT_BAD_SERVER_LIST:
+      return "bad server list";
+    case KATSUBUSHI_CLIENT_NO_MEMORY:
+      return "out of memory";
+    case KATSUBUSHI_CLIENT_INTERNAL_ERROR:
+      return "internal error";
+    default:
+      return "unknown status";
   }
 }
 

@@ -14,9 +14,12 @@ class ClientCategory final : public std::error_category {
   const char* name() const noexcept override { return "katsubushi.client"; }
   std::string message(int v) const override {
     switch (static_cast<Errc>(v)) {
-      case Errc::no_server_answered: return "no server gave an id within the deadline";
-      case Errc::invalid_argument: return "invalid argument";
-      case Errc::bad_server_list: return "bad server list";
+      case Errc::no_server_answered:
+        return "no server gave an id within the deadline";
+      case Errc::invalid_argument:
+        return "invalid argument";
+      case Errc::bad_server_list:
+        return "bad server list";
     }
     return "unknown error";
   }
@@ -43,7 +46,9 @@ const std::error_category& client_category() noexcept {
   return category;
 }
 
-std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), client_category()}; }
+std::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), client_category()};
+}
 
 std::string Fetched::message() const {
   if (!error) return "ok";
@@ -78,9 +83,10 @@ std::string check_options(const Options& o) {
   return {};
 }
 
-Client::Impl::Impl(std::vector<NamedTransport> transports, const Options& opts,
-                   const Clock& c)
-    : options(opts), clock(c), failover(std::move(transports), failover_options(opts), c),
+Client::Impl::Impl(std::vector<NamedTransport> transports, const Options& opts, const Clock& c)
+    : options(opts),
+      clock(c),
+      failover(std::move(transports), failover_options(opts), c),
       prefetch(opts.prefetch, opts.prefetch_max_age) {
   for (std::size_t i = 0; i < failover.size(); ++i) names.push_back(failover.name(i));
 }

@@ -35,8 +35,8 @@ void expect_ids_of(const std::vector<std::uint64_t>& ids, std::size_t n, std::ui
 TEST(ClientDaemon, EveryProtocolAndSocketKindServesCheckedIds) {
   const std::uint16_t http_port = free_tcp_port();
   DaemonProcess daemon;
-  ASSERT_TRUE(daemon.start_tcp({"-worker-id=61", "-threads=2",
-                                "-http-port=" + std::to_string(http_port)}))
+  ASSERT_TRUE(
+      daemon.start_tcp({"-worker-id=61", "-threads=2", "-http-port=" + std::to_string(http_port)}))
       << daemon.log();
   TempDir dir;
   const auto sock = (dir.path() / "k.sock").string();
@@ -151,10 +151,8 @@ TEST(ClientDaemon, AServerWhoseIdsFailTheCheckIsPassedOver) {
                               std::chrono::system_clock::now().time_since_epoch())
                               .count() -
                           id::kEpochUnixMs + 3'600'000;
-    const std::uint64_t id = round++ == 0 ? 0
-                                          : id::encode({.timestamp_ms = ahead_ms,
-                                                        .worker_id = 9,
-                                                        .sequence = 0});
+    const std::uint64_t id =
+        round++ == 0 ? 0 : id::encode({.timestamp_ms = ahead_ms, .worker_id = 9, .sequence = 0});
     return get_reply(keys, std::vector<std::uint64_t>(keys.size(), id));
   });
   ASSERT_NE(bad.port(), 0);

@@ -119,8 +119,7 @@ TEST(Client, ThreadsSharingOneClientNeverGetTheSameId) {
   EXPECT_EQ(all.size(), std::size_t{kThreads} * kEach);
   const auto s = client.stats();
   EXPECT_EQ(s.ids_handed_out, std::uint64_t{kThreads} * kEach);
-  EXPECT_EQ(s.ids_handed_out + s.prefetched + s.prefetch_expired + s.ids_discarded,
-            s.ids_fetched);
+  EXPECT_EQ(s.ids_handed_out + s.prefetched + s.prefetch_expired + s.ids_discarded, s.ids_fetched);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 namespace katsubushi::client {
 
@@ -18,7 +19,21 @@ class Clock {
   virtual void sleep_until(SteadyTime t) const = 0;
 };
 
+class SystemClock final : public Clock {
+ public:
+  SteadyTime now() const override { return std::chrono::steady_clock::now(); }
+  std::int64_t unix_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  void sleep_until(SteadyTime t) const override { std::this_thread::sleep_until(t); }
+};
+
 // The real clocks.
-const Clock& system_clock() noexcept;
+inline const Clock& system_clock() noexcept {
+  static const SystemClock clock;
+  return clock;
+}
 
 }  // namespace katsubushi::client

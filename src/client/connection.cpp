@@ -28,8 +28,8 @@ std::string errno_text(int err) {
 // Waits for `events` on `fd` until `deadline`: 1 ready, 0 timed out, -1 error (errno).
 int wait_for(int fd, short events, SteadyTime deadline) {
   for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return 0;
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
@@ -54,14 +54,17 @@ Fault connect_before(int fd, const sockaddr* addr, socklen_t len, SteadyTime dea
   return {};
 }
 
-int new_socket(int family) { return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+int new_socket(int family) {
+  return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
 
 }  // namespace
 
 Connection::~Connection() { close(); }
 
 Connection::Connection(Connection&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), in_(std::move(other.in_)),
+    : fd_(std::exchange(other.fd_, -1)),
+      in_(std::move(other.in_)),
       pos_(std::exchange(other.pos_, 0)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {

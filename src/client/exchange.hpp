@@ -5,6 +5,7 @@
 // a failed exchange leaves the connection out of step, so it is closed.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -33,6 +34,13 @@ ExchangeResult http_exchange(Connection& conn, const ServerAddress& server, std:
                              SteadyTime deadline, std::vector<std::uint64_t>& ids);
 
 // A decimal id: 1 to 20 digits that fit 64 bits, nothing else.
-bool parse_decimal_id(std::string_view text, std::uint64_t& id) noexcept;
+inline bool parse_decimal_id(std::string_view text, std::uint64_t& id) noexcept {
+  if (text.empty() || text.size() > 20) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
 
 }  // namespace katsubushi::client

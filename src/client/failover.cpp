@@ -6,9 +6,11 @@
 
 namespace katsubushi::client {
 
-Failover::Failover(std::vector<NamedTransport> servers, FailoverOptions options,
-                   const Clock& clock)
-    : servers_(std::move(servers)), options_(options), clock_(clock), health_(servers_.size()),
+Failover::Failover(std::vector<NamedTransport> servers, FailoverOptions options, const Clock& clock)
+    : servers_(std::move(servers)),
+      options_(options),
+      clock_(clock),
+      health_(servers_.size()),
       jitter_rng_(std::random_device{}()) {}
 
 bool Failover::backing_off(std::size_t i) const {
@@ -50,8 +52,7 @@ bool Failover::ask(std::size_t i, std::size_t n, SteadyTime deadline, BatchOutco
     ids.reserve(n);
     Fault fault = transport.fetch(n, std::min(deadline, now + options_.try_timeout), ids);
     if (!fault) {
-      if (auto why = check_ids(ids, n, clock_.unix_ms(), options_.max_future_skew);
-          !why.empty()) {
+      if (auto why = check_ids(ids, n, clock_.unix_ms(), options_.max_future_skew); !why.empty()) {
         out.refused_ids += ids.size();
         const auto code = ids.size() == n ? TryErrc::bad_id : TryErrc::wrong_count;
         fault = {code, std::move(why)};
@@ -95,9 +96,9 @@ BatchOutcome Failover::fetch(std::size_t n, SteadyTime deadline) {
     clock_.sleep_until(std::min(resume, deadline));
   }
   for (std::size_t i = 0; i < servers_.size(); ++i) {
-    out.failures.push_back(
-        {servers_[i].name, last_reason[i].empty() ? "not asked before the deadline"
-                                                   : last_reason[i]});
+    out.failures.push_back({servers_[i].name, last_reason[i].empty()
+                                                  ? "not asked before the deadline"
+                                                  : last_reason[i]});
   }
   return out;
 }

@@ -36,10 +36,10 @@ struct NamedTransport {
 };
 
 struct BatchOutcome {
-  std::vector<std::uint64_t> ids;      // checked; empty on failure
+  std::vector<std::uint64_t> ids;       // checked; empty on failure
   std::vector<ServerFailure> failures;  // the last failure of each server asked, list order
   std::uint64_t failed_tries = 0;
-  std::uint64_t refused_ids = 0;       // ids received that failed the check
+  std::uint64_t refused_ids = 0;  // ids received that failed the check
 };
 
 class Failover {
@@ -70,7 +70,7 @@ class Failover {
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::vector<ServerHealth> health_;  // guarded by mutex_
-  std::minstd_rand jitter_rng_;        // guarded by mutex_
+  std::minstd_rand jitter_rng_;       // guarded by mutex_
 };
 
 }  // namespace katsubushi::client

@@ -118,7 +118,7 @@ TEST_F(FailoverTest, WhenEveryServerBacksOffTheOneEndingFirstIsAsked) {
 TEST_F(FailoverTest, AServerBackingOffIsAskedWhenTheOthersFail) {
   s0.set_mode(Mode::refuse);
   ASSERT_EQ(worker(fetch()), 2u);  // s0 backs off now
-  s0.set_mode(Mode::healthy);     // restarted, but its backoff runs on
+  s0.set_mode(Mode::healthy);      // restarted, but its backoff runs on
   s1.set_mode(Mode::refuse);
   s2.set_mode(Mode::refuse);
   const auto got = fetch();

@@ -63,13 +63,19 @@ class FakeServer final : public Transport {
     ++calls_;
     clock_.advance(latency_);
     switch (mode_) {
-      case Mode::refuse: return {TryErrc::connect_failed, "refused (fake)"};
-      case Mode::bad_ids: ids.assign(n, 0); return {};
-      case Mode::short_reply: n = n > 1 ? n - 1 : 0; break;
+      case Mode::refuse:
+        return {TryErrc::connect_failed, "refused (fake)"};
+      case Mode::bad_ids:
+        ids.assign(n, 0);
+        return {};
+      case Mode::short_reply:
+        n = n > 1 ? n - 1 : 0;
+        break;
       case Mode::future_ids:
         for (std::size_t i = 0; i < n; ++i) ids.push_back(make(clock_.unix_ms() + 60000));
         return {};
-      case Mode::healthy: break;
+      case Mode::healthy:
+        break;
     }
     for (std::size_t i = 0; i < n; ++i) ids.push_back(make(clock_.unix_ms()));
     return {};

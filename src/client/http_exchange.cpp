@@ -30,8 +30,9 @@ std::string host_header(const ServerAddress& server) {
 
 ExchangeResult http_exchange(Connection& conn, const ServerAddress& server, std::size_t n,
                              SteadyTime deadline, std::vector<std::uint64_t>& ids) {
-  const std::string request = "GET /ids?n=" + std::to_string(n) + " HTTP/1.1\r\nHost: " +
-                              host_header(server) + "\r\nAccept: text/plain\r\n\r\n";
+  const std::string request = "GET /ids?n=" + std::to_string(n) +
+                              " HTTP/1.1\r\nHost: " + host_header(server) +
+                              "\r\nAccept: text/plain\r\n\r\n";
   if (auto f = conn.write_all(request, deadline)) return {f};
   std::string line;
   if (auto f = conn.read_line(line, deadline)) return {f};

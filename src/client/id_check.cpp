@@ -18,8 +18,8 @@ std::string check_ids(std::span<const std::uint64_t> ids, std::size_t asked,
     const auto parts = id::decode(value);
     if (parts.worker_id == 0) return "id " + name + " has worker id 0";
     if (parts.timestamp_ms > latest_ms) {
-      return "id " + name + " is from " + std::to_string(parts.timestamp_ms - latest_ms +
-                                                         max_future_skew.count()) +
+      return "id " + name + " is from " +
+             std::to_string(parts.timestamp_ms - latest_ms + max_future_skew.count()) +
              " ms in the future";
     }
     if (value <= previous) return "id " + name + " not above the one before it in the reply";

@@ -94,8 +94,8 @@ std::string parse_entry(std::string_view entry, ServerAddress& out) {
   if (auto err = parse_host_port(rest, out.endpoint); !err.empty()) return err;
   const std::string_view canonical = scheme != nullptr ? scheme->canonical : "memcached://";
   const bool v6 = out.endpoint.host.find(':') != std::string::npos;
-  out.name = std::string(canonical) + (v6 ? "[" : "") + out.endpoint.host + (v6 ? "]" : "") +
-             ":" + std::to_string(out.endpoint.port);
+  out.name = std::string(canonical) + (v6 ? "[" : "") + out.endpoint.host + (v6 ? "]" : "") + ":" +
+             std::to_string(out.endpoint.port);
   return {};
 }
 

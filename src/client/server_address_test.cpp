@@ -13,10 +13,10 @@ TEST(ServerList, ParsesEveryScheme) {
   ASSERT_EQ(p.servers.size(), 8u);
   std::vector<std::string> names;
   for (const auto& s : p.servers) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "memcached://127.0.0.1:11212", "memcached://a.example:1",
-                       "binary://[::1]:2", "http://h:8080", "unix:/run/k.sock",
-                       "binary+unix:/b.sock", "http+unix:/h.sock", "unix:/m.sock"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"memcached://127.0.0.1:11212", "memcached://a.example:1",
+                                      "binary://[::1]:2", "http://h:8080", "unix:/run/k.sock",
+                                      "binary+unix:/b.sock", "http+unix:/h.sock", "unix:/m.sock"}));
   EXPECT_EQ(p.servers[2].protocol, Protocol::memcached_binary);
   EXPECT_EQ(p.servers[2].endpoint.host, "::1");
   EXPECT_EQ(p.servers[2].endpoint.port, 2);

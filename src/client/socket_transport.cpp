@@ -8,9 +8,12 @@ namespace {
 
 Exchange exchange_for(Protocol p) {
   switch (p) {
-    case Protocol::memcached_binary: return binary_exchange;
-    case Protocol::http: return http_exchange;
-    case Protocol::memcached_text: break;
+    case Protocol::memcached_binary:
+      return binary_exchange;
+    case Protocol::http:
+      return http_exchange;
+    case Protocol::memcached_text:
+      break;
   }
   return text_exchange;
 }
@@ -19,8 +22,10 @@ Exchange exchange_for(Protocol p) {
 
 SocketTransport::SocketTransport(ServerAddress server, std::chrono::milliseconds connect_timeout,
                                  std::size_t max_idle)
-    : server_(std::move(server)), exchange_(exchange_for(server_.protocol)),
-      connect_timeout_(connect_timeout), max_idle_(max_idle) {}
+    : server_(std::move(server)),
+      exchange_(exchange_for(server_.protocol)),
+      connect_timeout_(connect_timeout),
+      max_idle_(max_idle) {}
 
 Fault SocketTransport::fetch(std::size_t n, SteadyTime deadline, std::vector<std::uint64_t>& ids) {
   Connection conn;

@@ -34,8 +34,8 @@ ExchangeResult text_exchange(Connection& conn, const ServerAddress& /*server*/, 
     const std::string head = "VALUE " + key_of(i, n) + " ";
     if (line.rfind(head, 0) != 0) {
       if (line == "END") {
-        return {{TryErrc::wrong_count, std::to_string(i) + " ids where " + std::to_string(n) +
-                                           " were asked"}};
+        return {{TryErrc::wrong_count,
+                 std::to_string(i) + " ids where " + std::to_string(n) + " were asked"}};
       }
       return {refusal(line)};
     }
@@ -44,10 +44,10 @@ ExchangeResult text_exchange(Connection& conn, const ServerAddress& /*server*/, 
     if (flags_end == std::string::npos) return {{TryErrc::bad_reply, line.substr(0, 200)}};
     const auto len_end = line.find(' ', flags_end + 1);
     std::uint64_t len = 0;
-    if (!parse_decimal_id(line.substr(flags_end + 1, len_end == std::string::npos
-                                                          ? std::string::npos
-                                                          : len_end - flags_end - 1),
-                          len) ||
+    if (!parse_decimal_id(
+            line.substr(flags_end + 1,
+                        len_end == std::string::npos ? std::string::npos : len_end - flags_end - 1),
+            len) ||
         len == 0 || len > 20) {
       return {{TryErrc::bad_reply, line.substr(0, 200)}};
     }

@@ -8,14 +8,22 @@ class TryCategory final : public std::error_category {
   const char* name() const noexcept override { return "katsubushi.client.try"; }
   std::string message(int v) const override {
     switch (static_cast<TryErrc>(v)) {
-      case TryErrc::connect_failed: return "connect failed";
-      case TryErrc::timed_out: return "timed out";
-      case TryErrc::closed: return "connection closed by the server";
-      case TryErrc::io_error: return "i/o error";
-      case TryErrc::bad_reply: return "malformed reply";
-      case TryErrc::server_error: return "server error";
-      case TryErrc::bad_id: return "id failed the check";
-      case TryErrc::wrong_count: return "wrong number of ids";
+      case TryErrc::connect_failed:
+        return "connect failed";
+      case TryErrc::timed_out:
+        return "timed out";
+      case TryErrc::closed:
+        return "connection closed by the server";
+      case TryErrc::io_error:
+        return "i/o error";
+      case TryErrc::bad_reply:
+        return "malformed reply";
+      case TryErrc::server_error:
+        return "server error";
+      case TryErrc::bad_id:
+        return "id failed the check";
+      case TryErrc::wrong_count:
+        return "wrong number of ids";
     }
     return "unknown";
   }

@@ -17,12 +17,12 @@ namespace katsubushi::client {
 enum class TryErrc {
   connect_failed = 1,
   timed_out,
-  closed,         // the server closed the connection
+  closed,  // the server closed the connection
   io_error,
-  bad_reply,      // not the protocol's reply
-  server_error,   // the server said it cannot issue (SERVER_ERROR, 503, a status)
-  bad_id,         // an id that failed the check (id_check.hpp)
-  wrong_count,    // not as many ids as asked
+  bad_reply,     // not the protocol's reply
+  server_error,  // the server said it cannot issue (SERVER_ERROR, 503, a status)
+  bad_id,        // an id that failed the check (id_check.hpp)
+  wrong_count,   // not as many ids as asked
 };
 const std::error_category& try_category() noexcept;
 std::error_code make_error_code(TryErrc e) noexcept;

@@ -30,9 +30,10 @@ TEST(ClientCli, PrintsIdsOnePerLineAndChecksThem) {
   DaemonProcess daemon;
   ASSERT_TRUE(daemon.start_tcp({"-worker-id=71", "-threads=1"})) << daemon.log();
   const auto dead = free_tcp_port();
-  const auto r = run_client({"-servers", "127.0.0.1:" + std::to_string(dead) + ",binary://127.0.0.1:" +
-                                             std::to_string(daemon.port()),
-                             "-n", "5", "-check", "-timeout=3s"});
+  const auto r = run_client(
+      {"-servers",
+       "127.0.0.1:" + std::to_string(dead) + ",binary://127.0.0.1:" + std::to_string(daemon.port()),
+       "-n", "5", "-check", "-timeout=3s"});
   EXPECT_EQ(exit_code(r), 0) << r.err;
   const auto ids = lines(r.out);
   ASSERT_EQ(ids.size(), 5u) << r.out;
@@ -43,8 +44,8 @@ TEST(ClientCli, PrintsIdsOnePerLineAndChecksThem) {
 TEST(ClientCli, ExitsOneWithEachServersReasonWhenNoneAnswers) {
   const auto p1 = std::to_string(free_tcp_port());
   const auto p2 = std::to_string(free_tcp_port());
-  const auto r = run_client({"--servers=127.0.0.1:" + p1 + ",http://127.0.0.1:" + p2,
-                             "-timeout", "300ms"});
+  const auto r =
+      run_client({"--servers=127.0.0.1:" + p1 + ",http://127.0.0.1:" + p2, "-timeout", "300ms"});
   EXPECT_EQ(exit_code(r), 1) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("memcached://127.0.0.1:" + p1 + ": connect failed"), std::string::npos)

@@ -101,12 +101,13 @@ class KATSUBUSHI_CLIENT_API Error : public std::runtime_error {
 
 struct ClientStats {
   std::uint64_t ids_handed_out = 0;
-  std::uint64_t ids_fetched = 0;         // from servers, checked
-  std::uint64_t ids_refused = 0;         // failed the check (their server counted as failed)
-  std::uint64_t prefetch_expired = 0;    // dropped from the prefetch buffer, too old
-  std::uint64_t ids_discarded = 0;       // fetched, then neither handed out nor kept (a call that failed part-way)
-  std::uint64_t server_failures = 0;     // tries that failed
-  std::size_t prefetched = 0;            // in the buffer now
+  std::uint64_t ids_fetched = 0;       // from servers, checked
+  std::uint64_t ids_refused = 0;       // failed the check (their server counted as failed)
+  std::uint64_t prefetch_expired = 0;  // dropped from the prefetch buffer, too old
+  std::uint64_t ids_discarded =
+      0;  // fetched, then neither handed out nor kept (a call that failed part-way)
+  std::uint64_t server_failures = 0;  // tries that failed
+  std::size_t prefetched = 0;         // in the buffer now
 };
 
 class KATSUBUSHI_CLIENT_API Client {
