@@ -11,7 +11,8 @@
 #      -worker-id 1 -port <free loopback port>, katsubushi-client fetches an id
 #      from it, and SIGTERM ends it with status 0.
 # buildah keeps its storage (vfs: no overlay mount needed) in a temp dir of
-# its own, removed at the end with the image: nothing is left on the machine.
+# its own, removed at the end with the image: all that is left on the machine is
+# buildah's blob-info cache (/var/lib/containers/cache, a small database).
 # `podman run` is not used: it needs rlimits this sandbox refuses.
 #   ci/oci_image.sh [BUILD_DIR] [IMAGE_OUT]   (IMAGE_OUT: keep the oci-archive there)
 # Prints PASS/FAIL lines; exits non-zero on any failure. About 10 s.
