@@ -5,10 +5,13 @@
 #
 #   ci/bench-compare.sh [--go BIN] [--rounds N] [--threads T] [--duration D]
 #                       [--warmup W] [--idle-conns N] [--strace-requests N]
-#                       [--fair-keys K] [--no-fairness] [--install-deps]
+#                       [--fair-keys K] [--no-fairness] [--io-engine E]
+#                       [--install-deps]
 #
 # Every server runs on a free loopback port with the same thread count T
-# (default 2): this daemon as `-worker-id 1 -threads T -max-connections 20000`,
+# (default 2): this daemon as `-worker-id 1 -threads T -max-connections 20000
+# -io-engine E` (default auto: io_uring where the kernel allows it; --io-engine
+# epoll measures katsubushi-epoll, the fallback),
 # memcached as `-t T -c 20000 -U 0` with the bench's keys preloaded, so every
 # get hits, and go-katsubushi (--go, a binary built by
 # ../shared/anchors/build-go-katsubushi.sh or any other) as
@@ -50,6 +53,7 @@ install_deps=false
 go_bin=""
 fair_keys=2000000
 fairness=true
+io_engine=auto
 # Keys the workloads ask for: memcached gets <prefix>0..<prefix>(preload-1).
 preload=100
 max_connections=20000
@@ -67,6 +71,7 @@ while [[ $# -gt 0 ]]; do
     --go) go_bin=$2; shift 2 ;;
     --fair-keys) fair_keys=$2; shift 2 ;;
     --no-fairness) fairness=false; shift ;;
+    --io-engine) io_engine=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench-compare: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -177,7 +182,7 @@ start() {
     server_port=$(free_port)
     log="$work/$name.log"
     if [[ $name == katsubushi ]]; then
-      "$daemon_bin" -worker-id 1 -port "$server_port" -threads "$threads" \
+      "$daemon_bin" -worker-id 1 -port "$server_port" -threads "$threads" -io-engine "$io_engine" \
         -max-connections "$max_connections" >"$log" 2>&1 &
     elif [[ $name == go ]]; then
       GOMAXPROCS=$threads "$go_bin" -worker-id 2 -port "$server_port" >"$log" 2>&1 &
@@ -339,7 +344,7 @@ if $fairness; then
   fair_lead=$(awk -v w="$warmup" 'BEGIN { sub(/s$/, "", w); printf "%.2f", w + 0.5 }')
   fair_bulk_duration=$(awk -v d="$duration" -v l="$fair_lead" 'BEGIN { sub(/s$/, "", d); printf "%.2fs", d + l + 1 }')
   fair_port=$(free_port) fair_http=$(free_port)
-  "$daemon_bin" -worker-id 3 -port "$fair_port" -http-port "$fair_http" -threads "$threads" \
+  "$daemon_bin" -worker-id 3 -port "$fair_port" -http-port "$fair_http" -threads "$threads" -io-engine "$io_engine" \
     -max-keys-per-get "$fair_keys" -max-line-bytes 16777216 >"$work/fair.log" 2>&1 &
   fair_pid=$!
   pids+=("$fair_pid")
@@ -394,7 +399,7 @@ if [[ -n "$(git -C "$repo" status --porcelain -- src CMakeLists.txt 2>/dev/null)
 fi
 peers="$(memcached -V)"
 [[ -z "$go_bin" ]] || peers="go-katsubushi ($go_bin) and $peers"
-echo "katsubushi-cpp $commit$dirty vs $peers, all with $threads threads"
+echo "katsubushi-cpp $commit$dirty (-io-engine $io_engine) vs $peers, all with $threads threads"
 echo "machine: $(nproc) cores, ${cpu_model:-unknown CPU}, Linux $(uname -r); the bench runs on the same cores"
 echo "load average before the runs: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median of $rounds rounds; each load run $duration after $warmup warm-up;" \

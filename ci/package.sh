@@ -76,6 +76,13 @@ EOF
 }
 man_finds_page() { [ "$(man -w katsubushi 2>/dev/null)" = /usr/share/man/man1/katsubushi.1.gz ]; }
 prints_version() { /usr/bin/katsubushi -version | grep -q '^katsubushi version: [0-9]'; }
+# BIN -io-engine epoll: katsubushi runs the epoll build in its place, which
+# must be where it looks (beside it, or libexec/katsubushi/ from its bin/).
+runs_epoll_build() {
+  timeout -s TERM 3 "$1" -worker-id=1 -port=0 -io-engine=epoll >"$work/epoll.log" 2>&1
+  grep -q 'info event loops: epoll$' "$work/epoll.log" &&
+    grep -q 'listening on port' "$work/epoll.log" || { cat "$work/epoll.log"; false; }
+}
 dump_worker_id() { /usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":$2,"; }
 all_gone() {
   ! [ -e /usr/bin/katsubushi ] && ! [ -e /etc/default/katsubushi ] &&
@@ -122,10 +129,13 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
       share/man/man1/katsubushi.1.gz share/doc/katsubushi/README.md \
       lib/systemd/system/katsubushi.service lib/systemd/system/katsubushi.socket \
       lib/systemd/system/katsubushi-http.socket lib/systemd/system/katsubushi-grpc.socket \
-      etc/default/katsubushi bin/katsubushi-conform share/katsubushi/conform/binary/get.case; do
+      etc/default/katsubushi bin/katsubushi-conform share/katsubushi/conform/binary/get.case \
+      libexec/katsubushi/katsubushi-epoll; do
     check "cmake --install: $f" test -f "$prefix/$f"
   done
   check "cmake --install: no test binaries" no_tests_in "$prefix/bin"
+  check "cmake --install: katsubushi -io-engine epoll runs libexec/katsubushi/katsubushi-epoll" \
+    runs_epoll_build "$prefix/bin/katsubushi"
   check "cmake --install: katsubushi-conform finds its cases from another directory" \
     conform_lists_cases "$prefix/bin/katsubushi-conform"
   for f in bin/katsubushi-client include/katsubushi/client.hpp include/katsubushi/client.h \
@@ -206,7 +216,7 @@ for f in /usr/bin/katsubushi /usr/bin/katsubushi-dump /usr/bin/katsubushi-bench 
     /usr/lib/systemd/system/katsubushi.service /usr/lib/systemd/system/katsubushi.socket \
     /usr/lib/systemd/system/katsubushi-http.socket /usr/lib/systemd/system/katsubushi-grpc.socket \
     /etc/default/katsubushi /usr/bin/katsubushi-conform \
-    /usr/share/katsubushi/conform/text/get.case; do
+    /usr/share/katsubushi/conform/text/get.case /usr/libexec/katsubushi/katsubushi-epoll; do
   check "installed: $f" test -f "$f"
 done
 check "installed: the service runs /usr/bin/katsubushi" \
@@ -219,6 +229,8 @@ else
   check "installed: man -w katsubushi" man_finds_page
 fi
 check "installed: katsubushi -version" prints_version
+check "installed: katsubushi -io-engine epoll runs /usr/libexec/katsubushi/katsubushi-epoll" \
+  runs_epoll_build /usr/bin/katsubushi
 if [ -n "$dev_deb" ]; then
   check "installed -dev: pkg-config --modversion katsubushi-client" pkg_config_finds_client
   check "installed -dev: the outside project builds against /usr" \

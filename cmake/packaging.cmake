@@ -9,6 +9,11 @@
 set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME daemon)
 install(TARGETS katsubushi katsubushi-dump katsubushi-bench katsubushi-conform katsubushi-client
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The daemon's epoll build, which katsubushi runs where io_uring is refused
+# (README, Event loops): not a command of its own.
+if(TARGET katsubushi-epoll)
+  install(TARGETS katsubushi-epoll RUNTIME DESTINATION ${KATSUBUSHI_EPOLL_INSTALL_DIR})
+endif()
 include(cmake/katsubushi_package.cmake)
 install(DIRECTORY src/conform/cases/ DESTINATION ${KATSUBUSHI_CONFORM_CASES_INSTALL_DIR}
   FILES_MATCHING PATTERN "*.case")

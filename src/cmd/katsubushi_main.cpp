@@ -19,6 +19,7 @@
 #include "process/logging.hpp"
 #include "process/memory.hpp"
 #include "state/reservations.hpp"
+#include "server/event_engine.hpp"
 #include "server/server.hpp"
 #include "process/stop_signals.hpp"
 #include "version.hpp"
@@ -96,6 +97,8 @@ int main(int argc, char** argv) {
   try {
     process::setup_logging(cfg.log_level, cfg.log_format);
     for (const auto& w : cfg.warnings) spdlog::warn("{}", w);
+    // Before anything is opened: katsubushi-epoll may take this process's place.
+    server::settle_event_engine(cfg, argv);
 
     id::SystemClock clock;
     // The daemon still starts (the clock may be put right), but say now why

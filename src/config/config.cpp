@@ -169,6 +169,9 @@ const std::vector<FlagSpec>& flag_specs() {
                     "at start, wait this long at most for the clock to pass the stored mark"),
       int_flag("threads", &Config::threads, kThreadsRange, Sign::allowed,
                "threads serving connections", "number of cores"),
+      choice_flag("io-engine", &Config::io_engine, {"auto", "io_uring", "epoll"},
+                  "event loops: auto (io_uring where the kernel allows it, else epoll), "
+                  "io_uring or epoll"),
       int_flag("max-connections", &Config::max_connections, kMaxConnectionsRange, Sign::allowed,
                "connections served at once; more are refused"),
       int_flag("max-line-bytes", &Config::max_line_bytes, kMaxLineBytesRange, Sign::allowed,

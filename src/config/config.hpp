@@ -44,6 +44,9 @@ struct Config {
   std::string state_file;
   std::chrono::nanoseconds max_clock_wait = kDefaultMaxClockWait;
   unsigned threads = 0;  // 0 until resolved: the number of cores
+  // The serving threads' event loop: auto (io_uring where the kernel allows it,
+  // else epoll), io_uring or epoll.
+  std::string io_engine = "auto";
   std::uint32_t max_connections = kDefaultMaxConnections;
   std::size_t max_line_bytes = kDefaultMaxLineBytes;
   std::chrono::nanoseconds shutdown_timeout = kDefaultShutdownTimeout;

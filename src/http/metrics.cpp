@@ -84,6 +84,8 @@ constexpr std::array kMetrics{
                MetricScale::milli_to_base},
     MetricInfo{"lease_store", "katsubushi_lease_store", info,
                "Where worker ids are leased from: none (-worker-id), redis or etcd.", "store"},
+    MetricInfo{"event_loop", "katsubushi_event_loop", info,
+               "The serving threads' event loops: io_uring, or epoll (-io-engine).", "loop"},
 };
 
 std::string_view type_name(MetricKind kind) {

@@ -284,16 +284,17 @@ int fds_at_start(const std::vector<std::string>& args) {
   return probe.open_fds() - 1;  // less the checking connection
 }
 
-// Each thread's event loop needs fds (epoll, eventfd, timerfd). They are
-// taken at start: a -threads the fd limit cannot hold is a clear start-up
-// error, never an abort in the middle of serving.
+// Each thread's event loop needs fds (an io_uring ring; or an epoll fd, an
+// eventfd and a timerfd). They are taken at start: a -threads the fd limit
+// cannot hold is a clear start-up error, never an abort in the middle of
+// serving.
 TEST(DaemonLimits, ThreadsTheFdLimitCannotHoldAreAStartUpError) {
-  const auto r = run_command(daemon_binary(), {"-worker-id=16", "-threads=64", "-port=0"}, {}, 10s,
-                             {.wrapper = {}, .fd_limit = 128});
+  const auto r = run_command(daemon_binary(), {"-worker-id=16", "-threads=200", "-port=0"}, {},
+                             10s, {.wrapper = {}, .fd_limit = 128});
   ASSERT_TRUE(r.status) << "it started and kept running\n" << r.err;
   EXPECT_TRUE(r.status->exited) << r.status->describe() << "\n" << r.err;
   EXPECT_EQ(r.status->code, 1) << r.err;
-  EXPECT_NE(r.err.find("-threads 64"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("-threads 200"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("raise the limit"), std::string::npos) << r.err;
 }
 

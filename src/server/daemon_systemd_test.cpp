@@ -280,6 +280,32 @@ TEST(DaemonSystemd, SocketActivatedGrpc) {
   EXPECT_TRUE(exit->clean()) << exit->describe() << "\n" << daemon.log();
 }
 
+// The socket systemd handed over is still the daemon's once katsubushi has
+// run katsubushi-epoll in its place (-io-engine epoll: the same process, so
+// LISTEN_PID still names it, and the fds are inherited).
+TEST(DaemonSystemd, SocketActivatedThroughTheEpollBuild) {
+#ifndef KATSUBUSHI_EPOLL_BIN
+  GTEST_SKIP() << "katsubushi-epoll is not built here; the release stage runs this";
+#endif
+  std::uint16_t port = 0;
+  const Fd listener(loopback_listener(port));
+  ASSERT_GE(listener.get(), 0);
+  DaemonProcess daemon;
+  daemon.set_listen_fds({{.fd = listener.get(), .name = "memcached"}});
+  ASSERT_TRUE(daemon.spawn({"-worker-id=44", "-threads=1", "-port=0", "-io-engine=epoll"}));
+  LoopbackClient c;
+  ASSERT_TRUE(c.connect_tcp("127.0.0.1", port));
+  const auto ids = request_ids(c, "get a");
+  ASSERT_TRUE(ids && ids->size() == 1) << daemon.log();
+  EXPECT_EQ(id::decode(ids->front().id).worker_id, 44u);
+  const auto stats = query_stats(c);
+  EXPECT_EQ(stats.count("event_loop") ? stats.at("event_loop") : "", "epoll") << daemon.log();
+  c.close();
+  const auto exit = daemon.stop(SIGTERM);
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->clean()) << exit->describe() << "\n" << daemon.log();
+}
+
 // One listening socket held by the test, as a socket unit holds it: daemon A
 // stops, clients connect while no daemon runs and wait in the backlog, and
 // daemon B, handed the same socket, answers every one of them.

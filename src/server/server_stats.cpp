@@ -9,6 +9,7 @@
 
 #include "config/duration.hpp"
 #include "id/kernel_clock.hpp"
+#include "server/event_engine.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -80,6 +81,7 @@ service::StatList ServerStats::general_stats() {
       {"clock_max_error_us", std::to_string(kernel.max_error_us)},
       {"store_clock_skew_ms", std::to_string(safety.store_clock_skew_ms)},
       {"lease_store", safety.lease_store},
+      {"event_loop", std::string(engine_name(kBuiltEngine))},
   };
 }
 
@@ -96,6 +98,7 @@ service::StatList ServerStats::settings_stats() {
       {"tcpport", config_.sock.empty() ? std::to_string(config_.port) : "0"},
       {"domain_socket", config_.sock.empty() ? "NULL" : config_.sock},
       {"num_threads", std::to_string(config_.threads)},
+      {"io_engine", config_.io_engine},
       {"idle_timeout", config::format_duration(config_.idle_timeout)},
       {"worker_id", std::to_string(generator_.worker_id())},
       {"max_line_bytes", std::to_string(config_.max_line_bytes)},

@@ -1,5 +1,7 @@
 #include "server/workers.hpp"
 
+#include "server/event_engine.hpp"
+
 #include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
@@ -46,11 +48,12 @@ std::size_t open_fd_count() {
   return n > 0 ? n - 1 : 0;  // less the iterator's own
 }
 
-// Each thread's event loop takes an epoll fd, an eventfd and a timerfd; the
-// signal set takes a pipe, the listeners one fd each, and at least one connection
-// should fit. Checked before any is made, so the message can name the
-// numbers; an allocation failing anyway is caught below.
-constexpr std::size_t kFdsPerThread = 3;
+// Each thread's event loop takes its fds (kFdsPerEventLoop: a ring, or an
+// epoll fd, an eventfd and a timerfd); the signal set takes a pipe, the
+// listeners one fd each, and at least one connection should fit. Checked
+// before any is made, so the message can name the numbers; an allocation
+// failing anyway is caught below.
+constexpr std::size_t kFdsPerThread = kFdsPerEventLoop;
 constexpr std::size_t kFdsBesideThreads = 2 + 2 + 1;
 
 }  // namespace

@@ -17,7 +17,7 @@
 namespace katsubushi::server {
 
 // One thread's event loop and its live connections. The loop's reactor (an
-// epoll fd, an eventfd and a timerfd) is created here, at start, by the timer:
+// io_uring ring; or an epoll fd, an eventfd and a timerfd) is created here, at start, by the timer:
 // created lazily by the first connection, it could fail for lack of fds
 // in the middle of serving.
 struct Worker {
