@@ -14,7 +14,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libcache-memcached-fast-perl python3-pymemcache libmemcached-tools ruby ruby-dalli \
   prometheus \
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio python3-protobuf \
-  libsystemd-dev liburing-dev systemd dpkg-dev groff-base man-db >/dev/null
+  libsystemd-dev liburing-dev systemd dpkg-dev groff-base man-db buildah >/dev/null
 # Node for the memjs client test (memjs itself comes from npm, into the build
 # tree); an image may already ship Node with its own npm.
 if ! command -v npm >/dev/null; then

@@ -12,7 +12,15 @@
 #      (run from another directory, finding its cases itself, writing JUnit
 #      XML), and exits 0 on SIGTERM;
 #   5. the package is purged, so the machine is left as found.
-# Ends with "package: N passed, N failed". Takes about half a minute.
+# And the client half: cmake --install also puts the client library, the id
+# layer, their headers, the CMake package and katsubushi-client.pc in the
+# prefix, and an outside project (ci/outside_project.sh) is built against it
+# and run over three daemons while two are killed; cpack also makes
+# katsubushi-dev, installed beside katsubushi, the outside project built
+# against /usr, and purged; an OCI image of the daemon is built from scratch
+# with buildah and its entrypoint run from the image's root file system
+# (ci/oci_image.sh).
+# Ends with "package: N passed, N failed". Takes about a minute.
 # usage: ci/package.sh [BUILD_DIR]   (default build/release)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -78,14 +86,33 @@ runs_epoll_build() {
 dump_worker_id() { /usr/bin/katsubushi-dump "$1" | grep -q "\"worker_id\":$2,"; }
 all_gone() {
   ! [ -e /usr/bin/katsubushi ] && ! [ -e /etc/default/katsubushi ] &&
-    ! dpkg-query -W -f='${Status}' katsubushi 2>/dev/null | grep -q installed
+    ! [ -e /usr/include/katsubushi ] &&
+    ! dpkg-query -W -f='${Status}' katsubushi 2>/dev/null | grep -q installed &&
+    ! dpkg-query -W -f='${Status}' katsubushi-dev 2>/dev/null | grep -q installed
+}
+# The -dev package: the library, headers, CMake package and .pc, nothing of the daemon's.
+dev_deb_contents() {
+  local f
+  for f in ./usr/include/katsubushi/client.hpp ./usr/include/katsubushi/client.h \
+      ./usr/include/katsubushi/id/generator.hpp ./usr/lib/libkatsubushi-client.a \
+      ./usr/lib/libkatsubushi-client.so ./usr/lib/libkatsubushi-id.a \
+      ./usr/lib/cmake/katsubushi/katsubushiConfig.cmake \
+      ./usr/lib/cmake/katsubushi/katsubushiConfigVersion.cmake \
+      ./usr/lib/pkgconfig/katsubushi-client.pc; do
+    grep -qxF "$f" "$work/dev-contents" || { echo "no $f in the -dev .deb"; return 1; }
+  done
+  ! grep -qE '/usr/bin/|/etc/' "$work/dev-contents"
+}
+daemon_deb_has_no_dev_files() { ! grep -qE '/usr/include/|\.a$|/cmake/|pkgconfig' "$work/contents"; }
+pkg_config_finds_client() {
+  [ "$(pkg-config --modversion katsubushi-client)" = "$(/usr/bin/katsubushi -version | sed -nE 's/^katsubushi version: ([0-9.]+).*/\1/p')" ]
 }
 summary() {
   echo "package: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
 purge() {
-  $SUDO apt-get purge -y -qq katsubushi >"$work/purge.log" 2>&1
+  $SUDO apt-get purge -y -qq katsubushi katsubushi-dev >"$work/purge.log" 2>&1
 }
 cleanup() {
   if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon"; fi
@@ -111,6 +138,14 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
     runs_epoll_build "$prefix/bin/katsubushi"
   check "cmake --install: katsubushi-conform finds its cases from another directory" \
     conform_lists_cases "$prefix/bin/katsubushi-conform"
+  for f in bin/katsubushi-client include/katsubushi/client.hpp include/katsubushi/client.h \
+      include/katsubushi/id/generator.hpp lib/libkatsubushi-client.a lib/libkatsubushi-client.so \
+      lib/libkatsubushi-id.a lib/cmake/katsubushi/katsubushiConfig.cmake \
+      lib/cmake/katsubushi/katsubushiConfigVersion.cmake lib/pkgconfig/katsubushi-client.pc; do
+    check "cmake --install: $f" test -e "$prefix/$f"
+  done
+  check "an outside project against the prefix (find_package, pkg-config), fetching while daemons die" \
+    ci/outside_project.sh "$prefix" "$build/katsubushi" "$work/outside-prefix"
   check "cmake --install: the service runs \$prefix/bin/katsubushi" \
     grep -qx "ExecStart=$prefix/bin/katsubushi" "$prefix/lib/systemd/system/katsubushi.service"
 else
@@ -152,12 +187,24 @@ check ".deb: the conformance cases" \
 check ".deb: Depends from dpkg-shlibdeps (Boost.JSON, hiredis, gRPC, protobuf, libsystemd)" \
   deb_depends_on_shared_libs
 check ".deb: /etc/default/katsubushi is a conffile" deb_conffiles /etc/default/katsubushi
+check ".deb: usr/bin/katsubushi-client" grep -qx './usr/bin/katsubushi-client' "$work/contents"
+check ".deb: nothing of the -dev package" daemon_deb_has_no_dev_files
+dev_deb=$(find "$work/cpack" -maxdepth 1 -name 'katsubushi-dev_*.deb' | head -n 1)
+if [ -n "$dev_deb" ]; then
+  pass "cpack wrote $(basename "$dev_deb")"
+  dpkg-deb -c "$dev_deb" | awk '{print $6}' >"$work/dev-contents"
+  echo "$(basename "$dev_deb"): $(du -k "$dev_deb" | cut -f1) KiB, Depends: $(dpkg-deb -f "$dev_deb" Depends)"
+  check "-dev .deb: library, headers, CMake package, .pc; no daemon files" dev_deb_contents
+else
+  ls "$work/cpack"
+  fail "cpack wrote katsubushi-dev_<version>_<arch>.deb"
+fi
 
 # 3. Install it as an operator would.
-if $SUDO apt-get install -y -qq --no-install-recommends "$deb" \
+if $SUDO apt-get install -y -qq --no-install-recommends "$deb" ${dev_deb:+"$dev_deb"} \
     >"$work/apt.log" 2>&1; then
   installed=1
-  pass "apt-get install ./$(basename "$deb")"
+  pass "apt-get install ./$(basename "$deb") ${dev_deb:+./$(basename "$dev_deb")}"
 else
   installed=1  # whatever got half-way is purged on exit
   tail -n 30 "$work/apt.log"
@@ -184,6 +231,11 @@ fi
 check "installed: katsubushi -version" prints_version
 check "installed: katsubushi -io-engine epoll runs /usr/libexec/katsubushi/katsubushi-epoll" \
   runs_epoll_build /usr/bin/katsubushi
+if [ -n "$dev_deb" ]; then
+  check "installed -dev: pkg-config --modversion katsubushi-client" pkg_config_finds_client
+  check "installed -dev: the outside project builds against /usr" \
+    ci/outside_project.sh /usr /usr/bin/katsubushi "$work/outside-usr" build-only
+fi
 
 # 4. Run the installed daemon once: an id over the memcached protocol, then SIGTERM.
 # A port free on both families, as the daemon listens on one dual-stack socket.
@@ -259,6 +311,10 @@ else
   cat "$work/purge.log"
   fail "apt-get purge katsubushi"
 fi
-check "purged: no /usr/bin/katsubushi, no /etc/default/katsubushi, no package" all_gone
+check "purged: no /usr/bin/katsubushi, no /etc/default/katsubushi, no /usr/include/katsubushi, no package" all_gone
+
+# 6. The OCI image: built from scratch, its entrypoint run from its root file system.
+check "OCI image (buildah from scratch; the entrypoint from the image's root file system serves ids)" \
+  ci/oci_image.sh "$build"
 
 summary

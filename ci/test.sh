@@ -162,7 +162,7 @@ fi
 
 if ! skipped chaos; then
   stage "chaos"
-  chaos/run --budget "${CHAOS_BUDGET:-130}" --bin "$root/build/release/katsubushi" 2>&1 |
+  chaos/run --budget "${CHAOS_BUDGET:-140}" --bin "$root/build/release/katsubushi" 2>&1 |
     tee "$logdir/chaos.log"
   count_summary "$logdir/chaos.log" "chaos"
   # The clients that die mid-request and mid-reply, and the storms, against

@@ -30,8 +30,11 @@ function(katsubushi_layer target)
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${folder} ${view}/${folder} SYMBOLIC)
   endforeach()
   add_library(${target} STATIC ${sources})
-  target_include_directories(${target} PUBLIC ${view})
-  target_link_libraries(${target} PUBLIC ${LAYER_USES} PRIVATE katsubushi_build_options)
+  # BUILD_INTERFACE: an installed layer (katsubushi::id) carries neither the
+  # view nor our warning and sanitizer options.
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${view}>)
+  target_link_libraries(${target} PUBLIC ${LAYER_USES}
+    PRIVATE $<BUILD_INTERFACE:katsubushi_build_options>)
   set_property(GLOBAL APPEND PROPERTY KATSUBUSHI_LAYERS ${target})
 endfunction()
 

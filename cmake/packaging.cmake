@@ -1,13 +1,20 @@
 # Included from the root CMakeLists.txt.
-# Installing: `cmake --install` and the .deb. The daemon, katsubushi-dump,
-# katsubushi-bench, and katsubushi-conform with its cases.
-install(TARGETS katsubushi katsubushi-dump katsubushi-bench katsubushi-conform
+# Installing: `cmake --install` and the .debs. Two components, one .deb each:
+#   daemon (package katsubushi): the daemon, katsubushi-dump, katsubushi-bench,
+#     katsubushi-client, and katsubushi-conform with its cases;
+#   dev (package katsubushi-dev): the client library (static and shared), the
+#     id layer (katsubushi::id, the generator to embed), their headers, the
+#     CMake package (cmake/katsubushi_package.cmake) and katsubushi-client.pc.
+# Every install() without a COMPONENT is the daemon's.
+set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME daemon)
+install(TARGETS katsubushi katsubushi-dump katsubushi-bench katsubushi-conform katsubushi-client
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The daemon's epoll build, which katsubushi runs where io_uring is refused
 # (README, Event loops): not a command of its own.
 if(TARGET katsubushi-epoll)
   install(TARGETS katsubushi-epoll RUNTIME DESTINATION ${KATSUBUSHI_EPOLL_INSTALL_DIR})
 endif()
+include(cmake/katsubushi_package.cmake)
 install(DIRECTORY src/conform/cases/ DESTINATION ${KATSUBUSHI_CONFORM_CASES_INSTALL_DIR}
   FILES_MATCHING PATTERN "*.case")
 install(FILES dist/katsubushi.service dist/katsubushi.socket dist/katsubushi-http.socket
@@ -62,6 +69,11 @@ set(KATSUBUSHI_DEB_MAINTAINER
 set(KATSUBUSHI_HOMEPAGE "" CACHE STRING "Homepage field of the .deb (empty: none)")
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME katsubushi)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL daemon dev)
+set(CPACK_DEBIAN_DAEMON_PACKAGE_NAME katsubushi)
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME katsubushi-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "unique 64-bit id server speaking the memcached protocol")
@@ -72,6 +84,15 @@ meta and binary protocols, HTTP and gRPC: a drop-in replacement for
 go-katsubushi (the same id layout, flags, environment variables and replies).
 The service is not enabled or started on installation: set a worker id in
 /etc/default/katsubushi first.]])
+# One package's description each: the summary line, then the long text.
+set(CPACK_DEBIAN_DAEMON_DESCRIPTION
+  "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}\n${CPACK_PACKAGE_DESCRIPTION}")
+set(CPACK_DEBIAN_DEV_DESCRIPTION [[
+client library and id generator for katsubushi id servers
+The katsubushi client library (C++20 and a C ABI, static and shared) that
+fetches ids from several katsubushi or go-katsubushi servers with failover,
+checking every id; and katsubushi::id, the id generator to embed. With the
+CMake package (find_package(katsubushi CONFIG)) and katsubushi-client.pc.]])
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -82,7 +103,8 @@ endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_SOURCE_DIR}/dist/deb/conffiles
+# The daemon's maintainer scripts and conffile; the -dev package has none.
+set(CPACK_DEBIAN_DAEMON_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_SOURCE_DIR}/dist/deb/conffiles
   ${CMAKE_CURRENT_SOURCE_DIR}/dist/deb/postinst ${CMAKE_CURRENT_SOURCE_DIR}/dist/deb/prerm
   ${CMAKE_CURRENT_SOURCE_DIR}/dist/deb/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -1,0 +1,46 @@
+# Included from cmake/packaging.cmake. The dev component: what a program
+# that fetches ids (or embeds the generator) builds against.
+#   find_package(katsubushi CONFIG REQUIRED)
+#     katsubushi::client         the client library, static (<katsubushi/client.hpp>, <katsubushi/client.h>)
+#     katsubushi::client_shared  the same, shared (libkatsubushi-client.so)
+#     katsubushi::id             the id layer: layout, clocks, the generator (<katsubushi/id/generator.hpp>)
+#   pkg-config katsubushi-client (-lkatsubushi-client: the shared library where both are)
+include(CMakePackageConfigHelpers)
+set(KATSUBUSHI_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/katsubushi)
+set(KATSUBUSHI_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The id layer's headers include each other as "id/...": installed under
+# include/katsubushi/id, with include/katsubushi on its include path.
+set_target_properties(katsubushi_id PROPERTIES EXPORT_NAME id OUTPUT_NAME katsubushi-id)
+target_include_directories(katsubushi_id INTERFACE
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/katsubushi>)
+target_compile_features(katsubushi_id INTERFACE cxx_std_20)
+
+install(TARGETS katsubushi_client katsubushi_client_shared katsubushi_id
+  EXPORT katsubushiTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev NAMELINK_COMPONENT dev
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES src/client/include/katsubushi/client.hpp src/client/include/katsubushi/client.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/katsubushi COMPONENT dev)
+file(GLOB KATSUBUSHI_ID_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/id/*.hpp)
+install(FILES ${KATSUBUSHI_ID_HEADERS}
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/katsubushi/id COMPONENT dev)
+install(EXPORT katsubushiTargets NAMESPACE katsubushi:: DESTINATION ${KATSUBUSHI_CMAKE_DIR}
+  COMPONENT dev)
+
+configure_package_config_file(cmake/katsubushiConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/katsubushiConfig.cmake INSTALL_DESTINATION ${KATSUBUSHI_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/katsubushiConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/katsubushiConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/katsubushiConfigVersion.cmake
+  DESTINATION ${KATSUBUSHI_CMAKE_DIR} COMPONENT dev)
+
+# katsubushi-client.pc, relocatable: its prefix is found from where it lies
+# (${pcfiledir}), so `cmake --install --prefix` anywhere needs no rewrite.
+file(RELATIVE_PATH KATSUBUSHI_PC_TO_PREFIX "/prefix/${KATSUBUSHI_PKGCONFIG_DIR}" "/prefix")
+string(REGEX REPLACE "/$" "" KATSUBUSHI_PC_TO_PREFIX "${KATSUBUSHI_PC_TO_PREFIX}")
+configure_file(cmake/katsubushi-client.pc.in ${CMAKE_CURRENT_BINARY_DIR}/katsubushi-client.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/katsubushi-client.pc
+  DESTINATION ${KATSUBUSHI_PKGCONFIG_DIR} COMPONENT dev)
