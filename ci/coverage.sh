@@ -11,7 +11,7 @@
 #   COVERAGE_CXX        g++ to build with (default: the preset's compiler)
 #   JOBS                parallel build and test jobs (default 2)
 #   RC_PARAMS           passed to the property tests; default here
-#                       max_success=150 (-O0 is slow; coverage saturates well before)
+#                       max_success=75 (-O0 is slow; coverage saturates well before)
 #
 # Prints, for src/id and src/proto, one line per file (lines, executed, %,
 # missing line numbers) and the directory's total. Coverage is reported, not
@@ -25,7 +25,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${COVERAGE_BUILD_DIR:-build/coverage}"
 [[ "$build" = /* ]] || build="$repo/$build"
 jobs="${JOBS:-2}"
-export RC_PARAMS="${RC_PARAMS:-max_success=150}"
+export RC_PARAMS="${RC_PARAMS:-max_success=75}"
 
 if ! command -v gcovr >/dev/null; then
   echo "coverage: gcovr not found (Debian/Ubuntu: apt-get install gcovr; or pip install gcovr)" >&2

@@ -7,7 +7,7 @@
 #   3. address+undefined sanitizer build: the same tests (property tests at 200 cases
 #      each instead of 1000: the release stage runs them in full)
 #   4. thread sanitizer build: the tests labelled tsan (multi-threaded generator, server)
-#   5. libFuzzer: every target for FUZZ_SECONDS (default 15) each: eight targets, bounded so the whole run stays under 60 min on 2 cores
+#   5. libFuzzer: every target for FUZZ_SECONDS (default 10) each: eight targets, bounded so the whole run stays under 60 min on 2 cores
 #   6. clients: real memcached and HTTP clients against the release binary (ci/clients.sh)
 #   7. chaos: the real release binary under dying clients and server faults; five
 #      of the scenarios again against katsubushi-epoll
@@ -149,8 +149,8 @@ if ! skipped tsan; then
 fi
 
 if ! skipped fuzz; then
-  stage "fuzzing (${FUZZ_SECONDS:-15} s per target)"
-  FUZZ_BUILD_DIR="$root/build/fuzz" ci/fuzz.sh "${FUZZ_SECONDS:-15}" 2>&1 | tee "$logdir/fuzz.log"
+  stage "fuzzing (${FUZZ_SECONDS:-10} s per target)"
+  FUZZ_BUILD_DIR="$root/build/fuzz" ci/fuzz.sh "${FUZZ_SECONDS:-10}" 2>&1 | tee "$logdir/fuzz.log"
   count_summary "$logdir/fuzz.log" "fuzz"
 fi
 
