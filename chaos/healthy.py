@@ -14,12 +14,13 @@ WORKER_MASK = 0x3FF
 
 class IdChecker:
     """Every id seen in one scenario: unique, strictly increasing on each
-    connection, of our worker id, and above `floor` (the ids issued before a
+    connection, of our worker id (or ids: -worker-id-count), and above `floor` (the ids issued before a
     restart) once one is set."""
 
     MAX_ERRORS = 5
 
-    def __init__(self, inject_duplicate=False):
+    def __init__(self, inject_duplicate=False, worker_ids=(WORKER_ID,)):
+        self.worker_ids = frozenset(worker_ids)
         self.lock = threading.Lock()
         self.seen = set()
         self.max_seen = 0
@@ -59,7 +60,7 @@ class IdChecker:
             self._error(f"duplicate id {i}")
         if i <= self.floor:
             self._error(f"id {i} not above {self.floor}, the highest before the restart")
-        if (i >> WORKER_SHIFT) & WORKER_MASK != WORKER_ID:
+        if (i >> WORKER_SHIFT) & WORKER_MASK not in self.worker_ids:
             self._error(f"id {i} has worker id {(i >> WORKER_SHIFT) & WORKER_MASK}")
         self.seen.add(i)
         conn.last = i

@@ -1,5 +1,6 @@
 """Faults on the Redis side of worker-id leases: Redis killed and restarted
-under load, and two daemons contending for one worker id. Each scenario runs
+under load, two daemons contending for one worker id, and one lease lost
+among several (-worker-id-count). Each scenario runs
 its own redis-server on a free loopback port and kills it at the end. Redis
 keeps an append-only file synced on every write, as a production Redis
 holding leases should: a SIGKILL then loses nothing (a Redis that loses its
@@ -81,6 +82,12 @@ class RedisProcess:
         except OSError:
             return []
         return ["redis: " + line for line in tail]
+
+    def cli(self, *args):
+        """A redis-cli command against this Redis; its reply, stripped."""
+        done = subprocess.run(["redis-cli", "-h", HOST, "-p", str(self.port), *args],
+                              capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout.strip()
 
     def stop(self):
         if self.proc is None:
@@ -277,4 +284,87 @@ class ContendedId(Scenario):
         return PipelineClose().act(ctx, n)
 
 
-SCENARIOS = [RedisRestart(), ContendedId()]
+class LoseOneOfK(Scenario):
+    """-worker-id-count K from Redis, and the middle id's key taken by
+    another holder under load: that id stops issuing at its next refresh,
+    the other K-1 serve on without an error, and every id stays unique and
+    increasing on its connection across the switch (the generator's cursor
+    moves on to the next held id inside a millisecond)."""
+
+    name = "lose-one-of-k"
+    summary = ("-worker-id-count 3 leased from Redis, one key taken by another holder under "
+               "load: that id stops, the two others serve on, ids unique and increasing")
+    count = 20000
+    seconds = 6.0
+    healthy_clients = 3
+    K = 3
+    LOST = WORKER_ID + 1  # the middle one: ids of both neighbours go on around it
+
+    def execute(self, env):
+        result = Result(self.name)
+        self.redis = RedisProcess(env.tmpdir, self.name)
+        daemon = checking = None
+        try:
+            with failures_recorded(result):
+                self.redis.start()
+                daemon = env.new_daemon(self.name, extra_args=[
+                    "-worker-id", "0", "-redis", self.redis.url(), "-worker-id-count",
+                    str(self.K), "-min-worker-id", str(WORKER_ID), "-max-worker-id",
+                    str(WORKER_ID + self.K - 1), "-lease-ttl", f"{LEASE_TTL_S}s"])
+                checking = daemon.start()
+                if not wait_until(lambda: first_line_of_get(daemon.port).startswith(b"VALUE"),
+                                  FIRST_ID_WAIT_S, interval=0.2):
+                    raise ChaosError(f"no id {FIRST_ID_WAIT_S:g}s after the daemon started")
+                if not wait_until(lambda: checking.stats().get("worker_ids_serving") ==
+                                  str(self.K), FIRST_ID_WAIT_S, interval=0.2):
+                    raise ChaosError(f"the daemon never served with all {self.K} worker ids")
+                checker = IdChecker(inject_duplicate=env.inject == "duplicate-id",
+                                    worker_ids=range(WORKER_ID, WORKER_ID + self.K))
+                ctx = Context(env, daemon, checking, checker, result)
+                self.taken = False
+                self.measured_run(ctx)
+                self.stop_cleanly(ctx)
+                if self.redis.cli("GET", f"chaos:id:{self.LOST}") != "someone-else":
+                    result.failures.append("the lost id's key was taken back from its holder")
+        finally:
+            end_daemon(result, daemon, checking)
+            self.redis.stop()
+            if result.failures:
+                result.log_tail += self.redis.log_tail()
+        return result
+
+    def act(self, ctx, n):
+        # The key changes hands while the load runs (once: the warm-up's act
+        # takes it, the measured one runs with it gone).
+        def take():
+            time.sleep(0.3)
+            self.redis.cli("SET", f"chaos:id:{self.LOST}", "someone-else", "EX", "600")
+            self.taken = True
+
+        t = None
+        if not self.taken:
+            t = threading.Thread(target=take, daemon=True)
+            t.start()
+        try:
+            return PipelineClose().act(ctx, n)
+        finally:
+            if t is not None:
+                t.join(timeout=10)
+
+    def check(self, ctx, before, after):
+        lost = f"worker:{self.LOST}:state"
+        if not wait_until(lambda: ctx.stats().get(lost) == "no_lease", LEASE_TTL_S, interval=0.1):
+            ctx.fail(f"{lost} is {ctx.stats().get(lost)} after its key was taken (want no_lease)")
+        stats = ctx.stats()
+        if stats.get("worker_ids_serving") != str(self.K - 1):
+            ctx.fail(f"worker_ids_serving {stats.get('worker_ids_serving')} (want {self.K - 1})")
+        for w in range(WORKER_ID, WORKER_ID + self.K):
+            if w != self.LOST and stats.get(f"worker:{w}:state") != "serving":
+                ctx.fail(f"worker:{w}:state is {stats.get(f'worker:{w}:state')} (want serving)")
+        issued = stats.get(f"worker:{self.LOST}:ids_issued")
+        ctx.checker.record(ctx.checker.connection(), ctx.checking.get_ids((b"after",)))
+        if ctx.stats().get(f"worker:{self.LOST}:ids_issued") != issued:
+            ctx.fail(f"worker id {self.LOST} issued ids after its lease was lost")
+
+
+SCENARIOS = [RedisRestart(), ContendedId(), LoseOneOfK()]

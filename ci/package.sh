@@ -12,10 +12,11 @@
 #      (run from another directory, finding its cases itself, writing JUnit
 #      XML), and exits 0 on SIGTERM;
 #   5. the package is purged, so the machine is left as found.
-# And the client half: cmake --install also puts the client library, the id
-# layer, their headers, the CMake package and katsubushi-client.pc in the
-# prefix, and an outside project (ci/outside_project.sh) is built against it
-# and run over three daemons while two are killed; cpack also makes
+# And the client half: cmake --install also puts the client library and its
+# gRPC transport, the id layer, their headers, the CMake package and the .pc
+# files in the prefix, and an outside project (ci/outside_project.sh) is built
+# against it and run over three daemons (memcached and grpc://) while two are
+# killed; cpack also makes
 # katsubushi-dev, installed beside katsubushi, the outside project built
 # against /usr, and purged; an OCI image of the daemon is built from scratch
 # with buildah and its entrypoint run from the image's root file system
@@ -98,10 +99,20 @@ dev_deb_contents() {
       ./usr/lib/libkatsubushi-client.so ./usr/lib/libkatsubushi-id.a \
       ./usr/lib/cmake/katsubushi/katsubushiConfig.cmake \
       ./usr/lib/cmake/katsubushi/katsubushiConfigVersion.cmake \
-      ./usr/lib/pkgconfig/katsubushi-client.pc; do
+      ./usr/lib/pkgconfig/katsubushi-client.pc ./usr/include/katsubushi/client_grpc.hpp \
+      ./usr/include/katsubushi/client_grpc.h ./usr/lib/libkatsubushi-client-grpc.a \
+      ./usr/lib/libkatsubushi-client-grpc.so ./usr/lib/cmake/katsubushi/katsubushiGrpcTargets.cmake \
+      ./usr/lib/pkgconfig/katsubushi-client-grpc.pc; do
     grep -qxF "$f" "$work/dev-contents" || { echo "no $f in the -dev .deb"; return 1; }
   done
   ! grep -qE '/usr/bin/|/etc/' "$work/dev-contents"
+}
+# libkatsubushi-client-grpc.so's runtime: gRPC and Protobuf, from dpkg-shlibdeps.
+dev_deb_depends_on_grpc() {
+  local lib
+  for lib in libgrpc++ libprotobuf; do
+    grep -qF "$lib" "$work/dev-depends" || { echo "no $lib in the -dev Depends"; return 1; }
+  done
 }
 daemon_deb_has_no_dev_files() { ! grep -qE '/usr/include/|\.a$|/cmake/|pkgconfig' "$work/contents"; }
 pkg_config_finds_client() {
@@ -141,10 +152,13 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
   for f in bin/katsubushi-client include/katsubushi/client.hpp include/katsubushi/client.h \
       include/katsubushi/id/generator.hpp lib/libkatsubushi-client.a lib/libkatsubushi-client.so \
       lib/libkatsubushi-id.a lib/cmake/katsubushi/katsubushiConfig.cmake \
-      lib/cmake/katsubushi/katsubushiConfigVersion.cmake lib/pkgconfig/katsubushi-client.pc; do
+      lib/cmake/katsubushi/katsubushiConfigVersion.cmake lib/pkgconfig/katsubushi-client.pc \
+      include/katsubushi/client_grpc.hpp include/katsubushi/client_grpc.h \
+      lib/libkatsubushi-client-grpc.a lib/libkatsubushi-client-grpc.so \
+      lib/pkgconfig/katsubushi-client-grpc.pc; do
     check "cmake --install: $f" test -e "$prefix/$f"
   done
-  check "an outside project against the prefix (find_package, pkg-config), fetching while daemons die" \
+  check "an outside project against the prefix (find_package, pkg-config), fetching over memcached and grpc:// while daemons die" \
     ci/outside_project.sh "$prefix" "$build/katsubushi" "$work/outside-prefix"
   check "cmake --install: the service runs \$prefix/bin/katsubushi" \
     grep -qx "ExecStart=$prefix/bin/katsubushi" "$prefix/lib/systemd/system/katsubushi.service"
@@ -193,8 +207,11 @@ dev_deb=$(find "$work/cpack" -maxdepth 1 -name 'katsubushi-dev_*.deb' | head -n 
 if [ -n "$dev_deb" ]; then
   pass "cpack wrote $(basename "$dev_deb")"
   dpkg-deb -c "$dev_deb" | awk '{print $6}' >"$work/dev-contents"
-  echo "$(basename "$dev_deb"): $(du -k "$dev_deb" | cut -f1) KiB, Depends: $(dpkg-deb -f "$dev_deb" Depends)"
-  check "-dev .deb: library, headers, CMake package, .pc; no daemon files" dev_deb_contents
+  dpkg-deb -f "$dev_deb" Depends >"$work/dev-depends"
+  echo "$(basename "$dev_deb"): $(du -k "$dev_deb" | cut -f1) KiB, Depends: $(cat "$work/dev-depends")"
+  check "-dev .deb: library, headers, CMake package, .pc (and their gRPC transport's); no daemon files" \
+    dev_deb_contents
+  check "-dev .deb: Depends from dpkg-shlibdeps (gRPC, Protobuf)" dev_deb_depends_on_grpc
 else
   ls "$work/cpack"
   fail "cpack wrote katsubushi-dev_<version>_<arch>.deb"

@@ -19,12 +19,21 @@ function(katsubushi_cxx_stubs target folder name)
       --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin> ${name}.proto
     DEPENDS ${PROJECT_SOURCE_DIR}/src/${folder}/${name}.proto
     COMMENT "Generating the gRPC stubs of ${name}.proto")
-  add_library(${target} STATIC ${cxx})
+  # The objects on their own too (<target>_objects): the gRPC client library
+  # (cmake/client_grpc.cmake) holds those of katsubushi.proto.
+  add_library(${target}_objects OBJECT ${cxx})
+  target_include_directories(${target}_objects SYSTEM PUBLIC ${out})
+  target_link_libraries(${target}_objects PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+  add_library(${target} STATIC $<TARGET_OBJECTS:${target}_objects>)
   target_include_directories(${target} SYSTEM PUBLIC ${out})
   target_link_libraries(${target} PUBLIC gRPC::grpc++ protobuf::libprotobuf)
 endfunction()
 
 katsubushi_cxx_stubs(katsubushi_grpc_proto grpc katsubushi)
+# Built to go into a shared library too (libkatsubushi-client-grpc.so),
+# exporting nothing of its own.
+set_target_properties(katsubushi_grpc_proto_objects PROPERTIES
+  POSITION_INDEPENDENT_CODE ON CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 # The etcd lease store's client (src/etcd/etcd_client.cpp): the part of
 # etcd's v3 API it calls (src/etcd/etcd_rpc.proto, package etcdserverpb), as
 # a library of its own.

@@ -2,9 +2,10 @@
 # Installing: `cmake --install` and the .debs. Two components, one .deb each:
 #   daemon (package katsubushi): the daemon, katsubushi-dump, katsubushi-bench,
 #     katsubushi-client, and katsubushi-conform with its cases;
-#   dev (package katsubushi-dev): the client library (static and shared), the
-#     id layer (katsubushi::id, the generator to embed), their headers, the
-#     CMake package (cmake/katsubushi_package.cmake) and katsubushi-client.pc.
+#   dev (package katsubushi-dev): the client library (static and shared) and
+#     its gRPC transport (katsubushi::client_grpc), the id layer
+#     (katsubushi::id, the generator to embed), their headers, the CMake
+#     package (cmake/katsubushi_package.cmake) and the .pc files.
 # Every install() without a COMPONENT is the daemon's.
 set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME daemon)
 install(TARGETS katsubushi katsubushi-dump katsubushi-bench katsubushi-conform katsubushi-client
@@ -91,8 +92,12 @@ set(CPACK_DEBIAN_DEV_DESCRIPTION [[
 client library and id generator for katsubushi id servers
 The katsubushi client library (C++20 and a C ABI, static and shared) that
 fetches ids from several katsubushi or go-katsubushi servers with failover,
-checking every id; and katsubushi::id, the id generator to embed. With the
-CMake package (find_package(katsubushi CONFIG)) and katsubushi-client.pc.]])
+checking every id, over memcached, HTTP and (libkatsubushi-client-grpc) gRPC;
+and katsubushi::id, the id generator to embed. With the CMake package
+(find_package(katsubushi CONFIG)) and katsubushi-client.pc.]])
+# Linking katsubushi::client_grpc statically needs gRPC's and Protobuf's
+# development files; the shared libraries' runtime ones are in Depends.
+set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "libgrpc++-dev, libprotobuf-dev")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -10,7 +10,7 @@
 // Oracles: the output stream is a sequence of well-formed replies (text and
 // meta: VALUE/END, VALUEs cut short by SERVER_ERROR, VA/HD/MN, STAT blocks,
 // RESET, errors); ids are strictly increasing over the whole session, carry
-// our worker id, and equal their cas; every id the session issues is sent;
+// one of our three worker ids, and equal their cas; every id the session issues is sent;
 // get_hits counts the hits replied since the last RESET; no call into the
 // core sleeps or issues more than a step's ids, and "not before T" names a
 // millisecond still to come; buffered_bytes() stays under a bound derived
@@ -26,6 +26,7 @@
 // the back, so a seed is plain client traffic plus a few trailing bytes.
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,7 +65,9 @@ constexpr katsubushi::service::SessionLimits kLimits{.max_line_bytes = 256,
                                        .max_keys_per_get = 120};
 constexpr std::string_view kVersion = "1.2.3-fuzz";
 constexpr testing::RigOptions kRig{.limits = kLimits,
-                                   .generator = {.max_backward_wait_ms = 250},
+                                   // Three worker ids (-worker-id-count): 7, 8, 9.
+                                   .generator = {.max_backward_wait_ms = 250,
+                                                 .worker_id_count = 3},
                                    .worker_id = 7,
                                    .start_unix_ms = 1'704'067'200'000,  // 2024-01-01T00:00:00Z
                                    .version = kVersion};
@@ -113,13 +116,22 @@ OneLineAtATime replay_one_line_at_a_time(std::string_view sent, bool half_close)
 }
 
 // What happens around the session between two reads: the clock steps,
-// stalls or jumps, and other connections draw ids from the shared generator.
+// stalls or jumps, other connections draw ids from the shared generator, and
+// one of the three worker ids' leases is lost or comes back.
 void elsewhere(id::ManualClock& clock, id::IdGenerator& generator, std::uint8_t c) {
   const std::int64_t arg = c >> 3;  // 0..31
   switch (c & 7) {
     case 0:
-    case 1:
       break;  // stall
+    case 1: {
+      const auto worker = kRig.worker_id + static_cast<std::uint32_t>(arg % 3);
+      if (arg < 16) {
+        generator.drop_lease(worker);
+      } else {
+        generator.set_lease(worker, std::numeric_limits<std::int64_t>::max());
+      }
+      break;
+    }
     case 2:
       clock.advance(1 + arg % 4);
       break;

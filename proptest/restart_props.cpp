@@ -190,7 +190,7 @@ class World {
         break;
       case K::lease_lost:
         if (!leased_) break;
-        run_->reservations->lease_lost("property");
+        run_->reservations->slot(0).lease_lost("property");
         run_->lease_held = false;
         break;
       case K::lease_claim:
@@ -223,7 +223,7 @@ class World {
     run_->lease_held = true;
     run_->lease_until_unix_ms = clock_.now_unix_ms() + 3000;
     const auto it = hwm_.find(worker);
-    run_->reservations->lease_held(worker, run_->lease_until_unix_ms,
+    run_->reservations->slot(0).lease_held(worker, run_->lease_until_unix_ms,
                                    it == hwm_.end() ? -1 : it->second);
     write_hwm();
     last_worker_ = worker;
@@ -231,15 +231,15 @@ class World {
 
   void refresh() {
     run_->lease_until_unix_ms = clock_.now_unix_ms() + 3000;
-    run_->reservations->lease_held(run_->worker, run_->lease_until_unix_ms, -1);
+    run_->reservations->slot(0).lease_held(run_->worker, run_->lease_until_unix_ms, -1);
     write_hwm();
   }
 
   void write_hwm() {
-    const std::int64_t mark = run_->reservations->hwm_to_write(run_->lease_until_unix_ms);
+    const std::int64_t mark = run_->reservations->slot(0).hwm_to_write(run_->lease_until_unix_ms);
     auto& stored = hwm_[run_->worker];
     stored = std::max(stored, mark);
-    run_->reservations->hwm_written(mark);
+    run_->reservations->slot(0).hwm_written(mark);
   }
 
   void issue(std::size_t n) {

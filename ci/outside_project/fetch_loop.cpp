@@ -1,8 +1,11 @@
 // fetch_loop SERVERS SECONDS: one id every 100 µs for SECONDS through
 // katsubushi::client, counting failed fetches and ids seen twice; first an
 // id from the embedded generator (katsubushi::id). Exit 0 when every fetch
-// gave a new id.
+// gave a new id. Built with FETCH_GRPC (fetch_loop_grpc): grpc:// enabled first.
 #include <katsubushi/client.hpp>
+#ifdef FETCH_GRPC
+#include <katsubushi/client_grpc.hpp>
+#endif
 #include <katsubushi/id/generator.hpp>
 
 #include <array>
@@ -26,6 +29,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the embedded generator gave no id of worker id 42\n");
     return 1;
   }
+#ifdef FETCH_GRPC
+  katsubushi::client::enable_grpc();
+#endif
   katsubushi::client::Options options;
   options.deadline = std::chrono::seconds(3);
   katsubushi::client::Client client(argv[1], options);

@@ -26,13 +26,47 @@ bool ConnectionIdCheck::add(std::string_view value) {
                  (value.size() > kShown ? "..." : "") + "\" is not a decimal uint64";
     return false;
   }
-  if (!ids_.empty() && *id <= ids_.back()) {
-    violation_ = "id " + std::to_string(*id) + " after " + std::to_string(ids_.back()) +
+  return accept(*id);
+}
+
+bool ConnectionIdCheck::accept(std::uint64_t id) {
+  if (!ids_.empty() && id <= ids_.back()) {
+    violation_ = "id " + std::to_string(id) + " after " + std::to_string(ids_.back()) +
                  " on the same connection (ids must strictly increase)";
     return false;
   }
-  ids_.push_back(*id);
+  ids_.push_back(id);
   return true;
+}
+
+bool ConnectionIdCheck::add_reply(std::span<const std::uint64_t> ids, bool in_order) {
+  if (!violation_.empty()) return false;
+  if (in_order) {
+    for (const std::uint64_t id : ids) {
+      if (!accept(id)) return false;
+    }
+    return true;
+  }
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] <= ids[i - 1]) {
+      violation_ = "id " + std::to_string(ids[i]) + " after " + std::to_string(ids[i - 1]) +
+                   " in one reply (ids must strictly increase)";
+      return false;
+    }
+  }
+  unsorted_ = unsorted_ || (!ids.empty() && !ids_.empty() && ids.front() <= ids_.back());
+  ids_.insert(ids_.end(), ids.begin(), ids.end());
+  return true;
+}
+
+void ConnectionIdCheck::finish() {
+  if (!unsorted_) return;
+  unsorted_ = false;
+  std::sort(ids_.begin(), ids_.end());
+  const auto dup = std::adjacent_find(ids_.begin(), ids_.end());
+  if (dup != ids_.end() && violation_.empty()) {
+    violation_ = "id " + std::to_string(*dup) + " received twice on the same connection";
+  }
 }
 
 std::optional<std::uint64_t> find_duplicate(std::span<const std::vector<std::uint64_t>> lists) {

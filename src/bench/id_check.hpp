@@ -28,6 +28,14 @@ class ConnectionIdCheck {
   // later value is ignored): violation() says what it was.
   bool add(std::string_view value);
 
+  // Records the ids of one reply (gRPC's FetchMulti): they must strictly
+  // increase, and with `in_order` follow every id recorded before. Without
+  // it (calls answered in either order) they are kept as they come, and
+  // finish() sorts them and looks for an id received twice.
+  bool add_reply(std::span<const std::uint64_t> ids, bool in_order);
+  // After the last value: what add_reply() left unsorted is sorted.
+  void finish();
+
   bool ok() const noexcept { return violation_.empty(); }
   const std::string& violation() const noexcept { return violation_; }
   const std::vector<std::uint64_t>& ids() const noexcept { return ids_; }
@@ -35,8 +43,11 @@ class ConnectionIdCheck {
   std::vector<std::uint64_t> take_ids() noexcept { return std::move(ids_); }
 
  private:
+  bool accept(std::uint64_t id);
+
   std::vector<std::uint64_t> ids_;
   std::string violation_;
+  bool unsorted_ = false;
 };
 
 // The first id present in two connections' lists (each strictly increasing),

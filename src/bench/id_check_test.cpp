@@ -48,6 +48,45 @@ TEST(IdCheckTest, ADecreasingIdIsAViolation) {
   EXPECT_EQ(c.violation(), "id 4 after 5 on the same connection (ids must strictly increase)");
 }
 
+TEST(IdCheckTest, RepliesInOrderMustFollowEveryIdBefore) {
+  ConnectionIdCheck c;
+  const std::vector<std::uint64_t> first{10, 11, 12};
+  const std::vector<std::uint64_t> overlapping{12, 13};
+  EXPECT_TRUE(c.add_reply(first, true));
+  EXPECT_FALSE(c.add_reply(overlapping, true));
+  EXPECT_EQ(c.violation(), "id 12 after 12 on the same connection (ids must strictly increase)");
+}
+
+TEST(IdCheckTest, RepliesInEitherOrderPassAndAreSortedAtTheEnd) {
+  // Two calls in flight at once, the later one answered first.
+  ConnectionIdCheck c;
+  const std::vector<std::uint64_t> later{20, 21};
+  const std::vector<std::uint64_t> earlier{10, 11};
+  EXPECT_TRUE(c.add_reply(later, false));
+  EXPECT_TRUE(c.add_reply(earlier, false));
+  c.finish();
+  EXPECT_TRUE(c.ok()) << c.violation();
+  EXPECT_EQ(c.ids(), (std::vector<std::uint64_t>{10, 11, 20, 21}));
+}
+
+TEST(IdCheckTest, AnIdInTwoRepliesInEitherOrderIsFoundAtTheEnd) {
+  ConnectionIdCheck c;
+  const std::vector<std::uint64_t> later{20, 21};
+  const std::vector<std::uint64_t> earlier{10, 21};
+  EXPECT_TRUE(c.add_reply(later, false));
+  EXPECT_TRUE(c.add_reply(earlier, false));
+  EXPECT_TRUE(c.ok());
+  c.finish();
+  EXPECT_EQ(c.violation(), "id 21 received twice on the same connection");
+}
+
+TEST(IdCheckTest, AReplyWhoseIdsDoNotIncreaseIsAViolationInEitherOrder) {
+  ConnectionIdCheck c;
+  const std::vector<std::uint64_t> reply{7, 7};
+  EXPECT_FALSE(c.add_reply(reply, false));
+  EXPECT_EQ(c.violation(), "id 7 after 7 in one reply (ids must strictly increase)");
+}
+
 TEST(IdCheckTest, ANonNumberIsAViolationAndTheFirstOneIsKept) {
   ConnectionIdCheck c;
   EXPECT_FALSE(c.add("hello"));

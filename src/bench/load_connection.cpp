@@ -13,21 +13,20 @@
 
 namespace katsubushi::bench {
 
-namespace {
-
 std::uint64_t now_ns() noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
 }
 
-// Requests the budget allows out of `wanted`.
 unsigned claim(LoadControl& control, unsigned wanted) noexcept {
   if (!control.budgeted) return wanted;
   const std::int64_t before = control.budget.fetch_sub(wanted, std::memory_order_relaxed);
   if (before <= 0) return 0;
   return before >= wanted ? wanted : static_cast<unsigned>(before);
 }
+
+namespace {
 
 // Send times of the requests in flight, oldest first: replies come back in
 // the order the requests went out.
@@ -190,6 +189,9 @@ void run_connection(Socket& socket, const LoadPlan& plan, LoadControl& control,
     case Proto::http:
       return run_with(socket, plan, control, result,
                       [](std::string_view in, ReplySink& s) { return parse_http_replies(in, s); });
+    case Proto::grpc:
+      result.failure = "gRPC runs on a GrpcLoadConnection, not a socket";
+      return;
   }
 }
 

@@ -39,6 +39,13 @@ struct LoadPlan {
   bool check = false;
 };
 
+// Requests the budget allows out of `wanted` (all of them when the run is
+// timed, not budgeted).
+unsigned claim(LoadControl& control, unsigned wanted) noexcept;
+
+// The steady clock in nanoseconds: send and receive times.
+std::uint64_t now_ns() noexcept;
+
 // One connection's figures. Counts are of replies that ended while the
 // phase was `measure`; errors and -check cover the whole run.
 struct ConnectionResult {

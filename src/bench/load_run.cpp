@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "bench/grpc_connection.hpp"
 #include "bench/id_check.hpp"
 #include "bench/load_connection.hpp"
 #include "bench/proc_stats.hpp"
@@ -61,10 +62,16 @@ LoadSummary run_load(const BenchOptions& options) {
     control.phase = Phase::measure;
   }
 
+  // One socket, or one gRPC channel, a connection.
   std::vector<Socket> sockets;
+  std::vector<std::unique_ptr<GrpcLoadConnection>> channels;
   for (unsigned i = 0; i < options.conns; ++i) {
     std::string error;
-    sockets.push_back(connect_tcp(options.host, options.port, error));
+    if (plan.proto == Proto::grpc) {
+      channels.push_back(GrpcLoadConnection::open(options.host, options.port, error));
+    } else {
+      sockets.push_back(connect_tcp(options.host, options.port, error));
+    }
     if (!error.empty()) {
       summary.failures.push_back("connection " + std::to_string(i + 1) + ": " + error);
       return summary;
@@ -77,8 +84,12 @@ LoadSummary run_load(const BenchOptions& options) {
   std::vector<std::thread> threads;
   const auto start_threads = [&] {
     for (unsigned i = 0; i < options.conns; ++i) {
-      threads.emplace_back(run_connection, std::ref(sockets[i]), std::cref(plan), std::ref(control),
-                           std::ref(*results[i]));
+      if (plan.proto == Proto::grpc) {
+        threads.emplace_back([&, i] { channels[i]->run(plan, control, *results[i]); });
+      } else {
+        threads.emplace_back(run_connection, std::ref(sockets[i]), std::cref(plan),
+                             std::ref(control), std::ref(*results[i]));
+      }
     }
   };
   const auto join_threads = [&] {

@@ -126,8 +126,9 @@ const std::vector<FlagSpec>& flag_specs() {
                 "connection"),
       string_flag("proto", &BenchOptions::proto,
                   "text (default), binary (a get; getkq of each key and a noop with -keys "
-                  "over 1), or http (GET /id; GET /ids?n=K with -keys K, on -port: the "
-                  "daemon's -http-port or its memcached port; not memcached's)"),
+                  "over 1), http (GET /id; GET /ids?n=K with -keys K, on -port: the "
+                  "daemon's -http-port or its memcached port; not memcached's), or grpc "
+                  "(Fetch; FetchMulti n=K with -keys K, on the daemon's -grpc-port)"),
       bool_flag("json", &BenchOptions::json, "print one JSON object of results"),
       bool_flag("allow-errors", &BenchOptions::allow_errors,
                 "exit 0 even if the server answered errors"),
@@ -148,7 +149,16 @@ std::string validate(const BenchOptions& o) {
   if (o.port == 0) return "flag -port is required";
   const auto proto = proto_named(o.proto);
   if (!proto) {
-    return "invalid value \"" + o.proto + "\" for flag -proto: want text, binary or http";
+    return "invalid value \"" + o.proto + "\" for flag -proto: want text, binary, http or grpc";
+  }
+  if (*proto == Proto::grpc) {
+    if (o.keys > kGrpcMaxIdsPerCall) {
+      return "-proto grpc: -keys is n of FetchMulti, at most " +
+             std::to_string(kGrpcMaxIdsPerCall);
+    }
+    if (o.preload > 0 || o.idle_conns > 0) {
+      return "-proto grpc: -preload and -idle-conns speak the text protocol";
+    }
   }
   if (*proto == Proto::http) {
     if (o.keys > config::kHttpMaxIdsPerRequest) {
@@ -233,12 +243,16 @@ std::string usage() {
   std::string out =
       "Usage: katsubushi-bench -port PORT [flags]\n"
       "Load for a memcached server (katsubushi, memcached; text or binary protocol) or\n"
-      "katsubushi's HTTP: gets of <prefix>0..<prefix>K-1 (over HTTP, K ids a request) on\n"
+      "katsubushi's HTTP or gRPC: gets of <prefix>0..<prefix>K-1 (over HTTP and gRPC, K\n"
+      "ids a request) on\n"
       "-conns connections, -depth in flight on each, for -duration after -warmup. Prints\n"
       "requests/s, ids/s, latency percentiles (from each request's send to its reply's\n"
       "end), errors, and with -pid the server's CPU time per request. -proto http is for\n"
       "katsubushi only (memcached has no HTTP); a response with Connection: close (the\n"
-      "daemon's 1000th on a connection) is followed by a new connection, counted.\n"
+      "daemon's 1000th on a connection) is followed by a new connection, counted. -proto\n"
+      "grpc keeps -depth calls in flight on each connection's channel; with -check, a\n"
+      "connection's ids must increase across calls at -depth 1 only (calls in flight\n"
+      "together may be answered in either order), within each call at any depth.\n"
       "Exits 1 on errors (unless -allow-errors) and on a -check violation, 2 on a bad flag.\n\nFlags:\n";
   for (const auto& f : flag_specs()) {
     out += "  -" + std::string(f.name) + "\n    \t" + std::string(f.help) + "\n";

@@ -81,7 +81,11 @@ TEST(BenchOptionsTest, ErrorsNameTheFlag) {
       {{"-port", "1", "-requests", "10", "-duration", "1s"},
        "-requests runs exactly N requests: it takes no -duration or -warmup"},
       {{"-port", "1", "-proto", "udp"},
-       "invalid value \"udp\" for flag -proto: want text, binary or http"},
+       "invalid value \"udp\" for flag -proto: want text, binary, http or grpc"},
+      {{"-port", "1", "-proto", "grpc", "-keys", "1001"},
+       "-proto grpc: -keys is n of FetchMulti, at most 1000"},
+      {{"-port", "1", "-proto", "grpc", "-idle-conns", "5"},
+       "-proto grpc: -preload and -idle-conns speak the text protocol"},
       {{"-port", "1", "-proto", "http", "-keys", "1001"},
        "-proto http: -keys is n of /ids, at most 1000"},
       {{"-port", "1", "-proto", "http", "-preload", "5"},
@@ -93,7 +97,7 @@ TEST(BenchOptionsTest, ErrorsNameTheFlag) {
 }
 
 TEST(BenchOptionsTest, EveryProtocolIsTaken) {
-  for (const char* proto : {"text", "binary", "http"}) {
+  for (const char* proto : {"text", "binary", "http", "grpc"}) {
     const auto r = parse({"-port", "1", "-proto", proto, "-keys", "1000"});
     EXPECT_EQ(r.error, "") << proto;
     EXPECT_EQ(r.options.proto, proto);

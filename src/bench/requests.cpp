@@ -33,6 +33,7 @@ std::optional<Proto> proto_named(std::string_view name) noexcept {
   if (name == "text") return Proto::text;
   if (name == "binary") return Proto::binary;
   if (name == "http") return Proto::http;
+  if (name == "grpc") return Proto::grpc;
   return std::nullopt;
 }
 
@@ -62,6 +63,8 @@ std::string get_request(Proto proto, const std::string& key_prefix, unsigned key
       r += "\r\n\r\n";
       break;
     }
+    case Proto::grpc:
+      break;
   }
   return r;
 }

@@ -8,9 +8,13 @@
 
 namespace katsubushi::bench {
 
-enum class Proto { text, binary, http };
+enum class Proto { text, binary, http, grpc };
 
-// "text", "binary", "http", or nullopt.
+// The most ids one gRPC FetchMulti may ask for (the daemon's limit, as
+// go-katsubushi's).
+inline constexpr unsigned kGrpcMaxIdsPerCall = 1000;
+
+// "text", "binary", "http", "grpc", or nullopt.
 std::optional<Proto> proto_named(std::string_view name) noexcept;
 
 // text:   "get <prefix>0 ... <prefix>(keys-1)\r\n".
@@ -19,6 +23,7 @@ std::optional<Proto> proto_named(std::string_view name) noexcept;
 //         send a multi-get).
 // http:   "GET /id" when keys is 1, "GET /ids?n=<keys>" otherwise, HTTP/1.1
 //         (kept alive), with a Host field naming `host`.
+// grpc:   nothing: its calls are made by gRPC (GrpcLoadConnection).
 std::string get_request(Proto proto, const std::string& key_prefix, unsigned keys,
                         const std::string& host);
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The C ABI (katsubushi/client.h) from Python through ctypes, as a binding
 would use it: libkatsubushi-client.so against a real daemon on a free
-loopback port, and its error statuses and messages.
+loopback port, and its error statuses and messages; then grpc:// (refused
+while only libkatsubushi-client.so is loaded, served once
+libkatsubushi-client-grpc.so is loaded and enabled).
 
-    c_api_test.py LIBKATSUBUSHI_CLIENT_SO KATSUBUSHI_BIN
+    c_api_test.py LIBKATSUBUSHI_CLIENT_SO KATSUBUSHI_BIN LIBKATSUBUSHI_CLIENT_GRPC_SO
 """
 import ctypes
 import os
@@ -46,11 +48,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_daemon(binary, worker_id, log):
+def start_daemon(binary, worker_id, grpc_port, log):
     for _ in range(5):
         port = free_port()
-        proc = subprocess.Popen([binary, f"-worker-id={worker_id}", f"-port={port}", "-threads=1"],
-                                stdout=log, stderr=log)
+        proc = subprocess.Popen([binary, f"-worker-id={worker_id}", f"-port={port}", "-threads=1",
+                                 f"-grpc-port={grpc_port}"], stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -77,7 +79,8 @@ def main():
     check = Checks()
     err = ctypes.create_string_buffer(512)
     with tempfile.TemporaryFile() as log:
-        proc, port = start_daemon(sys.argv[2], 77, log)
+        grpc_port = free_port()
+        proc, port = start_daemon(sys.argv[2], 77, grpc_port, log)
         try:
             opts = Options()
             lib.katsubushi_client_options_init(ctypes.byref(opts))
@@ -110,9 +113,9 @@ def main():
                        f"n = 0 is invalid: {rc} {err.value!r}")
             lib.katsubushi_client_destroy(client)
 
-            rc = lib.katsubushi_client_create(b"grpc://127.0.0.1:1", None, ctypes.byref(client),
+            rc = lib.katsubushi_client_create(b"redis://127.0.0.1:1", None, ctypes.byref(client),
                                               err, len(err))
-            check.that(rc == BAD_LIST and b"grpc://" in err.value,
+            check.that(rc == BAD_LIST and b"redis://" in err.value,
                        f"a bad server list: {rc} {err.value!r}")
             rc = lib.katsubushi_client_create(None, None, ctypes.byref(client), err, len(err))
             check.that(rc == INVALID, "NULL servers")
@@ -130,6 +133,23 @@ def main():
                        f"the reason names the server: {err.value!r}")
             check.that(lib.katsubushi_client_status_name(NO_SERVER) == b"no server answered",
                        "status_name")
+            lib.katsubushi_client_destroy(client)
+
+            grpc_servers = f"grpc://127.0.0.1:{dead},grpc://127.0.0.1:{grpc_port}".encode()
+            rc = lib.katsubushi_client_create(grpc_servers, None, ctypes.byref(client), err,
+                                              len(err))
+            check.that(rc == BAD_LIST and b"katsubushi_client_enable_grpc()" in err.value,
+                       f"grpc:// with libkatsubushi-client.so alone says what to load: {rc} "
+                       f"{err.value!r}")
+            ctypes.CDLL(sys.argv[3]).katsubushi_client_enable_grpc()
+            rc = lib.katsubushi_client_create(grpc_servers, None, ctypes.byref(client), err,
+                                              len(err))
+            check.that(rc == OK, f"create over grpc:// once enabled: {rc} {err.value!r}")
+            rc = lib.katsubushi_client_fetch_multi(client, ids, 10, err, len(err))
+            got = list(ids)[:10]
+            check.that(rc == OK and all((v >> 12) & 1023 == 77 for v in got)
+                       and got == sorted(set(got)),
+                       f"fetch_multi 10 over grpc:// past a dead one: {rc} {err.value!r}")
             lib.katsubushi_client_destroy(client)
         finally:
             proc.kill()

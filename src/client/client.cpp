@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "client/client_impl.hpp"
+#include "client/grpc_hook.hpp"
 #include "client/server_address.hpp"
-#include "client/socket_transport.hpp"
 
 namespace katsubushi::client {
 namespace {
@@ -141,8 +141,10 @@ Client::Client(std::string_view servers, Options options) {
   if (auto why = check_options(options); !why.empty()) throw Error(Errc::invalid_argument, why);
   std::vector<NamedTransport> transports;
   for (const auto& s : parsed.servers) {
-    transports.push_back(
-        {s.name, make_socket_transport(s, options.connect_timeout, options.max_idle_connections)});
+    std::string error;
+    auto transport = make_transport(s, options, error);
+    if (!transport) throw Error(Errc::bad_server_list, error);
+    transports.push_back({s.name, std::move(transport)});
   }
   impl_ = std::make_unique<Impl>(std::move(transports), options, system_clock());
 }

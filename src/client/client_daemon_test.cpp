@@ -9,6 +9,7 @@
 
 #include "id/layout.hpp"
 #include "katsubushi/client.hpp"
+#include "testing/client_checks.hpp"
 #include "testing/daemon_process.hpp"
 #include "testing/scripted_memcached.hpp"
 
@@ -19,17 +20,6 @@ namespace kc = katsubushi::client;
 
 std::string tcp(std::uint16_t port, const std::string& scheme = "") {
   return scheme + "127.0.0.1:" + std::to_string(port);
-}
-
-// Ids from one daemon: as many as asked, of its worker id, each above the one before.
-void expect_ids_of(const std::vector<std::uint64_t>& ids, std::size_t n, std::uint32_t worker) {
-  ASSERT_EQ(ids.size(), n);
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    EXPECT_EQ(id::decode(ids[i]).worker_id, worker);
-    if (i > 0) {
-      EXPECT_GT(ids[i], ids[i - 1]);
-    }
-  }
 }
 
 TEST(ClientDaemon, EveryProtocolAndSocketKindServesCheckedIds) {
@@ -74,24 +64,13 @@ TEST(ClientDaemon, FailsOverWhileADaemonIsKilledAndGoesBackAfterItsRestart) {
   options.backoff_max = std::chrono::milliseconds(100);
   kc::Client client("unix:" + a_sock + ",unix:" + b_sock, options);
   std::set<std::uint64_t> seen;
-  const auto fetch_from = [&] {
-    const auto got = client.try_fetch();
-    EXPECT_TRUE(got) << got.message();
-    if (!got) return 0u;
-    EXPECT_TRUE(seen.insert(got.ids[0]).second) << got.ids[0];
-    return id::decode(got.ids[0]).worker_id;
-  };
-  EXPECT_EQ(fetch_from(), 63u);  // the first in the list
+  EXPECT_EQ(fetch_worker(client, seen), 63u);  // the first in the list
   ASSERT_TRUE(a.stop(SIGKILL));
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(fetch_from(), 64u);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(fetch_worker(client, seen), 64u);
   ASSERT_TRUE(a.start_unix(a_sock, {"-worker-id=63", "-threads=1"})) << a.log();
   // Asked again once its backoff (at most 100 ms here) has run out.
-  bool back = false;
-  for (int i = 0; i < 500 && !back; ++i) {
-    back = fetch_from() == 63u;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  EXPECT_TRUE(back) << "the restarted first server was not asked again";
+  EXPECT_TRUE(fetch_until_worker(client, seen, 63u))
+      << "the restarted first server was not asked again";
   EXPECT_GT(client.stats().server_failures, 0u);
 }
 

@@ -87,17 +87,36 @@ TEST(Client, ErrorsAsExceptionsAndAsValues) {
 
 TEST(Client, BadServerListsAndOptionsThrow) {
   try {
-    Client c("127.0.0.1:1,grpc://h:1");
+    Client c("127.0.0.1:1,redis://h:1");
     FAIL() << "no exception";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::bad_server_list);
-    EXPECT_NE(std::string(e.what()).find("grpc://"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("redis://h:1"), std::string::npos);
   }
   Options o;
   o.tries_per_server = 0;
   EXPECT_THROW(Client("127.0.0.1:1", o), Error);
   EXPECT_EQ(Client("127.0.0.1:1,binary://[::1]:2").servers(),
             (std::vector<std::string>{"memcached://127.0.0.1:1", "binary://[::1]:2"}));
+}
+
+// No test in this executable calls enable_grpc(): here grpc:// is what it is
+// in a program linking the client library alone.
+TEST(Client, GrpcWithoutTheGrpcLibraryEnabledSaysWhatToLink) {
+  for (const char* list : {"127.0.0.1:1,grpc://127.0.0.1:2", "grpc+unix:/run/k.sock"}) {
+    try {
+      Client c(list);
+      FAIL() << list << ": no exception";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(e.code(), Errc::bad_server_list) << list;
+      EXPECT_NE(what.find("katsubushi::client_grpc"), std::string::npos) << what;
+      EXPECT_NE(what.find("enable_grpc()"), std::string::npos) << what;
+      EXPECT_NE(what.find(list[0] == 'g' ? "grpc+unix:/run/k.sock" : "grpc://127.0.0.1:2"),
+                std::string::npos)
+          << what;
+    }
+  }
 }
 
 TEST(Client, ThreadsSharingOneClientNeverGetTheSameId) {

@@ -1,7 +1,6 @@
 #include "client/connection.hpp"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -14,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "client/resolve.hpp"
 
 namespace katsubushi::client {
 namespace {
@@ -101,17 +102,10 @@ Fault Connection::open(const Endpoint& endpoint, SteadyTime deadline, Connection
     out = std::move(c);
     return {};
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const auto port = std::to_string(endpoint.port);
-  if (const int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return {TryErrc::connect_failed, std::string("resolving: ") + ::gai_strerror(rc)};
-  }
+  AddrInfoList found;
+  if (auto f = resolve(endpoint.host, endpoint.port, deadline, found)) return f;
   Fault last{TryErrc::connect_failed, "no address"};
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+  for (const addrinfo* a = found.get(); a != nullptr; a = a->ai_next) {
     Connection c(new_socket(a->ai_family));
     if (!c.is_open()) {
       last = {TryErrc::connect_failed, errno_text(errno)};
@@ -126,7 +120,6 @@ Fault Connection::open(const Endpoint& endpoint, SteadyTime deadline, Connection
     }
     if (last.code == TryErrc::timed_out) break;
   }
-  ::freeaddrinfo(found);
   return last;
 }
 

@@ -1,7 +1,7 @@
 // One blocking socket to one server with a deadline on every step: connect,
 // write, and buffered reads of lines and byte counts. Non-blocking under the
 // hood, waiting with poll(), so no step outlives its deadline (name lookup
-// aside: getaddrinfo() has no timeout; numeric addresses need none).
+// included: resolve.hpp).
 #pragma once
 
 #include <cstddef>

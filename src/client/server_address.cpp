@@ -17,10 +17,12 @@ constexpr Scheme kSchemes[] = {
     {"memcached+unix:", Protocol::memcached_text, true, "unix:"},
     {"binary+unix:", Protocol::memcached_binary, true, "binary+unix:"},
     {"http+unix:", Protocol::http, true, "http+unix:"},
+    {"grpc+unix:", Protocol::grpc, true, "grpc+unix:"},
     {"unix:", Protocol::memcached_text, true, "unix:"},
     {"memcached://", Protocol::memcached_text, false, "memcached://"},
     {"binary://", Protocol::memcached_binary, false, "binary://"},
     {"http://", Protocol::http, false, "http://"},
+    {"grpc://", Protocol::grpc, false, "grpc://"},
 };
 
 std::string_view trim(std::string_view s) {
@@ -71,13 +73,9 @@ std::string parse_entry(std::string_view entry, ServerAddress& out) {
   if (scheme == nullptr) {
     const auto sep = entry.find("://");
     if (sep != std::string_view::npos) {
-      const auto name = entry.substr(0, sep);
-      if (name == "grpc") {
-        return "grpc:// is not supported by this client: use the memcached (host:port), "
-               "binary:// or http:// port of the same server";
-      }
-      return "unknown scheme '" + std::string(name) +
-             "' (memcached://, binary://, http://, unix:, binary+unix:, http+unix:)";
+      return "unknown scheme '" + std::string(entry.substr(0, sep)) +
+             "' (memcached://, binary://, http://, grpc://, unix:, binary+unix:, http+unix:, "
+             "grpc+unix:)";
     }
     out.protocol = Protocol::memcached_text;
   } else {

@@ -8,7 +8,8 @@
 
 namespace katsubushi::client {
 
-enum class Protocol { memcached_text, memcached_binary, http };
+// grpc: spoken by the optional katsubushi::client_grpc library (grpc_hook.hpp).
+enum class Protocol { memcached_text, memcached_binary, http, grpc };
 
 // A TCP host and port, or a unix socket path (then host is empty).
 struct Endpoint {
@@ -30,9 +31,8 @@ struct ServerListParse {
   std::string error;  // empty when the list parsed
 };
 
-// "host:port,binary://host:port,http://[::1]:8080,unix:/path,...": every
-// entry must parse; an unknown scheme (grpc:// included: this client speaks
-// memcached and HTTP) is an error naming the entry.
+// "host:port,binary://host:port,http://[::1]:8080,grpc://h:50051,unix:/path,...":
+// every entry must parse; an unknown scheme is an error naming the entry.
 ServerListParse parse_server_list(std::string_view list);
 
 }  // namespace katsubushi::client

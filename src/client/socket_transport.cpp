@@ -13,6 +13,7 @@ Exchange exchange_for(Protocol p) {
     case Protocol::http:
       return http_exchange;
     case Protocol::memcached_text:
+    case Protocol::grpc:  // never a socket transport's (make_transport in grpc_hook.cpp)
       break;
   }
   return text_exchange;

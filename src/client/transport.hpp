@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/clock.hpp"
+#include "katsubushi/client.hpp"
 
 namespace katsubushi::client {
 
@@ -24,8 +25,9 @@ enum class TryErrc {
   bad_id,        // an id that failed the check (id_check.hpp)
   wrong_count,   // not as many ids as asked
 };
-const std::error_category& try_category() noexcept;
-std::error_code make_error_code(TryErrc e) noexcept;
+// Exported: the gRPC transport (libkatsubushi-client-grpc.so) makes these codes too.
+KATSUBUSHI_CLIENT_API const std::error_category& try_category() noexcept;
+KATSUBUSHI_CLIENT_API std::error_code make_error_code(TryErrc e) noexcept;
 
 // A failure with what the server or the system said; empty when all went well.
 struct Fault {

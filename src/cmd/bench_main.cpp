@@ -1,5 +1,5 @@
 // katsubushi-bench: load for a memcached server (this daemon or memcached;
-// text or binary protocol) or this daemon's HTTP, and the figures to compare
+// text or binary protocol) or this daemon's HTTP or gRPC, and the figures to compare
 // them: requests/s, ids/s, latency
 // percentiles, errors, the server's CPU time per request and RSS per idle
 // connection. The work is in src/bench/; this file reads flags and prints.
@@ -74,7 +74,8 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
   if (!o.json) {
     std::printf("workload      %s, %u conn%s x depth %u x %u %s a request, ", o.proto.c_str(),
                 o.conns, o.conns == 1 ? "" : "s", o.depth, o.keys,
-                o.proto == "http" ? (o.keys == 1 ? "id" : "ids") : (o.keys == 1 ? "key" : "keys"));
+                o.proto == "http" || o.proto == "grpc" ? (o.keys == 1 ? "id" : "ids")
+                                                       : (o.keys == 1 ? "key" : "keys"));
     if (o.requests > 0) {
       std::printf("%llu requests\n", static_cast<unsigned long long>(o.requests));
     } else {
@@ -122,9 +123,12 @@ bool report_load(const BenchOptions& o, JsonObject& json) {
     for (const auto& v : s.check_violations) complain("check: " + v);
     if (s.check_violations.empty()) {
       if (!o.json) {
-        std::printf("check         %llu ids: decimal uint64s, increasing per connection, "
-                    "none twice\n",
-                    static_cast<unsigned long long>(s.ids_checked));
+        // gRPC calls in flight together may be answered in either order.
+        const bool per_call = o.proto == "grpc" && o.depth > 1;
+        std::printf("check         %llu ids: %s, increasing per %s, none twice\n",
+                    static_cast<unsigned long long>(s.ids_checked),
+                    o.proto == "grpc" ? "uint64s" : "decimal uint64s",
+                    per_call ? "call" : "connection");
       }
     } else {
       ok = false;

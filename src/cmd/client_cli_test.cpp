@@ -41,6 +41,23 @@ TEST(ClientCli, PrintsIdsOnePerLineAndChecksThem) {
   EXPECT_EQ(r.out.back(), '\n');
 }
 
+TEST(ClientCli, SpeaksGrpcPastADeadGrpcServer) {
+  DaemonProcess daemon;
+  const auto grpc_port = free_tcp_port();
+  ASSERT_TRUE(
+      daemon.start_tcp({"-worker-id=72", "-threads=1", "-grpc-port=" + std::to_string(grpc_port)}))
+      << daemon.log();
+  const auto dead = free_tcp_port();
+  const auto r = run_client({"-servers",
+                             "grpc://127.0.0.1:" + std::to_string(dead) +
+                                 ",grpc://127.0.0.1:" + std::to_string(grpc_port),
+                             "-n", "5", "-check", "-timeout=3s"});
+  EXPECT_EQ(exit_code(r), 0) << r.err;
+  const auto ids = lines(r.out);
+  ASSERT_EQ(ids.size(), 5u) << r.out;
+  for (const auto v : ids) EXPECT_EQ(id::decode(v).worker_id, 72u);
+}
+
 TEST(ClientCli, ExitsOneWithEachServersReasonWhenNoneAnswers) {
   const auto p1 = std::to_string(free_tcp_port());
   const auto p2 = std::to_string(free_tcp_port());
@@ -56,7 +73,7 @@ TEST(ClientCli, ExitsOneWithEachServersReasonWhenNoneAnswers) {
 TEST(ClientCli, ExitsTwoOnABadCommandLine) {
   const std::vector<std::vector<std::string>> bad = {
       {},
-      {"-servers", "grpc://127.0.0.1:1"},
+      {"-servers", "redis://127.0.0.1:1"},
       {"-servers", "127.0.0.1:1", "-n", "0"},
       {"-servers", "127.0.0.1:1", "-timeout", "soon"},
       {"-servers", "127.0.0.1:1", "-bogus"},

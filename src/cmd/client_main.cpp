@@ -1,7 +1,7 @@
 // katsubushi-client: ids from katsubushi servers on stdout, one per line,
 // through the client library's failover (src/client).
 //
-//   katsubushi-client -servers host:port,binary://host:port,... [-n N] [-timeout 5s] [-check]
+//   katsubushi-client -servers host:port,grpc://host:port,... [-n N] [-timeout 5s] [-check]
 //
 // Exit status: 0 ids printed; 1 no server gave them within -timeout (the
 // reason per server on stderr); 2 a bad command line; 3 -check found ids
@@ -23,6 +23,7 @@
 #include "config/go_int.hpp"
 #include "id/layout.hpp"
 #include "katsubushi/client.hpp"
+#include "katsubushi/client_grpc.hpp"
 
 namespace {
 
@@ -35,8 +36,8 @@ constexpr int kExitCheckFailed = 3;
 constexpr const char* kUsage =
     "usage: katsubushi-client -servers LIST [-n N] [-timeout DURATION] [-check]\n"
     "  -servers LIST      comma-separated servers, tried in order: host:port (memcached\n"
-    "                     text), binary://host:port, http://host:port, unix:/path,\n"
-    "                     binary+unix:/path, http+unix:/path\n"
+    "                     text), binary://host:port, http://host:port, grpc://host:port,\n"
+    "                     unix:/path, binary+unix:/path, http+unix:/path, grpc+unix:/path\n"
     "  -n N               how many ids (1..100000; default 1)\n"
     "  -timeout DURATION  give up after this (Go duration: 500ms, 5s; default 5s)\n"
     "  -check             also check the ids printed: none repeated, increasing per worker id\n"
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
+  kc::enable_grpc();
   kc::Options options;
   options.deadline = args.timeout;
   options.try_timeout = std::min(options.try_timeout, args.timeout);

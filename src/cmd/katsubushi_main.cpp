@@ -106,14 +106,15 @@ int main(int argc, char** argv) {
     if (const auto why = id::outside_id_time_range(clock.now_unix_ms())) {
       spdlog::error("{}", *why);
     }
-    // Without -worker-id the id comes from a Redis lease (checked by validate_config).
+    // Without -worker-id the ids come from leases (checked by validate_config).
     const bool leased = cfg.worker_id == 0;
-    id::IdGenerator generator(clock, cfg.worker_id);
+    id::IdGenerator generator(clock, cfg.worker_id, {.worker_id_count = cfg.worker_id_count});
     state::Reservations reservations(
         generator, clock,
         {.state_file = cfg.state_file,
          .max_clock_wait = cfg.max_clock_wait,
          .leased = leased,
+         .worker_id_count = cfg.worker_id_count,
          .ahead = config::kReserveAhead,
          .rewrite_within = config::kReserveRewriteWithin,
          .poll = config::kReservePoll});
@@ -121,8 +122,10 @@ int main(int argc, char** argv) {
     // is read or written is a graceful stop once run() starts.
     server::Server server(cfg, generator);
     reservations.load();
-    std::unique_ptr<lease::LeaseKeeper> keeper;
-    if (leased) {
+    // One keeper per worker id (-worker-id-count), each with its own key,
+    // uuid, fence and lease: losing one leaves the others serving.
+    std::vector<std::unique_ptr<lease::LeaseKeeper>> keepers;
+    for (std::uint32_t k = 0; leased && k < cfg.worker_id_count; ++k) {
       lease::LeaseOptions options{.min_worker_id = cfg.min_worker_id,
                                   .max_worker_id = cfg.max_worker_id,
                                   .expiry = std::chrono::duration_cast<std::chrono::seconds>(
@@ -137,31 +140,38 @@ int main(int argc, char** argv) {
       // anyway); go-katsubushi keeps raus's 3 s SubscribeTimeout.
       options.learn_time = std::chrono::milliseconds(0);
       if (cfg.etcd.empty()) {
-        keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), clock, reservations);
+        keepers.push_back(std::make_unique<lease::LeaseKeeper>(std::move(options), clock,
+                                                               reservations.slot(k)));
       } else {
         auto store = std::make_unique<lease::EtcdLeaseStore>(
             *etcd, cfg.etcd_prefix, lease::random_uuid(),
             options.expiry, lease::resolve_timing(options).call_timeout);
-        keeper = std::make_unique<lease::LeaseKeeper>(std::move(options), std::move(store), clock,
-                                                      reservations);
+        keepers.push_back(std::make_unique<lease::LeaseKeeper>(
+            std::move(options), std::move(store), clock, reservations.slot(k)));
       }
-      keeper->claim_at_start();
+      keepers.back()->claim_at_start();
     }
     reservations.start();
-    if (keeper) keeper->start();
-    server.set_id_safety_source([&reservations, &keeper] {
+    for (auto& keeper : keepers) keeper->start();
+    server.set_id_safety_source([&reservations, &keepers] {
       state::IdSafetyFigures f = reservations.figures();
-      if (keeper) state::add_lease_figures(f, keeper->stats());
+      std::vector<lease::LeaseStats> leases;
+      leases.reserve(keepers.size());
+      for (const auto& keeper : keepers) leases.push_back(keeper->stats());
+      if (!leases.empty()) state::add_lease_figures(f, leases);
       return f;
     });
     server.listen();
-    spdlog::info("katsubushi {} worker id {} with {} threads", kVersion, generator.worker_id(),
+    spdlog::info("katsubushi {} worker id {}{} with {} threads", kVersion, generator.worker_id(),
+                 generator.held().size() > 1
+                     ? " and " + std::to_string(generator.held().size() - 1) + " more"
+                     : std::string(),
                  cfg.threads);
     const int code = server.run();
     // After the last request: nothing more is issued, the state file gets
     // the exact last timestamp, then the worker id is given back.
     const std::int64_t last = reservations.finish();
-    if (keeper) keeper->stop_and_release(last);
+    for (auto& keeper : keepers) keeper->stop_and_release(last);
     return code;
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());

@@ -17,6 +17,7 @@ namespace katsubushi::config {
 namespace {
 
 constexpr IntRange kWorkerIdRange{0, id::kMaxWorkerId};
+constexpr IntRange kWorkerIdCountRange{1, id::kMaxWorkerId};
 struct FlagSpec {
   std::string_view name;
   std::string_view type;  // as Go's -help names it
@@ -118,6 +119,9 @@ const std::vector<FlagSpec>& flag_specs() {
   static const std::vector<FlagSpec> specs = {
       int_flag("worker-id", &Config::worker_id, kWorkerIdRange, Sign::refused,
                "worker id, unique among instances; required: 0 means not set"),
+      int_flag("worker-id-count", &Config::worker_id_count, kWorkerIdCountRange, Sign::refused,
+               "worker ids this process holds: -worker-id W holds W..W+N-1; with -redis or "
+               "-etcd, N leases; each adds 4096 ids a millisecond"),
       int_flag("port", &Config::port, kPortRange, Sign::allowed,
                "TCP port to listen on (IPv4 and IPv6); 0 picks a free one"),
       string_flag("sock", &Config::sock, "unix domain socket to listen on instead of -port"),
@@ -172,6 +176,10 @@ const std::vector<FlagSpec>& flag_specs() {
       choice_flag("io-engine", &Config::io_engine, {"auto", "io_uring", "epoll"},
                   "event loops: auto (io_uring where the kernel allows it, else epoll), "
                   "io_uring or epoll"),
+      duration_flag("spin-wait", &Config::spin_wait,
+                    "a serving thread whose recent waits for work were shorter than this "
+                    "looks for work this long before it sleeps (io_uring event loops; 0 = "
+                    "never, at most 1ms)"),
       int_flag("max-connections", &Config::max_connections, kMaxConnectionsRange, Sign::allowed,
                "connections served at once; more are refused"),
       int_flag("max-line-bytes", &Config::max_line_bytes, kMaxLineBytesRange, Sign::allowed,
@@ -346,12 +354,31 @@ void validate_config(const Config& c) {
   if (c.lease_ttl < kMinLeaseTtl) {
     throw ConfigError("flag -lease-ttl: want at least " + format_duration(kMinLeaseTtl));
   }
+  if (c.spin_wait > kMaxSpinWait) {
+    throw ConfigError("flag -spin-wait: want at most " + format_duration(kMaxSpinWait) +
+                      " (0 = never spin)");
+  }
   if (c.max_clock_skew < std::chrono::milliseconds(1)) {
     throw ConfigError("flag -max-clock-skew: want at least 1ms");
   }
   if (c.min_worker_id == 0 || c.min_worker_id > c.max_worker_id) {
     throw ConfigError("flags -min-worker-id and -max-worker-id: want 1 <= min <= max <= " +
                       std::to_string(id::kMaxWorkerId));
+  }
+  if (c.worker_id != 0 && c.worker_id + c.worker_id_count - 1 > c.max_worker_id) {
+    throw ConfigError("flags -worker-id " + std::to_string(c.worker_id) + " and -worker-id-count " +
+                      std::to_string(c.worker_id_count) + ": worker ids " +
+                      std::to_string(c.worker_id) + ".." +
+                      std::to_string(c.worker_id + c.worker_id_count - 1) + " pass " +
+                      (c.max_worker_id == id::kMaxWorkerId
+                           ? "the layout's highest, " + std::to_string(id::kMaxWorkerId)
+                           : "-max-worker-id " + std::to_string(c.max_worker_id)));
+  }
+  if (c.worker_id == 0 && c.worker_id_count > c.max_worker_id - c.min_worker_id + 1) {
+    throw ConfigError("flag -worker-id-count " + std::to_string(c.worker_id_count) +
+                      ": more leases than -min-worker-id.." + "-max-worker-id holds (" +
+                      std::to_string(c.min_worker_id) + ".." + std::to_string(c.max_worker_id) +
+                      ")");
   }
 }
 

@@ -20,6 +20,8 @@ namespace katsubushi::config {
 // Defaults here are what -help and the README's Flags table show.
 struct Config {
   std::uint32_t worker_id = 0;
+  // Worker ids held: worker_id..worker_id+count-1, or this many leases.
+  std::uint32_t worker_id_count = 1;
   std::uint16_t port = kDefaultPort;
   std::string sock;
   std::chrono::nanoseconds idle_timeout = kDefaultIdleTimeout;
@@ -47,6 +49,7 @@ struct Config {
   // The serving threads' event loop: auto (io_uring where the kernel allows it,
   // else epoll), io_uring or epoll.
   std::string io_engine = "auto";
+  std::chrono::nanoseconds spin_wait = kDefaultSpinWait;
   std::uint32_t max_connections = kDefaultMaxConnections;
   std::size_t max_line_bytes = kDefaultMaxLineBytes;
   std::chrono::nanoseconds shutdown_timeout = kDefaultShutdownTimeout;

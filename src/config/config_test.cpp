@@ -35,6 +35,7 @@ struct ValueFlag {
 const std::vector<ValueFlag>& value_flags() {
   static const std::vector<ValueFlag> flags = {
       {"worker-id", "42", [](const Config& c) { EXPECT_EQ(c.worker_id, 42u); }},
+      {"worker-id-count", "4", [](const Config& c) { EXPECT_EQ(c.worker_id_count, 4u); }},
       {"port", "7238", [](const Config& c) { EXPECT_EQ(c.port, 7238); }},
       {"sock", "run/k.sock", [](const Config& c) { EXPECT_EQ(c.sock, "run/k.sock"); }},
       {"idle-timeout", "10m", [](const Config& c) { EXPECT_EQ(c.idle_timeout, 10min); }},
@@ -332,6 +333,25 @@ TEST(ConfigTest, ValidateChecksWorkerIdRangeFlags) {
   c.min_worker_id = 20;
   c.max_worker_id = 10;
   EXPECT_NE(validation_error_of(c).find("-max-worker-id"), std::string::npos);
+}
+
+TEST(ConfigTest, WorkerIdCountStaysWithinTheLayoutAndTheRange) {
+  EXPECT_EQ(parse({}).worker_id_count, 1u);
+  EXPECT_EQ(parse({}, {{"WORKER_ID_COUNT", "3"}}).worker_id_count, 3u);
+  EXPECT_NE(error_of({"-worker-id-count=0"}).find("-worker-id-count"), std::string::npos);
+  EXPECT_EQ(validation_error_of(parse({"-worker-id=1020", "-worker-id-count=4"})), "");
+  const std::string past = validation_error_of(parse({"-worker-id=1021", "-worker-id-count=4"}));
+  EXPECT_NE(past.find("1021..1024"), std::string::npos) << past;
+  EXPECT_NE(past.find("1023"), std::string::npos) << past;
+  const std::string over_max =
+      validation_error_of(parse({"-worker-id=5", "-worker-id-count=4", "-max-worker-id=7"}));
+  EXPECT_NE(over_max.find("-max-worker-id 7"), std::string::npos) << over_max;
+  const std::string leases = validation_error_of(parse(
+      {"-redis=redis://127.0.0.1:1", "-worker-id-count=4", "-min-worker-id=5", "-max-worker-id=7"}));
+  EXPECT_NE(leases.find("-worker-id-count 4"), std::string::npos) << leases;
+  EXPECT_EQ(validation_error_of(parse({"-redis=redis://127.0.0.1:1", "-worker-id-count=3",
+                                       "-min-worker-id=5", "-max-worker-id=7"})),
+            "");
 }
 
 TEST(ConfigTest, UsageListsEveryFlag) {

@@ -12,7 +12,8 @@ namespace katsubushi::config {
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s) noexcept;
 
 // The shortest Go-style spelling, for help and `stats settings`: "10m0s" is
-// written "600s" here; whole seconds as "Ns", else milliseconds "Nms".
+// written "600s" here; whole seconds as "Ns", else milliseconds "Nms", else
+// microseconds "Nus", else "Nns".
 std::string format_duration(std::chrono::nanoseconds d);
 
 }  // namespace katsubushi::config

@@ -68,12 +68,13 @@ TEST(DurationTest, FormatsShortestSpelling) {
   EXPECT_EQ(format_duration(0s), "0s");
   EXPECT_EQ(format_duration(500ms), "500ms");
   EXPECT_EQ(format_duration(1500ms), "1500ms");
-  EXPECT_EQ(format_duration(2us), "2000ns");
+  EXPECT_EQ(format_duration(2us), "2us");
+  EXPECT_EQ(format_duration(2500ns), "2500ns");
 }
 
 TEST(DurationTest, FormatThenParseRoundTrips) {
   for (nanoseconds d : {nanoseconds(0s), nanoseconds(600s), nanoseconds(1500ms),
-                        nanoseconds(2us), nanoseconds(36h)}) {
+                        nanoseconds(2us), nanoseconds(2500ns), nanoseconds(36h)}) {
     EXPECT_EQ(parse_duration(format_duration(d)), ns(d)) << format_duration(d);
   }
 }

@@ -33,6 +33,13 @@ inline constexpr IntRange kMaxConnectionsRange{1, 1'000'000};
 // -threads (default: the number of cores).
 inline constexpr IntRange kThreadsRange{1, 1024};
 
+// -spin-wait: how long a serving thread whose recent waits were shorter than
+// this looks for work before it sleeps (the io_uring build; 0 = never);
+// server/spin_wait.hpp says when it spins. More than the maximum would hold a
+// core for nothing on a daemon between bursts.
+inline constexpr std::chrono::microseconds kDefaultSpinWait{50};
+inline constexpr std::chrono::milliseconds kMaxSpinWait{1};
+
 // -idle-timeout and -shutdown-timeout.
 inline constexpr std::chrono::seconds kDefaultIdleTimeout{600};
 inline constexpr std::chrono::seconds kDefaultShutdownTimeout{10};

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,26 @@ constexpr std::array kMetrics{
                "Where worker ids are leased from: none (-worker-id), redis or etcd.", "store"},
     MetricInfo{"event_loop", "katsubushi_event_loop", info,
                "The serving threads' event loops: io_uring, or epoll (-io-engine).", "loop"},
+    MetricInfo{"worker_id_count", "katsubushi_worker_ids_held", gauge,
+               "Worker ids this process holds (-worker-id-count)."},
+    MetricInfo{"worker_ids_serving", "katsubushi_worker_ids_serving", gauge,
+               "Worker ids issuing now (held, their lease valid, their marks passed)."},
+    MetricInfo{"spin_hits", "katsubushi_spin_hits_total", counter,
+               "Waits of the serving threads that work ended while they spun (-spin-wait)."},
+    MetricInfo{"spin_misses", "katsubushi_spin_misses_total", counter,
+               "Spins of the serving threads that ended in a sleep (-spin-wait)."},
+};
+
+// Each held worker id's stats, "worker:W:<stat>": one family per stat, a
+// sample per worker id labelled worker_id.
+constexpr std::string_view kPerWorkerPrefix = "worker:";
+constexpr std::array kPerWorkerMetrics{
+    MetricInfo{"ids_issued", "katsubushi_worker_ids_issued_total", counter,
+               "Ids issued with this worker id."},
+    MetricInfo{"state", "katsubushi_worker_state", info,
+               "Whether this worker id issues (serving) or why not (no_lease, clock_untrusted, "
+               "below_floor, not_reserved, stopped).",
+               "state"},
 };
 
 std::string_view type_name(MetricKind kind) {
@@ -174,11 +195,59 @@ void append_known(std::string& out, const MetricInfo& m, std::string_view value)
   out.append(sample);
 }
 
+// "worker:W:<stat>" as (W, its row), or nothing.
+std::optional<std::pair<std::string_view, const MetricInfo*>> per_worker(
+    std::string_view name) noexcept {
+  if (!name.starts_with(kPerWorkerPrefix)) return std::nullopt;
+  name.remove_prefix(kPerWorkerPrefix.size());
+  const std::size_t colon = name.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+  const std::string_view worker = name.substr(0, colon);
+  if (!std::all_of(worker.begin(), worker.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const std::string_view stat = name.substr(colon + 1);
+  for (const MetricInfo& m : kPerWorkerMetrics) {
+    if (m.stat == stat) return std::pair{worker, &m};
+  }
+  return std::nullopt;
+}
+
+// The per-worker families, each whole, in the order of their first stat.
+void append_per_worker(std::string& out, const service::StatList& stats) {
+  for (const MetricInfo& m : kPerWorkerMetrics) {
+    std::string samples;
+    std::vector<std::string_view> seen;  // a stat named twice keeps its first value
+    for (const auto& [name, value] : stats) {
+      const auto w = per_worker(name);
+      if (!w || w->second != &m) continue;
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+      seen.push_back(name);
+      std::string sample;
+      sample.append(m.metric).append("{worker_id=\"").append(w->first).append("\"");
+      if (m.kind == info) {
+        sample.append(",").append(m.label).append("=\"");
+        append_escaped(sample, value, true);
+        sample.append("\"} 1\n");
+      } else if (is_json_number(value)) {
+        sample.append("} ").append(value).append("\n");
+      } else {
+        continue;
+      }
+      samples.append(sample);
+    }
+    if (samples.empty()) continue;
+    append_family_head(out, m.metric, m.help, type_name(m.kind));
+    out.append(samples);
+  }
+}
+
 }  // namespace
 
 std::span<const MetricInfo> metric_table() noexcept { return kMetrics; }
 
 const MetricInfo* find_metric(std::string_view stat) noexcept {
+  if (const auto w = per_worker(stat)) return w->second;
   const auto it =
       std::find_if(kMetrics.begin(), kMetrics.end(), [&](const auto& m) { return m.stat == stat; });
   return it == kMetrics.end() ? nullptr : &*it;
@@ -188,6 +257,7 @@ void append_metrics(std::string& out, const service::StatList& stats) {
   // A family may appear once: a stat named twice keeps its first value.
   std::vector<std::string_view> seen;
   for (const auto& [name, value] : stats) {
+    if (per_worker(name)) continue;
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
     seen.push_back(name);
     if (const MetricInfo* m = find_metric(name)) {
@@ -204,6 +274,7 @@ void append_metrics(std::string& out, const service::StatList& stats) {
     append_family_head(out, metric, "Stat " + name + " of the daemon.", "untyped");
     out.append(metric).append(" ").append(value).append("\n");
   }
+  append_per_worker(out, stats);
 }
 
 }  // namespace katsubushi::http

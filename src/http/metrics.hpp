@@ -33,6 +33,8 @@ struct MetricInfo {
 };
 
 std::span<const MetricInfo> metric_table() noexcept;
+// The row of `stat`; for a held worker id's "worker:W:<stat>", the row of
+// its family (a sample labelled worker_id="W").
 const MetricInfo* find_metric(std::string_view stat) noexcept;
 
 // One family per stat, in the order of `stats`: # HELP, # TYPE, the sample.

@@ -64,6 +64,28 @@ TEST(MetricsTest, EveryStatIsOneValidFamily) {
   EXPECT_EQ(samples, metric_table().size());
 }
 
+TEST(MetricsTest, EachHeldWorkerIdIsASampleLabelledWithIt) {
+  const service::StatList stats{{"worker_id_count", "2"},       {"worker:1:ids_issued", "40"},
+                                {"worker:1:state", "serving"},  {"worker_ids_serving", "1"},
+                                {"worker:3:ids_issued", "7"},   {"worker:3:state", "no_lease"},
+                                {"worker:x:ids_issued", "9"},   {"worker:3:ids_issued", "8"}};
+  const std::string text = render(stats);
+  EXPECT_EQ(check_exposition(text), "") << text;
+  EXPECT_NE(text.find("# TYPE katsubushi_worker_ids_issued_total counter\n"
+                      "katsubushi_worker_ids_issued_total{worker_id=\"1\"} 40\n"
+                      "katsubushi_worker_ids_issued_total{worker_id=\"3\"} 7\n#"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("katsubushi_worker_state{worker_id=\"3\",state=\"no_lease\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("katsubushi_worker_ids_held 2\n"), std::string::npos) << text;
+  ASSERT_NE(find_metric("worker:12:state"), nullptr);
+  EXPECT_EQ(find_metric("worker:12:state")->metric, "katsubushi_worker_state");
+  EXPECT_EQ(find_metric("worker:12:nothing"), nullptr);
+  EXPECT_EQ(text.find("worker_id=\"x\""), std::string::npos) << text;
+}
+
 TEST(MetricsTest, TableIsConsistent) {
   std::set<std::string_view> stats;
   std::set<std::string_view> metrics;

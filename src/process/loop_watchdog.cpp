@@ -3,7 +3,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,7 +13,7 @@ namespace katsubushi::process {
 
 namespace asio = boost::asio;
 
-LoopWatchdog::LoopWatchdog(asio::io_context& control, std::vector<asio::io_context*> serving,
+LoopWatchdog::LoopWatchdog(asio::io_context& control, std::vector<Post> serving,
                            std::chrono::microseconds interval, std::function<void()> ping)
     : control_(control),
       serving_(std::move(serving)),
@@ -56,7 +55,7 @@ asio::awaitable<void> LoopWatchdog::tick() {
     if (!draining_ && all_answered()) {
       ++round_;
       for (std::size_t i = 0; i < serving_.size(); ++i) {
-        asio::post(*serving_[i], [answered = &answered_[i], round = round_] {
+        serving_[i]([answered = &answered_[i], round = round_] {
           answered->store(round, std::memory_order_release);
         });
       }

@@ -21,9 +21,13 @@ namespace katsubushi::process {
 
 class LoopWatchdog {
  public:
+  // How a heartbeat reaches one serving loop: runs the task on its thread
+  // (an Asio io_context's post, or the io_uring loop's).
+  using Post = std::function<void(std::function<void()>)>;
+
   // Pings with `ping` every `interval`/2 (systemd asks for pings at least
   // once per WATCHDOG_USEC, and half of it leaves room for a late tick).
-  LoopWatchdog(boost::asio::io_context& control, std::vector<boost::asio::io_context*> serving,
+  LoopWatchdog(boost::asio::io_context& control, std::vector<Post> serving,
                std::chrono::microseconds interval, std::function<void()> ping);
   LoopWatchdog(const LoopWatchdog&) = delete;
   LoopWatchdog& operator=(const LoopWatchdog&) = delete;
@@ -43,7 +47,7 @@ class LoopWatchdog {
   bool all_answered() const;
 
   boost::asio::io_context& control_;
-  std::vector<boost::asio::io_context*> serving_;
+  std::vector<Post> serving_;
   std::chrono::microseconds period_;
   std::function<void()> ping_;
   boost::asio::steady_timer timer_;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -26,6 +27,10 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kBound = 10s;
 constexpr std::chrono::microseconds kInterval = 20ms;
 
+LoopWatchdog::Post poster(asio::io_context& io) {
+  return [&io](std::function<void()> task) { asio::post(io, std::move(task)); };
+}
+
 // A control loop and two serving loops, each on a thread of its own.
 struct Loops {
   asio::io_context control;
@@ -34,7 +39,8 @@ struct Loops {
       asio::make_work_guard(control), asio::make_work_guard(serving[0]),
       asio::make_work_guard(serving[1])};
   std::atomic<int> pings{0};
-  LoopWatchdog watchdog{control, {&serving[0], &serving[1]}, kInterval, [this] { ++pings; }};
+  LoopWatchdog watchdog{control, {poster(serving[0]), poster(serving[1])}, kInterval,
+                        [this] { ++pings; }};
   std::thread threads[3];
 
   Loops() {
@@ -101,7 +107,7 @@ TEST(LoopWatchdog, StopPingsOnceAndLetsTheControlLoopEnd) {
   asio::io_context control;
   asio::io_context serving;
   int pings = 0;
-  LoopWatchdog watchdog(control, {&serving}, kInterval, [&] { ++pings; });
+  LoopWatchdog watchdog(control, {poster(serving)}, kInterval, [&] { ++pings; });
   watchdog.start();
   // The first tick pings; then stop() pings once more and ends the ticking,
   // so run() returns: nothing else keeps the control loop busy.

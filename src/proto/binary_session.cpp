@@ -23,6 +23,11 @@ constexpr std::string_view kNoSuchStatsGroup = "Not found";
 // Get replies carry 4 bytes of client flags, always 0 here.
 constexpr std::string_view kZeroFlags{"\0\0\0\0", 4};
 
+bool is_get(std::uint8_t opcode) noexcept {
+  const auto op = static_cast<Opcode>(opcode);
+  return op == Opcode::get || op == Opcode::getq || op == Opcode::getk || op == Opcode::getkq;
+}
+
 bool is_known(std::uint8_t opcode) noexcept {
   switch (static_cast<Opcode>(opcode)) {
     case Opcode::get:
@@ -75,8 +80,51 @@ void BinarySession::refuse_and_close(const Header& h, service::InputBuffer& in, 
   in.clear();
 }
 
+namespace {
+
+// The most ids one block takes for gets read together.
+constexpr std::size_t kIdBlock = 256;
+
+// The block of the thread that runs process(): a call uses it up before it
+// returns, and no other session's call runs on this thread meanwhile.
+std::uint64_t* thread_id_block() {
+  thread_local std::array<std::uint64_t, kIdBlock> block{};
+  return block.data();
+}
+
+}  // namespace
+
+std::size_t BinarySession::gets_ahead(std::string_view pending,
+                                      const service::OutputBuffer& out) const {
+  // A get reply: header, flags, a key of up to kMaxKeyBytes, 20 digits.
+  constexpr std::size_t kMaxGetReply = binary::kHeaderBytes + 4 + kMaxKeyBytes + 20;
+  const std::size_t unsent = out.unsent_size();
+  // process() goes on while unsent < max_output_bytes: that many more surely fit.
+  const std::size_t room = limits_.max_output_bytes > unsent
+                               ? 1 + (limits_.max_output_bytes - unsent - 1) / kMaxGetReply
+                               : 1;
+  std::size_t n = 0;
+  while (n < std::min(room, kIdBlock) && !pending.empty()) {
+    const auto h = binary::parse_header(pending);
+    if (!h || static_cast<unsigned char>(pending.front()) != binary::kRequestMagic ||
+        !well_framed(*h) || !is_known(h->opcode) || !well_formed(*h)) {
+      break;
+    }
+    if (!is_get(h->opcode)) break;
+    const std::size_t packet = binary::kHeaderBytes + h->body_length;
+    if (pending.size() < packet) break;
+    ++n;
+    pending.remove_prefix(packet);
+  }
+  return std::max<std::size_t>(n, 1);
+}
+
 void BinarySession::process(service::InputBuffer& in, service::OutputBuffer& out) {
   not_before_ = 0;
+  // Ids of an earlier call are never carried over (there are none left:
+  // gets_ahead() takes only what this call answers).
+  block_used_ = block_filled_ = 0;
+  block_ = thread_id_block();
   while (!closing_ && out.unsent_size() < limits_.max_output_bytes) {
     if (skip_left_ > 0) {
       const auto n = static_cast<std::size_t>(
@@ -118,6 +166,18 @@ void BinarySession::process(service::InputBuffer& in, service::OutputBuffer& out
     if (pending.size() < packet) return;
     const std::string_view key = pending.substr(binary::kHeaderBytes + h.extras_length,
                                                 h.key_length);
+    if (block_used_ == block_filled_ && is_get(h.opcode)) {
+      // The gets read together take their ids in one block.
+      block_used_ = block_filled_ = 0;
+      const auto issued = ids_.issue_ahead(
+          std::span<std::uint64_t>(block_, gets_ahead(pending, out)));
+      block_filled_ = issued.filled;
+      if (issued.filled == 0 && issued.not_before_unix_ms != 0) {
+        not_before_ = issued.not_before_unix_ms;
+        return;  // waits for ids: the packet stays in `in`
+      }
+      block_error_ = issued.filled == 0 ? issued.error : std::error_code{};
+    }
     if (!answer(h, key, out)) return;  // waits for ids: the packet stays in `in`
     ++completed_;
     in.consume(packet);
@@ -155,21 +215,19 @@ bool BinarySession::answer(const Header& h, std::string_view key, service::Outpu
 bool BinarySession::answer_get(const Header& h, std::string_view key, service::OutputBuffer& out) {
   const auto opcode = static_cast<Opcode>(h.opcode);
   const bool with_key = opcode == Opcode::getk || opcode == Opcode::getkq;
-  std::array<std::uint64_t, 1> id{};
-  const auto issued = ids_.issue_all(id);
-  if (issued.not_before_unix_ms != 0) {
-    not_before_ = issued.not_before_unix_ms;
-    return false;
-  }
-  if (issued.error) {
+  if (block_used_ == block_filled_) {
+    // The block's error (the ids ran out for it: a fresh block was asked for
+    // this get and gave none).
     // Quiet gets hide misses only; a server error is always reported.
-    const std::string reason = issued.error.message();
+    const std::string reason = block_error_.message();
     append_reply(out, Reply(h, Status::internal_error, reason));
+    block_error_ = {};
     return true;
   }
-  const service::DecimalDigits digits(id[0]);
+  const std::uint64_t id = block_[block_used_++];
+  const service::DecimalDigits digits(id);
   Reply reply(h);
-  reply.cas = id[0];
+  reply.cas = id;
   reply.extras = kZeroFlags;
   if (with_key) reply.key = key;
   reply.value = digits.view();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <system_error>
 
 #include "proto/binary_packet.hpp"
 #include "service/buffers.hpp"
@@ -39,6 +40,19 @@ class BinarySession {
   bool answer_get(const binary::Header& h, std::string_view key, service::OutputBuffer& out);
   void answer_stat(const binary::Header& h, std::string_view key, service::OutputBuffer& out);
   void refuse_and_close(const binary::Header& h, service::InputBuffer& in, service::OutputBuffer& out);
+  // How many gets, from the front of `pending` on, this process() call is
+  // sure to answer: whole, well-formed get packets in a row, no more than
+  // the output room left fits at the largest get reply (1 at least).
+  std::size_t gets_ahead(std::string_view pending, const service::OutputBuffer& out) const;
+
+  // Ids taken for the gets read together, one lock for the lot; used up
+  // within the process() call that took them, so none outlives the read.
+  // The block itself is the thread's (binary_session.cpp), not in every
+  // connection: an idle one would carry 2 KiB for nothing.
+  std::uint64_t* block_ = nullptr;  // during process()
+  std::size_t block_used_ = 0;
+  std::size_t block_filled_ = 0;
+  std::error_code block_error_;  // why the last block gave no id
 
   const service::SessionServices& services_;
   const service::SessionLimits& limits_;

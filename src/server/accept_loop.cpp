@@ -8,13 +8,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <exception>
+#include <memory>
 #include <type_traits>
+#include <utility>
 
 #include "config/limits.hpp"
 #include "session/refusal.hpp"
 #include "server/plain_allocator.hpp"
 #include "server/server.hpp"
+#include "server/uring_connection.hpp"
 
 namespace katsubushi::server {
 
@@ -103,6 +108,40 @@ asio::awaitable<void> Server::accept_connections(Acceptor& acceptor, std::string
   }
 }
 
+namespace {
+
+// An accepted fd on its way to a serving UringLoop; closed here if the loop
+// never takes it (it ended first).
+struct Handoff {
+  int fd;
+  bool tcp;
+  ConnectionSlot slot;
+  Handoff(int f, bool t, ConnectionSlot s) : fd(f), tcp(t), slot(std::move(s)) {}
+  ~Handoff() {
+    if (fd >= 0) ::close(fd);
+  }
+  Handoff(const Handoff&) = delete;
+  Handoff& operator=(const Handoff&) = delete;
+};
+
+}  // namespace
+
+template <typename Socket>
+void Server::hand_to_uring_loop(Worker& w, Socket socket, ConnectionSlot slot,
+                                session::Protocol protocol) {
+  boost::system::error_code ec;
+  const int fd = socket.release(ec);
+  if (ec) {
+    log_accept_error("taking an accepted socket from Asio: " + ec.message());
+    return;  // the slot is given back; the socket, if still open, closes with it
+  }
+  auto handoff = std::make_shared<Handoff>(fd, std::is_same_v<Socket, TcpSocket>, std::move(slot));
+  w.post([this, &w, protocol, handoff] {
+    const int taken = std::exchange(handoff->fd, -1);
+    start_uring_connection(taken, handoff->tcp, std::move(handoff->slot), protocol, *w.shell);
+  });
+}
+
 template <typename Acceptor>
 asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, session::Protocol protocol) {
   Worker* next = nullptr;
@@ -112,13 +151,18 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, session::Protocol 
         next = workers_[1 + next_worker_.fetch_add(1, std::memory_order_relaxed) %
                                 (workers_.size() - 1)]
                    .get();
-        return next->io;
+        // A UringLoop takes the bare fd: accepted on the control loop.
+        return next->loop ? workers_[0]->io : next->io;
       },
       [this, &next, protocol](auto socket) {
         ConnectionSlot slot(open_connections_);
         // The connection is made on its own thread, so its memory comes
         // from that thread's heap.
         Worker& w = *next;
+        if (w.loop) {
+          hand_to_uring_loop(w, std::move(socket), std::move(slot), protocol);
+          return;
+        }
         // A plain allocation (see PlainAllocator): blocks of this thread's
         // cache do not move to the serving thread's.
         asio::post(w.io, asio::bind_allocator(

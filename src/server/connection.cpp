@@ -150,13 +150,11 @@ asio::awaitable<void> Connection<Socket>::run(Ptr self, Next next) {
   }
 }
 
-// What follows once everything owed is sent: the only place that decides to read.
-template <typename Socket>
-auto Connection<Socket>::after_flush() -> Next {
-  if (core_.closing()) return state_ == State::input_ended ? Next::close : Next::linger;
+Next next_after_flush(const session::SessionCore& core, State state, bool request_in_hand) {
+  if (core.closing()) return state == State::input_ended ? Next::close : Next::linger;
   // The request in hand goes on first, during a stop too.
-  if (has_request_in_hand()) return Next::resume;
-  switch (state_) {
+  if (request_in_hand) return Next::resume;
+  switch (state) {
     case State::streaming:
       break;
     case State::stopping:
@@ -165,7 +163,7 @@ auto Connection<Socket>::after_flush() -> Next {
     case State::idle_expired:  // (ends where its wait returns; never here)
       return Next::close;
   }
-  if (!core_.wants_input()) {
+  if (!core.wants_input()) {
     // With all output sent the core always wants input; if it does not, a
     // read would never be attempted and the loop would spin. End it instead.
     spdlog::error("session neither has output nor wants input: closing the connection");

@@ -59,6 +59,22 @@ class LiveSessionGuard {
   ServerCounters& c_;
 };
 
+// A connection's life and its next step: the Asio connection's and the
+// io_uring one's (uring_connection.cpp) alike.
+enum class State : std::uint8_t { streaming, stopping, input_ended, idle_expired };
+enum class Next : std::uint8_t {
+  answer,  // send what is owed, then after_flush() decides
+  read,    // park on a read: nothing owed, nothing in hand
+  resume,  // go on with the request in hand
+  linger,  // we end it: half-close and linger so the last replies arrive
+  close,   // the peer closed or failed, or stopped reading: just close
+};
+
+// What follows once everything owed is sent: the only place that decides to
+// read. `request_in_hand`: the core has more to do for the request it holds
+// (it waits for ids, or yielded).
+Next next_after_flush(const session::SessionCore& core, State state, bool request_in_hand);
+
 // One connection's socket and session core, and the steps of its life.
 //
 // The hot path is one read, one write and one wait in the event loop per
@@ -85,15 +101,7 @@ class Connection final : public StopHandle {
   void check_idle(Clock::time_point now, std::chrono::nanoseconds timeout) override;
 
  private:
-  enum class State : std::uint8_t { streaming, stopping, input_ended, idle_expired };
   enum class Wait : std::uint8_t { none, read, write, ids, linger };
-  enum class Next : std::uint8_t {
-    answer,  // send what is owed, then after_flush() decides
-    read,    // park on a read: nothing owed, nothing in hand
-    resume,  // go on with the request in hand
-    linger,  // we end it: half-close and linger so the last replies arrive
-    close,   // the peer closed or failed, or stopped reading: just close
-  };
   enum class Sent : std::uint8_t { all, blocked, failed };
 
   // The read an idle connection waits on: it holds the connection and nothing
@@ -117,7 +125,7 @@ class Connection final : public StopHandle {
   static void wait_for_request(Ptr self);
   static void serve_on(Ptr self, Next next);
   static boost::asio::awaitable<void> run(Ptr self, Next next);
-  Next after_flush();
+  Next after_flush() { return next_after_flush(core_, state_, has_request_in_hand()); }
   // Whether the next step is resume() rather than a read.
   bool has_request_in_hand() const noexcept {
     return turn_over_ || core_.not_before_unix_ms() != 0 || core_.yielded();

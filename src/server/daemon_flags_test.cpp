@@ -306,6 +306,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{{"-threads=1"}, "worker-id"},
                       BadFlagCase{{"-redis=redis://127.0.0.1:1", "-lease-ttl=1s"}, "-lease-ttl"},
                       BadFlagCase{{"-worker-id=1", "-max-clock-wait=soon"}, "-max-clock-wait"},
+                      BadFlagCase{{"-worker-id=1", "-spin-wait=2ms"},
+                                  "flag -spin-wait: want at most 1ms"},
                       BadFlagCase{{"-redis=redis://127.0.0.1:1", "-min-worker-id=9",
                                    "-max-worker-id=8"},
                                   "-min-worker-id"},

@@ -172,7 +172,7 @@ TEST_F(DaemonState, AClockFurtherBehindThanTheWaitIsAStartUpErrorNamingBothTimes
 
 TEST_F(DaemonState, EveryTruncationOfTheFileIsAStartUpError) {
   const std::string whole =
-      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true});
+      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true, .worker_id_count = 1});
   for (std::size_t n = 0; n < whole.size(); ++n) {
     std::ofstream(path_, std::ios::binary | std::ios::trunc) << whole.substr(0, n);
     const auto r = run_command(daemon_binary(), {"-worker-id=9", "-port=0", "-state-file=" + path_});
@@ -184,7 +184,7 @@ TEST_F(DaemonState, EveryTruncationOfTheFileIsAStartUpError) {
 
 TEST_F(DaemonState, CorruptForeignOrUnreadableFilesAreStartUpErrors) {
   const std::string whole =
-      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true});
+      state::serialize({.worker_id = 9, .mark_ms = 1'000'000, .graceful = true, .worker_id_count = 1});
   struct Case {
     std::string name;
     std::string bytes;
@@ -195,7 +195,7 @@ TEST_F(DaemonState, CorruptForeignOrUnreadableFilesAreStartUpErrors) {
   const std::vector<Case> cases = {
       {"a changed byte", flipped, "unusable"},
       {"another worker id",
-       state::serialize({.worker_id = 8, .mark_ms = 1'000'000, .graceful = true}),
+       state::serialize({.worker_id = 8, .mark_ms = 1'000'000, .graceful = true, .worker_id_count = 1}),
        "belongs to worker id 8, this daemon is worker id 9"},
       {"not ours", "{\"last\": 1}\n", "not a katsubushi state file"},
   };

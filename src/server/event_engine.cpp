@@ -12,6 +12,8 @@
 
 #if defined(BOOST_ASIO_HAS_IO_URING)
 #include <liburing.h>
+
+#include "server/uring_loop.hpp"
 #endif
 
 namespace katsubushi::server {
@@ -56,6 +58,12 @@ std::string_view engine_name(EventEngine engine) {
 
 std::optional<std::string> io_uring_refusal(unsigned loops) {
 #if defined(BOOST_ASIO_HAS_IO_URING)
+  // The control loop is Asio's; the serving loops are UringLoops, which
+  // need more of the kernel (uring_loop.hpp).
+  if (loops > 1) {
+    if (auto why = UringLoop::refusal()) return "a serving loop's ring: " + *why;
+  }
+  loops = 1;
   std::vector<io_uring> rings(loops);
   std::optional<std::string> why;
   unsigned made = 0;

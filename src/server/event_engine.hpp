@@ -29,13 +29,15 @@ inline constexpr EventEngine kBuiltEngine = EventEngine::epoll;
 // "io_uring" or "epoll": the event_loop stat, and what the log says.
 std::string_view engine_name(EventEngine engine);
 
-// File descriptors each event loop holds: a ring; or an epoll fd, an eventfd
-// and a timerfd.
-inline constexpr std::size_t kFdsPerEventLoop = kBuiltEngine == EventEngine::io_uring ? 1 : 3;
+// File descriptors each event loop holds: a ring and an eventfd (the control
+// loop's Asio ring alone); or an epoll fd, an eventfd and a timerfd.
+inline constexpr std::size_t kFdsPerEventLoop = kBuiltEngine == EventEngine::io_uring ? 2 : 3;
 
-// Why `loops` event loops cannot each have an io_uring ring here, or nullopt
-// when they can: the rings are made (as large as Asio's) and closed again,
-// and the kernel is asked for every operation Asio uses.
+// Why `loops` event loops (the control loop and the serving ones) cannot run
+// on io_uring here, or nullopt when they can: the control loop's ring is made
+// (as large as Asio's) and the kernel asked for every operation Asio uses;
+// a serving loop is made and started (its ring's flags, its read buffers,
+// its operations and features: Linux 6.1 or later), and all closed again.
 std::optional<std::string> io_uring_refusal(unsigned loops);
 
 // Settles the engine before anything is opened, with logging set up: returns

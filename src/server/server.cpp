@@ -7,12 +7,17 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <functional>
+#include <future>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "service/session_limits.hpp"
 #include "grpc/grpc_front.hpp"
 #include "process/stop_signals.hpp"
+#include "server/uring_connection.hpp"
+#include "server/uring_loop.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -32,7 +37,9 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
           .counters = counters_,
       },
       open_connections_(counters_.curr_connections),
-      workers_(make_workers(config.threads)),
+      workers_(make_workers(config.threads, {.limit = config.spin_wait,
+                                             .hits = &counters_.spin_hits,
+                                             .misses = &counters_.spin_misses})),
       signals_(workers_[0]->io),
       listeners_(workers_[0]->io),
       drain_timer_(workers_[0]->io) {
@@ -47,6 +54,11 @@ Server::Server(const config::Config& config, id::IdGenerator& generator)
     if (ec) {
       throw std::runtime_error("installing the handler for signal " + std::to_string(sig) +
                                ": " + ec.message());
+    }
+  }
+  for (auto& w : workers_) {
+    if (w->loop) {
+      w->shell = std::make_unique<UringShell>(UringShell{connection_services_, w->registry, *w->loop});
     }
   }
   // Held back since the process began (katsubushi_main.cpp): one that came
@@ -80,22 +92,41 @@ std::string Server::listening_summary() const {
 int Server::run() {
   asio::co_spawn(workers_[0]->io, wait_for_signals(), asio::detached);
   start_accepting();
-  for (auto& w : workers_) asio::co_spawn(w->io, sweep(*w), asio::detached);
+  for (auto& w : workers_) start_sweep(*w);
 
-  // Loop 0, the control loop, runs on this thread; the others serve.
+  // Loop 0, the control loop, runs on this thread; the others serve. Each
+  // says it serves before any client is accepted (the control loop accepts).
   std::vector<std::thread> threads;
+  std::vector<std::future<std::string>> started;
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
-    w.guard.emplace(w.io.get_executor());
-    threads.emplace_back([&w] { run_event_loop(w.io, w.index); });
+    w.hold();
+    std::promise<std::string> serving;
+    started.push_back(serving.get_future());
+    threads.emplace_back(
+        [&w, serving = std::move(serving)]() mutable { run_serving_loop(w, serving); });
+  }
+  std::string failure;
+  for (std::size_t i = 0; i < started.size(); ++i) {
+    if (std::string why = started[i].get(); !why.empty() && failure.empty()) {
+      failure = "thread " + std::to_string(i + 1) + ": " + why;
+    }
+  }
+  if (!failure.empty()) {
+    spdlog::error("an event loop cannot start ({}): exiting", failure);
+    for (auto& w : workers_) w->release();
+    for (auto& t : threads) t.join();
+    return 1;
   }
   // Listening since listen(), and the accept loops start with the control
   // loop: systemd may send clients now. The watchdog, if systemd asks for
   // one, pings while every loop answers.
   process::systemd::notify("READY=1\nSTATUS=serving ids as " + listening_summary());
   if (const auto interval = process::systemd::watchdog_interval()) {
-    std::vector<asio::io_context*> serving;
-    for (std::size_t i = 1; i < workers_.size(); ++i) serving.push_back(&workers_[i]->io);
+    std::vector<process::LoopWatchdog::Post> serving;
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+      serving.emplace_back([&w = *workers_[i]](std::function<void()> task) { w.post(std::move(task)); });
+    }
     watchdog_ = std::make_unique<process::LoopWatchdog>(workers_[0]->io, std::move(serving), *interval,
                                                [] { process::systemd::notify("WATCHDOG=1"); });
     watchdog_->start();

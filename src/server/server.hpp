@@ -67,6 +67,10 @@ class Server {
                                                   Pick pick, Serve serve);
   template <typename Acceptor>
   boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, session::Protocol protocol);
+  // Gives an accepted connection's fd to a serving UringLoop.
+  template <typename Socket>
+  void hand_to_uring_loop(Worker& w, Socket socket, ConnectionSlot slot,
+                          session::Protocol protocol);
   // -grpc-port: accepts on the control loop, counts, hands the fd to gRPC.
   boost::asio::awaitable<void> grpc_accept_loop();
   // Counts, logs (rate-limited) and closes a connection over
@@ -76,8 +80,16 @@ class Server {
   void log_accept_error(const std::string& what);
 
   // idle_sweep.cpp: one thread's idle sweep (and, on thread 0, giving memory
-  // back and the slots of gRPC's closed connections), until shutdown.
+  // back and the slots of gRPC's closed connections), until shutdown: a
+  // coroutine on an Asio loop, a tick on a UringLoop.
+  struct SweepState {
+    std::int64_t closed_at_last_trim = 0;
+    std::chrono::steady_clock::time_point last_trim = std::chrono::steady_clock::now();
+    std::uint64_t trims_seen = 0;
+  };
+  void start_sweep(Worker& w);
   boost::asio::awaitable<void> sweep(Worker& w);
+  void sweep_once(Worker& w, SweepState& state);
 
   // shutdown.cpp: signals, stop(), and the drain bounded by -shutdown-timeout.
   boost::asio::awaitable<void> wait_for_signals();

@@ -10,6 +10,7 @@
 #include "config/duration.hpp"
 #include "id/kernel_clock.hpp"
 #include "server/event_engine.hpp"
+#include "service/held_id_stats.hpp"
 #include "version.hpp"
 
 namespace katsubushi::server {
@@ -45,8 +46,9 @@ service::StatList ServerStats::general_stats() {
   const auto gen = generator_.counters();
   const state::IdSafetyFigures safety = id_safety_ ? id_safety_() : state::IdSafetyFigures{};
   const id::KernelClock kernel = id::read_kernel_clock();
-  // go-katsubushi's nine first, in its order; then ours.
-  return {
+  const auto held = generator_.held();
+  // go-katsubushi's nine first, in its order; then ours; then each held worker id's.
+  service::StatList stats{
       {"pid", std::to_string(getpid())},
       {"uptime", std::to_string(duration_cast<seconds>(steady_clock::now() - started_).count())},
       {"time", std::to_string(std::time(nullptr))},
@@ -82,7 +84,13 @@ service::StatList ServerStats::general_stats() {
       {"store_clock_skew_ms", std::to_string(safety.store_clock_skew_ms)},
       {"lease_store", safety.lease_store},
       {"event_loop", std::string(engine_name(kBuiltEngine))},
+      {"worker_id_count", std::to_string(held.size())},
+      {"worker_ids_serving", std::to_string(service::serving_count(held))},
+      {"spin_hits", str(server_.spin_hits)},
+      {"spin_misses", str(server_.spin_misses)},
   };
+  service::append_held_id_stats(stats, held);
+  return stats;
 }
 
 void ServerStats::reset_stats() {
@@ -90,6 +98,8 @@ void ServerStats::reset_stats() {
   server_.rejected_connections.store(0, std::memory_order_relaxed);
   server_.idle_kicks.store(0, std::memory_order_relaxed);
   server_.accept_errors.store(0, std::memory_order_relaxed);
+  server_.spin_hits.store(0, std::memory_order_relaxed);
+  server_.spin_misses.store(0, std::memory_order_relaxed);
 }
 
 service::StatList ServerStats::settings_stats() {
@@ -99,6 +109,7 @@ service::StatList ServerStats::settings_stats() {
       {"domain_socket", config_.sock.empty() ? "NULL" : config_.sock},
       {"num_threads", std::to_string(config_.threads)},
       {"io_engine", config_.io_engine},
+      {"spin_wait", config::format_duration(config_.spin_wait)},
       {"idle_timeout", config::format_duration(config_.idle_timeout)},
       {"worker_id", std::to_string(generator_.worker_id())},
       {"max_line_bytes", std::to_string(config_.max_line_bytes)},

@@ -24,6 +24,10 @@ struct ServerCounters {
   std::atomic<std::int64_t> live_sessions{0};
   std::atomic<std::uint64_t> accept_errors{0};  // accept() failures (fd shortage and others)
   std::atomic<std::uint64_t> memory_trims{0};   // free heap given back after connections closed
+  // -spin-wait: waits of the serving threads in which work came while they
+  // spun, and spins that ended in a sleep (spin_wait.hpp).
+  std::atomic<std::uint64_t> spin_hits{0};
+  std::atomic<std::uint64_t> spin_misses{0};
 };
 
 class ServerStats final : public service::StatsSource {

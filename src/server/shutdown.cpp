@@ -53,11 +53,11 @@ void Server::begin_shutdown(const std::string& why) {
       SteadyClock::now(),
       std::chrono::duration_cast<SteadyClock::duration>(config_.shutdown_timeout));
   for (auto& w : workers_) {
-    asio::post(w->io, [&w = *w] {
+    w->post([&w = *w] {
       w.registry.stop_all();
-      w.sweeper.cancel();
+      if (w.sweeper) w.sweeper->cancel();
     });
-    w->guard.reset();
+    w->release();
   }
   if (grpc_) {
     // gRPC's calls in flight finish within kGrpcStopGrace (and the same
@@ -90,7 +90,7 @@ asio::awaitable<void> Server::drain() {
       forced = true;
       spdlog::warn("-shutdown-timeout reached: closing {} connections", open_connections_.count());
       for (auto& w : workers_) {
-        asio::post(w->io, [&r = w->registry] { r.force_close_all(); });
+        w->post([&r = w->registry] { r.force_close_all(); });
       }
       drain_timer_.expires_at(SteadyClock::time_point::max());
     }

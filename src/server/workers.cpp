@@ -1,6 +1,10 @@
 #include "server/workers.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include "server/event_engine.hpp"
+#include "server/uring_connection.hpp"
+#include "server/uring_loop.hpp"
 
 #include <sys/resource.h>
 
@@ -48,9 +52,9 @@ std::size_t open_fd_count() {
   return n > 0 ? n - 1 : 0;  // less the iterator's own
 }
 
-// Each thread's event loop takes its fds (kFdsPerEventLoop: a ring, or an
-// epoll fd, an eventfd and a timerfd); the signal set takes a pipe, the
-// listeners one fd each, and at least one connection should fit. Checked
+// Each thread's event loop takes its fds (kFdsPerEventLoop: a ring and an
+// eventfd, or an epoll fd, an eventfd and a timerfd); the signal set takes a
+// pipe, the listeners one fd each, and at least one connection should fit. Checked
 // before any is made, so the message can name the numbers; an allocation
 // failing anyway is caught below.
 constexpr std::size_t kFdsPerThread = kFdsPerEventLoop;
@@ -62,7 +66,7 @@ constexpr std::size_t kFdsBesideThreads = 2 + 2 + 1;
 // the control loop's, so the reactor's per-socket records (which Asio pools
 // and never frees) stay packed together instead of pinning, here and there,
 // pages that connections freed.
-std::vector<std::unique_ptr<Worker>> make_workers(unsigned threads) {
+std::vector<std::unique_ptr<Worker>> make_workers(unsigned threads, SpinWaitOptions spin) {
   const rlimit fd_limit = raise_fd_limit();
   const unsigned n = std::max(1u, threads) + 1;
   const std::string advice = " (open file limit " + fd_limit_text(fd_limit) + ", " +
@@ -76,7 +80,8 @@ std::vector<std::unique_ptr<Worker>> make_workers(unsigned threads) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < n; ++i) {
     try {
-      workers.push_back(std::make_unique<Worker>(i));
+      workers.push_back(
+          std::make_unique<Worker>(i, i > 0 && kBuiltEngine == EventEngine::io_uring, spin));
     } catch (const std::exception&) {
       throw std::runtime_error("-threads " + std::to_string(n - 1) +
                                ": creating the event loop of thread " + std::to_string(i + 1) +
@@ -84,6 +89,54 @@ std::vector<std::unique_ptr<Worker>> make_workers(unsigned threads) {
     }
   }
   return workers;
+}
+
+Worker::Worker(std::size_t thread_index, bool own_loop, SpinWaitOptions spin)
+    : index(thread_index) {
+  if (own_loop) {
+    loop = std::make_unique<UringLoop>(UringLoop::kReadBuffers, spin);
+  } else {
+    reactor_primer.emplace(io);
+    sweeper.emplace(io);
+  }
+}
+
+Worker::~Worker() = default;
+
+void Worker::post(std::function<void()> task) {
+  if (loop) {
+    loop->post(std::move(task));
+  } else {
+    boost::asio::post(io, std::move(task));
+  }
+}
+
+void Worker::hold() {
+  if (!loop) guard.emplace(io.get_executor());
+}
+
+void Worker::release() {
+  if (loop) {
+    loop->release();
+  } else {
+    guard.reset();
+  }
+}
+
+void run_serving_loop(Worker& w, std::promise<std::string>& started) {
+  if (!w.loop) {
+    started.set_value("");
+    run_event_loop(w.io, w.index);
+    return;
+  }
+  try {
+    w.loop->start();
+  } catch (const std::exception& e) {
+    started.set_value(e.what());
+    return;
+  }
+  started.set_value("");
+  w.loop->run(w.index);
 }
 
 void run_event_loop(boost::asio::io_context& io, std::size_t index) {

@@ -43,6 +43,15 @@ IdService::Issued IdService::issue_some(std::span<std::uint64_t> out) {
   return result;
 }
 
+IdService::Issued IdService::issue_ahead(std::span<std::uint64_t> out) {
+  const auto result = generator_.next_batch(out, keep_back());
+  note_share(std::span<const std::uint64_t>(out.data(), result.filled));
+  counters_.cmd_get.fetch_add(result.filled, std::memory_order_relaxed);
+  counters_.get_hits.fetch_add(result.filled, std::memory_order_relaxed);
+  if (result.error && result.filled == 0) count_misses(1);
+  return result;
+}
+
 void IdService::count_misses(std::size_t n) {
   counters_.cmd_get.fetch_add(n, std::memory_order_relaxed);
   counters_.get_misses.fetch_add(n, std::memory_order_relaxed);

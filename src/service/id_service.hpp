@@ -44,6 +44,12 @@ class IdService {
   // counted as misses; with not_before_unix_ms the rest is not counted yet.
   Issued issue_some(std::span<std::uint64_t> out);
 
+  // Ids for requests of one id each that are all answered in this turn, in
+  // order (binary gets read together): one lock for the lot. The first
+  // `filled` are hits; an error with none filled is one miss, the request
+  // it answers (the others ask again); otherwise the rest are not counted.
+  Issued issue_ahead(std::span<std::uint64_t> out);
+
   // Keys of a request that will not be answered (a many-key get cut short).
   void count_misses(std::size_t n);
 

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <vector>
 #include <functional>
 #include <string>
 
@@ -26,13 +28,27 @@ struct IdSafetyFigures {
 };
 using IdSafetySource = std::function<IdSafetyFigures()>;
 
-// The lease's part of the figures.
-inline void add_lease_figures(IdSafetyFigures& f, const lease::LeaseStats& l) {
-  f.lease_state = std::string(lease::to_string(l.state));
-  f.lease_store = l.store;
-  f.lease_refresh_failures = l.refresh_failures;
-  f.lease_changes = l.lease_changes;
-  f.store_clock_skew_ms = l.store_clock_skew_ms;
+// The leases' part of the figures (one lease per held worker id): the state
+// is "held" while every lease is, else the first that is not; failures and
+// changes are summed; the skew is the widest seen.
+inline void add_lease_figures(IdSafetyFigures& f, const std::vector<lease::LeaseStats>& leases) {
+  f.lease_state = "held";
+  f.lease_refresh_failures = 0;
+  f.lease_changes = 0;
+  f.store_clock_skew_ms = 0;
+  bool state_set = false;
+  for (const lease::LeaseStats& l : leases) {
+    f.lease_store = l.store;
+    if (!state_set && l.state != lease::LeaseState::held) {
+      f.lease_state = std::string(lease::to_string(l.state));
+      state_set = true;
+    }
+    f.lease_refresh_failures += l.refresh_failures;
+    f.lease_changes += l.lease_changes;
+    if (std::abs(l.store_clock_skew_ms) > std::abs(f.store_clock_skew_ms)) {
+      f.store_clock_skew_ms = l.store_clock_skew_ms;
+    }
+  }
 }
 
 }  // namespace katsubushi::state

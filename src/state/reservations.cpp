@@ -24,10 +24,22 @@ std::string time_of(std::int64_t layout_ms) {
 Reservations::Reservations(id::IdGenerator& generator, id::Clock& clock,
                            ReservationOptions options)
     : generator_(generator), clock_(clock), options_(std::move(options)) {
-  // Marks not yet written allow nothing: with either kind of mark, the
-  // generator starts with a ceiling below every timestamp.
-  if (!options_.state_file.empty() || options_.leased) generator_.raise_ceiling(-1);
+  // Marks not yet written allow nothing: the generator starts with a ceiling
+  // below every timestamp (each leased id gets its own, -1, when it joins).
+  if (!options_.state_file.empty()) generator_.raise_ceiling(-1);
   if (options_.leased) generator_.drop_lease();
+  for (std::uint32_t k = 0; k < std::max<std::uint32_t>(options_.worker_id_count, 1); ++k) {
+    slots_.push_back(std::make_unique<Slot>(*this));
+  }
+}
+
+lease::LeaseListener& Reservations::slot(std::size_t k) { return *slots_.at(k); }
+
+state::StateRecord Reservations::record_of(std::int64_t mark, bool graceful) const {
+  return {.worker_id = generator_.worker_id(),
+          .mark_ms = mark,
+          .graceful = graceful,
+          .worker_id_count = options_.leased ? 1 : options_.worker_id_count};
 }
 
 Reservations::~Reservations() {
@@ -54,7 +66,8 @@ void Reservations::load() {
     if (!lock_) lock_.emplace(options_.state_file);
     record = state::read_state_file(options_.state_file);
     if (record && !options_.leased) {
-      state::check_worker(*record, generator_.worker_id(), options_.state_file);
+      state::check_worker(*record, generator_.worker_id(), options_.worker_id_count,
+                          options_.state_file);
     }
   } catch (const state::StateFileError& e) {
     throw StartError(e.what());
@@ -95,8 +108,7 @@ void Reservations::start() {
   const std::int64_t mark = next_mark();
   try {
     state::write_state_file(options_.state_file,
-                            {.worker_id = generator_.worker_id(), .mark_ms = mark,
-                             .graceful = false});
+                            record_of(mark, false));
   } catch (const state::StateFileError& e) {
     throw StartError(e.what());
   }
@@ -119,17 +131,13 @@ void Reservations::tick() {
 }
 
 void Reservations::push_ceiling_locked() {
-  std::int64_t ceiling = std::numeric_limits<std::int64_t>::max();
-  if (!options_.state_file.empty()) ceiling = std::min(ceiling, file_mark_);
-  if (options_.leased) ceiling = std::min(ceiling, hwm_mark_);
-  if (ceiling != std::numeric_limits<std::int64_t>::max()) generator_.raise_ceiling(ceiling);
+  if (!options_.state_file.empty()) generator_.raise_ceiling(file_mark_);
 }
 
 bool Reservations::write_reservation(std::int64_t mark) {
   try {
     state::write_state_file(options_.state_file,
-                            {.worker_id = generator_.worker_id(), .mark_ms = mark,
-                             .graceful = false});
+                            record_of(mark, false));
   } catch (const state::StateFileError& e) {
     state_write_failures_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
@@ -179,8 +187,7 @@ std::int64_t Reservations::finish() {
   if (options_.state_file.empty()) return last;
   try {
     state::write_state_file(options_.state_file,
-                            {.worker_id = generator_.worker_id(), .mark_ms = last,
-                             .graceful = true});
+                            record_of(last, true));
     state_writes_.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("state file {}: last issued {}", options_.state_file, time_of(last));
   } catch (const state::StateFileError& e) {
@@ -193,42 +200,74 @@ std::int64_t Reservations::finish() {
 
 IdSafetyFigures Reservations::figures() const {
   IdSafetyFigures f;
-  const auto ceiling = generator_.window().ceiling_ms;
-  if (ceiling > 0 && ceiling != std::numeric_limits<std::int64_t>::max()) {
-    f.reserved_until_ms = ceiling;
+  std::int64_t until = std::numeric_limits<std::int64_t>::max();
+  {
+    std::lock_guard lock(mu_);
+    if (!options_.state_file.empty()) until = file_mark_;
+    if (options_.leased) {
+      // The lowest mark of the ids held: what every id stays below.
+      for (const auto& s : slots_) {
+        if (s->worker != 0) until = std::min(until, s->hwm);
+      }
+    }
   }
+  if (until > 0 && until != std::numeric_limits<std::int64_t>::max()) f.reserved_until_ms = until;
   f.state_writes = state_writes_.load(std::memory_order_relaxed);
   f.state_write_failures = state_write_failures_.load(std::memory_order_relaxed);
   f.clock_waits = clock_waits_.load(std::memory_order_relaxed);
   return f;
 }
 
-void Reservations::lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
-                              std::int64_t fence_ts) {
-  std::lock_guard lock(mu_);
-  if (worker_id != lease_worker_) {
-    // Another id's hwm says nothing about this one.
-    lease_worker_ = worker_id;
-    hwm_mark_ = -1;
+void Reservations::Slot::lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
+                                    std::int64_t fence_ts) {
+  std::lock_guard lock(owner_.mu_);
+  id::IdGenerator& generator = owner_.generator_;
+  if (worker_id != worker) {
+    // Another id's mark says nothing about this one; the id given up (or
+    // lost and not taken back) leaves the generator, unless another lease
+    // of ours holds it now.
+    const auto held_elsewhere = [&](std::uint32_t w) {
+      return std::any_of(owner_.slots_.begin(), owner_.slots_.end(),
+                         [&](const auto& s) { return s.get() != this && s->worker == w; });
+    };
+    if (worker != 0 && !held_elsewhere(worker)) generator.forget(worker);
+    for (const auto& s : owner_.slots_) {
+      // A lease of ours that lost this id to this one: it no longer holds it.
+      if (s.get() != this && s->worker == worker_id) {
+        s->worker = 0;
+        s->hwm = -1;
+      }
+    }
+    generator.forget(worker_id);
+    worker = worker_id;
+    hwm = -1;
   }
-  lease_until_unix_ms_ = valid_until_unix_ms;
-  // The fence first: set_lease() on a new id drops the ceiling to the floor.
-  if (fence_ts >= 0) generator_.raise_floor(fence_ts);
-  generator_.set_lease(worker_id, valid_until_unix_ms);
-  push_ceiling_locked();
+  // New to the generator: above its fence, and below a mark not yet written.
+  generator.set_lease(worker_id, valid_until_unix_ms, {.floor_ms = fence_ts, .ceiling_ms = -1});
+  if (hwm >= 0) generator.raise_ceiling(worker_id, hwm);
 }
 
-void Reservations::lease_lost(std::string_view why) {
-  generator_.drop_lease();
-  spdlog::error("worker id lease lost ({}): no ids until one is held again", why);
+void Reservations::Slot::lease_lost(std::string_view why) {
+  std::uint32_t w = 0;
+  {
+    std::lock_guard lock(owner_.mu_);
+    w = worker;
+    if (w != 0) owner_.generator_.drop_lease(w);
+  }
+  spdlog::error("worker id {} lease lost ({}): none of its ids until it is held again", w, why);
 }
 
-void Reservations::ids_paused(std::string_view why) {
-  generator_.drop_lease(id::GeneratorErrc::clock_untrusted);
-  spdlog::error("ids paused ({}): none until the clock is trusted again", why);
+void Reservations::Slot::ids_paused(std::string_view why) {
+  std::uint32_t w = 0;
+  {
+    std::lock_guard lock(owner_.mu_);
+    w = worker;
+    if (w != 0) owner_.generator_.drop_lease(w, id::GeneratorErrc::clock_untrusted);
+  }
+  spdlog::error("worker id {}: ids paused ({}): none until the clock is trusted again", w, why);
 }
 
-std::int64_t Reservations::hwm_to_write(std::int64_t lease_end_unix_ms) {
+std::int64_t Reservations::Slot::hwm_to_write(std::int64_t lease_end_unix_ms) {
   // Exactly the lease's end, never beyond it: while the lease is valid,
   // Redis being away does not stop ids sooner, and no id of ours carries a
   // timestamp past the end of the lease that proved it. That bound is what
@@ -239,10 +278,10 @@ std::int64_t Reservations::hwm_to_write(std::int64_t lease_end_unix_ms) {
   return lease_end_unix_ms - id::kEpochUnixMs;
 }
 
-void Reservations::hwm_written(std::int64_t mark) {
-  std::lock_guard lock(mu_);
-  hwm_mark_ = std::max(hwm_mark_, mark);
-  push_ceiling_locked();
+void Reservations::Slot::hwm_written(std::int64_t mark) {
+  std::lock_guard lock(owner_.mu_);
+  hwm = std::max(hwm, mark);
+  if (worker != 0) owner_.generator_.raise_ceiling(worker, hwm);
 }
 
 }  // namespace katsubushi::state

@@ -6,7 +6,7 @@
 // generator's ceiling is the lowest mark written (state file, Redis), its
 // floor the highest mark found (state file at start, hwm at a claim). A
 // thread of its own rewrites the state file; the lease keeper's thread writes
-// the hwm through the LeaseListener calls below. Neither runs on an I/O
+// the hwm through each slot's LeaseListener calls. Neither runs on an I/O
 // thread, and the generator never waits for them: past the ceiling it
 // refuses with a reason (not_reserved) until the next mark is written.
 #pragma once
@@ -19,11 +19,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <memory>
+#include <vector>
 
 #include "id/clock.hpp"
 #include "id/generator.hpp"
 #include "lease/lease_listener.hpp"
 #include "state/id_safety.hpp"
+#include "state/state_file.hpp"
 #include "state/state_lock.hpp"
 
 namespace katsubushi::state {
@@ -31,10 +34,13 @@ namespace katsubushi::state {
 struct ReservationOptions {
   std::string state_file;  // empty: no state file
   std::chrono::nanoseconds max_clock_wait{};
-  // The worker id comes from a Redis lease: the state file's worker id is not
-  // checked (it names the last id held, and its mark holds for any id), and
-  // {ns}:hwm:{N} is a second mark ids must stay below.
+  // The worker ids come from leases: the state file's worker id is not
+  // checked (it names the lowest id held, and its mark holds for any id), and
+  // each id's fence ({ns}:hwm:{N}) is a second mark its ids stay below.
   bool leased = false;
+  // Static worker ids held (worker_id..worker_id+count-1), or leases kept:
+  // one LeaseListener each (slot()).
+  std::uint32_t worker_id_count = 1;
   std::chrono::milliseconds ahead{};           // how far ahead marks are set
   std::chrono::milliseconds rewrite_within{};  // rewrite once less is left
   // How often the writer looks; 0: no writer thread, the owner calls tick()
@@ -49,10 +55,10 @@ class StartError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class Reservations final : public lease::LeaseListener {
+class Reservations final {
  public:
   Reservations(id::IdGenerator& generator, id::Clock& clock, ReservationOptions options);
-  ~Reservations() override;
+  ~Reservations();
 
   Reservations(const Reservations&) = delete;
   Reservations& operator=(const Reservations&) = delete;
@@ -85,21 +91,38 @@ class Reservations final : public lease::LeaseListener {
 
   IdSafetyFigures figures() const;  // the reservations' part
 
-  // lease::LeaseListener, called from the lease keeper's thread.
-  void lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
-                  std::int64_t fence_ts) override;
-  void lease_lost(std::string_view why) override;
-  void ids_paused(std::string_view why) override;
-  std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) override;
-  void hwm_written(std::int64_t mark) override;
+  // The listener for lease `k` (0 <= k < worker_id_count), called from its
+  // lease keeper's thread: each keeper its own, so each worker id has its
+  // own lease, fence and mark.
+  lease::LeaseListener& slot(std::size_t k);
 
  private:
   std::int64_t now_ms() const;  // ms since the id epoch, as the generator reads it
   // The next mark to write: kept `ahead` of the clock, or of the floor while
   // the clock is behind it.
   std::int64_t next_mark() const;
-  // Pushes min(state file mark, hwm) to the generator's ceiling; mu_ held.
+  // Pushes the state file's mark to the generator's ceiling; mu_ held.
   void push_ceiling_locked();
+  // A lease keeper's view: the worker id it holds and the mark written in
+  // that id's fence.
+  class Slot final : public lease::LeaseListener {
+   public:
+    explicit Slot(Reservations& owner) : owner_(owner) {}
+    void lease_held(std::uint32_t worker_id, std::int64_t valid_until_unix_ms,
+                    std::int64_t fence_ts) override;
+    void lease_lost(std::string_view why) override;
+    void ids_paused(std::string_view why) override;
+    std::int64_t hwm_to_write(std::int64_t lease_end_unix_ms) override;
+    void hwm_written(std::int64_t mark) override;
+
+    std::uint32_t worker = 0;  // guarded by owner_.mu_: the id held, or last held
+    std::int64_t hwm = -1;     // guarded by owner_.mu_: last mark written for `worker`
+
+   private:
+    Reservations& owner_;
+  };
+  // The state file record of now: the lowest held id and, with static ids, their count.
+  state::StateRecord record_of(std::int64_t mark, bool graceful) const;
   bool write_reservation(std::int64_t mark);  // false (logged, counted) on failure
   void run_writer();
 
@@ -115,9 +138,7 @@ class Reservations final : public lease::LeaseListener {
   bool finished_ = false;                   // guarded by mu_
   std::int64_t final_mark_ = -1;            // guarded by mu_: what finish() returned
   std::int64_t file_mark_ = -1;             // guarded by mu_: last mark written to the file
-  std::int64_t hwm_mark_ = -1;              // guarded by mu_: last hwm written for lease_worker_
-  std::uint32_t lease_worker_ = 0;          // guarded by mu_
-  std::int64_t lease_until_unix_ms_ = 0;    // guarded by mu_: the held lease's end
+  std::vector<std::unique_ptr<Slot>> slots_;  // one per lease; fixed after construction
   bool write_failing_ = false;              // guarded by mu_: log failures once, and recovery
   std::thread writer_;
 

@@ -20,6 +20,7 @@ constexpr std::string_view kVersionPrefix = "katsubushi-state ";
 constexpr std::string_view kVersionLine = "katsubushi-state 1\n";
 constexpr std::string_view kGraceful = "graceful";
 constexpr std::string_view kReservation = "reservation";
+constexpr std::string_view kCountKey = "worker_id_count ";
 
 [[noreturn]] void refuse(const std::string& why) { throw StateFileError(why); }
 
@@ -37,6 +38,12 @@ std::string hex8(std::uint32_t v) {
   return out;
 }
 
+// "5" for one worker id, "5..8" for four.
+std::string range_of(std::uint32_t worker, std::uint32_t count) {
+  if (count == 1) return std::to_string(worker);
+  return std::to_string(worker) + ".." + std::to_string(worker + count - 1);
+}
+
 std::string rfc3339_of(std::int64_t mark_ms) {
   return id::format_rfc3339_ms(mark_ms + id::kEpochUnixMs);
 }
@@ -45,6 +52,9 @@ std::string rfc3339_of(std::int64_t mark_ms) {
 std::string body_of(const StateRecord& r) {
   std::string out(kVersionLine);
   out.append("worker_id ").append(std::to_string(r.worker_id)).append("\n");
+  if (r.worker_id_count != 1) {
+    out.append("worker_id_count ").append(std::to_string(r.worker_id_count)).append("\n");
+  }
   out.append("mark_ms ").append(std::to_string(r.mark_ms)).append("\n");
   out.append("mark ").append(rfc3339_of(r.mark_ms)).append("\n");
   out.append("kind ").append(r.graceful ? kGraceful : kReservation).append("\n");
@@ -139,6 +149,11 @@ std::string serialize(const StateRecord& record) {
     refuse("worker id " + std::to_string(record.worker_id) + " is above " +
            std::to_string(id::kMaxWorkerId));
   }
+  if (record.worker_id_count == 0 ||
+      std::uint64_t{record.worker_id} + record.worker_id_count - 1 > id::kMaxWorkerId) {
+    refuse("worker ids " + range_of(record.worker_id, record.worker_id_count) + " pass " +
+           std::to_string(id::kMaxWorkerId));
+  }
   if (record.mark_ms < 0 || record.mark_ms > id::kMaxTimestamp) {
     refuse("mark_ms " + std::to_string(record.mark_ms) + " is outside 0.." +
            std::to_string(id::kMaxTimestamp));
@@ -157,6 +172,10 @@ StateRecord parse(std::string_view bytes) {
   // reported as damage, not as whatever field it happened to hit.
   std::size_t pos = kVersionLine.size();
   const std::string_view worker_text = take_line(bytes, pos, "worker_id");
+  // Only where a daemon holds several (-worker-id-count): version 1 files
+  // of one worker id are read and written as before.
+  std::string_view count_text = "1";
+  if (bytes.substr(pos).starts_with(kCountKey)) count_text = take_line(bytes, pos, "worker_id_count");
   const std::string_view mark_ms_text = take_line(bytes, pos, "mark_ms");
   const std::string_view mark_text = take_line(bytes, pos, "mark");
   const std::string_view kind = take_line(bytes, pos, "kind");
@@ -173,6 +192,8 @@ StateRecord parse(std::string_view bytes) {
 
   StateRecord r;
   r.worker_id = static_cast<std::uint32_t>(decimal(worker_text, id::kMaxWorkerId, "worker_id"));
+  r.worker_id_count =
+      static_cast<std::uint32_t>(decimal(count_text, id::kMaxWorkerId, "worker_id_count"));
   r.mark_ms = static_cast<std::int64_t>(
       decimal(mark_ms_text, static_cast<std::uint64_t>(id::kMaxTimestamp), "mark_ms"));
   if (const std::string readable = rfc3339_of(r.mark_ms); mark_text != readable) {
@@ -291,10 +312,17 @@ void write_state_file(const std::string& path, const StateRecord& record) {
   ::close(dfd);
 }
 
-void check_worker(const StateRecord& record, std::uint32_t worker_id, const std::string& path) {
-  if (record.worker_id != worker_id) {
-    refuse("state file " + path + " belongs to worker id " + std::to_string(record.worker_id) +
-           ", this daemon is worker id " + std::to_string(worker_id) +
+void check_worker(const StateRecord& record, std::uint32_t worker_id, std::uint32_t count,
+                  const std::string& path) {
+  // The mark holds for any worker id; a file sharing none of ours is
+  // another daemon's.
+  const bool overlap = record.worker_id < worker_id + count &&
+                       worker_id < record.worker_id + record.worker_id_count;
+  if (!overlap) {
+    const std::string theirs = range_of(record.worker_id, record.worker_id_count);
+    refuse("state file " + path + " belongs to worker id" +
+           (record.worker_id_count == 1 ? " " : "s ") + theirs + ", this daemon is worker id" +
+           (count == 1 ? " " : "s ") + range_of(worker_id, count) +
            ": give this daemon its own state file (or -worker-id " +
            std::to_string(record.worker_id) + ")");
   }

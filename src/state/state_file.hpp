@@ -11,6 +11,8 @@
 //   kind reservation
 //   crc32c 90aab44f
 //
+// A daemon holding several worker ids (-worker-id-count N > 1) writes
+// "worker_id_count N" right after worker_id; with one, the line is absent.
 // mark_ms counts milliseconds since the id epoch (2015-01-01), and `mark`
 // says the same in RFC 3339. kind is `reservation` (ids were issued only
 // below the mark) or `graceful` (the mark is the exact last timestamp issued,
@@ -34,6 +36,8 @@ struct StateRecord {
   std::uint32_t worker_id = 0;  // 0..1023 (0: a leased daemon before its first lease)
   std::int64_t mark_ms = 0;     // ms since the id epoch, 0..id::kMaxTimestamp
   bool graceful = false;        // true: the exact last timestamp issued, at a clean stop
+  // worker_id..worker_id+count-1 (-worker-id-count); its line is written only when not 1.
+  std::uint32_t worker_id_count = 1;
 
   friend bool operator==(const StateRecord&, const StateRecord&) = default;
 };
@@ -73,7 +77,9 @@ std::optional<StateRecord> read_state_file(const std::string& path);
 // an error (nothing is created but the file).
 void write_state_file(const std::string& path, const StateRecord& record);
 
-// Throws StateFileError when the file belongs to another worker id.
-void check_worker(const StateRecord& record, std::uint32_t worker_id, const std::string& path);
+// Throws StateFileError when the file belongs to other worker ids: it
+// shares none of worker_id..worker_id+count-1.
+void check_worker(const StateRecord& record, std::uint32_t worker_id, std::uint32_t count,
+                  const std::string& path);
 
 }  // namespace katsubushi::state

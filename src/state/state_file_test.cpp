@@ -105,9 +105,9 @@ bool contains(const std::optional<std::string>& message, std::string_view part) 
   return message && message->find(part) != std::string::npos;
 }
 
-const StateRecord kRecord{.worker_id = 5, .mark_ms = 315'532'800'000, .graceful = false};
-const StateRecord kLast{.worker_id = 1023, .mark_ms = id::kMaxTimestamp, .graceful = true};
-const StateRecord kFirst{.worker_id = 1, .mark_ms = 0, .graceful = false};
+const StateRecord kRecord{.worker_id = 5, .mark_ms = 315'532'800'000, .graceful = false, .worker_id_count = 1};
+const StateRecord kLast{.worker_id = 1023, .mark_ms = id::kMaxTimestamp, .graceful = true, .worker_id_count = 1};
+const StateRecord kFirst{.worker_id = 1, .mark_ms = 0, .graceful = false, .worker_id_count = 1};
 
 // The bytes (and checksums) below were worked out apart from this code, by
 // a separate CRC-32C that gives e3069283 for "123456789".
@@ -146,7 +146,7 @@ TEST(StateFileFormat, RoundTripsAtTheExtremes) {
     for (const std::int64_t mark : {std::int64_t{0}, std::int64_t{1}, std::int64_t{999},
                                     std::int64_t{1000}, id::kMaxTimestamp - 1, id::kMaxTimestamp}) {
       for (const bool graceful : {false, true}) {
-        const StateRecord r{.worker_id = worker, .mark_ms = mark, .graceful = graceful};
+        const StateRecord r{.worker_id = worker, .mark_ms = mark, .graceful = graceful, .worker_id_count = 1};
         const std::string bytes = serialize(r);
         EXPECT_EQ(parse(bytes), r) << bytes;
         EXPECT_NE(bytes.find("\nmark " + id::format_rfc3339_ms(mark + id::kEpochUnixMs) + "\n"),
@@ -158,9 +158,9 @@ TEST(StateFileFormat, RoundTripsAtTheExtremes) {
 }
 
 TEST(StateFileFormat, SerializeRefusesWhatNoFileCanHold) {
-  EXPECT_THROW(serialize({.worker_id = 1024, .mark_ms = 0, .graceful = false}), StateFileError);
-  EXPECT_THROW(serialize({.worker_id = 1, .mark_ms = -1, .graceful = false}), StateFileError);
-  EXPECT_THROW(serialize({.worker_id = 1, .mark_ms = id::kMaxTimestamp + 1, .graceful = true}),
+  EXPECT_THROW(serialize({.worker_id = 1024, .mark_ms = 0, .graceful = false, .worker_id_count = 1}), StateFileError);
+  EXPECT_THROW(serialize({.worker_id = 1, .mark_ms = -1, .graceful = false, .worker_id_count = 1}), StateFileError);
+  EXPECT_THROW(serialize({.worker_id = 1, .mark_ms = id::kMaxTimestamp + 1, .graceful = true, .worker_id_count = 1}),
                StateFileError);
 }
 
@@ -341,7 +341,7 @@ TEST(StateFileWrite, TheOldFileIsReplacedWholeNotRewritten) {
   const int old_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(old_fd, 0);
 
-  const StateRecord later{.worker_id = 5, .mark_ms = kRecord.mark_ms + 2000, .graceful = true};
+  const StateRecord later{.worker_id = 5, .mark_ms = kRecord.mark_ms + 2000, .graceful = true, .worker_id_count = 1};
   write_state_file(path, later);
 
   EXPECT_EQ(read_state_file(path), later);
@@ -417,7 +417,7 @@ TEST(StateFileWrite, ARecordNoFileCanHoldWritesNothing) {
   TempDir dir;
   const std::string path = dir.file("k.state");
   write_state_file(path, kRecord);
-  EXPECT_TRUE(write_refusal(path, {.worker_id = 1024, .mark_ms = 1, .graceful = false}));
+  EXPECT_TRUE(write_refusal(path, {.worker_id = 1024, .mark_ms = 1, .graceful = false, .worker_id_count = 1}));
   EXPECT_EQ(read_state_file(path), kRecord);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
@@ -437,12 +437,12 @@ TEST(StateFileWrite, AnUnwritableDirectoryIsAnErrorNamingThePath) {
 }
 
 TEST(StateFileWorker, ItsOwnFileIsAccepted) {
-  EXPECT_NO_THROW(check_worker(kRecord, 5, "var/k.state"));
+  EXPECT_NO_THROW(check_worker(kRecord, 5, 1, "var/k.state"));
 }
 
 TEST(StateFileWorker, AnotherWorkersFileIsRefused) {
   try {
-    check_worker(kRecord, 6, "var/k.state");
+    check_worker(kRecord, 6, 1, "var/k.state");
     FAIL() << "no error";
   } catch (const StateFileError& e) {
     EXPECT_TRUE(
@@ -450,6 +450,41 @@ TEST(StateFileWorker, AnotherWorkersFileIsRefused) {
                  "state file var/k.state belongs to worker id 5, this daemon is worker id 6"))
         << e.what();
   }
+}
+
+TEST(StateFileWorker, AFileSharingAWorkerIdWithOursIsAccepted) {
+  const StateRecord four{.worker_id = 5, .mark_ms = 1000, .graceful = false, .worker_id_count = 4};
+  EXPECT_NO_THROW(check_worker(four, 8, 1, "k"));   // 8 is in 5..8
+  EXPECT_NO_THROW(check_worker(kRecord, 2, 4, "k"));  // 5 is in 2..5
+  EXPECT_NO_THROW(check_worker(four, 1, 8, "k"));
+  try {
+    check_worker(four, 9, 2, "k");
+    FAIL() << "no error";
+  } catch (const StateFileError& e) {
+    EXPECT_TRUE(contains(std::string(e.what()),
+                         "belongs to worker ids 5..8, this daemon is worker ids 9..10"))
+        << e.what();
+  }
+  EXPECT_THROW(check_worker(kRecord, 1, 4, "k"), StateFileError);  // 1..4 misses 5
+}
+
+TEST(StateFileFormat, SeveralWorkerIdsAddALineOneDoesNot) {
+  const StateRecord four{.worker_id = 5, .mark_ms = 1000, .graceful = true, .worker_id_count = 4};
+  const std::string bytes = serialize(four);
+  EXPECT_TRUE(bytes.starts_with("katsubushi-state 1\nworker_id 5\nworker_id_count 4\nmark_ms 1000\n"))
+      << bytes;
+  EXPECT_EQ(parse(bytes), four);
+  EXPECT_EQ(serialize(kRecord).find("worker_id_count"), std::string::npos);
+  // One spelling per record: a count of 1 written out is not canonical.
+  EXPECT_THROW(parse(with_checksum("katsubushi-state 1\nworker_id 5\nworker_id_count 1\nmark_ms 0\n"
+                              "mark 2015-01-01T00:00:00.000Z\nkind reservation\n")),
+               StateFileError);
+  EXPECT_THROW(serialize({.worker_id = 1021, .mark_ms = 0, .graceful = false, .worker_id_count = 4}),
+               StateFileError);
+  EXPECT_NO_THROW(
+      serialize({.worker_id = 1020, .mark_ms = 0, .graceful = false, .worker_id_count = 4}));
+  EXPECT_THROW(serialize({.worker_id = 1, .mark_ms = 0, .graceful = false, .worker_id_count = 0}),
+               StateFileError);
 }
 
 }  // namespace

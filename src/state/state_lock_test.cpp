@@ -80,8 +80,8 @@ TEST_F(StateLockTest, ASecondLockOnOnePathIsRefusedEvenInTheSameProcess) {
 // its own, so it holds across writes.
 TEST_F(StateLockTest, TheLockHoldsAcrossStateFileWrites) {
   const StateFileLock lock(path_);
-  write_state_file(path_, {.worker_id = 3, .mark_ms = 1000, .graceful = false});
-  write_state_file(path_, {.worker_id = 3, .mark_ms = 2000, .graceful = false});
+  write_state_file(path_, {.worker_id = 3, .mark_ms = 1000, .graceful = false, .worker_id_count = 1});
+  write_state_file(path_, {.worker_id = 3, .mark_ms = 2000, .graceful = false, .worker_id_count = 1});
   EXPECT_TRUE(refusal(path_));
   EXPECT_EQ(read_state_file(path_)->mark_ms, 2000);
 }

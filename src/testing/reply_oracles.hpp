@@ -31,7 +31,8 @@ using OracleFailure = void (*)(const std::string& why);
 
 // What the replies of the session under test must carry.
 struct ReplyExpectations {
-  std::uint32_t worker_id = 0;
+  std::uint32_t worker_id = 0;  // ids carry worker_id..worker_id+worker_id_count-1
+  std::uint32_t worker_id_count = 1;
   std::string_view version;    // after "VERSION "
   std::string general_stats;   // the whole reply to `stats` (stats_reply())
   std::string settings_stats;  // the whole reply to `stats settings`
@@ -40,8 +41,8 @@ struct ReplyExpectations {
 // What a session rig built from `options` answers with (its FixedStats).
 inline ReplyExpectations rig_reply_expectations(const RigOptions& options) {
   FixedStats stats;
-  return {options.worker_id, options.version, stats_reply(stats.general_stats()),
-          stats_reply(stats.settings_stats())};
+  return {options.worker_id, options.generator.worker_id_count, options.version,
+          stats_reply(stats.general_stats()), stats_reply(stats.settings_stats())};
 }
 
 // The STAT blocks `stats slabs` and `stats sizes` answer, whole.
@@ -190,7 +191,9 @@ class ReplyChecker {
   }
 
   void saw_id(std::uint64_t id) {
-    check((id >> 63) == 0 && id::decode(id).worker_id == expect_.worker_id);
+    const std::uint32_t worker = id::decode(id).worker_id;
+    check((id >> 63) == 0 && worker >= expect_.worker_id &&
+          worker - expect_.worker_id < expect_.worker_id_count);
     check(!seen_id_ || id > last_id_);
     last_id_ = id;
     seen_id_ = true;

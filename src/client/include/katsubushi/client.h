@@ -58,7 +58,8 @@ typedef struct katsubushi_client katsubushi_client;
 
 KATSUBUSHI_CLIENT_C_API void katsubushi_client_options_init(katsubushi_client_options* options);
 
-/* `servers` as for the C++ Client: "host:port,binary://host:port,http://host:port,unix:/path".
+/* `servers` as for the C++ Client: "host:port,binary://host:port,http://host:port,unix:/path"
+ * (grpc:// after katsubushi_client_enable_grpc(), katsubushi/client_grpc.h).
  * `options` may be NULL (the defaults). */
 KATSUBUSHI_CLIENT_C_API int katsubushi_client_create(const char* servers,
                                                      const katsubushi_client_options* options,

@@ -116,7 +116,10 @@ class KATSUBUSHI_CLIENT_API Client {
   //   host:port, memcached://host:port   memcached text protocol
   //   binary://host:port                 memcached binary protocol
   //   http://host:port                   HTTP (GET /ids?n=N)
-  //   unix:/path, binary+unix:/path, http+unix:/path   the same over a unix socket
+  //   grpc://host:port                   gRPC, once enable_grpc() is called
+  //                                      (katsubushi/client_grpc.hpp)
+  //   unix:/path, binary+unix:/path, http+unix:/path, grpc+unix:/path
+  //                                      the same over a unix socket
   // Throws Error (bad_server_list, invalid_argument). Connects lazily.
   explicit Client(std::string_view servers, Options options = {});
   ~Client();
