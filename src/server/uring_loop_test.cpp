@@ -5,15 +5,19 @@
 #include "server/uring_loop.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "id/generator.hpp"
@@ -28,9 +32,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-#define SKIP_WHERE_REFUSED()                                              \
-  do {                                                                    \
-    if (const auto why = UringLoop::refusal()) GTEST_SKIP() << *why;      \
+#define SKIP_WHERE_REFUSED()                                         \
+  do {                                                               \
+    if (const auto why = UringLoop::refusal()) GTEST_SKIP() << *why; \
   } while (0)
 
 class Recorder final : public UringHandler {
@@ -187,12 +191,39 @@ TEST(SpinWaitPolicy, NoLimitNeverSpins) {
   }
 }
 
-// A task posted whenever the last one ran: the loop's waits are short, so it
-// spins and the work comes while it spins; once the posts stop, it spins
-// before a few ticks more, then before one tick in eight. With no limit it
-// never spins.
+// Two CPUs this process may run on, or none where it has one.
+std::optional<std::pair<std::size_t, std::size_t>> two_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return std::nullopt;
+  std::vector<std::size_t> cpus;
+  for (std::size_t c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) return std::nullopt;
+  return std::pair{cpus[0], cpus[1]};
+}
+
+void run_on(std::size_t cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof set, &set), 0);
+}
+
+// A task posted 100us after the last one ran, from another CPU: the loop's
+// waits are short, so it spins and the work comes while it spins; once the
+// posts stop, it spins before a few ticks more, then before one tick in
+// eight. With no limit it never spins.
+// - The poster is on a CPU of its own, as a client the spin is for: the
+//   scheduler would otherwise wake the loop beside it, where it can never
+//   post while the loop spins (with a busy neighbour, every probe missed).
+// - The pause makes every wait a real one: a post made before the loop
+//   looked would leave it nothing to spin for.
 TEST(UringLoop, SpinsBetweenCloseTasksAndNotWhenIdle) {
   SKIP_WHERE_REFUSED();
+  const auto cpus = two_cpus();
+  if (!cpus) GTEST_SKIP() << "one CPU: nothing can come while the loop spins";
   for (const auto limit : {std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(0)}) {
     std::atomic<std::uint64_t> hits{0};
     std::atomic<std::uint64_t> misses{0};
@@ -200,12 +231,23 @@ TEST(UringLoop, SpinsBetweenCloseTasksAndNotWhenIdle) {
     // A tick, as the daemon's idle sweep: each ends a long wait, and after a
     // few the average is past the limit.
     loop.post([&] { loop.every(20ms, [] {}); });
-    std::thread t([&] { loop.run(1); });
+    std::thread t([&] {
+      run_on(cpus->first);
+      loop.run(1);
+    });
     std::atomic<int> ran{0};
-    for (int i = 1; i <= 300; ++i) {
-      loop.post([&] { ++ran; });
-      while (ran.load() < i) std::this_thread::yield();
-    }
+    std::thread poster([&] {
+      run_on(cpus->second);
+      for (int i = 1; i <= 300; ++i) {
+        loop.post([&] { ++ran; });
+        while (ran.load() < i) {  // no yield: that would hand the CPU over
+        }
+        const auto post_at = std::chrono::steady_clock::now() + 100us;
+        while (std::chrono::steady_clock::now() < post_at) {
+        }
+      }
+    });
+    poster.join();
     std::this_thread::sleep_for(500ms);  // the score falls in six ticks, 25 pass
     const std::uint64_t hits_then = hits.load();
     const std::uint64_t misses_then = misses.load();
