@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <liburing.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "id/layout.hpp"
+#include "testing/cpus.hpp"
 #include "testing/daemon_process.hpp"
 #include "testing/loopback_client.hpp"
 
@@ -37,7 +39,9 @@ bool kernel_allows_io_uring() {
   GTEST_SKIP() << "katsubushi-epoll is not built here; the release stage runs this"
 #endif
 
-LaunchOptions io_uring_refused() { return {.wrapper = {KATSUBUSHI_NO_IO_URING_BIN}, .fd_limit = {}}; }
+LaunchOptions io_uring_refused() {
+  return {.wrapper = {KATSUBUSHI_NO_IO_URING_BIN}, .fd_limit = {}};
+}
 
 // A started daemon's event loop and pid, as its stats give them, after
 // checking that it hands out ids of its worker.
@@ -92,18 +96,28 @@ std::string setting(LoopbackClient& c, const std::string& name) {
 
 // -spin-wait: on io_uring, requests one at a time on one connection come
 // close enough together that the thread spins and they come while it spins;
-// with 0 it never spins. epoll never spins.
+// with 0 it never spins. epoll never spins. The client and the daemon are on
+// different CPUs (testing/cpus.hpp says why), and the client sends 100us
+// after each reply, so that each wait is a real one.
 TEST(DaemonEventLoop, SpinWaitSpinsBetweenCloseRequestsAndZeroNever) {
   const bool uring = kernel_allows_io_uring();
+  const auto cpus = two_cpus();
+  if (!cpus) GTEST_SKIP() << "one CPU: no request can come while the daemon spins";
+  const PinThisThread pin(cpus->second);
+  ASSERT_TRUE(pin.ok());
   for (const std::string wait : {"1ms", "0"}) {
     DaemonProcess daemon;
     ASSERT_TRUE(daemon.start_tcp({"-worker-id=56", "-threads=1", "-spin-wait=" + wait}))
         << daemon.log();
+    ASSERT_TRUE(pin_process(daemon.pid(), cpus->first));
     LoopbackClient c;
     ASSERT_TRUE(c.connect_tcp("127.0.0.1", daemon.port()));
     for (int i = 0; i < 500; ++i) {
       const auto ids = request_ids(c, "get a");
       ASSERT_TRUE(ids && ids->size() == 1) << i << "\n" << daemon.log();
+      const auto send_at = std::chrono::steady_clock::now() + 100us;
+      while (std::chrono::steady_clock::now() < send_at) {
+      }
     }
     const auto stats = query_stats(c);
     EXPECT_EQ(setting(c, "spin_wait"), wait == "0" ? "0s" : wait);
@@ -199,8 +213,8 @@ TEST(DaemonEventLoop, AMissingEpollBuildIsAStartUpErrorNamingIt) {
   const std::filesystem::path copy = dir.path() / "bin" / "katsubushi";
   std::filesystem::create_directories(copy.parent_path());
   std::filesystem::copy_file(daemon_binary(), copy);
-  const auto r = run_command(copy.string(), {"-worker-id=56", "-port=0", "-io-engine=epoll"}, {},
-                             10s);
+  const auto r =
+      run_command(copy.string(), {"-worker-id=56", "-port=0", "-io-engine=epoll"}, {}, 10s);
   ASSERT_TRUE(r.status) << "it started and kept running\n" << r.err;
   EXPECT_TRUE(r.status->exited) << r.status->describe() << "\n" << r.err;
   EXPECT_EQ(r.status->code, 1) << r.err;

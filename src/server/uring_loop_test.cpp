@@ -5,19 +5,15 @@
 #include "server/uring_loop.hpp"
 
 #include <gtest/gtest.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "id/generator.hpp"
@@ -26,6 +22,7 @@
 #include "server/uring_connection.hpp"
 #include "service/session_limits.hpp"
 #include "service/stats.hpp"
+#include "testing/cpus.hpp"
 
 namespace katsubushi::server {
 namespace {
@@ -191,26 +188,6 @@ TEST(SpinWaitPolicy, NoLimitNeverSpins) {
   }
 }
 
-// Two CPUs this process may run on, or none where it has one.
-std::optional<std::pair<std::size_t, std::size_t>> two_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return std::nullopt;
-  std::vector<std::size_t> cpus;
-  for (std::size_t c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  if (cpus.size() < 2) return std::nullopt;
-  return std::pair{cpus[0], cpus[1]};
-}
-
-void run_on(std::size_t cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof set, &set), 0);
-}
-
 // A task posted 100us after the last one ran, from another CPU: the loop's
 // waits are short, so it spins and the work comes while it spins; once the
 // posts stop, it spins before a few ticks more, then before one tick in
@@ -222,7 +199,7 @@ void run_on(std::size_t cpu) {
 //   looked would leave it nothing to spin for.
 TEST(UringLoop, SpinsBetweenCloseTasksAndNotWhenIdle) {
   SKIP_WHERE_REFUSED();
-  const auto cpus = two_cpus();
+  const auto cpus = testing::two_cpus();
   if (!cpus) GTEST_SKIP() << "one CPU: nothing can come while the loop spins";
   for (const auto limit : {std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(0)}) {
     std::atomic<std::uint64_t> hits{0};
@@ -232,12 +209,14 @@ TEST(UringLoop, SpinsBetweenCloseTasksAndNotWhenIdle) {
     // few the average is past the limit.
     loop.post([&] { loop.every(20ms, [] {}); });
     std::thread t([&] {
-      run_on(cpus->first);
+      const testing::PinThisThread pin(cpus->first);
+      EXPECT_TRUE(pin.ok());
       loop.run(1);
     });
     std::atomic<int> ran{0};
     std::thread poster([&] {
-      run_on(cpus->second);
+      const testing::PinThisThread pin(cpus->second);
+      EXPECT_TRUE(pin.ok());
       for (int i = 1; i <= 300; ++i) {
         loop.post([&] { ++ran; });
         while (ran.load() < i) {  // no yield: that would hand the CPU over
