@@ -10,7 +10,8 @@
 // only burn the spin. So the policy keeps score of its recent spins: it
 // spins while at least half of them ended with work (each spin moves the
 // score an eighth of the way), or when the last one did; otherwise it
-// sleeps at once, and spins every eighth wait only, to see whether work
+// sleeps at once, and spins every eighth wait only (a wait that found work
+// at once counts, but a probe lands on a real wait), to see whether work
 // comes closer together again. An idle daemon wakes about once a second
 // (the idle sweep): one spin in eight of those is all it costs.
 //
@@ -40,21 +41,27 @@ class SpinWaitPolicy {
 
   explicit SpinWaitPolicy(Duration limit) : limit_(std::max(limit, Duration::zero())) {}
 
-  // How long the next wait may spin (zero: sleep at once). Counts the waits
-  // that do not spin, for the every-eighth probe.
-  Duration spin_for() {
-    if (limit_ == Duration::zero()) return Duration::zero();
-    if (last_hit_ || score_ >= kScale / 2 || ++since_spin_ >= kProbeEvery) {
-      since_spin_ = 0;
-      return limit_;
-    }
-    return Duration::zero();
+  // Whether the next wait that could sleep spins first: after a hit, while
+  // half the recent spins hit, or when a probe is due. Asking changes
+  // nothing: a wait that then finds work at once (a reply's completion) is
+  // neither a spin nor a sleep, and a probe it does not use stays due. The
+  // loop asks before it submits, so a wait that will not spin costs no
+  // submission of its own.
+  bool wants_spin() const {
+    return limit_ != Duration::zero() &&
+           (last_hit_ || score_ >= kScale / 2 || since_spin_ >= kProbeEvery - 1);
   }
 
-  // The spin spin_for() allowed ended with work (`hit`) or ran out.
+  // A wait went to sleep without spinning (wants_spin() said no).
+  void slept() {
+    if (since_spin_ < kProbeEvery) ++since_spin_;
+  }
+
+  // A spin wants_spin() allowed ended with work (`hit`) or ran out.
   void spun(bool hit) {
     last_hit_ = hit;
     score_ += ((hit ? kScale : 0) - score_) / kWeight;
+    since_spin_ = 0;
   }
 
   Duration limit() const { return limit_; }
@@ -68,7 +75,7 @@ class SpinWaitPolicy {
   Duration limit_;
   int score_ = 0;  // starts as if the thread had been idle
   bool last_hit_ = false;
-  int since_spin_ = 0;
+  int since_spin_ = 0;  // waits slept through since the last spin
 };
 
 }  // namespace katsubushi::server

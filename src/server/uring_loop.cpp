@@ -209,15 +209,18 @@ bool UringLoop::work_ready() {
 }
 
 void UringLoop::spin_before_waiting(std::optional<Clock::time_point> until) {
-  if (spin_.limit() == Clock::duration::zero()) return;
+  if (!spin_.wants_spin()) {
+    // The wait's own call submits: no call more than with no spinning.
+    if (spin_.limit() != Clock::duration::zero()) spin_.slept();
+    return;
+  }
   // What the turn queued goes out first; a completion it brought at once
   // (a reply sent at once) means no wait, and no spin.
   ::io_uring_submit(&ring_);
   if (work_ready()) return;
   auto now = Clock::now();
   if (until && *until <= now) return;  // a timer is due: no wait either
-  const auto spin = spin_.spin_for();
-  if (spin == Clock::duration::zero()) return;
+  const auto spin = spin_.limit();
   const auto stop = until ? std::min(*until, now + spin) : now + spin;
   for (unsigned round = 0;; ++round) {
     if (work_ready()) {

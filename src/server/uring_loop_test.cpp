@@ -137,15 +137,16 @@ TEST(UringLoop, ServesEveryConnectionWhenTheReadBuffersRunOut) {
   EXPECT_EQ(registry.size(), 0U);
 }
 
-// Which of the next `n` waits spin_for() lets spin, spinning with `hit`.
+// Which of the next `n` waits the policy lets spin, spinning with `hit`.
 std::string spins_of(SpinWaitPolicy& p, int n, bool hit) {
   std::string out;
   for (int i = 0; i < n; ++i) {
-    if (p.spin_for() > 0ns) {
+    if (p.wants_spin()) {
       out += hit ? 'H' : 'M';
       p.spun(hit);
     } else {
       out += '.';
+      p.slept();
     }
   }
   return out;
@@ -168,16 +169,47 @@ TEST(SpinWaitPolicy, SpinsWhileHalfItsSpinsFoundWorkOrTheLastOneDid) {
   SpinWaitPolicy q(50us);
   int spins = 0;
   for (int i = 0; i < 400; ++i) {
-    if (q.spin_for() > 0ns) q.spun(++spins % 4 != 0);
+    if (q.wants_spin()) {
+      q.spun(++spins % 4 != 0);
+    } else {
+      q.slept();
+    }
   }
   EXPECT_GE(q.score(), SpinWaitPolicy::kScale / 2);
   EXPECT_EQ(spins_of(q, 8, true), "HHHHHHHH");
   spins = 0;
   for (int i = 0; i < 400; ++i) {
-    if (q.spin_for() > 0ns) q.spun(++spins % 4 == 0);
+    if (q.wants_spin()) {
+      q.spun(++spins % 4 == 0);
+    } else {
+      q.slept();
+    }
   }
   EXPECT_LT(q.score(), SpinWaitPolicy::kScale / 2);
   EXPECT_LT(spins, 200) << "of 400 waits";
+}
+
+// At one connection every other wait is a reply's completion, there at
+// once: the loop asks, submits, finds it and does not spin. Such a wait
+// leaves a due probe due, so the probe lands on the next real wait and not,
+// eight waits on, on the same kind of wait again.
+TEST(SpinWaitPolicy, AProbeAWaitDidNotUseStaysDue) {
+  SpinWaitPolicy p(50us);
+  EXPECT_EQ(spins_of(p, 7, false), ".......");
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(p.wants_spin()) << "asked, unused: still due";
+  EXPECT_EQ(spins_of(p, 1, true), "H");
+  // Waits that alternate, found at once (asked, unused) and real: the real
+  // ones spin from the first probe on while they hit.
+  SpinWaitPolicy q(50us);
+  std::string real;
+  for (int i = 0; i < 40; ++i) {
+    if (i % 2 == 0) {
+      if (!q.wants_spin()) q.slept();  // work at once: a spin would not ask
+    } else {
+      real += spins_of(q, 1, true);
+    }
+  }
+  EXPECT_EQ(real, "...HHHHHHHHHHHHHHHHH");
 }
 
 TEST(SpinWaitPolicy, NoLimitNeverSpins) {
