@@ -22,7 +22,6 @@ namespace {
   throw std::system_error(err, std::generic_category(), what);
 }
 
-
 void log_failure(std::size_t index, const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -47,9 +46,8 @@ UringLoop::UringLoop(unsigned read_buffers, SpinWaitOptions spin)
   // completion queue has room for every reply and read of a full batch.
   // Pending completion work raises a flag in the ring the thread can watch
   // while it spins (Linux 5.19, as the buffer ring).
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                 IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE |
-                 IORING_SETUP_TASKRUN_FLAG;
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                 IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_TASKRUN_FLAG;
   params.cq_entries = kEntries * 4;
   if (const int r = ::io_uring_queue_init_params(kEntries, &ring_, &params); r < 0) {
     throw_errno(-r, "io_uring_setup");
@@ -85,8 +83,8 @@ void UringLoop::start() {
                             "the ring lacks a feature (no-drop, wait with a timeout, skipped "
                             "completions: Linux 5.17 or later)");
   }
-  void* mem = ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
-                     -1, 0);
+  void* mem =
+      ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem == MAP_FAILED) throw_errno(errno, "mapping the buffer ring");
   buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
   io_uring_buf_reg reg{};
