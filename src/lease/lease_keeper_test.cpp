@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -514,11 +515,21 @@ TEST_F(LeaseTest, AKeyThatVanishedIsALossThenTheIdIsClaimedAgainBehindItsFence) 
   redis.cli({"DEL", "raus:id:9"});
   ASSERT_TRUE(eventually([&] { return rec.losses().size() == 1; }, 5s));
   ASSERT_TRUE(eventually([&] { return keeper.stats().lease_changes == 1; }, 5s));
-  // Claimed again: it reads the fence, which is our own last mark.
-  const auto held = rec.held();
-  const auto reclaim = std::find_if(held.begin(), held.end(),
-                                    [&](const auto& h) { return h.at >= rec.lost_at().at(0); });
-  ASSERT_NE(reclaim, held.end());
+  // Claimed again: it reads the fence, which is our own last mark. The
+  // keeper counts the change before it tells its listener, so the claim is
+  // awaited as the listener hears it.
+  std::optional<Recorder::Held> reclaim;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& h : rec.held()) {
+          if (h.at >= rec.lost_at().at(0)) {
+            reclaim = h;
+            break;
+          }
+        }
+        return reclaim.has_value();
+      },
+      5s));
   EXPECT_EQ(reclaim->worker, 9u);
   EXPECT_GE(reclaim->fence, rec.hwm().at(0));
   EXPECT_EQ(redis.cli({"GET", "raus:id:9"}), keeper.uuid());
