@@ -186,8 +186,15 @@ TEST_F(EtcdLeaseTest, ALeaseRevokedByHandIsLostThenTheIdIsClaimedAgainAboveItsFe
   const std::string id = list.substr(list.rfind('\n') + 1);
   etcd().etcdctl({"lease", "revoke", id});
   ASSERT_TRUE(eventually([&] { return !rec.losses().empty(); }, 10s));
-  // Claimed again on a new lease, above the fence the old one raised.
-  ASSERT_TRUE(eventually([&] { return keeper.stats().state == LeaseState::held; }, 10s));
+  // Claimed again on a new lease, above the fence the old one raised: awaited
+  // as the listener hears it (the keeper changes its stats first).
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto h = rec.held();
+        return keeper.stats().state == LeaseState::held && !h.empty() &&
+               h.back().at >= rec.lost_at().at(0);
+      },
+      10s));
   const auto held = rec.held();
   EXPECT_GE(held.back().fence, rec.hwm().front());
   EXPECT_EQ(keeper.stats().lease_changes, 1u);
