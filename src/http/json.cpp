@@ -21,10 +21,11 @@ void append_id_json(std::string& out, std::uint64_t id) {
 void append_ids_json(std::string& out, std::span<const std::uint64_t> ids) {
   out.reserve(out.size() + 12 + ids.size() * 23);
   out.append(R"({"ids":[)");
+  service::DecimalRun digits;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) out += ',';
     out += '"';
-    out.append(service::DecimalDigits(ids[i]).view());
+    out.append(digits.next(ids[i]));
     out += '"';
   }
   out.append("]}\n");

@@ -80,9 +80,10 @@ Response get_ids(const Request& request, RouteContext& context) {
   // One per line, no newline after the last: go-katsubushi's client splits
   // on "\n" and wants exactly n parts.
   r.body.reserve(ids.size() * 20);
+  service::DecimalRun digits;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) r.body += '\n';
-    r.body.append(service::DecimalDigits(ids[i]).view());
+    r.body.append(digits.next(ids[i]));
   }
   return r;
 }

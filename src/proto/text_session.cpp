@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <span>
 
 #include "service/ascii.hpp"
@@ -20,6 +21,12 @@ constexpr std::string_view kBadDataChunk = "CLIENT_ERROR bad data chunk\r\n";
 constexpr std::string_view kBlockTooLarge = "CLIENT_ERROR data block too large\r\n";
 constexpr std::string_view kEnd = "END\r\n";
 constexpr std::string_view kTooManyKeys = "CLIENT_ERROR too many keys in one get\r\n";
+
+// Copies `bytes` to `at`; returns the address after them.
+char* put(char* at, std::string_view bytes) noexcept {
+  std::memcpy(at, bytes.data(), bytes.size());
+  return at + bytes.size();
+}
 
 }  // namespace
 
@@ -262,6 +269,7 @@ void TextSession::continue_get(service::InputBuffer& in, service::OutputBuffer& 
   };
   std::array<SliceKey, kKeysPerIssue> keys;
   std::array<std::uint64_t, kKeysPerIssue> ids;
+  service::DecimalRun digits;
   if (get_keys_left_ > kKeysPerIssue && out.unsent_size() < limits_.max_output_bytes) {
     // A get of many keys fills the output to its limit: take the room at
     // once rather than growing it a slice at a time (each growth a copy).
@@ -286,21 +294,26 @@ void TextSession::continue_get(service::InputBuffer& in, service::OutputBuffer& 
       ++n;
     }
     const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
-    out.reserve_more(bytes);
+    // `bytes` bounds what the slice's entries take: they are written in
+    // place, not appended a piece at a time.
+    char* const start = out.begin_write(bytes);
+    char* p = start;
     for (std::size_t i = 0; i < issued.filled; ++i) {
-      const service::DecimalDigits digits(ids[i]);
-      out.append("VALUE ");
-      out.append(std::string_view(keys[i].data, keys[i].size));
-      out.append(" 0 ");
-      out.append_uint(digits.size());
+      const std::string_view id = digits.next(ids[i]);
+      p = put(p, "VALUE ");
+      p = put(p, std::string_view(keys[i].data, keys[i].size));
+      p = put(p, " 0 ");
+      if (id.size() >= 10) *p++ = static_cast<char>('0' + id.size() / 10);
+      *p++ = static_cast<char>('0' + id.size() % 10);
       if (get_with_cas_) {
-        out.append(" ");
-        out.append(digits.view());
+        *p++ = ' ';
+        p = put(p, id);
       }
-      out.append("\r\n");
-      out.append(digits.view());
-      out.append("\r\n");
+      p = put(p, "\r\n");
+      p = put(p, id);
+      p = put(p, "\r\n");
     }
+    out.end_write(p);
     if (issued.filled > 0) get_cursor_ = keys[issued.filled - 1].after;
     get_keys_left_ -= issued.filled;
     ids_left_in_step_ -= std::min(ids_left_in_step_, issued.filled);

@@ -45,4 +45,40 @@ class DecimalDigits {
   std::size_t size_;
 };
 
+// The decimal digits of a run of numbers, most of them one more than the
+// one before (a reply's ids within a millisecond): a number one more than
+// the last is stepped in place, a digit or two, instead of divided out
+// digit by digit again. Any other number is formatted afresh.
+class DecimalRun {
+ public:
+  std::string_view next(std::uint64_t v) noexcept {
+    if (size_ != 0 && v > last_ && v - last_ == 1 && step()) {
+      last_ = v;
+      return {digits_, size_};
+    }
+    const auto [end, ec] = std::to_chars(digits_, digits_ + kMaxUint64Digits, v);
+    (void)ec;  // kMaxUint64Digits bytes hold any uint64
+    size_ = static_cast<std::size_t>(end - digits_);
+    last_ = v;
+    return {digits_, size_};
+  }
+
+ private:
+  // Adds one to the digits in place; false when that needs one more digit.
+  bool step() noexcept {
+    for (std::size_t i = size_; i-- > 0;) {
+      if (digits_[i] != '9') {
+        ++digits_[i];
+        return true;
+      }
+      digits_[i] = '0';
+    }
+    return false;  // all nines: the caller formats afresh
+  }
+
+  char digits_[kMaxUint64Digits];
+  std::size_t size_ = 0;
+  std::uint64_t last_ = 0;
+};
+
 }  // namespace katsubushi::service

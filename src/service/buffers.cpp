@@ -113,6 +113,17 @@ void reserve_more(std::vector<char>& buf, std::size_t n) {
 
 void OutputBuffer::reserve_more(std::size_t n) { service::reserve_more(buf_, n); }
 
+char* OutputBuffer::begin_write(std::size_t n) {
+  reserve_more(n);
+  const std::size_t at = buf_.size();
+  buf_.resize(at + n);
+  return buf_.data() + at;
+}
+
+void OutputBuffer::end_write(const char* end) {
+  buf_.resize(static_cast<std::size_t>(end - buf_.data()));
+}
+
 void OutputBuffer::consume(std::size_t n) noexcept {
   begin_ = std::min(begin_ + n, buf_.size());
   if (begin_ == buf_.size()) {

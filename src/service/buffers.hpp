@@ -118,6 +118,11 @@ class OutputBuffer {
   }
   void append_uint(std::uint64_t v);
   void reserve_more(std::size_t n);
+  // Writing in place: room for at most `n` more bytes at the returned
+  // address; end_write(end) keeps what was written before `end` and gives
+  // the rest back. Nothing else touches the buffer in between.
+  char* begin_write(std::size_t n);
+  void end_write(const char* end);
 
   std::string_view unsent() const noexcept {
     return {buf_.data() + begin_, buf_.size() - begin_};

@@ -25,6 +25,30 @@ TEST(BufferStorage, OutputGrowsWithinTheBound) {
   }
 }
 
+// Bytes written in place keep their order among appended ones; what was
+// not written is given back.
+TEST(BufferStorage, OutputWrittenInPlaceKeepsOnlyWhatWasWritten) {
+  OutputBuffer out;
+  out.append("VALUE ");
+  char* at = out.begin_write(64);
+  EXPECT_EQ(out.unsent_size(), 6u + 64u);
+  at[0] = 'a';
+  at[1] = 'b';
+  out.end_write(at + 2);
+  out.append("\r\n");
+  EXPECT_EQ(out.unsent(), "VALUE ab\r\n");
+  // Nothing written gives it all back.
+  at = out.begin_write(16);
+  out.end_write(at);
+  EXPECT_EQ(out.unsent(), "VALUE ab\r\n");
+  // After part of it was sent: the unsent bytes come first.
+  out.consume(6);
+  at = out.begin_write(3);
+  at[0] = 'c';
+  out.end_write(at + 1);
+  EXPECT_EQ(out.unsent(), "ab\r\nc");
+}
+
 TEST(BufferStorage, InputGrowsWithinTheBound) {
   for (const std::size_t step : kSteps) {
     InputBuffer in;

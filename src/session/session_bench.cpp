@@ -71,4 +71,15 @@ void BM_SessionAnsweredGets(benchmark::State& state) {
 }
 BENCHMARK(BM_SessionAnsweredGets)->Args({0, 64})->Args({1, 64})->Args({2, 64});
 
+// One text get of `keys` keys, answered (the clock moves on a millisecond
+// every iteration): the formatting of many VALUE entries in one reply.
+void BM_SessionAnsweredMultiKeyGet(benchmark::State& state) {
+  const auto keys = static_cast<int>(state.range(0));
+  std::string request = "get";
+  for (int k = 0; k < keys; ++k) request += " key" + std::to_string(k);
+  request += "\r\n";
+  run_batches(state, request, keys, true);
+}
+BENCHMARK(BM_SessionAnsweredMultiKeyGet)->Arg(1)->Arg(100)->Arg(1000);
+
 }  // namespace
