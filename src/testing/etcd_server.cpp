@@ -26,6 +26,7 @@
 #include <boost/json/value.hpp>
 
 #include "testing/ports.hpp"
+#include "testing/stop_child.hpp"
 
 namespace katsubushi::testing {
 
@@ -501,7 +502,7 @@ void EtcdCluster::start(int member) {
 void EtcdCluster::pause(int member) {
   Member& m = members_.at(static_cast<std::size_t>(member));
   if (m.pid > 0 && !m.paused) {
-    ::kill(m.pid, SIGSTOP);
+    stop_child(m.pid);
     m.paused = true;
   }
 }

@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "testing/ports.hpp"
+#include "testing/stop_child.hpp"
 
 namespace katsubushi::testing {
 
@@ -220,7 +221,7 @@ void RedisServer::stop() {
 
 void RedisServer::pause() {
   if (pid_ > 0 && !paused_) {
-    ::kill(pid_, SIGSTOP);
+    stop_child(pid_);
     paused_ = true;
   }
 }
