@@ -41,16 +41,16 @@ TEST(Ascii, DecimalRunReadsAsToStringAcrossStepsCarriesAndJumps) {
       ASSERT_EQ(run.next(v), std::to_string(v)) << "at " << v;
     }
   };
-  expect_run(0, 1'001);                       // 9 -> 10, 99 -> 100, 999 -> 1000
-  expect_run(1'575'740'117'144'834'040, 30);  // an id's digits, a carry into the tens
+  expect_run(0, 1'001);                        // 9 -> 10, 99 -> 100, 999 -> 1000
+  expect_run(1'575'740'117'144'834'040, 30);   // an id's digits, a carry into the tens
   expect_run(9'999'999'999'999'999'990U, 20);  // 19 nines -> 20 digits
   const std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
   expect_run(most - 5, 5);
   EXPECT_EQ(run.next(most), std::to_string(most));
   // Not one more: backwards, the same again, a jump, a wrap to zero.
-  for (const std::uint64_t v : {std::uint64_t{41}, std::uint64_t{41}, std::uint64_t{40},
-                                std::uint64_t{1'000'000}, std::uint64_t{999'999}, most,
-                                std::uint64_t{0}, std::uint64_t{1}}) {
+  for (const std::uint64_t v :
+       {std::uint64_t{41}, std::uint64_t{41}, std::uint64_t{40}, std::uint64_t{1'000'000},
+        std::uint64_t{999'999}, most, std::uint64_t{0}, std::uint64_t{1}}) {
     EXPECT_EQ(run.next(v), std::to_string(v)) << "at " << v;
   }
 }
