@@ -296,8 +296,7 @@ void TextSession::continue_get(service::InputBuffer& in, service::OutputBuffer& 
     const auto issued = ids_.issue_some(std::span<std::uint64_t>(ids.data(), n));
     // `bytes` bounds what the slice's entries take: they are written in
     // place, not appended a piece at a time.
-    char* const start = out.begin_write(bytes);
-    char* p = start;
+    char* p = out.begin_write(bytes);
     for (std::size_t i = 0; i < issued.filled; ++i) {
       const std::string_view id = digits.next(ids[i]);
       p = put(p, "VALUE ");

@@ -28,15 +28,18 @@ constexpr bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
 // The most digits a uint64 has in decimal (18446744073709551615).
 inline constexpr std::size_t kMaxUint64Digits = 20;
 
+// Writes the decimal digits of `v` at `out`; returns how many.
+inline std::size_t write_decimal(char (&out)[kMaxUint64Digits], std::uint64_t v) noexcept {
+  const auto [end, ec] = std::to_chars(out, out + kMaxUint64Digits, v);
+  (void)ec;  // kMaxUint64Digits bytes hold any uint64
+  return static_cast<std::size_t>(end - out);
+}
+
 // The decimal digits of a uint64, on the stack: ids go out as text in every
 // protocol, many times per reply, so this is on the hot path.
 class DecimalDigits {
  public:
-  explicit DecimalDigits(std::uint64_t v) noexcept {
-    const auto [end, ec] = std::to_chars(digits_, digits_ + kMaxUint64Digits, v);
-    (void)ec;  // kMaxUint64Digits bytes hold any uint64
-    size_ = static_cast<std::size_t>(end - digits_);
-  }
+  explicit DecimalDigits(std::uint64_t v) noexcept : size_(write_decimal(digits_, v)) {}
   std::string_view view() const noexcept { return {digits_, size_}; }
   std::size_t size() const noexcept { return size_; }
 
@@ -56,9 +59,7 @@ class DecimalRun {
       last_ = v;
       return {digits_, size_};
     }
-    const auto [end, ec] = std::to_chars(digits_, digits_ + kMaxUint64Digits, v);
-    (void)ec;  // kMaxUint64Digits bytes hold any uint64
-    size_ = static_cast<std::size_t>(end - digits_);
+    size_ = write_decimal(digits_, v);
     last_ = v;
     return {digits_, size_};
   }
